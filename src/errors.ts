@@ -1,0 +1,136 @@
+/**
+ * The typed errors of rxjs-llm-stream. Every class has a stable `name`, because
+ * the ESM and CJS copies of a class are different objects: check `error.name`
+ * (or `isRetryable`) rather than `instanceof` when both copies may be loaded.
+ *
+ * Messages say what happened and what to do; none of them ever contains an
+ * API key or a header value.
+ */
+
+/** HTTP statuses worth another attempt: timeouts, conflicts, rate limits, server faults. */
+const RETRYABLE_STATUSES = new Set([408, 409, 425, 429]);
+
+/** Whether an HTTP status is transient: 408, 409, 425, 429 and every 5xx. */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUSES.has(status) || (status >= 500 && status <= 599);
+}
+
+/** The base class: `retryable` says whether the same request may succeed later. */
+export class StreamError extends Error {
+  override readonly name: string = 'StreamError';
+  constructor(message: string, readonly retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A non-2xx response. `retryAfterMs` comes from `retry-after-ms` or `Retry-After`. */
+export class HttpError extends StreamError {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, isRetryableStatus(status), options);
+  }
+}
+
+/** `fetch` rejected (connection refused, reset, DNS) or reading the body failed. */
+export class NetworkError extends StreamError {
+  override readonly name = 'NetworkError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, true, options);
+  }
+}
+
+/** No byte arrived for `timeoutMs`; the request was aborted. */
+export class IdleTimeoutError extends StreamError {
+  override readonly name = 'IdleTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(
+      `No data arrived for ${timeoutMs} ms, so the request was aborted. ` +
+        'If the model thinks for long before its first token, raise `idleTimeout`.',
+      true,
+    );
+  }
+}
+
+/** The stream ended before its end marker (`[DONE]`): the answer is incomplete. */
+export class StreamInterruptedError extends StreamError {
+  override readonly name = 'StreamInterruptedError';
+  constructor(message = 'The stream ended before [DONE]: the answer is incomplete.') {
+    super(message, true);
+  }
+}
+
+/** The fields of a provider's error object, as far as it gave them. */
+export interface ApiErrorDetails {
+  /** `type` (OpenAI, Anthropic) or `status` (Gemini), e.g. `server_error`, `overloaded_error`, `UNAVAILABLE`. */
+  type?: string;
+  code?: string | number;
+  param?: string;
+}
+
+/** Error types and statuses by which providers say "overloaded" or "our fault". */
+const RETRYABLE_API_ERROR_TYPES = new Set([
+  'server_error',
+  'overloaded_error',
+  'api_error',
+  'internal_error',
+  'internal_server_error',
+  'service_unavailable',
+  'rate_limit_error',
+  'rate_limit_exceeded',
+  'timeout_error',
+  'RESOURCE_EXHAUSTED',
+  'UNAVAILABLE',
+  'INTERNAL',
+  'DEADLINE_EXCEEDED',
+]);
+
+/** An `{"error": {...}}` object sent inside the stream after a 200. */
+export class ApiError extends StreamError {
+  override readonly name = 'ApiError';
+  readonly type?: string;
+  readonly code?: string | number;
+  readonly param?: string;
+  constructor(message: string, details: ApiErrorDetails = {}, options?: ErrorOptions) {
+    super(message, isRetryableApiError(details), options);
+    this.type = details.type;
+    this.code = details.code;
+    this.param = details.param;
+  }
+}
+
+function isRetryableApiError({ type, code }: ApiErrorDetails): boolean {
+  if (type !== undefined && RETRYABLE_API_ERROR_TYPES.has(type)) return true;
+  if (typeof code === 'string' && RETRYABLE_API_ERROR_TYPES.has(code)) return true;
+  const status = typeof code === 'string' && /^\d{3}$/.test(code) ? Number(code) : code;
+  return typeof status === 'number' && isRetryableStatus(status);
+}
+
+/** A payload that is not what the protocol promises; `excerpt` holds its start. */
+export class ParseError extends StreamError {
+  override readonly name = 'ParseError';
+  constructor(
+    message: string,
+    readonly excerpt: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, false, options);
+  }
+}
+
+/**
+ * Whether an error is worth another attempt: reads `retryable` of this
+ * library's errors; `false` for anything else, including an abort.
+ *
+ * @example
+ * ```ts
+ * retryWithBackoff({ shouldRetry: (error, attempt) => isRetryable(error) && attempt < 3 });
+ * ```
+ */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof Error && (error as Partial<StreamError>).retryable === true;
+}

@@ -1,0 +1,31 @@
+export { fromChatCompletion, DEFAULT_BASE_URL } from './sources/fromChatCompletion.js';
+export type { ChatCompletionOptions, ChatCompletionRequest } from './sources/fromChatCompletion.js';
+export type { FetchLike, HeadersInput, TransportOptions } from './internal/streamRequest.js';
+export { untilDone } from './operators/untilDone.js';
+export { accumulateContent } from './operators/accumulateContent.js';
+export { retryWithBackoff } from './operators/retryWithBackoff.js';
+export type { Jitter, RetryEvent, RetryWithBackoffOptions } from './operators/retryWithBackoff.js';
+export {
+  ApiError,
+  HttpError,
+  IdleTimeoutError,
+  NetworkError,
+  ParseError,
+  StreamError,
+  StreamInterruptedError,
+  isRetryable,
+  isRetryableStatus,
+} from './errors.js';
+export type { ApiErrorDetails } from './errors.js';
+export { DONE } from './types.js';
+export type {
+  ChatCompletionChunk,
+  ChatCompletionChunkChoice,
+  ChatCompletionDelta,
+  ChatCompletionEvent,
+  ChatCompletionSnapshot,
+  ChoiceSnapshot,
+  ToolCallDelta,
+  ToolCallSnapshot,
+  Usage,
+} from './types.js';

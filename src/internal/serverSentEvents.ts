@@ -1,0 +1,228 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { Observable, type Subscriber } from 'rxjs';
+import { HttpError, IdleTimeoutError, NetworkError, ParseError } from '../errors.js';
+import { cleanMessage, findErrorObject, toApiError } from './errorObject.js';
+import { startIdleTimer, type IdleTimer } from './idleTimer.js';
+import { redact, redactError } from './redact.js';
+import { retryAfterMs } from './retryAfter.js';
+import { assertHeaders } from './validate.js';
+import { credentialValues, type StreamRequest } from './streamRequest.js';
+
+export type { EventSourceMessage };
+
+/** How much of an error body is read to find the provider's message. */
+const MAX_ERROR_BODY = 64 * 1024;
+/** How much of a bad payload an error quotes. */
+const EXCERPT_LENGTH = 120;
+
+/**
+ * One POST per subscription; emits each SSE event of the response body as soon
+ * as its bytes arrive, completes when the body ends, and aborts the request on
+ * unsubscribe. Errors are the typed errors of `../errors`.
+ */
+export function serverSentEvents(request: StreamRequest): Observable<EventSourceMessage> {
+  return new Observable<EventSourceMessage>((subscriber) => {
+    const controller = new AbortController();
+    const idle = startIdleTimer(request.idleTimeout, () => {
+      subscriber.error(new IdleTimeoutError(request.idleTimeout));
+      controller.abort();
+    });
+    streamInto(subscriber, request, controller.signal, idle).then(
+      () => subscriber.complete(),
+      (error: unknown) => subscriber.error(error),
+    );
+    return () => {
+      idle.stop();
+      controller.abort();
+    };
+  });
+}
+
+async function streamInto(
+  subscriber: Subscriber<EventSourceMessage>,
+  request: StreamRequest,
+  signal: AbortSignal,
+  idle: IdleTimer,
+): Promise<void> {
+  const { headers, secrets } = await resolveHeaders(request);
+  const response = await send(request, headers, signal, secrets);
+  if (signal.aborted) return;
+  idle.touch();
+  if (!response.ok) throw await httpError(request, response, idle, secrets);
+  await rejectNonStream(request, response, idle, secrets);
+  if (response.body === null) return;
+
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let endedWithCR = false;
+  let parseFailure: ParseError | undefined;
+  const parser = createParser({
+    maxBufferSize: request.maxEventSize,
+    onEvent: (event) => subscriber.next(event),
+    onError: (error) => {
+      if (error.type === 'max-buffer-size-exceeded') {
+        parseFailure = new ParseError(
+          `${request.source}: an event grew past maxEventSize (${request.maxEventSize} characters) without ending; raise maxEventSize if it is legitimate.`,
+          '',
+        );
+      }
+    },
+  });
+  for (;;) {
+    const { done, value } = await read(reader, request, secrets);
+    if (done || subscriber.closed) return;
+    idle.touch();
+    let text = decoder.decode(value, { stream: true });
+    // Normalise CR and CRLF to LF here, so that a CR ending a read is handled
+    // at once instead of waiting for the next byte to tell it from CRLF.
+    if (endedWithCR && text.charCodeAt(0) === 10) text = text.slice(1);
+    if (text.includes('\r')) {
+      endedWithCR = text.charCodeAt(text.length - 1) === 13;
+      text = text.replace(/\r\n?/g, '\n');
+    } else if (text !== '') {
+      endedWithCR = false;
+    }
+    parser.feed(text);
+    if (parseFailure) throw parseFailure;
+  }
+}
+
+async function resolveHeaders(request: StreamRequest): Promise<{ headers: Record<string, string>; secrets: string[] }> {
+  const { extraHeaders, source } = request;
+  if (typeof extraHeaders !== 'function') return { headers: { ...request.headers, ...extraHeaders }, secrets: request.secrets };
+  const fresh = assertHeaders(`${source}: the headers function's result`, await extraHeaders());
+  return { headers: { ...request.headers, ...fresh }, secrets: [...request.secrets, ...credentialValues(fresh)] };
+}
+
+async function send(
+  request: StreamRequest,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  secrets: readonly string[],
+): Promise<Response> {
+  const { fetch } = request;
+  try {
+    return await fetch(request.url, { method: 'POST', headers, body: request.body, signal });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw new NetworkError(
+      `${request.source}: the request to ${origin(request.url)} failed (${describeFailure(error, secrets)}). Check the network and the base URL.`,
+      { cause: redactError(error, secrets) },
+    );
+  }
+}
+
+async function read(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  request: StreamRequest,
+  secrets: readonly string[],
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  try {
+    return await reader.read();
+  } catch (error) {
+    throw new NetworkError(
+      `${request.source}: the connection broke while the answer was streaming (${describeFailure(error, secrets)}).`,
+      { cause: redactError(error, secrets) },
+    );
+  }
+}
+
+async function httpError(
+  request: StreamRequest,
+  response: Response,
+  idle: IdleTimer,
+  secrets: readonly string[],
+): Promise<HttpError> {
+  const body = await readSome(response, idle);
+  const found = findErrorObject(tryParseJson(body));
+  const detail = found ? cleanMessage(found.message, secrets) : plainTextDetail(body, secrets);
+  const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+  return new HttpError(
+    response.status,
+    `${request.source}: ${status}${detail ? `: ${detail}` : ''}${hintFor(response.status)}`,
+    retryAfterMs(response.headers),
+  );
+}
+
+/**
+ * A 2xx that is plainly not an event stream (an HTML page from a proxy, a JSON
+ * answer from an endpoint that ignores `stream: true`) fails with a clear error
+ * instead of looking like an empty, interrupted stream.
+ */
+async function rejectNonStream(
+  request: StreamRequest,
+  response: Response,
+  idle: IdleTimer,
+  secrets: readonly string[],
+): Promise<void> {
+  const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'text/html' && type !== 'application/json') return;
+  const body = await readSome(response, idle);
+  const found = findErrorObject(tryParseJson(body));
+  if (found) throw toApiError(found, secrets);
+  throw new ParseError(
+    `${request.source}: expected an event stream (text/event-stream) but the server answered ${type}. ` +
+      'Check the URL, and that the endpoint supports streaming.',
+    excerpt(body, secrets),
+  );
+}
+
+/** Reads up to `MAX_ERROR_BODY` bytes of a body as text, then cancels the rest. */
+async function readSome(response: Response, idle: IdleTimer): Promise<string> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    while (text.length < MAX_ERROR_BODY) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      idle.touch();
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel().catch(() => undefined);
+  } catch {
+    // The status says enough; a body that breaks off adds nothing.
+  }
+  return text;
+}
+
+function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function plainTextDetail(body: string, secrets: readonly string[]): string {
+  const trimmed = body.trim();
+  return trimmed === '' || trimmed.startsWith('<') ? '' : cleanMessage(trimmed, secrets);
+}
+
+function hintFor(status: number): string {
+  if (status === 401 || status === 403) return '. Check the API key and its permissions.';
+  if (status === 404) return '. Check the base URL and the model name.';
+  return '';
+}
+
+/** A short quote of a bad payload, for `ParseError.excerpt`. */
+export function excerpt(text: string, secrets: readonly string[]): string {
+  const clean = redact(text, secrets);
+  return clean.length > EXCERPT_LENGTH ? `${clean.slice(0, EXCERPT_LENGTH)}…` : clean;
+}
+
+function origin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the server';
+  }
+}
+
+function describeFailure(error: unknown, secrets: readonly string[]): string {
+  if (!(error instanceof Error)) return redact(String(error), secrets);
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
+  return redact(detail ? `${error.message}: ${detail}` : error.message, secrets);
+}

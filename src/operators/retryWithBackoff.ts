@@ -1,0 +1,136 @@
+import { defer, retry, throwError, timer, type MonoTypeOperatorFunction } from 'rxjs';
+import { isRetryable } from '../errors.js';
+import { backoffDelay, type BackoffSettings, type Jitter } from '../internal/backoff.js';
+import { assertDuration, assertFunction } from '../internal/validate.js';
+
+export type { Jitter };
+
+/** What `onRetry` is told before each wait. */
+export interface RetryEvent {
+  /** 1 for the first retry, 2 for the second, ... */
+  attempt: number;
+  /** The milliseconds actually waited: jitter and `Retry-After` applied. */
+  delay: number;
+  /** The error that caused the retry. */
+  error: unknown;
+}
+
+/** Options of `retryWithBackoff`; every field is optional. */
+export interface RetryWithBackoffOptions {
+  /** Milliseconds before the first retry. Default: 1000. */
+  initialDelay?: number;
+  /** Growth of the delay per retry, 1 or more. Default: 2. */
+  multiplier?: number;
+  /** Cap on the computed delay, before jitter. Default: 30000. */
+  maxDelay?: number;
+  /** Retries after the first attempt (an integer, or `Infinity`); then the last error is rethrown. Default: 10. */
+  maxRetries?: number;
+  /**
+   * `'none'`, `'full'` (uniform in [0, d]), `'equal'` (d/2 + uniform [0, d/2]),
+   * `'decorrelated'` (min(maxDelay, uniform(initialDelay, 3 × previous delay))),
+   * or a number f in [0, 1]: uniform in [d(1-f), d(1+f)]. Default: `'full'`.
+   */
+  jitter?: Jitter;
+  /** Whether to retry this error; `attempt` is the retry about to be made (1, 2, ...). Default: `isRetryable`. */
+  shouldRetry?: (error: unknown, attempt: number) => boolean;
+  /** A value from upstream resets the retry count (and the delay). Default: `false`. */
+  resetOnSuccess?: boolean;
+  /** A `retryAfterMs` above this ends retrying: the error is rethrown at once. Default: 60000. */
+  maxRetryAfter?: number;
+  /** Called before each wait with the delay actually used. */
+  onRetry?: (event: RetryEvent) => void;
+  /** The jitter's source of randomness, returning [0, 1). Default: `Math.random`. */
+  random?: () => number;
+}
+
+const NAME = 'retryWithBackoff';
+
+/**
+ * On an error that `shouldRetry` accepts, waits and subscribes upstream again:
+ * exponential backoff with jitter, at least as long as the server's
+ * `Retry-After`, at most `maxRetries` times, then rethrows the last error.
+ * Timing uses RxJS schedulers, so `TestScheduler.run` drives it in virtual time.
+ *
+ * ```text
+ * source:   --#                       (retryable error each time)
+ * options:  { initialDelay: 10, multiplier: 2, maxRetries: 2, jitter: 'none' }
+ * subs:     ^-!
+ *                     12ms ^-!
+ *                                34ms ^-!
+ * result:   --------------------------------------#   (at frame 36)
+ * ```
+ *
+ * @example
+ * ```ts
+ * fromChatCompletion(options).pipe(
+ *   untilDone(),
+ *   accumulateContent(),
+ *   retryWithBackoff({ maxRetries: 5, onRetry: ({ attempt, delay }) => show(`retry ${attempt} in ${delay} ms`) }),
+ * );
+ * ```
+ */
+export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): MonoTypeOperatorFunction<T> {
+  const {
+    shouldRetry = isRetryable,
+    resetOnSuccess = false,
+    onRetry,
+    random = Math.random,
+  } = options;
+  const settings = backoffSettings(options);
+  const maxRetries = retryCount(options.maxRetries ?? 10);
+  const maxRetryAfter = assertDuration(`${NAME}: maxRetryAfter`, options.maxRetryAfter ?? 60_000, { allowInfinity: true });
+  assertFunction(`${NAME}: shouldRetry`, shouldRetry);
+  assertFunction(`${NAME}: random`, random);
+  if (onRetry !== undefined) assertFunction(`${NAME}: onRetry`, onRetry);
+
+  return (source) =>
+    defer(() => {
+      let previousDelay: number | undefined;
+      return source.pipe(
+        retry({
+          count: maxRetries,
+          resetOnSuccess,
+          delay: (error: unknown, attempt: number) => {
+            const retryAfter = retryAfterOf(error);
+            if (!shouldRetry(error, attempt) || (retryAfter !== undefined && retryAfter > maxRetryAfter)) {
+              return throwError(() => error);
+            }
+            if (attempt === 1) previousDelay = undefined;
+            const jittered = backoffDelay(attempt - 1, settings, random, previousDelay);
+            previousDelay = jittered;
+            const delay = Math.max(jittered, retryAfter ?? 0);
+            onRetry?.({ attempt, delay, error });
+            return timer(delay);
+          },
+        }),
+      );
+    });
+}
+
+function retryAfterOf(error: unknown): number | undefined {
+  const value = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof value === 'number' && value >= 0 ? value : undefined;
+}
+
+function retryCount(value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${NAME}: maxRetries must be a number.`);
+  if (value < 0 || (value !== Infinity && !Number.isInteger(value))) {
+    throw new RangeError(`${NAME}: maxRetries must be a whole number, 0 or more, or Infinity; got ${value}.`);
+  }
+  return value;
+}
+
+function backoffSettings(options: RetryWithBackoffOptions): BackoffSettings {
+  const initialDelay = assertDuration(`${NAME}: initialDelay`, options.initialDelay ?? 1000);
+  const maxDelay = assertDuration(`${NAME}: maxDelay`, options.maxDelay ?? 30_000, { allowInfinity: true });
+  const multiplier = options.multiplier ?? 2;
+  if (typeof multiplier !== 'number' || !(multiplier >= 1) || multiplier === Infinity) {
+    throw new RangeError(`${NAME}: multiplier must be a finite number, 1 or more; got ${String(multiplier)}.`);
+  }
+  const jitter = options.jitter ?? 'full';
+  const named = jitter === 'none' || jitter === 'full' || jitter === 'equal' || jitter === 'decorrelated';
+  if (!named && !(typeof jitter === 'number' && jitter >= 0 && jitter <= 1)) {
+    throw new RangeError(`${NAME}: jitter must be 'none', 'full', 'equal', 'decorrelated' or a number in [0, 1].`);
+  }
+  return { initialDelay, multiplier, maxDelay, jitter };
+}

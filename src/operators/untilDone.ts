@@ -1,0 +1,29 @@
+import { concatWith, takeWhile, throwError, type OperatorFunction } from 'rxjs';
+import { StreamInterruptedError } from '../errors.js';
+import { DONE } from '../types.js';
+
+/**
+ * Completes at the `DONE` sentinel, unsubscribing upstream (which aborts the
+ * request), and passes every other value through. If the source completes
+ * before `DONE`, the answer was cut off: it errors with the retryable
+ * `StreamInterruptedError`. Errors pass through.
+ *
+ * ```text
+ * source:  --a--b--D--c--|
+ * result:  --a--b--|
+ * source:  --a--b--|
+ * result:  --a--b--#   (StreamInterruptedError)
+ * ```
+ *
+ * @example
+ * ```ts
+ * fromChatCompletion(options).pipe(untilDone(), accumulateContent(), retryWithBackoff());
+ * ```
+ */
+export function untilDone<T>(): OperatorFunction<T | typeof DONE, T> {
+  return (source) =>
+    source.pipe(
+      concatWith(throwError(() => new StreamInterruptedError())),
+      takeWhile((value): value is T => value !== DONE),
+    );
+}

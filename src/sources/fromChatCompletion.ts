@@ -1,0 +1,105 @@
+import { Observable, filter, map } from 'rxjs';
+import { ParseError } from '../errors.js';
+import { findErrorObject, toApiError } from '../internal/errorObject.js';
+import { excerpt, serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
+import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
+
+/** An OpenAI-compatible chat-completions request body; `stream: true` is added for you. */
+export interface ChatCompletionRequest {
+  model?: string;
+  messages?: unknown[];
+  [parameter: string]: unknown;
+}
+
+/** Options of `fromChatCompletion`. */
+export interface ChatCompletionOptions extends TransportOptions {
+  /** Default: `https://api.openai.com/v1`; the request goes to `{baseURL}/chat/completions`. */
+  baseURL?: string;
+  /** The full endpoint URL, overriding `baseURL` (Azure deployments, unusual paths). */
+  url?: string;
+  /** Sent as `Authorization: Bearer {apiKey}`; omit it for servers that need none. */
+  apiKey?: string;
+  /** The request: `model`, `messages`, `temperature`, `tools`, `stream_options`, ... */
+  body: ChatCompletionRequest;
+}
+
+export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+const SOURCE = 'fromChatCompletion';
+
+/**
+ * Streams one chat completion from an OpenAI-compatible `/chat/completions`
+ * endpoint. Cold: each subscription makes exactly one `POST`, and
+ * unsubscribing aborts it. Emits every SSE `data:` payload parsed as a
+ * `ChatCompletionChunk`, then `DONE` for `data: [DONE]`, and completes when
+ * the response body ends (pipe `untilDone()` to tell a finished answer from a
+ * cut one).
+ *
+ * ```text
+ * server:  --c1---c2--c3---[DONE]--(end)
+ * result:  --c1---c2--c3---D-------|
+ * ```
+ *
+ * Errors: `HttpError` (non-2xx), `NetworkError`, `IdleTimeoutError`,
+ * `ApiError` (an error object in the stream), `ParseError` (a payload that
+ * is not JSON). Bad options throw `TypeError`/`RangeError` right here,
+ * before any request.
+ *
+ * @example
+ * ```ts
+ * fromChatCompletion({
+ *   apiKey: process.env.OPENAI_API_KEY,
+ *   body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] },
+ * }).pipe(untilDone(), accumulateContent(), retryWithBackoff())
+ *   .subscribe((snapshot) => render(snapshot.content));
+ * ```
+ */
+export function fromChatCompletion(options: ChatCompletionOptions): Observable<ChatCompletionEvent> {
+  assertObject(`${SOURCE}: options`, options);
+  const body = assertObject<ChatCompletionRequest>(`${SOURCE}: options.body`, options.body);
+  const url =
+    options.url !== undefined
+      ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
+      : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL)}/chat/completions`;
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+  const secrets: string[] = [];
+  if (options.apiKey !== undefined) {
+    const apiKey = assertHeaderValue(`${SOURCE}: options.apiKey`, options.apiKey);
+    if (apiKey === '') throw new TypeError(`${SOURCE}: options.apiKey is empty; leave it out for servers that need no key.`);
+    headers.Authorization = `Bearer ${apiKey}`;
+    secrets.push(apiKey);
+  }
+  const request = prepareStreamRequest(SOURCE, options, {
+    url,
+    body: JSON.stringify({ ...body, stream: true }),
+    headers,
+    secrets,
+  });
+  const toEvent = (message: EventSourceMessage) => chatCompletionEvent(message, request.secrets);
+  return serverSentEvents(request).pipe(
+    map(toEvent),
+    filter((event): event is ChatCompletionEvent => event !== SKIP),
+  );
+}
+
+const SKIP = Symbol('skip');
+
+function chatCompletionEvent(message: EventSourceMessage, secrets: readonly string[]): ChatCompletionEvent | typeof SKIP {
+  const { data } = message;
+  if (data === '[DONE]') return DONE;
+  if (data === '') return SKIP;
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw new ParseError(`${SOURCE}: a data payload is not JSON: ${excerpt(data, secrets)}`, excerpt(data, secrets));
+  }
+  const errorObject = findErrorObject(json);
+  if (errorObject) throw toApiError(errorObject, secrets);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ParseError(`${SOURCE}: a data payload is JSON but not a chunk object: ${excerpt(data, secrets)}`, excerpt(data, secrets));
+  }
+  return json as ChatCompletionChunk;
+}
