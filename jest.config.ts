@@ -8,6 +8,8 @@ const config: Config = {
   // Sources import siblings as './x.js' (what Node's ESM needs); map them back to the .ts files.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 20_000,
+  // Writes .jest-results.json (jest's --json output) for .ci/run's summary line.
+  testResultsProcessor: '<rootDir>/scripts/jestResultsFile.cjs',
 };
 
 export default config;

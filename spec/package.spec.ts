@@ -1,0 +1,122 @@
+/**
+ * The published package, as a consumer gets it: pack the built tarball,
+ * install it into a fresh folder, then `import` it, `require` it and
+ * type-check against it under `strict`. Needs `npm run build` first (the
+ * `pretest` script does it).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const run = (command: string, args: string[], cwd: string) =>
+  execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+
+/** A consumer script: a loopback server sends two chunks and [DONE]; the pipeline must give "Hi there". */
+const consumer = (load: string) => `
+${load}
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const chunk = (content) => 'data: ' + JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] }) + '\\n\\n';
+  res.end(chunk('Hi') + chunk(' there') + 'data: [DONE]\\n\\n');
+});
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  let content = '';
+  lib.fromChatCompletion({ baseURL: 'http://127.0.0.1:' + port + '/v1', body: { model: 'm', messages: [] } })
+    .pipe(lib.untilDone(), lib.accumulateContent(), lib.retryWithBackoff({ maxRetries: 0 }))
+    .subscribe({
+      next: (snapshot) => { content = snapshot.content; },
+      complete: () => { server.close(); process.stdout.write(JSON.stringify({ content, done: typeof lib.DONE, name: new lib.HttpError(500, 'x').name })); },
+      error: (error) => { server.close(); process.stdout.write('error ' + error.name); process.exitCode = 1; },
+    });
+});
+`;
+
+const typed = `
+import { fromChatCompletion, untilDone, accumulateContent, retryWithBackoff, isRetryable, DONE, HttpError,
+  type ChatCompletionSnapshot, type ChatCompletionEvent } from 'rxjs-llm-stream';
+import type { Observable } from 'rxjs';
+const events: Observable<ChatCompletionEvent> = fromChatCompletion({ apiKey: 'k', body: { model: 'm', messages: [] }, idleTimeout: 1000 });
+const answer: Observable<ChatCompletionSnapshot> = events.pipe(untilDone(), accumulateContent(), retryWithBackoff({ jitter: 'equal' }));
+const done: typeof DONE = DONE;
+const retry: boolean = isRetryable(new HttpError(503, 'x'));
+export { answer, done, retry };
+`;
+
+describe('the packed package', () => {
+  let dir: string;
+  beforeAll(() => {
+    if (!existsSync(join(root, 'dist', 'esm', 'index.js')) || !existsSync(join(root, 'dist', 'cjs', 'index.js'))) {
+      throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it in pretest).');
+    }
+    dir = mkdtempSync(join(tmpdir(), 'rxjs-llm-stream-consumer-'));
+    run(npm, ['pack', '--ignore-scripts', '--pack-destination', dir], root);
+    const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'))!;
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    const rxjs = require(join(root, 'node_modules', 'rxjs', 'package.json')).version as string;
+    run(npm, ['install', `./${tarball}`, `rxjs@${rxjs}`, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], dir);
+  }, 180_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ships only dist, the README and package.json, with eventsource-parser as its one dependency', () => {
+    const manifest = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
+    expect(Object.keys(manifest.dependencies)).toEqual(['eventsource-parser']);
+    expect(manifest.peerDependencies).toEqual({ rxjs: expect.stringMatching(/^\^7\.8/) });
+    expect(manifest.sideEffects).toBe(false);
+    const files = readdirSync(join(dir, 'node_modules', 'rxjs-llm-stream')).sort();
+    expect(files.filter((name) => !['dist', 'package.json', 'README.md', 'LICENSE'].includes(name))).toEqual([]);
+  });
+
+  it('can be imported as ESM and streams through the whole pipeline', () => {
+    writeFileSync(join(dir, 'esm.mjs'), consumer(`import * as lib from 'rxjs-llm-stream';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);`));
+    expect(JSON.parse(run(process.execPath, ['esm.mjs'], dir))).toEqual({ content: 'Hi there', done: 'symbol', name: 'HttpError' });
+  });
+
+  it('can be required as CommonJS and streams through the whole pipeline', () => {
+    writeFileSync(join(dir, 'cjs.cjs'), consumer(`const lib = require('rxjs-llm-stream');`));
+    expect(JSON.parse(run(process.execPath, ['cjs.cjs'], dir))).toEqual({ content: 'Hi there', done: 'symbol', name: 'HttpError' });
+  });
+
+  it('shares DONE between its ESM and CJS copies', () => {
+    writeFileSync(
+      join(dir, 'both.mjs'),
+      `import { DONE } from 'rxjs-llm-stream';\nimport { createRequire } from 'node:module';\nconst cjs = createRequire(import.meta.url)('rxjs-llm-stream');\nprocess.stdout.write(String(DONE === cjs.DONE));`,
+    );
+    expect(run(process.execPath, ['both.mjs'], dir)).toBe('true');
+  });
+
+  it.each([
+    ['node16', { module: 'node16', moduleResolution: 'node16' }],
+    ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],
+    ['commonjs', { module: 'commonjs', moduleResolution: 'node10' }],
+  ])('type-checks a consumer under strict with %s resolution', (_name, compilerOptions) => {
+    writeFileSync(join(dir, 'consumer.ts'), typed);
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { ...compilerOptions, strict: true, noEmit: true, target: 'es2022', lib: ['es2022', 'dom'], types: [] }, files: ['consumer.ts'] }),
+    );
+    expect(() => run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir)).not.toThrow();
+  });
+
+  it('fails the type-check of a consumer that misuses the API', () => {
+    writeFileSync(join(dir, 'wrong.ts'), `import { retryWithBackoff } from 'rxjs-llm-stream';\nretryWithBackoff({ jitter: 'sometimes' });\n`);
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, types: [] }, files: ['wrong.ts'] }),
+    );
+    let output = '';
+    try {
+      run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir);
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout);
+    }
+    expect(output).toMatch(/wrong\.ts.*'"sometimes"'/);
+  });
+});
