@@ -417,7 +417,9 @@ describe('fromChatCompletion', () => {
 
   describe('bad options fail before any request', () => {
     beforeEach(async () => {
-      server = await startLoopbackServer((_req, res) => res.end());
+      server = await startLoopbackServer((_req, res) => {
+        res.end();
+      });
     });
     const cases: Array<[string, () => Partial<ChatCompletionOptions> | null, typeof TypeError | typeof RangeError]> = [
       ['no options', () => null, TypeError],
@@ -454,9 +456,9 @@ describe('fromChatCompletion', () => {
 
   describe('the API key', () => {
     const secretFree = (error: unknown) => {
-      const e = error as Error & { cause?: Error };
+      const e = error as Error;
       const texts = [e.message, String(e), e.stack ?? '', JSON.stringify(e), JSON.stringify({ ...e })];
-      for (let cause = e.cause as (Error & { cause?: Error }) | undefined; cause; cause = cause.cause) {
+      for (let cause = e.cause as Error | undefined; cause; cause = cause.cause as Error | undefined) {
         texts.push(cause.message, String(cause.stack));
       }
       return texts.every((text) => !text.includes(KEY));

@@ -66,7 +66,7 @@ describe('the pipeline through faults', () => {
 
   const source = () =>
     fromChatCompletion({ baseURL: `${server.url}/v1`, apiKey: 'sk-pipeline', body: { model: 'm', messages: [] }, idleTimeout: 200 });
-  const fast = (retries: RetryEvent[]) => retryWithBackoff({ initialDelay: 5, maxRetries: 6, onRetry: (event) => retries.push(event) });
+  const fast = <T>(retries: RetryEvent[]) => retryWithBackoff<T>({ initialDelay: 5, maxRetries: 6, onRetry: (event) => retries.push(event) });
 
   const orders: Array<[string, (retries: RetryEvent[]) => Observable<ChatCompletionSnapshot>]> = [
     ['untilDone, accumulateContent, retryWithBackoff', (retries) => source().pipe(untilDone(), accumulateContent(), fast(retries))],

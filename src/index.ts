@@ -29,3 +29,5 @@ export type {
   ToolCallSnapshot,
   Usage,
 } from './types.js';
+export { withStreamStatus } from './operators/withStreamStatus.js';
+export type { StreamState, StreamStatus, StreamStatusOptions } from './operators/withStreamStatus.js';
