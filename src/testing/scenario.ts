@@ -8,9 +8,10 @@ export type MockFault =
   /**
    * Destroys the socket once `afterChunks` chunks are written. With `atByte`,
    * first writes that many bytes of the next chunk (cutting a line, the JSON,
-   * or a UTF-8 character).
+   * or a UTF-8 character); `'midCharacter'` cuts right after the first byte of
+   * the next chunk's first multi-byte character (its middle when it has none).
    */
-  | { kind: 'drop'; afterChunks: number; atByte?: number }
+  | { kind: 'drop'; afterChunks: number; atByte?: number | 'midCharacter' }
   /** Answers `status` with the format's error body and, if given, `Retry-After` / `retry-after-ms`. */
   | { kind: 'status'; status: number; retryAfter?: number | string; retryAfterMs?: number; message?: string }
   /** Writes `afterChunks` chunks, then nothing, holding the socket open until the client leaves. */

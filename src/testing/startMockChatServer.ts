@@ -186,7 +186,7 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
     switch (fault?.kind) {
       case 'drop': {
         const next = events[stopAt];
-        if (fault.atByte !== undefined && next) await write(next.subarray(0, fault.atByte));
+        if (fault.atByte !== undefined && next) await write(next.subarray(0, cutOffset(next, fault.atByte)));
         await pause(5);
         ownDrop.add(response);
         response.socket?.destroy();
@@ -223,6 +223,12 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
         server.closeAllConnections();
       }),
   };
+}
+
+function cutOffset(bytes: Buffer, atByte: number | 'midCharacter'): number {
+  if (atByte !== 'midCharacter') return atByte;
+  const lead = bytes.findIndex((byte) => byte >= 0xc0);
+  return lead === -1 ? Math.floor(bytes.length / 2) : lead + 1;
 }
 
 function formatOf(path: string): WireFormat | undefined {
