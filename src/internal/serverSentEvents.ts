@@ -139,7 +139,7 @@ async function httpError(
   const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
   return new HttpError(
     response.status,
-    `${request.source}: ${status}${detail ? `: ${detail}` : ''}${hintFor(response.status)}`,
+    `${request.source}: ${status}${detail ? `: ${detail.replace(/\.$/, '')}` : ''}${hintFor(response.status)}`,
     retryAfterMs(response.headers),
   );
 }

@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
+import { ensureBuilt, ROOT } from './support/ensureBuilt';
+
+const CLI = join(ROOT, 'dist', 'esm', 'cli', 'main.js');
+const KEY = 'sk-cli-secret-0123456789';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Runs the CLI with a clean environment (no real OPENAI_* variables). */
+function runCli(args: string[], options: { env?: Record<string, string>; stdin?: string; onStdout?: (text: string, child: ChildProcess) => void } = {}): Promise<Run> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...options.env };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (data: Buffer) => {
+      stdout += data.toString();
+      options.onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+    child.stdin.end(options.stdin ?? '');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('rxjs-llm-stream (the CLI)', () => {
+  let server: MockChatServer | undefined;
+  const serve = async (options: Parameters<typeof startMockChatServer>[0]) => {
+    server = await startMockChatServer({ apiKey: KEY, ...options });
+    return { baseUrl: `${server.url}/v1`, requests: server.requests };
+  };
+
+  beforeAll(() => ensureBuilt(), 120_000);
+  afterEach(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await server?.close();
+    server = undefined;
+  });
+
+  it('streams the answer to stdout and retry lines to stderr, sending model, system and prompt', async () => {
+    const scenario: MockScenario = { text: 'Une réponse, 中文, 🚀.', tokenSize: 2 };
+    const { baseUrl, requests } = await serve({ scenario, script: [{ fault: { kind: 'drop', afterChunks: 4, atByte: 'midCharacter' } }, { fault: { kind: 'status', status: 429, retryAfterMs: 20 } }, {}] });
+    const run = await runCli(['--base-url', baseUrl, '--model', 'm-1', '--system', 'Be brief.', 'Say', 'hi'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${expectedOutput(scenario).content[0]}\n`);
+    const retryLines = run.stderr.split('\n').filter((line) => line.startsWith('retry'));
+    expect(retryLines).toHaveLength(2);
+    expect(retryLines[0]).toMatch(/^retry 1\/3 in \d+ ms: NetworkError/);
+    expect(retryLines[1]).toMatch(/^retry 2\/3 in \d+ ms: HTTP 429 Too Many Requests/);
+    expect(requests).toHaveLength(3);
+    expect(requests[0]!.body).toMatchObject({
+      model: 'm-1',
+      stream: true,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Say hi' },
+      ],
+    });
+    expect(requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(run.stdout + run.stderr).not.toContain(KEY);
+  });
+
+  it('prints NDJSON snapshots with --json, the last one holding the whole answer', async () => {
+    const { baseUrl } = await serve({ scenario: { text: 'json mode', tokenSize: 3 } });
+    const run = await runCli(['--json', '--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.at(-1)).toMatchObject({ content: 'json mode', finishReason: 'stop', usage: { prompt_tokens: 12 } });
+  });
+
+  it('reads the key from the variable named by --api-key-env, and the base URL from OPENAI_BASE_URL', async () => {
+    const { baseUrl, requests } = await serve({});
+    const run = await runCli(['--api-key-env', 'MY_KEY', 'q'], { env: { MY_KEY: KEY, OPENAI_BASE_URL: baseUrl, OPENAI_MODEL: 'from-env' } });
+    expect(run.code).toBe(0);
+    expect(requests[0]!.body).toMatchObject({ model: 'from-env' });
+  });
+
+  it('reads the prompt from stdin', async () => {
+    const { baseUrl, requests } = await serve({});
+    const run = await runCli(['--base-url', baseUrl], { env: { OPENAI_API_KEY: KEY }, stdin: 'from a pipe\n' });
+    expect(run.code).toBe(0);
+    expect(requests[0]!.body).toMatchObject({ messages: [{ role: 'user', content: 'from a pipe' }] });
+  });
+
+  it('exits 2 naming the variable to set when there is no key', async () => {
+    const run = await runCli(['q']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: no API key: set OPENAI_API_KEY/);
+    const named = await runCli(['--api-key-env', 'OTHER_KEY', 'q']);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toContain('set OTHER_KEY');
+  });
+
+  it('exits 1 on a 401 with the status and the provider message, without retrying', async () => {
+    const { baseUrl, requests } = await serve({});
+    const run = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: 'sk-wrong-key-987654321' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe('error: HTTP 401 Unauthorized: Incorrect API key provided. Check the API key and its permissions.');
+    expect(run.stderr).not.toContain('sk-wrong-key-987654321');
+    expect(requests).toHaveLength(1);
+  });
+
+  it('exits 1 with the last cause once retries are exhausted', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { fault: { kind: 'status', status: 503, retryAfterMs: 5, message: 'Overloaded' } } });
+    const run = await runCli(['--base-url', baseUrl, '--max-retries', '2', 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe('error: gave up after 2 retries: HTTP 503 Service Unavailable: Overloaded');
+    expect(requests).toHaveLength(3);
+  });
+
+  it('gives up on a stall after --idle-timeout', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { fault: { kind: 'stall', afterChunks: 2 } } });
+    const run = await runCli(['--base-url', baseUrl, '--max-retries', '0', '--idle-timeout', '150', 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('IdleTimeoutError: No data arrived for 150 ms');
+    expect(requests).toHaveLength(1);
+  });
+
+  it.each([
+    [['--max-retries', '-1', 'q']],
+    [['--idle-timeout', 'soon', 'q']],
+    [['--base-url', 'ftp://example.test', 'q']],
+    [['--unknown', 'q']],
+    [[]],
+  ])('exits 2 with a one-line error on bad usage: %j', async (args) => {
+    const run = await runCli(args, { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: .+\nRun with --help for usage\.\n$/);
+  });
+
+  it('prints the help and exits 0', async () => {
+    const run = await runCli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('--api-key-env NAME');
+    expect(run.stdout).toContain('--mock');
+  });
+
+  it('aborts the request on Ctrl-C and exits 130', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { text: 'a long answer '.repeat(50), tokenSize: 2, paceMs: 20 } });
+    let interrupted = false;
+    const run = await runCli(['--base-url', baseUrl, 'q'], {
+      env: { OPENAI_API_KEY: KEY },
+      onStdout: (stdout, child) => {
+        if (!interrupted && stdout.length > 0) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(requests).toHaveLength(1);
+    await waitFor(() => requests[0]!.closedByClient);
+    expect(run.stdout.length).toBeLessThan('a long answer '.repeat(50).length);
+  });
+
+  it('--mock streams from the embedded server through a drop, with no key', async () => {
+    const run = await runCli(['--mock', 'hello']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${expectedOutput().content[0]}\n`);
+    expect(run.stderr).toMatch(/retry 1\/3 in \d+ ms: NetworkError/);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

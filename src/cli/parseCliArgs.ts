@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+
+/** What the command line asks for. */
+export interface CliConfig {
+  /** Empty when the prompt is to be read from stdin. */
+  prompt: string;
+  apiKeyEnv: string;
+  baseURL: string;
+  model: string;
+  system?: string;
+  maxRetries: number;
+  idleTimeout: number;
+  json: boolean;
+  mock: boolean;
+}
+
+export type ParsedCommandLine = { kind: 'help' } | { kind: 'error'; message: string } | { kind: 'run'; config: CliConfig };
+
+/** Parses the arguments with `util.parseArgs`; never throws, never exits. */
+export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        system: { type: 'string' },
+        'base-url': { type: 'string' },
+        'api-key-env': { type: 'string' },
+        'max-retries': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        mock: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return { kind: 'error', message: (error as Error).message.split('\n')[0]! };
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  const maxRetries = integerFlag('--max-retries', values['max-retries'], 3, 0);
+  if (typeof maxRetries === 'string') return { kind: 'error', message: maxRetries };
+  const idleTimeout = integerFlag('--idle-timeout', values['idle-timeout'], 60_000, 1);
+  if (typeof idleTimeout === 'string') return { kind: 'error', message: idleTimeout };
+  const baseURL = (values['base-url'] ?? env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]/.test(baseURL)) return { kind: 'error', message: `--base-url must be an http(s) URL, got "${baseURL}"` };
+  const apiKeyEnv = values['api-key-env'] ?? 'OPENAI_API_KEY';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(apiKeyEnv)) return { kind: 'error', message: `--api-key-env must be a variable name, got "${apiKeyEnv}"` };
+  return {
+    kind: 'run',
+    config: {
+      prompt: positionals.join(' '),
+      apiKeyEnv,
+      baseURL,
+      model: values.model ?? env.OPENAI_MODEL ?? 'gpt-4o-mini',
+      system: values.system,
+      maxRetries,
+      idleTimeout,
+      json: values.json ?? false,
+      mock: values.mock ?? false,
+    },
+  };
+}
+
+function integerFlag(flag: string, raw: string | undefined, fallback: number, min: number): number | string {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min) return `${flag} must be an integer >= ${min}, got "${raw}"`;
+  return value;
+}
