@@ -31,3 +31,7 @@ export type {
 } from './types.js';
 export { withStreamStatus } from './operators/withStreamStatus.js';
 export type { StreamState, StreamStatus, StreamStatusOptions } from './operators/withStreamStatus.js';
+export { fromAnthropicMessages, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_ANTHROPIC_VERSION } from './sources/fromAnthropicMessages.js';
+export type { AnthropicMessagesOptions, AnthropicMessagesRequest } from './sources/fromAnthropicMessages.js';
+export { fromGeminiContent, DEFAULT_GEMINI_BASE_URL } from './sources/fromGeminiContent.js';
+export type { GeminiContentOptions, GeminiContentRequest } from './sources/fromGeminiContent.js';

@@ -61,6 +61,7 @@ export function assertObject<T extends object>(where: string, value: unknown): T
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? 'a string' : typeof value;
 }

@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { lastValueFrom, toArray } from 'rxjs';
+import { accumulateContent, ApiError, DONE, fromGeminiContent, HttpError, StreamInterruptedError, untilDone, type ChatCompletionChunk } from '../src/index.js';
+import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
+
+const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
+const body = { contents: [{ role: 'user', parts: [{ text: 'Weather in Oslo?' }] }] };
+const KEY = 'AIza-secret-key-42';
+const SSE = { 'content-type': 'text/event-stream' };
+
+describe('fromGeminiContent', () => {
+  let server: LoopbackServer;
+  afterEach(() => server?.close());
+
+  const serveText = async (text: string, status = 200, headers: Record<string, string> = SSE) => {
+    server = await startLoopbackServer((_request, response) => {
+      response.writeHead(status, headers);
+      response.end(text);
+    });
+    return `${server.url}/v1beta`;
+  };
+
+  it('posts the native body to models/{model}:streamGenerateContent?alt=sse with x-goog-api-key', async () => {
+    const baseURL = await serveText(fixture('gemini-function-call.sse'));
+    await lastValueFrom(fromGeminiContent({ baseURL, apiKey: KEY, model: 'models/gemini-2.5-flash', body }).pipe(toArray()));
+    const [request] = server.requests;
+    expect(request!.path).toBe('/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
+    expect(request!.headers['x-goog-api-key']).toBe(KEY);
+    expect(JSON.parse(request!.body)).toEqual(body);
+  });
+
+  it('maps thought parts, text, a functionCall, finishReason and usageMetadata, then emits DONE at the end of the body', async () => {
+    const baseURL = await serveText(fixture('gemini-function-call.sse'));
+    const events = await lastValueFrom(fromGeminiContent({ baseURL, model: 'gemini-2.5-flash', body }).pipe(toArray()));
+    expect(events.at(-1)).toBe(DONE);
+    const chunks = events.slice(0, -1) as ChatCompletionChunk[];
+    expect(chunks).toHaveLength(3);
+    expect(chunks.every((chunk) => chunk.id === 'resp_Fixture1' && chunk.model === 'gemini-2.5-flash')).toBe(true);
+    expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', reasoning_content: 'Thinking about Oslo.' });
+    expect(chunks[2]!.choices[0]!.delta.tool_calls).toEqual([
+      { index: 0, id: 'resp_Fixture1-call-0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo","days":2}' } },
+    ]);
+    expect(chunks[2]!.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(chunks[2]!.usage).toEqual({
+      prompt_tokens: 7,
+      completion_tokens: 13,
+      total_tokens: 20,
+      prompt_tokens_details: { cached_tokens: 3 },
+      completion_tokens_details: { reasoning_tokens: 4 },
+    });
+  });
+
+  it('feeds accumulateContent through untilDone', async () => {
+    const baseURL = await serveText(fixture('gemini-function-call.sse'));
+    const snapshot = await lastValueFrom(fromGeminiContent({ baseURL, model: 'gemini-2.5-flash', body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.content).toBe('The sky is blue ☀️ 中文.');
+    expect(snapshot.reasoning).toBe('Thinking about Oslo.');
+    expect(snapshot.toolCalls.map((call) => call.function)).toEqual([{ name: 'get_weather', arguments: '{"city":"Oslo","days":2}' }]);
+    expect(snapshot.finishReason).toBe('tool_calls');
+    expect(snapshot.usage?.total_tokens).toBe(20);
+  });
+
+  it.each([
+    ['STOP', 'stop'],
+    ['MAX_TOKENS', 'length'],
+    ['SAFETY', 'content_filter'],
+    ['RECITATION', 'content_filter'],
+    ['MALFORMED_FUNCTION_CALL', 'malformed_function_call'],
+  ])('maps finishReason %s to %s', async (reason, expected) => {
+    const text = fixture('gemini-function-call.sse').replace(/,\{"functionCall":[^\]]*\}\}/, '').replace('"finishReason":"STOP"', `"finishReason":"${reason}"`);
+    const baseURL = await serveText(text);
+    const snapshot = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.toolCalls).toEqual([]);
+    expect(snapshot.finishReason).toBe(expected);
+  });
+
+  it('emits nothing extra when the body ends without a finishReason, so untilDone reports the cut', async () => {
+    const cut = fixture('gemini-function-call.sse').split('\r\n\r\n').slice(0, 2).join('\r\n\r\n') + '\r\n\r\n';
+    const baseURL = await serveText(cut);
+    const events = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(toArray()));
+    expect(events).not.toContain(DONE);
+    const error = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(untilDone(), accumulateContent())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StreamInterruptedError);
+  });
+
+  it('ends a blocked prompt with a clear, non-retryable ApiError', async () => {
+    const baseURL = await serveText(fixture('gemini-blocked.sse'));
+    const error = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(toArray())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ type: 'prompt_blocked', code: 'SAFETY', retryable: false });
+    expect((error as Error).message).toMatch(/blocked the prompt \(SAFETY\)/);
+  });
+
+  it('turns a mid-stream error chunk into a retryable ApiError', async () => {
+    const first = fixture('gemini-function-call.sse').split('\r\n\r\n')[0];
+    const baseURL = await serveText(`${first}\r\n\r\ndata: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\r\n\r\n`);
+    const error = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(toArray())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ type: 'UNAVAILABLE', retryable: true });
+  });
+
+  it('gives an HttpError with the provider message and Retry-After for an HTTP error body', async () => {
+    const baseURL = await serveText(JSON.stringify({ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } }), 429, {
+      'content-type': 'application/json',
+      'retry-after': '3',
+    });
+    const error = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', apiKey: KEY, body }).pipe(toArray())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error).toMatchObject({ status: 429, retryAfterMs: 3000, retryable: true });
+    expect((error as Error).message).toContain('Resource has been exhausted');
+    expect(JSON.stringify(error) + String(error) + (error as Error).stack).not.toContain(KEY);
+  });
+
+  it('makes up a stable id per subscription when responseId is missing, so a retry starts a new snapshot', async () => {
+    const text = fixture('gemini-function-call.sse').replace(/,"responseId":"resp_Fixture1"/g, '');
+    const baseURL = await serveText(text);
+    const source = fromGeminiContent({ baseURL, model: 'm', body });
+    const first = (await lastValueFrom(source.pipe(toArray()))).slice(0, -1) as ChatCompletionChunk[];
+    const second = (await lastValueFrom(source.pipe(toArray()))).slice(0, -1) as ChatCompletionChunk[];
+    expect(new Set(first.map((chunk) => chunk.id)).size).toBe(1);
+    expect(first[0]!.id).not.toBe(second[0]!.id);
+    expect(first[2]!.choices[0]!.delta.tool_calls![0]!.id).toBe(`${first[0]!.id}-call-0`);
+  });
+
+  it.each([
+    [{ body }, TypeError],
+    [{ body, model: '  ' }, TypeError],
+    [{ model: 'm', body: null }, TypeError],
+    [{ model: 'm', body, baseURL: 'file:///etc' }, TypeError],
+    [{ model: 'm', body, apiKey: 'k\r\n' }, TypeError],
+    [{ model: 'm', body, idleTimeout: Number.NaN }, TypeError],
+  ])('rejects bad options before any request: %j', (options, type) => {
+    expect(() => fromGeminiContent(options as never)).toThrow(type);
+  });
+
+  it('uses url as given, for Vertex AI and proxies', async () => {
+    await serveText(fixture('gemini-function-call.sse'));
+    await lastValueFrom(fromGeminiContent({ url: `${server.url}/custom/path?alt=sse`, body }).pipe(toArray()));
+    expect(server.requests[0]!.path).toBe('/custom/path?alt=sse');
+  });
+});

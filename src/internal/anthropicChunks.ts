@@ -1,0 +1,120 @@
+import { ParseError } from '../errors.js';
+import { DONE, type ChatCompletionChunk, type ChatCompletionDelta, type ChatCompletionEvent, type Usage } from '../types.js';
+import { findErrorObject, toApiError } from './errorObject.js';
+import { excerpt, type EventSourceMessage } from './serverSentEvents.js';
+
+/** Anthropic `stop_reason` → OpenAI-style `finish_reason`; others pass through as they are. */
+export const ANTHROPIC_FINISH_REASONS: Readonly<Record<string, string>> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+};
+
+/** What one Anthropic stream has told so far: one per subscription. */
+export interface AnthropicStreamState {
+  id: string;
+  model?: string;
+  usage: Record<string, number>;
+  /** Content block index → tool call index. */
+  toolIndexByBlock: Map<number, number>;
+}
+
+export function newAnthropicState(): AnthropicStreamState {
+  return { id: '', usage: {}, toolIndexByBlock: new Map() };
+}
+
+type Json = Record<string, any>;
+
+/**
+ * Maps one Anthropic Messages event to normalized chunks: `message_start`
+ * gives the id, model and role; text, thinking and tool-input deltas become
+ * `content`, `reasoning_content` and `tool_calls` deltas; `message_delta`
+ * gives the finish reason and usage; `message_stop` is `DONE`. `ping`,
+ * `content_block_stop`, signatures and citations give nothing.
+ */
+export function anthropicEvents(message: EventSourceMessage, state: AnthropicStreamState, secrets: readonly string[], source: string): ChatCompletionEvent[] {
+  if (message.data === '') return [];
+  let json: Json;
+  try {
+    json = JSON.parse(message.data);
+  } catch {
+    throw new ParseError(`${source}: a data payload is not JSON: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
+  }
+  const type: string = message.event ?? json.type;
+  if (type === 'error' || (json.type === 'error' && json.error)) {
+    const found = findErrorObject(json) ?? { message: 'unknown error' };
+    throw toApiError(found, secrets);
+  }
+  const chunk = (delta: ChatCompletionDelta, finishReason: string | null = null, usage?: Usage): ChatCompletionChunk => ({
+    id: state.id,
+    object: 'chat.completion.chunk',
+    model: state.model,
+    choices: [{ index: 0, delta, finish_reason: finishReason }],
+    ...(usage ? { usage } : {}),
+  });
+  switch (type) {
+    case 'message_start': {
+      const started: Json = json.message ?? {};
+      state.id = String(started.id ?? '');
+      state.model = started.model;
+      Object.assign(state.usage, numbers(started.usage));
+      return [chunk({ role: 'assistant', content: '' })];
+    }
+    case 'content_block_start': {
+      const block: Json = json.content_block ?? {};
+      if (block.type === 'tool_use' || block.type === 'server_tool_use') {
+        const index = state.toolIndexByBlock.size;
+        state.toolIndexByBlock.set(json.index, index);
+        const input = block.input && Object.keys(block.input).length > 0 ? JSON.stringify(block.input) : '';
+        return [chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: input } }] })];
+      }
+      if (block.type === 'text' && block.text) return [chunk({ content: block.text })];
+      if (block.type === 'thinking' && block.thinking) return [chunk({ reasoning_content: block.thinking })];
+      return [];
+    }
+    case 'content_block_delta': {
+      const delta: Json = json.delta ?? {};
+      if (delta.type === 'text_delta') return [chunk({ content: delta.text })];
+      if (delta.type === 'thinking_delta') return [chunk({ reasoning_content: delta.thinking })];
+      if (delta.type === 'input_json_delta' && delta.partial_json) {
+        const index = state.toolIndexByBlock.get(json.index);
+        if (index === undefined) return [];
+        return [chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] })];
+      }
+      return [];
+    }
+    case 'message_delta': {
+      Object.assign(state.usage, numbers(json.usage));
+      const stopReason: string | null = json.delta?.stop_reason ?? null;
+      return [chunk({}, stopReason === null ? null : (ANTHROPIC_FINISH_REASONS[stopReason] ?? stopReason), toUsage(state.usage))];
+    }
+    case 'message_stop':
+      return [DONE];
+    default:
+      return [];
+  }
+}
+
+/** Anthropic counters (cumulative: they overwrite) → the OpenAI usage shape, with Anthropic's fields kept. */
+function toUsage(counts: Record<string, number>): Usage {
+  const cacheRead = counts.cache_read_input_tokens ?? 0;
+  const prompt = (counts.input_tokens ?? 0) + (counts.cache_creation_input_tokens ?? 0) + cacheRead;
+  const completion = counts.output_tokens ?? 0;
+  return {
+    ...counts,
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cacheRead },
+  };
+}
+
+function numbers(usage: unknown): Record<string, number> {
+  const result: Record<string, number> = {};
+  if (typeof usage === 'object' && usage !== null) {
+    for (const [name, value] of Object.entries(usage)) if (typeof value === 'number') result[name] = value;
+  }
+  return result;
+}

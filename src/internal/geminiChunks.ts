@@ -1,0 +1,120 @@
+import { ApiError, ParseError } from '../errors.js';
+import type { ChatCompletionChunk, ChatCompletionChunkChoice, ToolCallDelta, Usage } from '../types.js';
+import { findErrorObject, toApiError } from './errorObject.js';
+import { excerpt, type EventSourceMessage } from './serverSentEvents.js';
+
+/** Gemini `finishReason` → OpenAI-style `finish_reason`; others are lower-cased. */
+export const GEMINI_FINISH_REASONS: Readonly<Record<string, string>> = {
+  STOP: 'stop',
+  MAX_TOKENS: 'length',
+  SAFETY: 'content_filter',
+  RECITATION: 'content_filter',
+  BLOCKLIST: 'content_filter',
+  PROHIBITED_CONTENT: 'content_filter',
+  SPII: 'content_filter',
+  IMAGE_SAFETY: 'content_filter',
+};
+
+/** What one Gemini stream has told so far: one per subscription. */
+export interface GeminiStreamState {
+  /** `responseId`, or one made up per subscription when Gemini sends none. */
+  id: string;
+  /** True once a chunk carried a `finishReason`: the body may then end. */
+  finished: boolean;
+  /** Candidate index → function calls seen so far. */
+  toolCalls: Map<number, number>;
+  /** Candidates that have had their role chunk. */
+  started: Set<number>;
+}
+
+let streams = 0;
+
+export function newGeminiState(): GeminiStreamState {
+  streams += 1;
+  return { id: `gemini-${Date.now().toString(36)}-${streams}`, finished: false, toolCalls: new Map(), started: new Set() };
+}
+
+type Json = Record<string, any>;
+
+/**
+ * Maps one Gemini `GenerateContentResponse` chunk to a normalized chunk:
+ * text parts → `content`, thought parts → `reasoning_content`, `functionCall`
+ * parts → whole tool calls, `finishReason` → `finish_reason` (`STOP` after a
+ * function call → `tool_calls`), `usageMetadata` → usage.
+ */
+export function geminiChunk(message: EventSourceMessage, state: GeminiStreamState, secrets: readonly string[], source: string): ChatCompletionChunk[] {
+  if (message.data === '') return [];
+  let json: Json;
+  try {
+    json = JSON.parse(message.data);
+  } catch {
+    throw new ParseError(`${source}: a data payload is not JSON: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
+  }
+  const found = findErrorObject(json);
+  if (found) throw toApiError(found, secrets);
+  if (typeof json.responseId === 'string' && json.responseId !== '') state.id = json.responseId;
+  const candidates: Json[] = Array.isArray(json.candidates) ? json.candidates : [];
+  const blockReason = json.promptFeedback?.blockReason;
+  if (candidates.length === 0 && typeof blockReason === 'string') {
+    throw new ApiError(`${source}: Gemini blocked the prompt (${blockReason}); rephrase it or change the safety settings.`, {
+      type: 'prompt_blocked',
+      code: blockReason,
+    });
+  }
+  const choices = candidates.map((candidate, position) => toChoice(candidate, candidate.index ?? position, state));
+  const usage = toUsage(json.usageMetadata);
+  if (choices.length === 0 && !usage) return [];
+  return [{ id: state.id, object: 'chat.completion.chunk', model: json.modelVersion, choices, ...(usage ? { usage } : {}) }];
+}
+
+function toChoice(candidate: Json, index: number, state: GeminiStreamState): ChatCompletionChunkChoice {
+  const parts: Json[] = Array.isArray(candidate.content?.parts) ? candidate.content.parts : [];
+  let content = '';
+  let reasoning = '';
+  const toolCalls: ToolCallDelta[] = [];
+  for (const part of parts) {
+    if (typeof part.text === 'string') {
+      if (part.thought === true) reasoning += part.text;
+      else content += part.text;
+    } else if (part.functionCall) {
+      const k = state.toolCalls.get(index) ?? 0;
+      state.toolCalls.set(index, k + 1);
+      toolCalls.push({
+        index: k,
+        id: part.functionCall.id ?? `${state.id}-call-${k}`,
+        type: 'function',
+        function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
+      });
+    }
+  }
+  const delta: ChatCompletionChunkChoice['delta'] = {};
+  if (!state.started.has(index)) {
+    state.started.add(index);
+    delta.role = 'assistant';
+  }
+  if (content !== '') delta.content = content;
+  if (reasoning !== '') delta.reasoning_content = reasoning;
+  if (toolCalls.length > 0) delta.tool_calls = toolCalls;
+  let finishReason: string | null = null;
+  if (typeof candidate.finishReason === 'string') {
+    state.finished = true;
+    const called = (state.toolCalls.get(index) ?? 0) > 0;
+    finishReason = candidate.finishReason === 'STOP' && called ? 'tool_calls' : (GEMINI_FINISH_REASONS[candidate.finishReason] ?? candidate.finishReason.toLowerCase());
+  }
+  return { index, delta, finish_reason: finishReason };
+}
+
+/** `usageMetadata` → the OpenAI usage shape; thoughts count as completion tokens, as OpenAI counts reasoning. */
+function toUsage(metadata: Json | undefined): Usage | undefined {
+  if (!metadata || typeof metadata !== 'object') return undefined;
+  const prompt = metadata.promptTokenCount ?? 0;
+  const thoughts = metadata.thoughtsTokenCount ?? 0;
+  const completion = (metadata.candidatesTokenCount ?? 0) + thoughts;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: metadata.totalTokenCount ?? prompt + completion,
+    prompt_tokens_details: { cached_tokens: metadata.cachedContentTokenCount ?? 0 },
+    completion_tokens_details: { reasoning_tokens: thoughts },
+  };
+}

@@ -1,0 +1,90 @@
+import { Observable, defer, mergeMap } from 'rxjs';
+import { anthropicEvents, newAnthropicState } from '../internal/anthropicChunks.js';
+import { serverSentEvents } from '../internal/serverSentEvents.js';
+import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
+import type { ChatCompletionEvent } from '../types.js';
+
+/** An Anthropic Messages request body; `stream: true` is added for you. */
+export interface AnthropicMessagesRequest {
+  model: string;
+  max_tokens: number;
+  messages: unknown[];
+  [parameter: string]: unknown;
+}
+
+/** Options of `fromAnthropicMessages`. */
+export interface AnthropicMessagesOptions extends TransportOptions {
+  /** Default: `https://api.anthropic.com/v1`; the request goes to `{baseURL}/messages`. */
+  baseURL?: string;
+  /** The full endpoint URL, overriding `baseURL`. */
+  url?: string;
+  /** Sent as `x-api-key`; omit it when a proxy adds the credentials. */
+  apiKey?: string;
+  /** The `anthropic-version` header. Default: `'2023-06-01'`. */
+  anthropicVersion?: string;
+  /** The native Messages request: `model`, `max_tokens`, `messages`, `system`, `tools`, `thinking`, ... */
+  body: AnthropicMessagesRequest;
+}
+
+export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com/v1';
+export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+
+const SOURCE = 'fromAnthropicMessages';
+
+/**
+ * Streams one answer from Anthropic's Messages API, normalized to the same
+ * `ChatCompletionChunk | DONE` events as `fromChatCompletion`, so
+ * `untilDone`, `accumulateContent` and `retryWithBackoff` work unchanged.
+ * Cold: one `POST` per subscription; unsubscribing aborts it.
+ *
+ * ```text
+ * server:  message_start  text_delta "Hi"  message_delta(end_turn)  message_stop
+ * result:  --c(role)------c("Hi")----------c(finish: stop, usage)---D--|
+ * ```
+ *
+ * Mapping: `message_start` → id, model, role (and input usage);
+ * `text_delta` → `delta.content`; `thinking_delta` → `delta.reasoning_content`;
+ * a `tool_use` block → `delta.tool_calls` (id and name first, then its
+ * `input_json_delta` fragments as `arguments`, indexed by tool order);
+ * `message_delta` → `finish_reason` (`end_turn`/`stop_sequence` → `stop`,
+ * `max_tokens` → `length`, `tool_use` → `tool_calls`, `refusal` →
+ * `content_filter`, others as they are) and usage (cumulative counts,
+ * overwritten); `message_stop` → `DONE`; `ping` is ignored; `event: error`
+ * → `ApiError` (retryable for `overloaded_error` and `api_error`).
+ *
+ * @example
+ * ```ts
+ * fromAnthropicMessages({
+ *   apiKey: process.env.ANTHROPIC_API_KEY,
+ *   body: { model: 'claude-sonnet-4-5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hello' }] },
+ * }).pipe(untilDone(), accumulateContent(), retryWithBackoff())
+ *   .subscribe((snapshot) => render(snapshot.content));
+ * ```
+ */
+export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observable<ChatCompletionEvent> {
+  assertObject(`${SOURCE}: options`, options);
+  const body = assertObject<AnthropicMessagesRequest>(`${SOURCE}: options.body`, options.body);
+  const url =
+    options.url !== undefined
+      ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
+      : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_ANTHROPIC_BASE_URL)}/messages`;
+  const version = assertHeaderValue(`${SOURCE}: options.anthropicVersion`, options.anthropicVersion ?? DEFAULT_ANTHROPIC_VERSION);
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/json',
+    Accept: 'text/event-stream',
+    'anthropic-version': version,
+  };
+  const secrets: string[] = [];
+  if (options.apiKey !== undefined) {
+    const apiKey = assertHeaderValue(`${SOURCE}: options.apiKey`, options.apiKey);
+    if (apiKey === '') throw new TypeError(`${SOURCE}: options.apiKey is empty; leave it out when a proxy adds the credentials.`);
+    headers['x-api-key'] = apiKey;
+    secrets.push(apiKey);
+  }
+  const request = prepareStreamRequest(SOURCE, options, { url, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
+  return defer(() => {
+    const state = newAnthropicState();
+    return serverSentEvents(request).pipe(mergeMap((message) => anthropicEvents(message, state, request.secrets, SOURCE)));
+  });
+}
