@@ -6,7 +6,7 @@ import { startIdleTimer, type IdleTimer } from './idleTimer.js';
 import { redact, redactError } from './redact.js';
 import { retryAfterMs } from './retryAfter.js';
 import { assertHeaders } from './validate.js';
-import { credentialValues, type StreamRequest } from './streamRequest.js';
+import { CREDENTIAL_HEADER, credentialValues, type StreamRequest } from './streamRequest.js';
 
 export type { EventSourceMessage };
 
@@ -94,19 +94,56 @@ async function resolveHeaders(request: StreamRequest): Promise<{ headers: Record
   return { headers: { ...request.headers, ...fresh }, secrets: [...request.secrets, ...credentialValues(fresh)] };
 }
 
+/** Redirects followed before the 3xx response itself is reported. */
+const MAX_REDIRECTS = 5;
+
+/**
+ * POSTs the request, following 307/308 redirects by hand so that credential
+ * headers (`Authorization`, `x-api-key`, `api-key`, ...) never reach another
+ * origin: fetch itself drops only `Authorization`. Other 3xx come back as
+ * they are (and become an `HttpError`). Where `redirect: 'manual'` hides the
+ * target (browsers), the request is sent again with the browser's own
+ * redirect handling, which strips `Authorization` and asks the new origin's
+ * CORS consent for the rest.
+ */
 async function send(
   request: StreamRequest,
   headers: Record<string, string>,
   signal: AbortSignal,
   secrets: readonly string[],
 ): Promise<Response> {
-  const { fetch } = request;
+  let url = request.url;
+  let sent = headers;
+  for (let hop = 0; ; hop++) {
+    const response = await post(request, url, sent, signal, secrets, 'manual');
+    if (response.type === 'opaqueredirect') return post(request, url, sent, signal, secrets, 'follow');
+    const location = response.headers.get('location');
+    if ((response.status !== 307 && response.status !== 308) || !location || hop === MAX_REDIRECTS) return response;
+    const next = new URL(location, url);
+    if (next.origin !== new URL(url).origin) sent = withoutCredentials(sent);
+    await response.body?.cancel().catch(() => undefined);
+    url = next.href;
+  }
+}
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADER.test(name)));
+}
+
+async function post(
+  request: StreamRequest,
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  secrets: readonly string[],
+  redirect: RequestRedirect,
+): Promise<Response> {
   try {
-    return await fetch(request.url, { method: 'POST', headers, body: request.body, signal });
+    return await request.fetch(url, { method: 'POST', headers, body: request.body, signal, redirect });
   } catch (error) {
     if (signal.aborted) throw error;
     throw new NetworkError(
-      `${request.source}: the request to ${origin(request.url)} failed (${describeFailure(error, secrets)}). Check the network and the base URL.`,
+      `${request.source}: the request to ${origin(url)} failed (${describeFailure(error, secrets)}). Check the network and the base URL.`,
       { cause: redactError(error, secrets) },
     );
   }

@@ -47,7 +47,7 @@ export interface StreamRequest {
 }
 
 /** Header names whose values are credentials and must never appear in an error. */
-const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|signature/i;
+export const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|password|signature/i;
 
 /** Values of the credential headers among `headers`. */
 export function credentialValues(headers: Record<string, string>): string[] {
