@@ -1,0 +1,69 @@
+import type { MockFault, MockScenario } from '../../src/testing/index.js';
+
+/** mulberry32: a tiny seeded PRNG, so a seed replays its scenario exactly. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One chaos scenario: the generation, the faults of each attempt, and how many retries it needs. */
+export interface ChaosScenario {
+  seed: number;
+  scenario: MockScenario;
+  script: MockScenario[];
+  /** Which order of operators the pipeline uses. */
+  order: 'accumulate-then-retry' | 'retry-then-accumulate';
+  faults: number;
+}
+
+const PIECES = ['Hello', ' world', ', ', 'é', 'ü', '中文', '日本語', '🚀', '👩‍💻', '🇳🇴', ' and ', 'text', '\n', '"quoted"', '\\', ' 1.5 ', 'ß', 'naïve'];
+
+/**
+ * A random mix of drops at random byte offsets (inside lines, JSON and UTF-8
+ * characters), 429/500/502/503 with and without retry-after, stalls, dribbled
+ * bytes, keep-alives, CRLF/CR framing and in-stream errors, then success.
+ */
+export function chaosScenario(seed: number): ChaosScenario {
+  const random = mulberry32(seed);
+  const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
+  const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)]!;
+  const text = Array.from({ length: int(3, 30) }, () => pick(PIECES)).join('');
+  const toolCalls = Array.from({ length: pick([0, 0, 0, 1, 2]) }, (_, k) => ({
+    name: `tool_${k}`,
+    arguments: JSON.stringify({ city: pick(['Oslo', 'Zürich', '東京']), n: int(0, 99), note: pick(PIECES) }),
+  }));
+  const tokenSize = int(1, 8);
+  const chunkCount = 2 + Math.ceil(Array.from(text).length / tokenSize) + toolCalls.length * 4;
+  const scenario: MockScenario = {
+    text,
+    toolCalls,
+    tokenSize,
+    reasoning: random() < 0.2 ? 'Thinking 🤔 first.' : undefined,
+    lineEnding: pick(['\n', '\n', '\r\n', '\r'] as const),
+    keepAliveEvery: pick([0, 0, 1, 3]),
+  };
+  const faults = pick([0, 1, 1, 2, 2, 3]);
+  const script: MockScenario[] = [];
+  for (let i = 0; i < faults; i++) {
+    const kind = pick(['drop', 'drop', 'drop', 'status', 'status', 'stall', 'error'] as const);
+    let fault: MockFault;
+    if (kind === 'drop') {
+      fault = { kind, afterChunks: int(0, chunkCount), atByte: pick([undefined, 'midCharacter', int(0, 40), int(0, 200)]) };
+    } else if (kind === 'status') {
+      fault = { kind, status: pick([429, 500, 502, 503]), retryAfterMs: pick([undefined, int(1, 15)]), retryAfter: pick([undefined, undefined, 0]) };
+    } else if (kind === 'stall') {
+      fault = { kind, afterChunks: int(0, chunkCount) };
+    } else {
+      fault = { kind, afterChunks: int(1, chunkCount), errorType: 'server_error' };
+    }
+    script.push({ fault, dribble: random() < 0.15 ? int(1, 24) : undefined });
+  }
+  script.push({ dribble: random() < 0.15 ? int(1, 24) : undefined });
+  return { seed, scenario, script, order: seed % 2 === 0 ? 'accumulate-then-retry' : 'retry-then-accumulate', faults };
+}
