@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { accumulateContent, ApiError, DONE, fromAnthropicMessages, HttpError, isRetryable, untilDone, type ChatCompletionChunk } from '../src/index.js';
-import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
+import { accumulateContent, ApiError, DONE, fromAnthropicMessages, HttpError, isRetryable, ParseError, untilDone, type ChatCompletionChunk } from '../src/index.js';
+import { sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer';
 
 const SSE = { 'content-type': 'text/event-stream' };
 
@@ -126,8 +126,64 @@ describe('fromAnthropicMessages', () => {
     expect((error as Error).name).toBe('StreamInterruptedError');
   });
 
+  it('gives the same answer when the bytes arrive 7 at a time with CRLF line endings (split inside UTF-8 and CRLF)', async () => {
+    const bytes = Buffer.from(fixture('anthropic-tool-use.sse').replace(/\n/g, '\r\n'), 'utf8');
+    const parts: Buffer[] = [];
+    for (let offset = 0; offset < bytes.length; offset += 7) parts.push(bytes.subarray(offset, offset + 7));
+    server = await startLoopbackServer(async (_request, response) => {
+      sseHeaders(response);
+      await writeApart(response, parts, 0);
+      response.end();
+    });
+    const snapshot = await lastValueFrom(fromAnthropicMessages({ baseURL: `${server.url}/v1`, body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.content).toBe('Checking Oslo for you: ☔ 中文');
+    expect(snapshot.reasoning).toBe('The user wants the weather.');
+    expect(snapshot.toolCalls.map((call) => call.function.arguments)).toEqual(['{"city":"Oslo"}', '{"tz":"Europe/Oslo"}']);
+  });
+
+  it('keeps server tools (server_tool_use, web_search_tool_result), citations and redacted thinking out of the tool calls and text', async () => {
+    const baseURL = await serveText(fixture('anthropic-web-search.sse'));
+    const snapshot = await lastValueFrom(fromAnthropicMessages({ baseURL, body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.toolCalls).toEqual([]);
+    expect(snapshot.content).toBe('Rain in Oslo today.');
+    expect(snapshot.reasoning).toBe('');
+    expect(snapshot.finishReason).toBe('stop');
+    expect(snapshot.usage).toMatchObject({ prompt_tokens: 40, completion_tokens: 12, total_tokens: 52 });
+  });
+
+  it('overwrites cumulative usage from several message_delta events instead of adding', async () => {
+    const text = fixture('anthropic-tool-use.sse').replace(
+      'event: message_delta\n',
+      'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":null},"usage":{"output_tokens":30}}\n\nevent: message_delta\n',
+    );
+    const baseURL = await serveText(text);
+    const snapshot = await lastValueFrom(fromAnthropicMessages({ baseURL, body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.usage).toMatchObject({ completion_tokens: 42, output_tokens: 42, total_tokens: 77 });
+    expect(snapshot.finishReason).toBe('tool_calls');
+  });
+
+  it.each(['null', '42', '["message_stop"]'])('fails with ParseError for a JSON payload that is not an event object: %s', async (payload) => {
+    const baseURL = await serveText(`event: content_block_delta\ndata: ${payload}\n\n`);
+    const error = await lastValueFrom(fromAnthropicMessages({ baseURL, body }).pipe(toArray())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ParseError);
+    expect(isRetryable(error)).toBe(false);
+  });
+
+  it('closes the connection at message_stop when untilDone completes, though the server keeps it open', async () => {
+    server = await startLoopbackServer((_request, response) => {
+      sseHeaders(response);
+      response.write(fixture('anthropic-tool-use.sse'));
+    });
+    await lastValueFrom(fromAnthropicMessages({ baseURL: `${server.url}/v1`, body }).pipe(untilDone(), accumulateContent()));
+    let timer: NodeJS.Timeout | undefined;
+    const closedAt = await Promise.race([server.requests[0]!.closed, new Promise<string>((resolve) => (timer = setTimeout(resolve, 2000, 'still open')))]);
+    clearTimeout(timer);
+    expect(typeof closedAt).toBe('number');
+  });
+
   it.each([
     [{ body: undefined }, TypeError],
+    [{ body, anthropicVersion: '' }, TypeError],
     [{ body, baseURL: 'ftp://x' }, TypeError],
     [{ body, apiKey: '' }, TypeError],
     [{ body, apiKey: 'a\nb' }, TypeError],

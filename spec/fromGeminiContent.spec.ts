@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
-import { accumulateContent, ApiError, DONE, fromGeminiContent, HttpError, StreamInterruptedError, untilDone, type ChatCompletionChunk } from '../src/index.js';
-import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
+import { lastValueFrom, take, toArray } from 'rxjs';
+import { accumulateContent, ApiError, DONE, fromGeminiContent, HttpError, ParseError, StreamInterruptedError, untilDone, type ChatCompletionChunk } from '../src/index.js';
+import { sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 const body = { contents: [{ role: 'user', parts: [{ text: 'Weather in Oslo?' }] }] };
@@ -123,8 +123,82 @@ describe('fromGeminiContent', () => {
     expect(first[2]!.choices[0]!.delta.tool_calls![0]!.id).toBe(`${first[0]!.id}-call-0`);
   });
 
+  it('gives the same answer when the bytes arrive 5 at a time (split inside UTF-8 and inside CRLF CRLF)', async () => {
+    const bytes = Buffer.from(fixture('gemini-function-call.sse'), 'utf8');
+    const parts: Buffer[] = [];
+    for (let offset = 0; offset < bytes.length; offset += 5) parts.push(bytes.subarray(offset, offset + 5));
+    server = await startLoopbackServer(async (_request, response) => {
+      sseHeaders(response);
+      await writeApart(response, parts, 0);
+      response.end();
+    });
+    const snapshot = await lastValueFrom(fromGeminiContent({ baseURL: `${server.url}/v1beta`, model: 'm', body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.content).toBe('The sky is blue ☀️ 中文.');
+    expect(snapshot.toolCalls).toHaveLength(1);
+  });
+
+  it('keeps one id for the whole answer when responseId only turns up after the first chunk, so no text is lost', async () => {
+    const text = fixture('gemini-function-call.sse').replace(',"responseId":"resp_Fixture1"', '');
+    const baseURL = await serveText(text);
+    const events = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(toArray()));
+    const chunks = events.filter((event): event is ChatCompletionChunk => event !== DONE);
+    expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(1);
+    const snapshot = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.reasoning).toBe('Thinking about Oslo.');
+    expect(snapshot.content).toBe('The sky is blue ☀️ 中文.');
+  });
+
+  describe('with two candidates', () => {
+    const candidate = (index: number, text: string, finishReason?: string) => ({ content: { role: 'model', parts: [{ text }] }, index, ...(finishReason ? { finishReason } : {}) });
+    const event = (...candidates: object[]) => `data: ${JSON.stringify({ candidates, responseId: 'r2' })}\n\n`;
+
+    it('emits DONE only once every candidate has its finishReason', async () => {
+      const baseURL = await serveText(event(candidate(0, 'A'), candidate(1, 'B')) + event(candidate(0, '!', 'STOP')) + event(candidate(1, '?', 'MAX_TOKENS')));
+      const snapshot = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(untilDone(), accumulateContent()));
+      expect(snapshot.choices.map((choice) => [choice.content, choice.finishReason])).toEqual([
+        ['A!', 'stop'],
+        ['B?', 'length'],
+      ]);
+    });
+
+    it('reports a cut when the body ends with one candidate unfinished', async () => {
+      const baseURL = await serveText(event(candidate(0, 'A'), candidate(1, 'B')) + event(candidate(0, '!', 'STOP')));
+      const events = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(toArray()));
+      expect(events).not.toContain(DONE);
+    });
+  });
+
+  it.each(['null', '7', '[{"candidates":[]}]'])('fails with ParseError for a JSON payload that is not a response object: %s', async (payload) => {
+    const baseURL = await serveText(`data: ${payload}\n\n`);
+    const error = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(toArray())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ParseError);
+  });
+
+  it('skips null candidates and parts instead of crashing', async () => {
+    const baseURL = await serveText(
+      `data: {"candidates":[{"content":{"parts":[null,{"text":"ok"},{"functionCall":null}]},"index":0,"finishReason":"STOP"},null],"responseId":"r3"}\n\n`,
+    );
+    const snapshot = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.content).toBe('ok');
+    expect(snapshot.toolCalls).toEqual([]);
+    expect(snapshot.finishReason).toBe('stop');
+  });
+
+  it('aborts the request when unsubscribed, though the server keeps the connection open', async () => {
+    server = await startLoopbackServer((_request, response) => {
+      sseHeaders(response);
+      response.write(fixture('gemini-function-call.sse'));
+    });
+    await lastValueFrom(fromGeminiContent({ baseURL: `${server.url}/v1beta`, model: 'm', body }).pipe(take(1)));
+    let timer: NodeJS.Timeout | undefined;
+    const closedAt = await Promise.race([server.requests[0]!.closed, new Promise<string>((resolve) => (timer = setTimeout(resolve, 2000, 'still open')))]);
+    clearTimeout(timer);
+    expect(typeof closedAt).toBe('number');
+  });
+
   it.each([
     [{ body }, TypeError],
+    [{ body, model: 42 }, TypeError],
     [{ body, model: '  ' }, TypeError],
     [{ model: 'm', body: null }, TypeError],
     [{ model: 'm', body, baseURL: 'file:///etc' }, TypeError],

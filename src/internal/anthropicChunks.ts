@@ -32,7 +32,8 @@ type Json = Record<string, any>;
  * gives the id, model and role; text, thinking and tool-input deltas become
  * `content`, `reasoning_content` and `tool_calls` deltas; `message_delta`
  * gives the finish reason and usage; `message_stop` is `DONE`. `ping`,
- * `content_block_stop`, signatures and citations give nothing.
+ * `content_block_stop`, signatures, citations, redacted thinking and server
+ * tool blocks (`server_tool_use`, `*_tool_result`) give nothing.
  */
 export function anthropicEvents(message: EventSourceMessage, state: AnthropicStreamState, secrets: readonly string[], source: string): ChatCompletionEvent[] {
   if (message.data === '') return [];
@@ -41,6 +42,9 @@ export function anthropicEvents(message: EventSourceMessage, state: AnthropicStr
     json = JSON.parse(message.data);
   } catch {
     throw new ParseError(`${source}: a data payload is not JSON: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ParseError(`${source}: a data payload is JSON but not an event object: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
   }
   const type: string = message.event ?? json.type;
   if (type === 'error' || (json.type === 'error' && json.error)) {
@@ -64,7 +68,9 @@ export function anthropicEvents(message: EventSourceMessage, state: AnthropicStr
     }
     case 'content_block_start': {
       const block: Json = json.content_block ?? {};
-      if (block.type === 'tool_use' || block.type === 'server_tool_use') {
+      // Only client tools: a `server_tool_use` block (web search, code execution) is run by
+      // Anthropic itself and must not look like a call the application has to answer.
+      if (block.type === 'tool_use') {
         const index = state.toolIndexByBlock.size;
         state.toolIndexByBlock.set(json.index, index);
         const input = block.input && Object.keys(block.input).length > 0 ? JSON.stringify(block.input) : '';

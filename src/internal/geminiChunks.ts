@@ -19,19 +19,30 @@ export const GEMINI_FINISH_REASONS: Readonly<Record<string, string>> = {
 export interface GeminiStreamState {
   /** `responseId`, or one made up per subscription when Gemini sends none. */
   id: string;
-  /** True once a chunk carried a `finishReason`: the body may then end. */
+  /** True once the id is in use: a `responseId` that turns up later must not change it mid-answer. */
+  idFixed: boolean;
+  /** True once every candidate seen has had a `finishReason`: the body may then end. */
   finished: boolean;
   /** Candidate index → function calls seen so far. */
   toolCalls: Map<number, number>;
   /** Candidates that have had their role chunk. */
   started: Set<number>;
+  /** Candidates that have had their `finishReason`. */
+  ended: Set<number>;
 }
 
 let streams = 0;
 
 export function newGeminiState(): GeminiStreamState {
   streams += 1;
-  return { id: `gemini-${Date.now().toString(36)}-${streams}`, finished: false, toolCalls: new Map(), started: new Set() };
+  return {
+    id: `gemini-${Date.now().toString(36)}-${streams}`,
+    idFixed: false,
+    finished: false,
+    toolCalls: new Map(),
+    started: new Set(),
+    ended: new Set(),
+  };
 }
 
 type Json = Record<string, any>;
@@ -52,8 +63,11 @@ export function geminiChunk(message: EventSourceMessage, state: GeminiStreamStat
   }
   const found = findErrorObject(json);
   if (found) throw toApiError(found, secrets);
-  if (typeof json.responseId === 'string' && json.responseId !== '') state.id = json.responseId;
-  const candidates: Json[] = Array.isArray(json.candidates) ? json.candidates : [];
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ParseError(`${source}: a data payload is JSON but not a response object: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
+  }
+  if (!state.idFixed && typeof json.responseId === 'string' && json.responseId !== '') state.id = json.responseId;
+  const candidates: Json[] = Array.isArray(json.candidates) ? json.candidates.filter(isObject) : [];
   const blockReason = json.promptFeedback?.blockReason;
   if (candidates.length === 0 && typeof blockReason === 'string') {
     throw new ApiError(`${source}: Gemini blocked the prompt (${blockReason}); rephrase it or change the safety settings.`, {
@@ -61,14 +75,16 @@ export function geminiChunk(message: EventSourceMessage, state: GeminiStreamStat
       code: blockReason,
     });
   }
-  const choices = candidates.map((candidate, position) => toChoice(candidate, candidate.index ?? position, state));
+  const choices = candidates.map((candidate, position) => toChoice(candidate, typeof candidate.index === 'number' ? candidate.index : position, state));
+  state.finished = state.ended.size > 0 && state.ended.size === state.started.size;
   const usage = toUsage(json.usageMetadata);
   if (choices.length === 0 && !usage) return [];
+  state.idFixed = true;
   return [{ id: state.id, object: 'chat.completion.chunk', model: json.modelVersion, choices, ...(usage ? { usage } : {}) }];
 }
 
 function toChoice(candidate: Json, index: number, state: GeminiStreamState): ChatCompletionChunkChoice {
-  const parts: Json[] = Array.isArray(candidate.content?.parts) ? candidate.content.parts : [];
+  const parts: Json[] = Array.isArray(candidate.content?.parts) ? candidate.content.parts.filter(isObject) : [];
   let content = '';
   let reasoning = '';
   const toolCalls: ToolCallDelta[] = [];
@@ -76,7 +92,7 @@ function toChoice(candidate: Json, index: number, state: GeminiStreamState): Cha
     if (typeof part.text === 'string') {
       if (part.thought === true) reasoning += part.text;
       else content += part.text;
-    } else if (part.functionCall) {
+    } else if (isObject(part.functionCall)) {
       const k = state.toolCalls.get(index) ?? 0;
       state.toolCalls.set(index, k + 1);
       toolCalls.push({
@@ -97,7 +113,7 @@ function toChoice(candidate: Json, index: number, state: GeminiStreamState): Cha
   if (toolCalls.length > 0) delta.tool_calls = toolCalls;
   let finishReason: string | null = null;
   if (typeof candidate.finishReason === 'string') {
-    state.finished = true;
+    state.ended.add(index);
     const called = (state.toolCalls.get(index) ?? 0) > 0;
     finishReason = candidate.finishReason === 'STOP' && called ? 'tool_calls' : (GEMINI_FINISH_REASONS[candidate.finishReason] ?? candidate.finishReason.toLowerCase());
   }
@@ -117,4 +133,8 @@ function toUsage(metadata: Json | undefined): Usage | undefined {
     prompt_tokens_details: { cached_tokens: metadata.cachedContentTokenCount ?? 0 },
     completion_tokens_details: { reasoning_tokens: thoughts },
   };
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

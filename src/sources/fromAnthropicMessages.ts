@@ -51,7 +51,10 @@ const SOURCE = 'fromAnthropicMessages';
  * `max_tokens` → `length`, `tool_use` → `tool_calls`, `refusal` →
  * `content_filter`, others as they are) and usage (cumulative counts,
  * overwritten); `message_stop` → `DONE`; `ping` is ignored; `event: error`
- * → `ApiError` (retryable for `overloaded_error` and `api_error`).
+ * → `ApiError` (retryable for `overloaded_error` and `api_error`). Server
+ * tools (`server_tool_use` and their results) are run by Anthropic and are
+ * not surfaced as tool calls; signatures, citations and redacted thinking
+ * are dropped.
  *
  * @example
  * ```ts
@@ -70,6 +73,7 @@ export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observ
       ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
       : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_ANTHROPIC_BASE_URL)}/messages`;
   const version = assertHeaderValue(`${SOURCE}: options.anthropicVersion`, options.anthropicVersion ?? DEFAULT_ANTHROPIC_VERSION);
+  if (version.trim() === '') throw new TypeError(`${SOURCE}: options.anthropicVersion is empty; leave it out for '${DEFAULT_ANTHROPIC_VERSION}'.`);
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
     Accept: 'text/event-stream',

@@ -33,8 +33,8 @@ const SOURCE = 'fromGeminiContent';
  * Streams one answer from Gemini's `streamGenerateContent` (SSE), normalized
  * to the same `ChatCompletionChunk | DONE` events as `fromChatCompletion`.
  * Gemini sends no end marker: the source emits `DONE` when the body ends
- * after a chunk that carried a `finishReason`, and nothing extra when it ends
- * without one, so `untilDone` reports the cut. Cold: one `POST` per
+ * after every candidate has had its `finishReason`, and nothing extra when it
+ * ends without one, so `untilDone` reports the cut. Cold: one `POST` per
  * subscription; unsubscribing aborts it.
  *
  * ```text
@@ -51,7 +51,8 @@ const SOURCE = 'fromGeminiContent';
  * `stop`, or `tool_calls` after a function call; `MAX_TOKENS` → `length`;
  * `SAFETY`, `RECITATION`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`,
  * `IMAGE_SAFETY` → `content_filter`; others lower-cased); `usageMetadata` →
- * usage (thoughts count as completion tokens); `responseId` → `id`. A
+ * usage (thoughts count as completion tokens); `responseId` → `id` (kept
+ * for the whole answer; made up per subscription when Gemini sends none). A
  * blocked prompt (`promptFeedback.blockReason`) errors with a non-retryable
  * `ApiError` of type `prompt_blocked`; an `{"error": ...}` chunk with an
  * `ApiError` (retryable for `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, `INTERNAL`).
