@@ -83,6 +83,30 @@ describe('startMockChatServer', () => {
     expect(chunks.at(-2).choices[0].finish_reason).toBe('tool_calls');
   });
 
+  it('streams a raw chunk list, fills in the id per request, and expectedOutput folds it', async () => {
+    const scenario: MockScenario = {
+      chunks: [
+        { choices: [{ index: 0, delta: { role: 'assistant', content: 'Hé' }, finish_reason: null }] },
+        { choices: [{ index: 0, delta: { content: 'llo' }, finish_reason: null }, { index: 1, delta: { content: 'other' }, finish_reason: null }] },
+        { choices: [{ index: 0, delta: { tool_calls: [{ id: 'call_x', type: 'function', function: { name: 'f', arguments: '{"a"' } }] }, finish_reason: null }] },
+        { choices: [{ index: 0, delta: { tool_calls: [{ function: { arguments: ':1}' } }] }, finish_reason: null }] },
+        { choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+      ],
+    };
+    const { url } = await start({ scenario });
+    const first = await read(`${url}/v1/chat/completions`);
+    expect(first.events).toHaveLength(6);
+    expect(first.events.at(-1)!.data).toBe('[DONE]');
+    expect(JSON.parse(first.events[0]!.data).id).toBe('chatcmpl-mock-1');
+    const expected = expectedOutput(scenario);
+    expect(expected).toEqual({ content: ['Héllo', 'other'], reasoning: '', toolCalls: [{ id: 'call_x', name: 'f', arguments: '{"a":1}' }], finishReason: 'tool_calls' });
+    const snapshot = await lastValueFrom(fromChatCompletion({ baseURL: `${url}/v1`, body: openAIBody }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.id).toBe('chatcmpl-mock-2');
+    expect(snapshot.choices.map((choice) => choice.content)).toEqual(expected.content);
+    expect(snapshot.toolCalls.map((call) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments }))).toEqual(expected.toolCalls);
+    expect(snapshot.finishReason).toBe(expected.finishReason);
+  });
+
   it('speaks the Anthropic Messages format at /v1/messages', async () => {
     const { url } = await start({ scenario: { text: 'Bonjour', reasoning: 'hmm', toolCalls: [{ name: 'f', arguments: '{"a":1}' }] } });
     const { events } = await read(`${url}/v1/messages`);
@@ -226,8 +250,13 @@ describe('startMockChatServer', () => {
 
   it('dribbles bytes and sends keep-alive comments', async () => {
     const { url } = await start({ scenario: { text: 'tiny', dribble: 3, keepAliveEvery: 2 } });
-    const { events, comments, writes } = await read(`${url}/v1/chat/completions`);
-    expect(comments.filter((comment) => comment.includes('keep-alive')).length).toBeGreaterThan(0);
+    const { events, comments, writes, raw } = await read(`${url}/v1/chat/completions`);
+    // 5 chunks (role, "tiny", finish, usage, [DONE]): a comment before chunks 2 and 4.
+    expect(events).toHaveLength(5);
+    expect(comments.map((comment) => comment.trim())).toEqual(['keep-alive', 'keep-alive']);
+    const text = raw.toString('utf8');
+    expect(text.startsWith('data: ')).toBe(true);
+    expect(text.indexOf(': keep-alive')).toBeGreaterThan(text.indexOf('"role":"assistant"'));
     expect(Math.max(...writes)).toBeLessThan(60);
     expect(events.at(-1)!.data).toBe('[DONE]');
   });
@@ -237,6 +266,53 @@ describe('startMockChatServer', () => {
     const started = Date.now();
     await read(`${url}/v1/chat/completions`);
     expect(Date.now() - started).toBeGreaterThanOrEqual(20 * 6);
+  });
+
+  it('applies faults the same way in the Anthropic and Gemini formats', async () => {
+    const { url, requests } = await start({
+      script: [{ fault: { kind: 'drop', afterChunks: 3 } }, { fault: { kind: 'stall', afterChunks: 2 } }],
+    });
+    const anthropic = await read(`${url}/v1/messages`);
+    expect(anthropic.failed).toBe(true);
+    expect(anthropic.events.map((event) => event.event)).toEqual(['message_start', 'ping', 'content_block_start']);
+    const controller = new AbortController();
+    const gemini = await fetch(`${url}/v1beta/models/m:streamGenerateContent?alt=sse`, { method: 'POST', body: '{"contents":[]}', signal: controller.signal });
+    const reader = gemini.body!.getReader();
+    let text = '';
+    while ((text.match(/\n\n/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text.split('\n\n').filter(Boolean).map((event) => JSON.parse(event.slice('data: '.length)).responseId)).toEqual(['resp-mock-2', 'resp-mock-2']);
+    controller.abort();
+    await waitFor(() => requests[1]!.closedByClient);
+    expect(requests.map((request) => [request.format, request.closedByClient])).toEqual([['anthropic', false], ['gemini', true]]);
+  });
+
+  it('accepts a Gemini key in x-goog-api-key or ?key=, sends an HTTP-date Retry-After, and passes the request to a script function', async () => {
+    const date = new Date(Date.now() + 60_000).toUTCString();
+    const seen: [number, string][] = [];
+    const { url } = await start({
+      apiKey: 'g-key',
+      script: (index, request) => {
+        seen.push([index, request.path]);
+        return index === 0 ? { fault: { kind: 'status', status: 503, retryAfter: date } } : { text: 'ok' };
+      },
+    });
+    const path = '/v1beta/models/m:streamGenerateContent?alt=sse';
+    const unavailable = await fetch(`${url}${path}`, { method: 'POST', body: '{"contents":[]}', headers: { 'x-goog-api-key': 'g-key' } });
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.headers.get('retry-after')).toBe(date);
+    expect(await unavailable.json()).toMatchObject({ error: { code: 503, status: 'UNAVAILABLE' } });
+    const ok = await read(`${url}${path}&key=g-key`, { body: '{"contents":[]}' });
+    expect(ok.events.map((event) => JSON.parse(event.data).candidates[0].content.parts[0]?.text ?? '').join('')).toBe('ok');
+    expect(seen).toEqual([[0, path], [1, `${path}&key=g-key`]]);
+  });
+
+  it('dribbles byte by byte with CRLF, and the library still reads the exact text', async () => {
+    const scenario: MockScenario = { text: 'é中🚀!', dribble: 1, lineEnding: '\r\n', keepAliveEvery: 1 };
+    const { url } = await start({ scenario });
+    const { writes } = await read(`${url}/v1/chat/completions`);
+    expect(writes.length).toBeGreaterThan(20);
+    const snapshot = await lastValueFrom(fromChatCompletion({ baseURL: `${url}/v1`, body: openAIBody }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.content).toBe(expectedOutput(scenario).content[0]);
   });
 
   it('answers CORS preflights without recording them', async () => {
@@ -273,13 +349,15 @@ describe('startMockChatServer', () => {
     await waitFor(() => requests[2]!.closedByClient);
   });
 
-  it('closes cleanly with a connection still held open', async () => {
-    const { url } = await start({ scenario: { fault: { kind: 'stall', afterChunks: 1 } } });
+  it('closes cleanly with a connection still held open, which is not the client closing it', async () => {
+    const { url, requests } = await start({ scenario: { fault: { kind: 'stall', afterChunks: 1 } } });
     const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(openAIBody) });
     const reader = response.body!.getReader();
     await reader.read();
     await server.close();
     await expect(reader.read().then(() => reader.read())).rejects.toThrow();
+    await waitFor(() => requests[0]!.endedAt !== undefined);
+    expect(requests[0]!.closedByClient).toBe(false);
   });
 });
 

@@ -27,6 +27,11 @@ function anthropicErrorType(status: number): string {
 }
 
 function anthropicEvents(scenario: ResolvedScenario, id: string): SseEvent[] {
+  if (scenario.chunks) {
+    return scenario.chunks.map((chunk) =>
+      typeof chunk === 'string' ? { event: 'message', data: chunk } : { event: String((chunk as { type?: unknown }).type ?? 'message'), data: JSON.stringify(chunk) },
+    );
+  }
   const event = (type: string, payload: object): SseEvent => ({ event: type, data: JSON.stringify({ type, ...payload }) });
   const { tokenSize } = scenario;
   const text = scenario.texts[0] ?? '';

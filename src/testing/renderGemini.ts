@@ -18,6 +18,7 @@ export const geminiFormat: WireFormat = {
 };
 
 function geminiEvents(scenario: ResolvedScenario, id: string): SseEvent[] {
+  if (scenario.chunks) return scenario.chunks.map((chunk) => ({ data: typeof chunk === 'string' ? chunk : JSON.stringify(chunk) }));
   const { tokenSize } = scenario;
   const text = scenario.texts[0] ?? '';
   const promptTokenCount = 12;

@@ -19,6 +19,10 @@ function openAIEvents(scenario: ResolvedScenario, id: string): SseEvent[] {
   const base = { id, object: 'chat.completion.chunk', created: 1_700_000_000, model: scenario.model, system_fingerprint: 'fp_mock' };
   const chunk = (choices: unknown[], extra: object = {}): SseEvent => ({ data: JSON.stringify({ ...base, choices, ...extra }) });
   const choice = (index: number, delta: object, finishReason: string | null = null) => ({ index, delta, logprobs: null, finish_reason: finishReason });
+  if (scenario.chunks) {
+    const raw = scenario.chunks.map((chunk) => ({ data: typeof chunk === 'string' ? chunk : JSON.stringify({ id, ...chunk }) }));
+    return [...raw, { data: '[DONE]' }];
+  }
   const { texts, tokenSize } = scenario;
   const events: SseEvent[] = [chunk(texts.map((_, i) => choice(i, { role: 'assistant', content: '', refusal: null })))];
   for (const token of tokenize(scenario.reasoning, tokenSize)) events.push(chunk([choice(0, { reasoning_content: token })]));

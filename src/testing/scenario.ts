@@ -27,6 +27,16 @@ export type MockFault =
 export interface MockScenario {
   /** The answer; an array gives one text per choice (OpenAI format only). Default: {@link DEFAULT_TEXT}. */
   text?: string | string[];
+  /**
+   * Raw data payloads streamed instead of the ones generated from `text`,
+   * `reasoning` and `toolCalls`: objects are sent as JSON, strings as they are.
+   * OpenAI: chunk objects without an `id` get the request's id, and
+   * `data: [DONE]` follows the list. Anthropic: each object's `type` names its
+   * event; include `message_stop` yourself. Gemini: sent as they are.
+   * {@link expectedOutput} folds an OpenAI chunk list like the library does.
+   * Default: none.
+   */
+  chunks?: (object | string)[];
   /** Reasoning streamed before the answer (`reasoning_content`, `thinking`, thought parts). Default: none. */
   reasoning?: string;
   /** Tool calls streamed after the text; `arguments` is a JSON string split into fragments. Default: none. */
@@ -43,7 +53,7 @@ export interface MockScenario {
   paceMs?: number;
   /** Line ending of the SSE framing. Default: `'\n'`. */
   lineEnding?: '\n' | '\r\n' | '\r';
-  /** Sends a `: keep-alive` comment before every Nth chunk. Default: 0 (never). */
+  /** Sends a `: keep-alive` comment before every Nth chunk (chunks N, 2N, ...; 1 = before each). Default: 0 (never). */
   keepAliveEvery?: number;
   /** Writes the body at most this many bytes at a time (1 = byte by byte). Default: 0 (whole chunks). */
   dribble?: number;
@@ -66,6 +76,7 @@ export const DEFAULT_TEXT =
 /** A scenario with every default filled in. */
 export interface ResolvedScenario {
   texts: string[];
+  chunks?: (object | string)[];
   reasoning: string;
   toolCalls: { id: string; name: string; arguments: string }[];
   usage: boolean;
@@ -90,6 +101,7 @@ export function resolveScenario(scenario: MockScenario = {}): ResolvedScenario {
   if (!Number.isInteger(tokenSize) || tokenSize < 1) throw new RangeError('mock scenario: tokenSize must be an integer >= 1.');
   return {
     texts: Array.isArray(text) ? [...text] : [text],
+    chunks: scenario.chunks,
     reasoning: scenario.reasoning ?? '',
     toolCalls,
     usage: scenario.usage ?? true,
@@ -116,6 +128,7 @@ export function resolveScenario(scenario: MockScenario = {}): ResolvedScenario {
  */
 export function expectedOutput(scenario?: MockScenario): ExpectedOutput {
   const resolved = resolveScenario(scenario);
+  if (resolved.chunks) return foldChunks(resolved.chunks);
   return {
     content: resolved.texts,
     reasoning: resolved.reasoning,
@@ -135,4 +148,55 @@ export function tokenize(text: string, size: number): string[] {
 /** A rough, deterministic token count for the usage figures. */
 export function countTokens(text: string, size: number): number {
   return Math.ceil(Array.from(text).length / size);
+}
+
+type Delta = {
+  content?: string | null;
+  reasoning_content?: string | null;
+  reasoning?: string | null;
+  tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[];
+};
+type Choice = { index?: number; delta?: Delta; finish_reason?: string | null };
+
+/** What an OpenAI chunk list adds up to: text per choice, reasoning, tool calls and finish reason of choice 0. */
+function foldChunks(chunks: (object | string)[]): ExpectedOutput {
+  const content: string[] = [];
+  let reasoning = '';
+  let finishReason = '';
+  const calls: { id: string; name: string; arguments: string }[] = [];
+  const callAt = new Map<number, { id: string; name: string; arguments: string }>();
+  for (const chunk of chunks) {
+    const parsed: unknown = typeof chunk === 'string' ? safeParse(chunk) : chunk;
+    const choices = (parsed as { choices?: Choice[] } | undefined)?.choices ?? [];
+    for (const choice of choices) {
+      const index = choice.index ?? 0;
+      const delta = choice.delta ?? {};
+      while (content.length <= index) content.push('');
+      content[index] += delta.content ?? '';
+      if (index !== 0) continue;
+      reasoning += delta.reasoning_content ?? delta.reasoning ?? '';
+      if (choice.finish_reason) finishReason = choice.finish_reason;
+      for (const fragment of delta.tool_calls ?? []) {
+        const at = fragment.index ?? (fragment.id !== undefined ? callAt.size : Math.max(0, callAt.size - 1));
+        let call = callAt.get(at);
+        if (!call) {
+          call = { id: '', name: '', arguments: '' };
+          callAt.set(at, call);
+          calls.push(call);
+        }
+        if (fragment.id) call.id = fragment.id;
+        if (fragment.function?.name) call.name = fragment.function.name;
+        call.arguments += fragment.function?.arguments ?? '';
+      }
+    }
+  }
+  return { content: content.length > 0 ? content : [''], reasoning, toolCalls: calls, finishReason };
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -19,7 +19,11 @@ export interface RecordedRequest {
   startedAt: number;
   /** The completion / message / response id streamed to it (new for every request). */
   id: string;
-  /** True when the client closed the connection before the server ended the response. */
+  /**
+   * True when the client closed the connection before the server ended the
+   * response (an abort, an idle timeout, an unsubscribe). The server's own
+   * `drop` faults and `close()` do not count.
+   */
   closedByClient: boolean;
   /** `Date.now()` when the response ended or the connection closed; unset while it is open. */
   endedAt?: number;
@@ -106,6 +110,16 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
       }, ms);
       timers.add(timer);
     });
+  // The dribble's 0 ms gap: one turn of the event loop, so each piece is its own write.
+  const immediates = new Set<ReturnType<typeof setImmediate>>();
+  const nextTurn = () =>
+    new Promise<void>((resolve) => {
+      const immediate = setImmediate(() => {
+        immediates.delete(immediate);
+        resolve();
+      });
+      immediates.add(immediate);
+    });
 
   const server = createServer((request, response) => {
     if (cors) for (const [name, value] of Object.entries(CORS_HEADERS)) response.setHeader(name, value);
@@ -137,7 +151,7 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
     requests.push(recorded);
     response.on('close', () => {
       recorded.endedAt = Date.now();
-      if (!response.writableEnded && !ownDrop.has(response)) recorded.closedByClient = true;
+      if (!response.writableEnded && !ownDrop.has(response) && !closing) recorded.closedByClient = true;
     });
     const reply = (status: number, message: string, extra: Record<string, string> = {}) =>
       sendJson(response, status, (format ?? openAIFormat).errorBody(status, message), extra);
@@ -173,13 +187,13 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
     const write = async (bytes: Buffer) => {
       const size = scenario.dribble > 0 ? scenario.dribble : bytes.length;
       for (let offset = 0; offset < bytes.length && !gone(); offset += size) {
-        if (offset > 0) await pause(0);
+        if (offset > 0) await nextTurn();
         if (!gone()) response.write(bytes.subarray(offset, offset + size));
       }
     };
     for (let i = 0; i < Math.min(stopAt, events.length); i++) {
       if (i > 0 && scenario.paceMs > 0) await pause(scenario.paceMs);
-      if (scenario.keepAliveEvery > 0 && i % scenario.keepAliveEvery === 0) await write(Buffer.from(`: keep-alive${scenario.lineEnding}${scenario.lineEnding}`));
+      if (scenario.keepAliveEvery > 0 && (i + 1) % scenario.keepAliveEvery === 0) await write(Buffer.from(`: keep-alive${scenario.lineEnding}${scenario.lineEnding}`));
       await write(events[i]!);
       if (gone()) return;
     }
@@ -219,6 +233,8 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
         closing = true;
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
+        for (const immediate of immediates) clearImmediate(immediate);
+        immediates.clear();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
