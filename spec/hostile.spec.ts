@@ -1,6 +1,7 @@
 import { lastValueFrom, timeout, toArray } from 'rxjs';
 import {
   accumulateContent,
+  ApiError,
   fromAnthropicMessages,
   fromChatCompletion,
   fromGeminiContent,
@@ -72,15 +73,19 @@ describe('hostile input', () => {
   it('an endless stream of comments keeps the idle timer alive (by design), so an overall RxJS timeout bounds it and aborts the request', async () => {
     const server = await serve(async (_request, response) => {
       response.writeHead(200, SSE);
+      const burst = ': keep-alive\n\n'.repeat(4096);
       while (!response.destroyed) {
-        response.write(': keep-alive\n\n');
+        response.write(burst);
         await sleep(10);
       }
     });
+    const before = process.memoryUsage().heapUsed;
     const started = Date.now();
     const error = await lastValueFrom(fromChatCompletion({ baseURL: server.url, body, idleTimeout: 100 }).pipe(timeout({ first: 400 }), toArray())).catch((e: unknown) => e);
     expect((error as Error).name).toBe('TimeoutError');
     expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    // Comments are dropped as they are parsed, not buffered (a few MB went by).
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024);
     await server.requests[0]!.closed;
   });
 
@@ -91,6 +96,24 @@ describe('hostile input', () => {
     });
     const error = await lastValueFrom(fromChatCompletion({ baseURL: server.url, body }).pipe(toArray())).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ParseError);
+  });
+
+  it('a JSON answer served with 200 (an endpoint that ignores stream: true) is a ParseError; a JSON error object is an ApiError', async () => {
+    const server = await serve((request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        request.headers['x-case'] === 'error'
+          ? JSON.stringify({ error: { message: 'The server is overloaded.', type: 'server_error' } })
+          : JSON.stringify({ id: 'c1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' } }] }),
+      );
+    });
+    const plain = await lastValueFrom(fromChatCompletion({ baseURL: server.url, body }).pipe(toArray())).catch((e: unknown) => e);
+    expect(plain).toBeInstanceOf(ParseError);
+    expect((plain as ParseError).message).toMatch(/text\/event-stream/);
+    const failed = await lastValueFrom(fromChatCompletion({ baseURL: server.url, body, headers: { 'x-case': 'error' } }).pipe(toArray())).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(ApiError);
+    expect((failed as ApiError).retryable).toBe(true);
+    expect((failed as ApiError).message).toContain('overloaded');
   });
 
   it('a body that ends right after the headers is an interrupted (retryable) stream', async () => {
@@ -138,6 +161,19 @@ describe('hostile input', () => {
     });
     const error = await lastValueFrom(fromChatCompletion({ baseURL: server.url, body }).pipe(toArray())).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ParseError);
+  });
+
+  it('calls a user-supplied fetch unbound, as browsers require ("Illegal invocation" otherwise)', async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, SSE);
+      response.end(chunk({ content: 'bound right' }, 'stop') + 'data: [DONE]\n\n');
+    });
+    function strictFetch(this: unknown, url: string, init: RequestInit): Promise<Response> {
+      if (this !== undefined && this !== globalThis) return Promise.reject(new TypeError('Illegal invocation'));
+      return globalThis.fetch(url, init);
+    }
+    const snapshot = await lastValueFrom(fromChatCompletion({ baseURL: server.url, body, fetch: strictFetch }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.content).toBe('bound right');
   });
 
   describe('redirects', () => {

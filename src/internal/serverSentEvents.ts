@@ -138,8 +138,10 @@ async function post(
   secrets: readonly string[],
   redirect: RequestRedirect,
 ): Promise<Response> {
+  // Called unbound: a browser's fetch throws "Illegal invocation" when `this` is not the window.
+  const { fetch } = request;
   try {
-    return await request.fetch(url, { method: 'POST', headers, body: request.body, signal, redirect });
+    return await fetch(url, { method: 'POST', headers, body: request.body, signal, redirect });
   } catch (error) {
     if (signal.aborted) throw error;
     throw new NetworkError(
