@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
@@ -14,20 +15,32 @@ interface Run {
 
 const children = new Set<ChildProcess>();
 
+interface RunOptions {
+  env?: Record<string, string>;
+  stdin?: string;
+  onStdout?: (text: string, child: ChildProcess) => void;
+  onStderr?: (text: string, child: ChildProcess) => void;
+  /** A file descriptor for the child's stdout instead of a pipe. */
+  stdoutFd?: number;
+}
+
 /** Runs the CLI with a clean environment (no real OPENAI_* variables). */
-function runCli(args: string[], options: { env?: Record<string, string>; stdin?: string; onStdout?: (text: string, child: ChildProcess) => void } = {}): Promise<Run> {
+function runCli(args: string[], options: RunOptions = {}): Promise<Run> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...options.env };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', options.stdoutFd ?? 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (data: Buffer) => {
+    child.stdout?.on('data', (data: Buffer) => {
       stdout += data.toString();
       options.onStdout?.(stdout, child);
     });
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-    child.stdin.end(options.stdin ?? '');
+    child.stderr!.on('data', (data: Buffer) => {
+      stderr += data.toString();
+      options.onStderr?.(stderr, child);
+    });
+    child.stdin!.end(options.stdin ?? '');
     const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -91,6 +104,17 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(requests[0]!.body).toMatchObject({ model: 'from-env' });
   });
 
+  it('trims the key it reads, and refuses one with a line break inside with exit 2', async () => {
+    const { baseUrl, requests } = await serve({});
+    const padded = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: ` ${KEY}\r\n` } });
+    expect(padded.code).toBe(0);
+    expect(requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
+    const broken = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: `${KEY}\nsecond-line` } });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toBe('error: OPENAI_API_KEY contains a line break or NUL; set it to the key alone.\n');
+    expect(requests).toHaveLength(1);
+  });
+
   it('reads the prompt from stdin', async () => {
     const { baseUrl, requests } = await serve({});
     const run = await runCli(['--base-url', baseUrl], { env: { OPENAI_API_KEY: KEY }, stdin: 'from a pipe\n' });
@@ -116,6 +140,59 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(requests).toHaveLength(1);
   });
 
+  it('exits 1 on a 403 without retrying, and never repeats the key a provider echoes back', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { fault: { kind: 'status', status: 403, message: `Key ${KEY} may not use this model` } } });
+    const run = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('error: HTTP 403 Forbidden: Key [redacted] may not use this model. Check the API key and its permissions.\n');
+    expect(run.stdout).toBe('');
+    expect(requests).toHaveLength(1);
+  });
+
+  it('starts the answer again on a new line when a retry regenerates a different text', async () => {
+    const { baseUrl } = await serve({
+      script: [
+        { text: 'First try', tokenSize: 3, fault: { kind: 'drop', afterChunks: 3 } },
+        { text: 'Second answer', tokenSize: 3 },
+      ],
+    });
+    const run = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('First \nSecond answer\n');
+    expect(run.stderr).toMatch(/^retry 1\/3 in \d+ ms: (NetworkError|StreamInterruptedError): .*\n\[the stream restarted with a different answer; it follows in full\]\n$/);
+  });
+
+  it('stops quietly with exit 0 when the reader of stdout goes away (| head)', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { text: 'a long answer '.repeat(50), tokenSize: 2, paceMs: 20 } });
+    let closed = false;
+    const run = await runCli(['--base-url', baseUrl, 'q'], {
+      env: { OPENAI_API_KEY: KEY },
+      onStdout: (_stdout, child) => {
+        if (!closed) {
+          closed = true;
+          child.stdout?.destroy();
+        }
+      },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    await waitFor(() => requests[0]?.closedByClient === true);
+    expect(requests).toHaveLength(1);
+  });
+
+  (existsSync('/dev/full') ? it : it.skip)('exits 1 naming the cause when stdout cannot be written (a full disk)', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { text: 'a long answer '.repeat(50), tokenSize: 2, paceMs: 5 } });
+    const full = openSync('/dev/full', 'w');
+    try {
+      const run = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: KEY }, stdoutFd: full });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^error: cannot write the answer: Error: .*ENOSPC.*\n$/);
+      await waitFor(() => requests[0]?.closedByClient === true);
+    } finally {
+      closeSync(full);
+    }
+  });
+
   it('exits 1 with the last cause once retries are exhausted', async () => {
     const { baseUrl, requests } = await serve({ scenario: { fault: { kind: 'status', status: 503, retryAfterMs: 5, message: 'Overloaded' } } });
     const run = await runCli(['--base-url', baseUrl, '--max-retries', '2', 'q'], { env: { OPENAI_API_KEY: KEY } });
@@ -126,9 +203,9 @@ describe('rxjs-llm-stream (the CLI)', () => {
 
   it('gives up on a stall after --idle-timeout', async () => {
     const { baseUrl, requests } = await serve({ scenario: { fault: { kind: 'stall', afterChunks: 2 } } });
-    const run = await runCli(['--base-url', baseUrl, '--max-retries', '0', '--idle-timeout', '150', 'q'], { env: { OPENAI_API_KEY: KEY } });
+    const run = await runCli(['--base-url', baseUrl, '--max-retries', '0', '--idle-timeout', '1000', 'q'], { env: { OPENAI_API_KEY: KEY } });
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('IdleTimeoutError: No data arrived for 150 ms');
+    expect(run.stderr).toContain('IdleTimeoutError: No data arrived for 1000 ms');
     expect(requests).toHaveLength(1);
   });
 
@@ -164,9 +241,37 @@ describe('rxjs-llm-stream (the CLI)', () => {
       },
     });
     expect(run.code).toBe(130);
+    expect(run.stderr).toBe('aborted\n');
     expect(requests).toHaveLength(1);
     await waitFor(() => requests[0]!.closedByClient);
     expect(run.stdout.length).toBeLessThan('a long answer '.repeat(50).length);
+  });
+
+  it('aborts on Ctrl-C while waiting to retry, with no second request', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { fault: { kind: 'status', status: 503, retryAfterMs: 10_000 } } });
+    let interrupted = false;
+    const started = Date.now();
+    const run = await runCli(['--base-url', baseUrl, 'q'], {
+      env: { OPENAI_API_KEY: KEY },
+      onStderr: (stderr, child) => {
+        if (!interrupted && stderr.includes('retry 1/3 in 10000 ms')) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(run.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^retry 1\/3 in 10000 ms: HTTP 503/), 'aborted']);
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('adds a note on stderr when the answer was cut at the token limit', async () => {
+    const { baseUrl } = await serve({ scenario: { text: 'cut short', finishReason: 'length' } });
+    const run = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('cut short\n');
+    expect(run.stderr).toBe('note: the answer was cut at the token limit (finish reason "length")\n');
   });
 
   it('--mock streams from the embedded server through a drop, with no key', async () => {
@@ -177,7 +282,7 @@ describe('rxjs-llm-stream (the CLI)', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

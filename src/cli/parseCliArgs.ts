@@ -9,6 +9,7 @@ export interface CliConfig {
   model: string;
   system?: string;
   maxRetries: number;
+  /** Milliseconds; `0` turns the idle timeout off. */
   idleTimeout: number;
   json: boolean;
   mock: boolean;
@@ -16,7 +17,23 @@ export interface CliConfig {
 
 export type ParsedCommandLine = { kind: 'help' } | { kind: 'error'; message: string } | { kind: 'run'; config: CliConfig };
 
-/** Parses the arguments with `util.parseArgs`; never throws, never exits. */
+/**
+ * Parses the command line with `util.parseArgs` into a typed config, a help
+ * request or a one-line usage error; never throws, never exits. Defaults come
+ * from `env`: `OPENAI_BASE_URL`, `OPENAI_MODEL`.
+ *
+ * ```text
+ * ["--model", "m", "Say", "hi"]  -> { kind: 'run', config: { prompt: 'Say hi', model: 'm', maxRetries: 3, ... } }
+ * ["--max-retries", "x", "q"]    -> { kind: 'error', message: '--max-retries must be an integer >= 0, got "x"' }
+ * ["-h"]                         -> { kind: 'help' }
+ * ```
+ *
+ * @example
+ * ```ts
+ * const parsed = parseCliArgs(process.argv.slice(2), process.env);
+ * if (parsed.kind === 'run') await runChat(parsed.config, endpoint, io);
+ * ```
+ */
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
   let parsed;
   try {
@@ -37,16 +54,16 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
       },
     });
   } catch (error) {
-    return { kind: 'error', message: (error as Error).message.split('\n')[0]! };
+    return { kind: 'error', message: (error as Error).message.replace(/\s*\n\s*/g, ' ') };
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   const maxRetries = integerFlag('--max-retries', values['max-retries'], 3, 0);
   if (typeof maxRetries === 'string') return { kind: 'error', message: maxRetries };
-  const idleTimeout = integerFlag('--idle-timeout', values['idle-timeout'], 60_000, 1);
+  const idleTimeout = integerFlag('--idle-timeout', values['idle-timeout'], 60_000, 0);
   if (typeof idleTimeout === 'string') return { kind: 'error', message: idleTimeout };
   const baseURL = (values['base-url'] ?? env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]/.test(baseURL)) return { kind: 'error', message: `--base-url must be an http(s) URL, got "${baseURL}"` };
+  if (!isHttpUrl(baseURL)) return { kind: 'error', message: `${values['base-url'] === undefined ? 'OPENAI_BASE_URL' : '--base-url'} must be an absolute http(s) URL` };
   const apiKeyEnv = values['api-key-env'] ?? 'OPENAI_API_KEY';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(apiKeyEnv)) return { kind: 'error', message: `--api-key-env must be a variable name, got "${apiKeyEnv}"` };
   return {
@@ -70,4 +87,13 @@ function integerFlag(flag: string, raw: string | undefined, fallback: number, mi
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min) return `${flag} must be an integer >= ${min}, got "${raw}"`;
   return value;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const { protocol, host } = new URL(text);
+    return (protocol === 'http:' || protocol === 'https:') && host !== '';
+  } catch {
+    return false;
+  }
 }

@@ -12,11 +12,18 @@ Options:
   --base-url URL        API base URL (default: $OPENAI_BASE_URL, else https://api.openai.com/v1)
   --api-key-env NAME    environment variable holding the key (default: OPENAI_API_KEY)
   --max-retries N       retries on transient errors (default: 3)
-  --idle-timeout MS     abort when no byte arrives for MS milliseconds (default: 60000)
+  --idle-timeout MS     abort (and retry) when no byte arrives for MS milliseconds;
+                        0 turns it off (default: 60000; raise it for reasoning models)
   --json                print NDJSON snapshots instead of text
   --mock                use the embedded mock server (no key, no network)
   -h, --help            show this help
 
-Exit codes: 0 done, 1 failed (HTTP error, retries exhausted), 2 bad usage or
-no key, 130 interrupted (Ctrl-C).
+Exit codes: 0 done (or stdout closed by its reader), 1 failed (HTTP error such
+as 401/403, retries exhausted), 2 bad usage or no key, 130 interrupted (Ctrl-C).
+
+Examples:
+  OPENAI_API_KEY=sk-... rxjs-llm-stream "Explain backpressure in one paragraph"
+  rxjs-llm-stream --mock "anything"          # embedded mock server with a drop
+  git diff | rxjs-llm-stream --system "Review this diff" > review.md
+  rxjs-llm-stream --json "hi" | tail -n 1    # the final snapshot as JSON
 `;

@@ -1,0 +1,141 @@
+import { runChat, type CliIo } from '../src/cli/runChat.js';
+import type { CliConfig } from '../src/cli/parseCliArgs.js';
+import { EXIT } from '../src/cli/exitCodes.js';
+import { startMockChatServer, type MockChatServer, type MockChatServerOptions } from '../src/testing/index.js';
+
+/** A fake terminal: what went where, in order, plus triggers for Ctrl-C and a broken stdout. */
+function fakeIo(sharedTerminal: boolean) {
+  const log: Array<['out' | 'err', string]> = [];
+  let interrupt: (() => void) | undefined;
+  let closeOutput: ((error: unknown) => void) | undefined;
+  const io: CliIo = {
+    stdout: { write: (text) => log.push(['out', text]) },
+    stderr: { write: (text) => log.push(['err', text]) },
+    sharedTerminal,
+    onInterrupt(listener) {
+      interrupt = listener;
+      return () => (interrupt = undefined);
+    },
+    onOutputClosed(listener) {
+      closeOutput = listener;
+      return () => (closeOutput = undefined);
+    },
+  };
+  return {
+    io,
+    log,
+    stdout: () => log.filter(([stream]) => stream === 'out').map(([, text]) => text).join(''),
+    stderr: () => log.filter(([stream]) => stream === 'err').map(([, text]) => text).join(''),
+    terminal: () => log.map(([, text]) => text).join(''),
+    interrupt: () => interrupt?.(),
+    closeOutput: (error: unknown) => closeOutput?.(error),
+    listening: () => interrupt !== undefined || closeOutput !== undefined,
+  };
+}
+
+const config = (overrides: Partial<CliConfig> = {}): CliConfig => ({
+  prompt: 'q',
+  apiKeyEnv: 'OPENAI_API_KEY',
+  baseURL: '',
+  model: 'm',
+  maxRetries: 3,
+  idleTimeout: 5000,
+  json: false,
+  mock: false,
+  ...overrides,
+});
+
+describe('runChat', () => {
+  let server: MockChatServer | undefined;
+  const serve = async (options: MockChatServerOptions) => {
+    server = await startMockChatServer(options);
+    return `${server.url}/v1`;
+  };
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('on a shared terminal, starts a retry line on its own line and prints each piece of text once', async () => {
+    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
+    const fake = fakeIo(true);
+    await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+    expect(fake.stdout()).toBe('Hello there, world\n');
+    expect(fake.terminal()).toMatch(/^Hello \nretry 1\/3 in \d+ ms: [A-Za-z]+Error: [^\n]+\nthere, world\n$/);
+    expect(fake.listening()).toBe(false);
+  });
+
+  it('off a shared terminal, writes stderr lines without a leading break', async () => {
+    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
+    const fake = fakeIo(false);
+    await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+    expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: [^\n]+\n$/);
+  });
+
+  it('resolves 130 on Ctrl-C and the server sees the request closed', async () => {
+    const baseURL = await serve({ scenario: { text: 'x'.repeat(400), tokenSize: 1, paceMs: 10 } });
+    const fake = fakeIo(true);
+    const code = runChat(config(), { baseURL }, fake.io);
+    while (fake.stdout() === '') await new Promise((resolve) => setTimeout(resolve, 5));
+    fake.interrupt();
+    await expect(code).resolves.toBe(EXIT.interrupted);
+    expect(fake.stderr()).toBe('\naborted\n');
+    await waitFor(() => server!.requests[0]?.closedByClient === true);
+    expect(fake.listening()).toBe(false);
+  });
+
+  it('resolves 0 quietly on EPIPE and 1 with the cause on any other write error', async () => {
+    const baseURL = await serve({ scenario: { text: 'y'.repeat(400), tokenSize: 1, paceMs: 10 } });
+    for (const [error, expected, stderr] of [
+      [Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }), EXIT.ok, ''],
+      [Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), EXIT.failed, '\nerror: cannot write the answer: Error: ENOSPC: no space left on device, write\n'],
+    ] as const) {
+      const fake = fakeIo(true);
+      const code = runChat(config(), { baseURL }, fake.io);
+      while (fake.stdout() === '') await new Promise((resolve) => setTimeout(resolve, 5));
+      fake.closeOutput(error);
+      await expect(code).resolves.toBe(expected);
+      expect(fake.stderr()).toBe(stderr);
+    }
+    await waitFor(() => server!.requests.length === 2 && server!.requests.every((request) => request.closedByClient));
+  });
+
+  it('prints NDJSON snapshots with --json, restarting cleanly after a retry', async () => {
+    const baseURL = await serve({ scenario: { text: 'abcdef', tokenSize: 2 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
+    const fake = fakeIo(true);
+    await expect(runChat(config({ json: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+    const snapshots = fake.stdout().trim().split('\n').map((line) => JSON.parse(line) as { id: string; content: string });
+    expect(snapshots.at(-1)!.content).toBe('abcdef');
+    expect(new Set(snapshots.map((snapshot) => snapshot.id)).size).toBe(2);
+    for (const snapshot of snapshots) expect('abcdef'.startsWith(snapshot.content)).toBe(true);
+    expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: [^\n]+\n$/);
+  });
+
+  it('prints the final answer again when a retry ends with a shorter text than the one printed', async () => {
+    const baseURL = await serve({
+      script: [
+        { text: 'Hello world, more', tokenSize: 3, fault: { kind: 'drop', afterChunks: 5 } },
+        { text: 'Hello', tokenSize: 3 },
+      ],
+    });
+    const fake = fakeIo(false);
+    await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+    expect(fake.stdout()).toBe('Hello world,\nHello\n');
+    expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: [^\n]+\n\[the stream restarted with a different answer; it follows in full\]\n$/);
+  });
+
+  it('rejects at once, leaving no listener, when the library refuses the options', async () => {
+    const fake = fakeIo(true);
+    await expect(runChat(config(), { baseURL: 'not a url' }, fake.io)).rejects.toThrow(TypeError);
+    expect(fake.listening()).toBe(false);
+    expect(fake.log).toEqual([]);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
