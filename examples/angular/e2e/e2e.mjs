@@ -1,0 +1,145 @@
+// End-to-end test of the Angular example in headless Chromium: builds nothing
+// (run `ng build` first, as `npm run e2e` does), starts the mock server and a
+// static server on 127.0.0.1, drives the page, saves a screenshot, stops
+// everything, and exits non-zero when a check fails.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { expectedOutput } from 'rxjs-llm-stream/testing';
+import { ANSWER, scenarioFor, startExample } from './serve.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const SCREENSHOT = process.env.SCREENSHOT ?? join(ROOT, 'docs', 'angular-example.png');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOTAL_TIMEOUT_MS = 120_000;
+const expected = expectedOutput(scenarioFor('', 2)).content[0];
+
+const watchdog = setTimeout(() => {
+  console.error(`e2e: still running after ${TOTAL_TIMEOUT_MS / 1000} s, giving up.`);
+  process.exit(2);
+}, TOTAL_TIMEOUT_MS);
+watchdog.unref();
+
+const results = [];
+async function check(name, run) {
+  const started = Date.now();
+  try {
+    await run();
+    results.push(true);
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    results.push(false);
+    console.log(`FAIL ${name}\n     ${error instanceof Error ? error.stack : error}`);
+  }
+}
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(condition, what, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+const example = await startExample({ apiKey: 'demo-token' });
+const requestsFor = (question) => example.mock.requests.filter((r) => r.body?.messages?.at(-1)?.content === question);
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error));
+  await page.goto(example.url);
+  await page.waitForSelector('.status[data-status="idle"]', { timeout: 15_000 });
+
+  const ask = async (question) => {
+    await page.fill('input[name="question"]', question);
+    await page.click('button[type="submit"]');
+  };
+  const answer = () => page.textContent('.answer').then((text) => (text ?? '').trim());
+  const status = () => page.getAttribute('.status', 'data-status');
+  const waitForStatus = (value, timeout = 15_000) => page.waitForSelector(`.status[data-status="${value}"]`, { timeout });
+
+  await check('the text appears progressively and ends exact; the interceptor sent the token', async () => {
+    const question = 'Tell me about streams.';
+    const seen = [];
+    await ask(question);
+    await until(async () => {
+      const text = await answer();
+      if (text !== seen.at(-1)) seen.push(text);
+      return (await status()) === 'done';
+    }, 'the answer to finish');
+    const final = await answer();
+    assert(final === expected.trim(), `final text differs:\n  got      ${JSON.stringify(final)}\n  expected ${JSON.stringify(expected)}`);
+    const partial = seen.filter((text) => text !== '' && text !== final);
+    assert(partial.length >= 5, `expected at least 5 partial texts, saw ${partial.length}`);
+    assert(partial.every((text) => expected.startsWith(text)), 'a partial text is not a prefix of the answer');
+    const [request, ...more] = requestsFor(question);
+    assert(request && more.length === 0, `expected exactly one request, got ${requestsFor(question).length}`);
+    assert(request.headers.authorization === 'Bearer demo-token', 'the auth interceptor did not add the token');
+    assert(request.body.stream === true, 'the request body lacks stream: true');
+  });
+
+  await check('a mid-stream drop shows a retry and ends with the exact full text', async () => {
+    const question = 'Tell me about streams, and drop the connection once.';
+    await ask(question);
+    await waitForStatus('retrying');
+    const retrying = await page.textContent('.status');
+    assert(/retrying in 1\.0 s \(attempt 2 of 4\)/.test(retrying ?? ''), `unexpected retry status: ${retrying}`);
+    await waitForStatus('done');
+    assert((await answer()) === expected.trim(), `final text after the retry differs: ${JSON.stringify(await answer())}`);
+    assert((await page.textContent('.status'))?.includes('Done after 2 attempts'), 'the status does not say 2 attempts');
+    const log = await page.$$eval('.log li', (items) => items.map((item) => item.textContent ?? ''));
+    assert(log.some((line) => line.startsWith('retrying in 1.0 s after: NetworkError')), `no NetworkError retry in the log: ${log.join(' | ')}`);
+    assert(requestsFor(question).length === 2, `expected 2 requests, got ${requestsFor(question).length}`);
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+
+  await check('Stop closes the connection and keeps the text so far', async () => {
+    const question = 'Tell me slowly about streams.';
+    await ask(question);
+    await until(async () => (await answer()).length >= 12, 'some text');
+    await page.click('button:has-text("Stop")');
+    await waitForStatus('stopped', 5_000);
+    await until(() => requestsFor(question)[0]?.closedByClient === true, 'the server to see the connection close', 5_000);
+    const kept = await answer();
+    assert(kept.length >= 12 && kept.length < expected.trim().length && expected.startsWith(kept), `unexpected kept text: ${JSON.stringify(kept)}`);
+    await sleep(600);
+    assert((await answer()) === kept, 'the text changed after Stop');
+    assert(requestsFor(question).length === 1, 'Stop started another request');
+  });
+
+  await check('a 401 shows a clear error and is not retried', async () => {
+    const question = 'Hello with a wrong token.';
+    await page.fill('input[name="token"]', 'wrong-token');
+    await ask(question);
+    await waitForStatus('failed');
+    const error = (await page.textContent('[role="alert"]')) ?? '';
+    assert(/HttpError: .*HTTP 401/.test(error), `unexpected error text: ${error}`);
+    assert(error.includes('Check the API key'), `the error gives no hint: ${error}`);
+    assert(!error.includes('wrong-token'), 'the error shows the token');
+    await sleep(1_500);
+    assert(requestsFor(question).length === 1, `a 401 was retried: ${requestsFor(question).length} requests`);
+  });
+
+  await check('no uncaught errors in the page', async () => {
+    assert(pageErrors.length === 0, pageErrors.map(String).join('\n'));
+  });
+} catch (error) {
+  results.push(false);
+  console.log(`FAIL setup\n     ${error instanceof Error ? error.stack : error}`);
+} finally {
+  await browser?.close();
+  await example.close();
+}
+const passed = results.filter(Boolean).length;
+console.log(`${passed} passed, ${results.length - passed} failed`);
+process.exitCode = passed === results.length && results.length > 0 ? 0 : 1;
