@@ -64,7 +64,8 @@ export interface MockChatServer {
 
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
-  'access-control-allow-headers': '*',
+  // '*' does not cover Authorization in browsers, so it is named.
+  'access-control-allow-headers': 'authorization, content-type, accept, api-key, x-api-key, x-goog-api-key, anthropic-version, *',
   'access-control-allow-methods': 'POST, OPTIONS',
   'access-control-expose-headers': 'retry-after, retry-after-ms',
 };
