@@ -69,7 +69,13 @@ async function streamInto(
     },
   });
   for (;;) {
-    const { done, value } = await read(reader, request, secrets);
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await reader.read();
+    } catch (error) {
+      throw brokenConnection(error, request, secrets);
+    }
+    const { done, value } = result;
     if (done || subscriber.closed) return;
     idle.touch();
     let text = decoder.decode(value, { stream: true });
@@ -151,19 +157,12 @@ async function post(
   }
 }
 
-async function read(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  request: StreamRequest,
-  secrets: readonly string[],
-): Promise<ReadableStreamReadResult<Uint8Array>> {
-  try {
-    return await reader.read();
-  } catch (error) {
-    throw new NetworkError(
-      `${request.source}: the connection broke while the answer was streaming (${describeFailure(error, secrets)}).`,
-      { cause: redactError(error, secrets) },
-    );
-  }
+/** The `NetworkError` for a body that broke off while streaming. */
+function brokenConnection(error: unknown, request: StreamRequest, secrets: readonly string[]): NetworkError {
+  return new NetworkError(
+    `${request.source}: the connection broke while the answer was streaming (${describeFailure(error, secrets)}).`,
+    { cause: redactError(error, secrets) },
+  );
 }
 
 async function httpError(

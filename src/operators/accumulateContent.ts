@@ -60,10 +60,12 @@ function foldChunk(previous: ChatCompletionSnapshot, chunk: ChatCompletionChunk)
   const restarted = typeof chunk.id === 'string' && chunk.id !== '' && previous.id !== undefined && chunk.id !== previous.id;
   const base = restarted ? EMPTY_SNAPSHOT : previous;
   let choices = base.choices;
-  for (const choice of chunk.choices ?? []) choices = foldChoice(choices, choice);
-  const first = choices.find((choice) => choice.index === 0) ?? EMPTY_CHOICE;
+  const deltas = chunk.choices ?? [];
+  for (let i = 0; i < deltas.length; i++) choices = foldChoice(choices, deltas[i]!);
+  // Choices stay in index order, so choice 0, when present, comes first.
+  const first = choices.length > 0 && choices[0]!.index === 0 ? choices[0]! : EMPTY_CHOICE;
   const usage = chunk.usage != null && typeof chunk.usage === 'object' ? chunk.usage : base.usage;
-  return {
+  const snapshot: ChatCompletionSnapshot = {
     id: base.id ?? (chunk.id || undefined),
     model: chunk.model ?? base.model,
     content: first.content,
@@ -71,16 +73,18 @@ function foldChunk(previous: ChatCompletionSnapshot, chunk: ChatCompletionChunk)
     refusal: first.refusal,
     toolCalls: first.toolCalls,
     finishReason: first.finishReason,
-    ...(usage === undefined ? {} : { usage }),
     choices,
   };
+  if (usage !== undefined) snapshot.usage = usage;
+  return snapshot;
 }
 
 /** Returns `choices` with `choice` folded into the entry of its index (kept in index order). */
 function foldChoice(choices: ChoiceSnapshot[], choice: ChatCompletionChunkChoice): ChoiceSnapshot[] {
   const index = typeof choice.index === 'number' ? choice.index : 0;
-  const position = choices.findIndex((existing) => existing.index >= index);
-  const found = position !== -1 && choices[position]!.index === index ? choices[position]! : undefined;
+  let position = 0;
+  while (position < choices.length && choices[position]!.index < index) position++;
+  const found = position < choices.length && choices[position]!.index === index ? choices[position]! : undefined;
   const delta = choice.delta ?? {};
   const before = found ?? { index, ...EMPTY_CHOICE };
   const next: ChoiceSnapshot = {
@@ -91,9 +95,11 @@ function foldChoice(choices: ChoiceSnapshot[], choice: ChatCompletionChunkChoice
     toolCalls: delta.tool_calls?.length ? foldToolCalls(before.toolCalls, delta.tool_calls) : before.toolCalls,
     finishReason: choice.finish_reason ?? before.finishReason,
   };
+  // The common case, one choice: a new one-element array, no copy.
+  if (found && choices.length === 1) return [next];
   const copy = choices.slice();
   if (found) copy[position] = next;
-  else copy.splice(position === -1 ? copy.length : position, 0, next);
+  else copy.splice(position, 0, next);
   return copy;
 }
 
@@ -145,12 +151,14 @@ function mergeToolCall(call: ToolCallSnapshot, delta: ToolCallDelta): ToolCallSn
   const name = delta.function?.name;
   const fragment = delta.function?.arguments as unknown;
   const args = typeof fragment === 'string' ? fragment : fragment != null ? JSON.stringify(fragment) : '';
-  return {
+  const merged: ToolCallSnapshot = {
     index: call.index,
-    ...(delta.id ? { id: delta.id } : call.id !== undefined ? { id: call.id } : {}),
     type: 'function',
     function: { name: name ? name : call.function.name, arguments: call.function.arguments + args },
   };
+  const id = delta.id || call.id;
+  if (id !== undefined) merged.id = id;
+  return merged;
 }
 
 function insertByIndex(calls: ToolCallSnapshot[], call: ToolCallSnapshot): void {
