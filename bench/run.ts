@@ -1,0 +1,281 @@
+/**
+ * npm run bench            the full run: writes bench/RESULTS.md and bench/ratios.svg
+ * npm run bench -- --quick a smoke run in under a minute: prints only, exits 1 if any output is wrong
+ *
+ * Every contender runs in the same process, interleaved round by round, so
+ * machine drift hits all alike; figures are medians.
+ */
+import { writeFileSync } from 'node:fs';
+import { arch, cpus, platform } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { CONTENDERS, floor, library, type Contender, type Result } from './contenders.js';
+import { inMemoryFetch, startBenchServer, type Fetch } from './delivery.js';
+import { cut, generateStream, type GeneratedStream } from './generator.js';
+import { ratioChart, table, type Row } from './report.js';
+import { fmt, kilo, max, median, min, rotate } from './stats.js';
+import { simulateStorm } from './storm.js';
+
+const quick = process.argv.includes('--quick');
+const config = quick
+  ? { chunks: 10_000, rounds: 2, scaling: [10_000, 30_000], heapChunks: 50_000, ttfcRequests: 10, concurrent: 50, concurrentChunks: 300, stormClients: 2_000 }
+  : { chunks: 100_000, rounds: 7, scaling: [10_000, 100_000, 1_000_000], heapChunks: 1_000_000, ttfcRequests: 50, concurrent: 500, concurrentChunks: 2_000, stormClients: 10_000 };
+const gc = (globalThis as { gc?: () => void }).gc;
+const wrong = new Set<string>();
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function check(name: string, result: Result, expected: GeneratedStream): boolean {
+  const ok = result.text === expected.text && result.args === expected.args;
+  if (!ok) wrong.add(name);
+  return ok;
+}
+
+/** Runs every contender once per round (after a warm-up), rotating the order; returns ms per contender. */
+async function rounds(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds): Promise<Record<string, number[]>> {
+  const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = -1; round < count; round++) {
+    for (const name of rotate(names, round + 1)) {
+      gc?.();
+      const started = performance.now();
+      const result = await run(CONTENDERS[name]!);
+      const ms = performance.now() - started;
+      if (check(name, result, expected) && round >= 0) times[name]!.push(ms);
+    }
+  }
+  return times;
+}
+
+interface ModeFigures {
+  mode: string;
+  chunks: number;
+  times: Record<string, number[]>;
+}
+
+async function throughput(): Promise<ModeFigures[]> {
+  const names = Object.keys(CONTENDERS);
+  const text = generateStream(config.chunks, 'text');
+  const tools = generateStream(config.chunks, 'tools', 43);
+  const figures: ModeFigures[] = [];
+  for (const [mode, stream, pieces] of [
+    ['16 KiB pieces', text, cut(text.bytes, '16k')],
+    ['tiny pieces (1–64 B)', text, cut(text.bytes, 'tiny')],
+    ['tool-call arguments, 16 KiB', tools, cut(tools.bytes, '16k')],
+  ] as const) {
+    const fetch = inMemoryFetch(pieces);
+    figures.push({ mode, chunks: stream.chunks, times: await rounds(names, stream, (contender) => contender(fetch, 'http://bench.invalid/v1')) });
+    log(`  measured ${mode}`);
+  }
+  const server = await startBenchServer(() => cut(text.bytes, '16k'));
+  try {
+    figures.push({ mode: 'loopback HTTP', chunks: text.chunks, times: await rounds(names, text, (contender) => contender(globalThis.fetch as Fetch, server.url)) });
+    log('  measured loopback HTTP');
+  } finally {
+    await server.close();
+  }
+  return figures;
+}
+
+async function timeToFirstChunk(): Promise<Record<string, number>> {
+  const stream = generateStream(200, 'text');
+  // The first piece holds the role chunk and the first content chunk; the rest follows 20 ms later.
+  const server = await startBenchServer(() => [stream.bytes.subarray(0, 400), stream.bytes.subarray(400)], 20);
+  const names = ['FLOOR', 'library', 'openai create'];
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  try {
+    for (let i = -3; i < config.ttfcRequests; i++) {
+      for (const name of rotate(names, i + 3)) {
+        const result = await CONTENDERS[name]!(globalThis.fetch as Fetch, server.url);
+        if (check(name, result, stream) && i >= 0) samples[name]!.push(result.firstChunkMs);
+      }
+    }
+  } finally {
+    await server.close();
+  }
+  return Object.fromEntries(names.map((name) => [name, median(samples[name]!)]));
+}
+
+async function scaling(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const size of config.scaling) {
+    const stream = generateStream(size, 'text', 11);
+    const fetch = inMemoryFetch(cut(stream.bytes, '16k'));
+    const times = await rounds(['FLOOR', 'library'], stream, (contender) => contender(fetch, 'http://bench.invalid/v1'), size >= 1_000_000 ? 3 : 5);
+    rows.push({
+      chunks: kilo(size),
+      'FLOOR µs/chunk': fmt((median(times.FLOOR!) * 1000) / size, 3),
+      'library µs/chunk': fmt((median(times.library!) * 1000) / size, 3),
+      'library / FLOOR': fmt(median(times.library!) / median(times.FLOOR!)),
+    });
+    log(`  measured scaling at ${kilo(size)}`);
+  }
+  return rows;
+}
+
+async function heap(): Promise<Row[]> {
+  if (!gc) return [{ contender: 'run with --expose-gc to measure the heap', 'retained after GC (MB)': '–', 'peak growth (MB)': '–' }];
+  const stream = generateStream(config.heapChunks, 'text', 12);
+  const fetch = inMemoryFetch(cut(stream.bytes, '16k'));
+  const rows: Row[] = [];
+  for (const [name, contender] of [['FLOOR', floor], ['library', library]] as const) {
+    const retained: number[] = [];
+    const peaks: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      gc();
+      gc();
+      const base = process.memoryUsage().heapUsed;
+      let peak = base;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 2);
+      const result = await contender(fetch, 'http://bench.invalid/v1');
+      clearInterval(sampler);
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+      gc();
+      gc();
+      retained.push(process.memoryUsage().heapUsed - base);
+      peaks.push(peak - base);
+      check(name, result, stream);
+    }
+    rows.push({ contender: name, 'retained after GC (MB)': fmt(median(retained) / 1e6), 'peak growth (MB)': fmt(median(peaks) / 1e6), 'text (MB, UTF-16)': fmt((stream.text.length * 2) / 1e6) });
+  }
+  return rows;
+}
+
+async function concurrency(): Promise<Row[]> {
+  const stream = generateStream(config.concurrentChunks, 'text', 13);
+  const server = await startBenchServer(() => cut(stream.bytes, '16k'));
+  const rows: Record<string, { rates: number[]; delays: number[] }> = { FLOOR: { rates: [], delays: [] }, library: { rates: [], delays: [] } };
+  try {
+    for (let round = -1; round < 3; round++) {
+      for (const name of rotate(['FLOOR', 'library'], round + 1)) {
+        const histogram = monitorEventLoopDelay({ resolution: 5 });
+        histogram.enable();
+        const started = performance.now();
+        const results = await Promise.all(Array.from({ length: config.concurrent }, () => CONTENDERS[name]!(globalThis.fetch as Fetch, server.url)));
+        const seconds = (performance.now() - started) / 1000;
+        histogram.disable();
+        const allOk = results.every((result) => check(name, result, stream));
+        if (round >= 0 && allOk) {
+          rows[name]!.rates.push((config.concurrent * stream.chunks) / seconds);
+          rows[name]!.delays.push(histogram.max / 1e6);
+        }
+      }
+    }
+  } finally {
+    await server.close();
+  }
+  return Object.entries(rows).map(([name, { rates, delays }]) => ({
+    contender: name,
+    streams: String(config.concurrent),
+    'chunks/s (aggregate, median)': kilo(median(rates)),
+    'ratio to FLOOR': fmt(median(rates) / median(rows.FLOOR!.rates)),
+    'worst event-loop delay (ms)': fmt(median(delays), 1),
+  }));
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  log(`rxjs-llm-stream benchmark${quick ? ' (quick)' : ''}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
+  const modes = await throughput();
+  const openaiMedian = (figures: ModeFigures) => median(figures.times['openai create']!);
+  const throughputRows: Row[] = modes.flatMap((figures) =>
+    Object.entries(figures.times).map(([name, times]) => ({
+      mode: figures.mode,
+      contender: wrong.has(name) ? `${name} (WRONG OUTPUT)` : name,
+      'chunks/s median': kilo(figures.chunks / (median(times) / 1000)),
+      'min–max': `${kilo(figures.chunks / (max(times) / 1000))}–${kilo(figures.chunks / (min(times) / 1000))}`,
+      'µs/chunk': fmt((median(times) * 1000) / figures.chunks, 3),
+      'time / FLOOR': fmt(median(times) / median(figures.times.FLOOR!)),
+      'time / openai create': fmt(median(times) / openaiMedian(figures)),
+    })),
+  );
+  const ttfc = await timeToFirstChunk();
+  log('  measured time to first chunk');
+  const scalingRows = await scaling();
+  const heapRows = await heap();
+  log('  measured heap');
+  const concurrencyRows = await concurrency();
+  log('  measured concurrency');
+  const storm = (['none', 'full', 'equal', 'decorrelated', 0.5] as const).map((jitter) => simulateStorm(jitter, config.stormClients, Math.round(config.stormClients / 25)));
+  const stormRows: Row[] = storm.map((result) => ({
+    jitter: result.jitter,
+    'peak reconnects / 100 ms': String(result.peakPerWindow),
+    'peak / mean': fmt(result.peakToMean, 1),
+    '99% recovered (s)': fmt(result.t99 / 1000, 1),
+    attempts: String(result.attempts),
+  }));
+  const ttfcRows: Row[] = Object.entries(ttfc).map(([name, ms]) => ({ contender: name, 'median ms': fmt(ms, 3), 'over FLOOR (ms)': fmt(ms - ttfc.FLOOR!, 3) }));
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+
+  log('');
+  log(table(throughputRows));
+  log('');
+  log(table(ttfcRows));
+  log('');
+  log(table(scalingRows));
+  log('');
+  log(table(heapRows));
+  log('');
+  log(table(concurrencyRows));
+  log('');
+  log(table(stormRows));
+  log(`\n${wrong.size === 0 ? 'every contender produced the exact text' : `WRONG OUTPUT: ${[...wrong].join(', ')}`}; ${seconds} s`);
+
+  if (!quick) {
+    const versions = `Node ${process.version} on ${platform()}/${arch()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; openai ${await packageVersion('openai')}, rxjs ${await packageVersion('rxjs')}, eventsource-parser ${await packageVersion('eventsource-parser')}`;
+    const results = [
+      '# Benchmark results',
+      '',
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${seconds} s): ${versions}. The machine is shared and noisy; every figure is a median of interleaved rounds in one process, and the ratios matter more than the absolute numbers.`,
+      '',
+      '![time ratios](ratios.svg)',
+      '',
+      `## Throughput (${kilo(config.chunks)} chunks per stream, ${config.rounds} rounds after a warm-up)`,
+      '',
+      table(throughputRows),
+      '',
+      `## Time to first chunk over loopback (median of ${config.ttfcRequests} requests)`,
+      '',
+      table(ttfcRows),
+      '',
+      '## Scaling (16 KiB pieces, in memory)',
+      '',
+      table(scalingRows),
+      '',
+      `## Heap at ${kilo(config.heapChunks)} chunks`,
+      '',
+      table(heapRows),
+      '',
+      `## ${config.concurrent} concurrent loopback streams of ${kilo(config.concurrentChunks)} chunks`,
+      '',
+      table(concurrencyRows),
+      '',
+      `## Reconnect storm: ${config.stormClients} clients, a server accepting ${Math.round(config.stormClients / 25)} per 100 ms, retryWithBackoff defaults`,
+      '',
+      table(stormRows),
+      '',
+    ].join('\n');
+    writeFileSync(join(__dirname, 'RESULTS.md'), results);
+    const chartModes = modes.map((figures) => figures.mode);
+    const chartContenders = ['library', 'openai create', 'openai stream()', 'naive'];
+    writeFileSync(
+      join(__dirname, 'ratios.svg'),
+      ratioChart(chartModes, chartContenders, (mode, contender) => {
+        const figures = modes.find((m) => m.mode === mode)!;
+        return median(figures.times[contender]!) / median(figures.times.FLOOR!);
+      }),
+    );
+    log('wrote bench/RESULTS.md and bench/ratios.svg');
+  }
+  if (wrong.size > 0) process.exitCode = 1;
+}
+
+async function packageVersion(name: string): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  const path = require.resolve(name).split(`node_modules/${name}`)[0] + `node_modules/${name}/package.json`;
+  return JSON.parse(readFileSync(path, 'utf8')).version as string;
+}
+
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});
