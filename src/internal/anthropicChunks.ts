@@ -1,7 +1,7 @@
-import { ParseError } from '../errors.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionDelta, type ChatCompletionEvent, type Usage } from '../types.js';
 import { findErrorObject, toApiError } from './errorObject.js';
-import { excerpt, type EventSourceMessage } from './serverSentEvents.js';
+import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
+import type { EventSourceMessage } from './serverSentEvents.js';
 
 /** Anthropic `stop_reason` → OpenAI-style `finish_reason`; others pass through as they are. */
 export const ANTHROPIC_FINISH_REASONS: Readonly<Record<string, string>> = {
@@ -25,8 +25,6 @@ export function newAnthropicState(): AnthropicStreamState {
   return { id: '', usage: {}, toolIndexByBlock: new Map() };
 }
 
-type Json = Record<string, any>;
-
 /**
  * Maps one Anthropic Messages event to normalized chunks: `message_start`
  * gives the id, model and role; text, thinking and tool-input deltas become
@@ -37,15 +35,7 @@ type Json = Record<string, any>;
  */
 export function anthropicEvents(message: EventSourceMessage, state: AnthropicStreamState, secrets: readonly string[], source: string): ChatCompletionEvent[] {
   if (message.data === '') return [];
-  let json: Json;
-  try {
-    json = JSON.parse(message.data);
-  } catch {
-    throw new ParseError(`${source}: a data payload is not JSON: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ParseError(`${source}: a data payload is JSON but not an event object: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
-  }
+  const json = payloadObject(parsePayload(message.data, secrets, source), message.data, secrets, source, 'an event object');
   const type: string = message.event ?? json.type;
   if (type === 'error' || (json.type === 'error' && json.error)) {
     const found = findErrorObject(json) ?? { message: 'unknown error' };

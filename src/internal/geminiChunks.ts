@@ -1,7 +1,8 @@
-import { ApiError, ParseError } from '../errors.js';
+import { ApiError } from '../errors.js';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ToolCallDelta, Usage } from '../types.js';
 import { findErrorObject, toApiError } from './errorObject.js';
-import { excerpt, type EventSourceMessage } from './serverSentEvents.js';
+import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
+import type { EventSourceMessage } from './serverSentEvents.js';
 
 /** Gemini `finishReason` → OpenAI-style `finish_reason`; others are lower-cased. */
 export const GEMINI_FINISH_REASONS: Readonly<Record<string, string>> = {
@@ -45,8 +46,6 @@ export function newGeminiState(): GeminiStreamState {
   };
 }
 
-type Json = Record<string, any>;
-
 /**
  * Maps one Gemini `GenerateContentResponse` chunk to a normalized chunk:
  * text parts → `content`, thought parts → `reasoning_content`, `functionCall`
@@ -55,17 +54,10 @@ type Json = Record<string, any>;
  */
 export function geminiChunk(message: EventSourceMessage, state: GeminiStreamState, secrets: readonly string[], source: string): ChatCompletionChunk[] {
   if (message.data === '') return [];
-  let json: Json;
-  try {
-    json = JSON.parse(message.data);
-  } catch {
-    throw new ParseError(`${source}: a data payload is not JSON: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
-  }
-  const found = findErrorObject(json);
+  const parsed = parsePayload(message.data, secrets, source);
+  const found = findErrorObject(parsed);
   if (found) throw toApiError(found, secrets);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ParseError(`${source}: a data payload is JSON but not a response object: ${excerpt(message.data, secrets)}`, excerpt(message.data, secrets));
-  }
+  const json = payloadObject(parsed, message.data, secrets, source, 'a response object');
   if (!state.idFixed && typeof json.responseId === 'string' && json.responseId !== '') state.id = json.responseId;
   const candidates: Json[] = Array.isArray(json.candidates) ? json.candidates.filter(isObject) : [];
   const blockReason = json.promptFeedback?.blockReason;

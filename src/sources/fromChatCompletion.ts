@@ -1,7 +1,7 @@
 import { Observable, filter, map } from 'rxjs';
-import { ParseError } from '../errors.js';
 import { findErrorObject, toApiError } from '../internal/errorObject.js';
-import { excerpt, serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
+import { parsePayload, payloadObject } from '../internal/parsePayload.js';
+import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
@@ -90,16 +90,9 @@ function chatCompletionEvent(message: EventSourceMessage, secrets: readonly stri
   const { data } = message;
   if (data === '[DONE]') return DONE;
   if (data === '') return SKIP;
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    throw new ParseError(`${SOURCE}: a data payload is not JSON: ${excerpt(data, secrets)}`, excerpt(data, secrets));
-  }
+  const json = parsePayload(data, secrets, SOURCE);
   const errorObject = findErrorObject(json);
   if (errorObject) throw toApiError(errorObject, secrets);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ParseError(`${SOURCE}: a data payload is JSON but not a chunk object: ${excerpt(data, secrets)}`, excerpt(data, secrets));
-  }
+  payloadObject(json, data, secrets, SOURCE, 'a chunk object');
   return json as ChatCompletionChunk;
 }
