@@ -1,9 +1,23 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, take, tap, toArray } from 'rxjs';
 import { fromChatCompletion, retryWithBackoff, untilDone } from '../src/index.js';
 import { startMockChatServer } from '../src/testing/index.js';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
+
+/** A server that streams 150 chunks, one every 10 ms; it prints its port. */
+const SENDING_SERVER = `
+const server = require('node:http').createServer(async (request, response) => {
+  request.resume();
+  response.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (let i = 0; i < 150 && !response.destroyed; i++) {
+    response.write('data: {"id":"c1","choices":[{"index":0,"delta":{"content":"' + i + ' "},"finish_reason":null}]}\\n\\n');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  response.end('data: [DONE]\\n\\n');
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
 
 /** Runs a script in a fresh Node; it must exit by itself within `limitMs`. */
 function runScript(script: string, args: string[] = [], nodeFlags: string[] = [], limitMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
@@ -28,6 +42,8 @@ describe('resources', () => {
     // The cancelled retry made its one request and no other, even 500 ms later.
     expect(result.requests).toBe(5);
     expect(result.closedByClient).toEqual([false, false, true, true, false]);
+    // No timer (idle timer, backoff timer) is pending once the server is closed.
+    expect(result.after.filter((resource: string) => resource === 'Timeout')).toEqual([]);
     expect(ms).toBeLessThan(15_000);
   }, 20_000);
 
@@ -41,6 +57,35 @@ describe('resources', () => {
     expect(characters).toBe(10_000 * 20 * Array.from('token 0 é 中 ').length + 10_000 * 10);
     expect(growth).toBeLessThan(2 * 1024 * 1024);
   }, 130_000);
+
+  it('a subscriber that keeps the process busy longer than idleTimeout, while bytes keep arriving, gets no IdleTimeoutError', async () => {
+    // The server runs in its own process, so it keeps sending while this one is busy.
+    const server = spawn(process.execPath, ['-e', SENDING_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<string>((resolve) => server.stdout.once('data', (data) => resolve(String(data).trim())));
+      const baseURL = `http://127.0.0.1:${port}`;
+      // Warm fetch up first: its first call loads its implementation synchronously.
+      await lastValueFrom(fromChatCompletion({ baseURL, body: {} }).pipe(take(1)));
+      let seen = 0;
+      const outcome = await lastValueFrom(
+        fromChatCompletion({ baseURL, body: {}, idleTimeout: 200 }).pipe(
+          untilDone(),
+          tap(() => {
+            // A heavy synchronous render of the 5th chunk: 600 ms in which the server sends 60 more chunks.
+            if (++seen === 5) for (const end = Date.now() + 600; Date.now() < end; );
+          }),
+          toArray(),
+        ),
+      ).then(
+        (chunks) => `completed with ${chunks.length} chunks`,
+        (error: Error) => `${error.name} after ${seen} chunks`,
+      );
+      expect(outcome).toBe('completed with 150 chunks');
+    } finally {
+      server.kill();
+      await new Promise((resolve) => server.once('exit', resolve));
+    }
+  });
 
   it('unsubscribing during the backoff wait cancels the pending retry: no request follows', async () => {
     const server = await startMockChatServer({ scenario: { fault: { kind: 'status', status: 503 } } });

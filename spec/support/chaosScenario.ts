@@ -27,7 +27,8 @@ const PIECES = ['Hello', ' world', ', ', 'é', 'ü', '中文', '日本語', '�
 /**
  * A random mix of drops at random byte offsets (inside lines, JSON and UTF-8
  * characters), 429/500/502/503 with and without retry-after, stalls, dribbled
- * bytes, keep-alives, CRLF/CR framing and in-stream errors, then success.
+ * bytes, keep-alives, CRLF/CR framing and in-stream errors, then success
+ * (sometimes with the socket held open after the end marker).
  */
 export function chaosScenario(seed: number): ChaosScenario {
   const random = mulberry32(seed);
@@ -39,7 +40,6 @@ export function chaosScenario(seed: number): ChaosScenario {
     arguments: JSON.stringify({ city: pick(['Oslo', 'Zürich', '東京']), n: int(0, 99), note: pick(PIECES) }),
   }));
   const tokenSize = int(1, 8);
-  const chunkCount = 2 + Math.ceil(Array.from(text).length / tokenSize) + toolCalls.length * 4;
   const scenario: MockScenario = {
     text,
     toolCalls,
@@ -48,6 +48,12 @@ export function chaosScenario(seed: number): ChaosScenario {
     lineEnding: pick(['\n', '\n', '\r\n', '\r'] as const),
     keepAliveEvery: pick([0, 0, 1, 3]),
   };
+  // How many chunks one full generation has: role, reasoning, text, each call's opening and argument fragments, finish, usage.
+  const fragments = (value = '') => Math.ceil(Array.from(value).length / tokenSize);
+  const chunkCount = 3 + fragments(scenario.reasoning) + fragments(text) + toolCalls.reduce((sum, call) => sum + 1 + fragments(call.arguments), 0);
+  // Dribbling writes a few bytes per timer tick (about 1 ms): keep it to ~2,000 writes
+  // per response, so byte-by-byte dribbling happens on short answers and a run stays quick.
+  const dribble = () => (random() < 0.15 ? Math.max(int(1, 24), Math.ceil((chunkCount * 250) / 2000)) : undefined);
   const faults = pick([0, 1, 1, 2, 2, 3]);
   const script: MockScenario[] = [];
   for (let i = 0; i < faults; i++) {
@@ -56,14 +62,15 @@ export function chaosScenario(seed: number): ChaosScenario {
     if (kind === 'drop') {
       fault = { kind, afterChunks: int(0, chunkCount), atByte: pick([undefined, 'midCharacter', int(0, 40), int(0, 200)]) };
     } else if (kind === 'status') {
-      fault = { kind, status: pick([429, 500, 502, 503]), retryAfterMs: pick([undefined, int(1, 15)]), retryAfter: pick([undefined, undefined, 0]) };
+      fault = { kind, status: pick([429, 500, 502, 503]), retryAfterMs: pick([undefined, int(1, 15)]), retryAfter: pick([undefined, undefined, 0, 'Thu, 01 Jan 1970 00:00:00 GMT']) };
     } else if (kind === 'stall') {
       fault = { kind, afterChunks: int(0, chunkCount) };
     } else {
       fault = { kind, afterChunks: int(1, chunkCount), errorType: 'server_error' };
     }
-    script.push({ fault, dribble: random() < 0.15 ? int(1, 24) : undefined });
+    script.push({ fault, dribble: dribble() });
   }
-  script.push({ dribble: random() < 0.15 ? int(1, 24) : undefined });
+  // The successful attempt; sometimes it holds the socket open after [DONE], which must not hang.
+  script.push({ dribble: dribble(), fault: random() < 0.1 ? { kind: 'holdOpen' } : undefined });
   return { seed, scenario, script, order: seed % 2 === 0 ? 'accumulate-then-retry' : 'retry-then-accumulate', faults };
 }

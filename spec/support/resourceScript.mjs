@@ -6,6 +6,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent, fromChatCompletion, retryWithBackoff, untilDone } from 'rxjs-llm-stream';
 import { startMockChatServer } from 'rxjs-llm-stream/testing';
 
+const before = process.getActiveResourcesInfo();
 const server = await startMockChatServer({
   script: (index) =>
     [
@@ -16,19 +17,25 @@ const server = await startMockChatServer({
       { fault: { kind: 'status', status: 503 } },
     ][index] ?? {},
 });
-const source = () => fromChatCompletion({ baseURL: `${server.url}/v1`, body: { model: 'm', messages: [] }, idleTimeout: 100 });
+// Only the stall needs a short idle timeout; the others get a long one, so a
+// loaded machine cannot turn them into idle timeouts.
+const source = (idleTimeout = 10_000) => fromChatCompletion({ baseURL: `${server.url}/v1`, body: { model: 'm', messages: [] }, idleTimeout });
 const outcomes = [];
 
 const done = await lastValueFrom(source().pipe(untilDone(), accumulateContent()));
 outcomes.push(`completed:${done.finishReason}`);
 outcomes.push(await lastValueFrom(source().pipe(toArray())).catch((error) => `error:${error.name}`));
-outcomes.push(await lastValueFrom(source().pipe(toArray())).catch((error) => `error:${error.name}`));
+outcomes.push(await lastValueFrom(source(100).pipe(toArray())).catch((error) => `error:${error.name}`));
 
 await new Promise((resolve) => {
   const subscription = source().subscribe({
     next: () => {
       subscription.unsubscribe();
       outcomes.push('unsubscribed');
+      resolve();
+    },
+    error: (error) => {
+      outcomes.push(`unexpected:${error.name}`);
       resolve();
     },
   });
@@ -44,4 +51,6 @@ outcomes.push('cancelled-during-backoff');
 await new Promise((resolve) => setTimeout(resolve, 500));
 const requests = server.requests.length;
 await server.close();
-process.stdout.write(`${JSON.stringify({ outcomes, requests, closedByClient: server.requests.map((r) => r.closedByClient) })}\n`);
+await new Promise((resolve) => setImmediate(resolve));
+const after = process.getActiveResourcesInfo();
+process.stdout.write(`${JSON.stringify({ outcomes, requests, closedByClient: server.requests.map((r) => r.closedByClient), before, after })}\n`);
