@@ -99,7 +99,9 @@ async function scaling(): Promise<Row[]> {
   for (const size of config.scaling) {
     const stream = generateStream(size, 'text', 11);
     const fetch = inMemoryFetch(cut(stream.bytes, '16k'));
-    const times = await rounds(['FLOOR', 'library'], stream, (contender) => contender(fetch, 'http://bench.invalid/v1'), size >= 1_000_000 ? 3 : 5);
+        // Small sizes get more rounds, so warm-up and noise weigh the same at every size.
+    const count = quick ? 2 : Math.max(3, Math.min(40, Math.round(2_000_000 / size)));
+    const times = await rounds(['FLOOR', 'library'], stream, (contender) => contender(fetch, 'http://bench.invalid/v1'), count);
     rows.push({
       chunks: kilo(size),
       'FLOOR µs/chunk': fmt((median(times.FLOOR!) * 1000) / size, 3),
@@ -144,7 +146,7 @@ async function concurrency(): Promise<Row[]> {
   const server = await startBenchServer(() => cut(stream.bytes, '16k'));
   const rows: Record<string, { rates: number[]; delays: number[] }> = { FLOOR: { rates: [], delays: [] }, library: { rates: [], delays: [] } };
   try {
-    for (let round = -1; round < 3; round++) {
+    for (let round = -1; round < (quick ? 2 : 5); round++) {
       for (const name of rotate(['FLOOR', 'library'], round + 1)) {
         const histogram = monitorEventLoopDelay({ resolution: 5 });
         histogram.enable();
