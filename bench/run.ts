@@ -105,8 +105,8 @@ async function scaling(): Promise<Row[]> {
     rows.push({
       chunks: kilo(size),
       'FLOOR µs/chunk': fmt((median(times.FLOOR!) * 1000) / size, 3),
-      'library µs/chunk': fmt((median(times.library!) * 1000) / size, 3),
-      'library / FLOOR': fmt(median(times.library!) / median(times.FLOOR!)),
+      'library µs/chunk': fmt((median(times['library']!) * 1000) / size, 3),
+      'library / FLOOR': fmt(median(times['library']!) / median(times.FLOOR!)),
     });
     log(`  measured scaling at ${kilo(size)}`);
   }
