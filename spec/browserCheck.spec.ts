@@ -1,28 +1,14 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
+import { runScript } from './support/runScript';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 
 /** Runs `node examples/browser/check.mjs` as a child process, killed after 90 s. */
-function runCheck(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'examples', 'browser', 'check.mjs'), '--chromium', CHROMIUM, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runCheck = (args: string[]) => runScript(join(ROOT, 'examples', 'browser', 'check.mjs'), ['--chromium', CHROMIUM, ...args], { limitMs: 90_000 });
 
 describe('examples/browser/check.mjs (the plain browser check)', () => {
   let dir: string;

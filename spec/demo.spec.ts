@@ -1,24 +1,9 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
+import { runScript } from './support/runScript';
 
 /** Runs `npm run demo`'s script as a child process and collects its output. */
-function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'demo', 'demo.mjs')], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 });
-    });
-  });
-}
+const runDemo = () => runScript(join(ROOT, 'demo', 'demo.mjs'), [], { env: { ...process.env, NO_COLOR: '1' } });
 
 describe('npm run demo', () => {
   beforeAll(() => ensureBuilt(), 120_000);

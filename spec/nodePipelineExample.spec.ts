@@ -1,16 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
+import { runScript, type ScriptRun } from './support/runScript';
 
 const SCRIPT = join(ROOT, 'examples', 'node-pipeline', 'pipeline.mjs');
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type RunResult = ScriptRun;
 
 interface ResultRecord {
   index: number;
@@ -36,21 +32,7 @@ interface Summary {
 }
 
 /** Runs the example as a child process, killed after 30 s. */
-function runExample(args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runExample = (args: string[]) => runScript(SCRIPT, args);
 
 // The work list and the exact answers the mock server is scripted to send for it.
 const WORK = [
