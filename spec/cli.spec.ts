@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
+import { waitFor } from './support/loopbackServer';
 
 const CLI = join(ROOT, 'dist', 'esm', 'cli', 'main.js');
 const KEY = 'sk-cli-secret-0123456789';
@@ -281,11 +282,3 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(run.stderr).toMatch(/retry 1\/3 in \d+ ms: NetworkError/);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

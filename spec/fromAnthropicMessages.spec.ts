@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent, ApiError, DONE, fromAnthropicMessages, HttpError, isRetryable, ParseError, untilDone, type ChatCompletionChunk } from '../src/index.js';
-import { sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer';
+import { serveFixed, sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer';
 
-const SSE = { 'content-type': 'text/event-stream' };
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 const body = { model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: 'Weather in Oslo?' }] };
@@ -14,11 +13,8 @@ describe('fromAnthropicMessages', () => {
   let server: LoopbackServer;
   afterEach(() => server?.close());
 
-  const serveText = async (text: string, status = 200, headers: Record<string, string> = SSE) => {
-    server = await startLoopbackServer((_request, response) => {
-      response.writeHead(status, headers);
-      response.end(text);
-    });
+  const serveText = async (text: string, status?: number, headers?: Record<string, string>) => {
+    server = await serveFixed(text, status, headers);
     return `${server.url}/v1`;
   };
 

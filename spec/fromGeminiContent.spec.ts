@@ -2,22 +2,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { accumulateContent, ApiError, DONE, fromGeminiContent, HttpError, ParseError, StreamInterruptedError, untilDone, type ChatCompletionChunk } from '../src/index.js';
-import { sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer';
+import { serveFixed, sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 const body = { contents: [{ role: 'user', parts: [{ text: 'Weather in Oslo?' }] }] };
 const KEY = 'AIza-secret-key-42';
-const SSE = { 'content-type': 'text/event-stream' };
 
 describe('fromGeminiContent', () => {
   let server: LoopbackServer;
   afterEach(() => server?.close());
 
-  const serveText = async (text: string, status = 200, headers: Record<string, string> = SSE) => {
-    server = await startLoopbackServer((_request, response) => {
-      response.writeHead(status, headers);
-      response.end(text);
-    });
+  const serveText = async (text: string, status?: number, headers?: Record<string, string>) => {
+    server = await serveFixed(text, status, headers);
     return `${server.url}/v1beta`;
   };
 

@@ -2,6 +2,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { lastValueFrom } from 'rxjs';
 import { accumulateContent, fromChatCompletion, HttpError, retryWithBackoff, untilDone } from '../src/index.js';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
+import { waitFor } from './support/loopbackServer';
 
 const openAIBody = { model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] };
 
@@ -372,12 +373,4 @@ async function framesOf(text: string): Promise<Buffer[]> {
     start = i + 2;
   }
   return frames;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

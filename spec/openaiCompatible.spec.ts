@@ -1,6 +1,6 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent, ApiError, fromChatCompletion, HttpError, untilDone, type ChatCompletionOptions } from '../src/index.js';
-import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
+import { serveFixed, type LoopbackServer } from './support/loopbackServer';
 
 /**
  * The settings the README's Providers table gives for OpenAI-compatible
@@ -24,7 +24,6 @@ const SETTINGS: Array<{ provider: string; options: (origin: string) => Omit<Chat
 ];
 
 const body = { model: 'some-model', messages: [{ role: 'user', content: 'hi' }] };
-const SSE = { 'content-type': 'text/event-stream' };
 const chunk = (delta: object, finish: string | null = null, extra: object = {}) =>
   `data: ${JSON.stringify({ id: 'cmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
 
@@ -32,11 +31,8 @@ describe('OpenAI-compatible providers through fromChatCompletion', () => {
   let server: LoopbackServer;
   afterEach(() => server?.close());
 
-  const serve = async (text: string, status = 200, headers: Record<string, string> = SSE) => {
-    server = await startLoopbackServer((_request, response) => {
-      response.writeHead(status, headers);
-      response.end(text);
-    });
+  const serve = async (text: string, status?: number, headers?: Record<string, string>) => {
+    server = await serveFixed(text, status, headers);
     return server.url;
   };
 

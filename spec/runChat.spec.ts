@@ -2,6 +2,7 @@ import { runChat, type CliIo } from '../src/cli/runChat.js';
 import type { CliConfig } from '../src/cli/parseCliArgs.js';
 import { EXIT } from '../src/cli/exitCodes.js';
 import { startMockChatServer, type MockChatServer, type MockChatServerOptions } from '../src/testing/index.js';
+import { waitFor } from './support/loopbackServer';
 
 /** A fake terminal: what went where, in order, plus triggers for Ctrl-C and a broken stdout. */
 function fakeIo(sharedTerminal: boolean) {
@@ -131,11 +132,3 @@ describe('runChat', () => {
     expect(fake.log).toEqual([]);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

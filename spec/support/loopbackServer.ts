@@ -78,3 +78,20 @@ export function sseHeaders(response: ServerResponse, status = 200, headers: Reco
   response.writeHead(status, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
   response.flushHeaders();
 }
+
+/** A loopback server that answers every request with the same status, headers and body. */
+export function serveFixed(body: string, status = 200, headers: Record<string, string> = { 'content-type': 'text/event-stream' }): Promise<LoopbackServer> {
+  return startLoopbackServer((_request, response) => {
+    response.writeHead(status, headers);
+    response.end(body);
+  });
+}
+
+/** Resolves once `condition()` holds, polling every 10 ms; rejects after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
