@@ -1,4 +1,5 @@
 /** Deterministic, realistic OpenAI `chat.completion.chunk` streams. */
+import { mulberry32 } from '../spec/support/mulberry32.js';
 
 export interface GeneratedStream {
   bytes: Uint8Array;
@@ -8,17 +9,6 @@ export interface GeneratedStream {
   args: string;
   /** Content (or argument) chunks. */
   chunks: number;
-}
-
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ALPHABET = ['a', 'e', 'i', 'o', 'u', 't', 'n', 's', 'r', ' ', ' ', ' ', 'é', '中', '文', '🚀', '.', ',', 'K', '\n'];

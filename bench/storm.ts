@@ -1,6 +1,6 @@
 import { backoffDelay, type BackoffSettings } from '../src/internal/backoff.js';
 import type { Jitter } from '../src/index.js';
-import { mulberry32 } from './generator.js';
+import { mulberry32 } from '../spec/support/mulberry32.js';
 
 export interface StormResult {
   jitter: string;

@@ -1,16 +1,5 @@
 import type { MockFault, MockScenario } from '../../src/testing/index.js';
-
-/** mulberry32: a tiny seeded PRNG, so a seed replays its scenario exactly. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './mulberry32';
 
 /** One chaos scenario: the generation, the faults of each attempt, and how many retries it needs. */
 export interface ChaosScenario {
