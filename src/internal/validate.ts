@@ -65,3 +65,14 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? 'a string' : typeof value;
 }
+
+/**
+ * `options.apiKey` checked for a header: `undefined` when left out, else a
+ * non-empty value without CR/LF. `whenEmpty` tells the user what to do instead.
+ */
+export function assertApiKey(source: string, value: unknown, whenEmpty: string): string | undefined {
+  if (value === undefined) return undefined;
+  const apiKey = assertHeaderValue(`${source}: options.apiKey`, value);
+  if (apiKey === '') throw new TypeError(`${source}: options.apiKey is empty; ${whenEmpty}.`);
+  return apiKey;
+}

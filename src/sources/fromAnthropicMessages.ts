@@ -2,7 +2,7 @@ import { Observable, defer, mergeMap } from 'rxjs';
 import { anthropicEvents, newAnthropicState } from '../internal/anthropicChunks.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
 import type { ChatCompletionEvent } from '../types.js';
 
 /** An Anthropic Messages request body; `stream: true` is added for you. */
@@ -79,13 +79,9 @@ export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observ
     Accept: 'text/event-stream',
     'anthropic-version': version,
   };
-  const secrets: string[] = [];
-  if (options.apiKey !== undefined) {
-    const apiKey = assertHeaderValue(`${SOURCE}: options.apiKey`, options.apiKey);
-    if (apiKey === '') throw new TypeError(`${SOURCE}: options.apiKey is empty; leave it out when a proxy adds the credentials.`);
-    headers['x-api-key'] = apiKey;
-    secrets.push(apiKey);
-  }
+  const apiKey = assertApiKey(SOURCE, options.apiKey, 'leave it out when a proxy adds the credentials');
+  const secrets = apiKey === undefined ? [] : [apiKey];
+  if (apiKey !== undefined) headers['x-api-key'] = apiKey;
   const request = prepareStreamRequest(SOURCE, options, { url, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
   return defer(() => {
     const state = newAnthropicState();

@@ -3,7 +3,7 @@ import { findErrorObject, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject } from '../internal/parsePayload.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 
 /** An OpenAI-compatible chat-completions request body; `stream: true` is added for you. */
@@ -64,13 +64,9 @@ export function fromChatCompletion(options: ChatCompletionOptions): Observable<C
       ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
       : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL)}/chat/completions`;
   const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
-  const secrets: string[] = [];
-  if (options.apiKey !== undefined) {
-    const apiKey = assertHeaderValue(`${SOURCE}: options.apiKey`, options.apiKey);
-    if (apiKey === '') throw new TypeError(`${SOURCE}: options.apiKey is empty; leave it out for servers that need no key.`);
-    headers.Authorization = `Bearer ${apiKey}`;
-    secrets.push(apiKey);
-  }
+  const apiKey = assertApiKey(SOURCE, options.apiKey, 'leave it out for servers that need no key');
+  const secrets = apiKey === undefined ? [] : [apiKey];
+  if (apiKey !== undefined) headers.Authorization = `Bearer ${apiKey}`;
   const request = prepareStreamRequest(SOURCE, options, {
     url,
     body: JSON.stringify({ ...body, stream: true }),

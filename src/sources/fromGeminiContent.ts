@@ -2,7 +2,7 @@ import { EMPTY, Observable, concatWith, defer, mergeMap, of } from 'rxjs';
 import { geminiChunk, newGeminiState } from '../internal/geminiChunks.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
 
 /** A Gemini `generateContent` request body. */
@@ -72,13 +72,9 @@ export function fromGeminiContent(options: GeminiContentOptions): Observable<Cha
   const body = assertObject<GeminiContentRequest>(`${SOURCE}: options.body`, options.body);
   const url = options.url !== undefined ? assertHttpUrl(`${SOURCE}: options.url`, options.url) : modelUrl(options);
   const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
-  const secrets: string[] = [];
-  if (options.apiKey !== undefined) {
-    const apiKey = assertHeaderValue(`${SOURCE}: options.apiKey`, options.apiKey);
-    if (apiKey === '') throw new TypeError(`${SOURCE}: options.apiKey is empty; leave it out when a proxy adds the credentials.`);
-    headers['x-goog-api-key'] = apiKey;
-    secrets.push(apiKey);
-  }
+  const apiKey = assertApiKey(SOURCE, options.apiKey, 'leave it out when a proxy adds the credentials');
+  const secrets = apiKey === undefined ? [] : [apiKey];
+  if (apiKey !== undefined) headers['x-goog-api-key'] = apiKey;
   const request = prepareStreamRequest(SOURCE, options, { url, body: JSON.stringify(body), headers, secrets });
   return defer(() => {
     const state = newGeminiState();
