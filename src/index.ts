@@ -35,3 +35,5 @@ export { fromAnthropicMessages, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_ANTHROPIC_VE
 export type { AnthropicMessagesOptions, AnthropicMessagesRequest } from './sources/fromAnthropicMessages.js';
 export { fromGeminiContent, DEFAULT_GEMINI_BASE_URL } from './sources/fromGeminiContent.js';
 export type { GeminiContentOptions, GeminiContentRequest } from './sources/fromGeminiContent.js';
+export { STREAM_START, markStreamStart, streamStartOf } from './streamStart.js';
+export type { StreamStart } from './streamStart.js';
