@@ -1,5 +1,6 @@
-import { defer, take } from 'rxjs';
+import { VirtualTimeScheduler, defer, take, throwError, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { MAX_TIMER_DELAY } from '../src/internal/longTimer.js';
 import { retryWithBackoff, type RetryEvent, type RetryWithBackoffOptions } from '../src/operators/retryWithBackoff.js';
 import { HttpError, ParseError } from '../src/errors.js';
 
@@ -263,6 +264,92 @@ describe('retryWithBackoff', () => {
     });
   });
 
+  describe('scheduler', () => {
+    it('waits on the injected scheduler', () => {
+      const scheduler = new VirtualTimeScheduler();
+      let subscriptions = 0;
+      const source = defer(() => {
+        subscriptions++;
+        return throwError(() => unavailable);
+      });
+      let failed: unknown;
+      source.pipe(retryWithBackoff({ initialDelay: 1000, maxRetries: 2, jitter: 'none', scheduler })).subscribe({ error: (error) => (failed = error) });
+      expect(subscriptions).toBe(1);
+      scheduler.flush(); // runs every scheduled wait at once, in virtual time
+      expect(subscriptions).toBe(3);
+      expect(scheduler.now()).toBe(3000);
+      expect(failed).toBe(unavailable);
+    });
+
+    it('drives the marble timing when given the TestScheduler', () => {
+      rx.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const source = cold('--#', undefined, unavailable);
+        const result = source.pipe(retryWithBackoff({ initialDelay: 10, maxRetries: 2, jitter: 'none', scheduler: rx }));
+        expectObservable(result).toBe('36ms #', undefined, unavailable);
+        expectSubscriptions(source.subscriptions).toBe(['^-!', '12ms ^-!', '34ms ^-!']);
+      });
+    });
+  });
+
+  describe('delays beyond 2^31-1 ms', () => {
+    const DAYS_34 = 34 * 24 * 3_600_000;
+
+    it('resubscribes exactly after a 34-day Retry-After, and no timer is longer than a platform timer holds', () => {
+      rx.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const delays: number[] = [];
+        const recording: SchedulerLike = {
+          now: () => rx.now(),
+          schedule: (work: never, delay?: number, state?: unknown) => {
+            delays.push(delay ?? 0);
+            return rx.schedule(work, delay, state);
+          },
+        };
+        const failing = cold('-#', undefined, limited(DAYS_34));
+        const working = cold('-a|', { a: 'a' });
+        let attempts = 0;
+        const source = defer(() => (attempts++ === 0 ? failing : working));
+        const result = source.pipe(retryWithBackoff({ initialDelay: 1, jitter: 'none', maxRetryAfter: Infinity, scheduler: recording }));
+        expectObservable(result).toBe(`- ${DAYS_34}ms -a|`, { a: 'a' });
+        expectSubscriptions(failing.subscriptions).toBe('^!');
+        expectSubscriptions(working.subscriptions).toBe(`- ${DAYS_34}ms ^-!`);
+        rx.flush();
+        expect(delays.length).toBeGreaterThan(1);
+        expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_DELAY);
+        expect(delays.reduce((sum, delay) => sum + delay, 0)).toBe(DAYS_34);
+      });
+    });
+
+    it('waits forever for an infinite delay instead of firing at once', () => {
+      rx.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const source = cold('-#', undefined, limited(Infinity));
+        const result = source.pipe(retryWithBackoff({ jitter: 'none', maxRetryAfter: Infinity, scheduler: rx }));
+        expectObservable(result, `${10 * DAYS_34}ms !`).toBe('');
+        expectSubscriptions(source.subscriptions).toBe('^!');
+      });
+    });
+
+    it('with real timers: no TimeoutOverflowWarning and no second request soon after a 34-day Retry-After', async () => {
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => warnings.push(warning.name);
+      process.on('warning', onWarning);
+      let requests = 0;
+      const source = defer(() => {
+        requests++;
+        return throwError(() => limited(DAYS_34));
+      });
+      const subscription = source.pipe(retryWithBackoff({ maxRetries: 50, maxRetryAfter: Infinity })).subscribe({ error: () => undefined });
+      try {
+        // A bounded window: the old overflow fired every millisecond, 50 requests within it.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(requests).toBe(1);
+        expect(warnings).toEqual([]);
+      } finally {
+        subscription.unsubscribe();
+        process.off('warning', onWarning);
+      }
+    });
+  });
+
   describe('rejects bad options when created', () => {
     const bad: Array<[string, RetryWithBackoffOptions, typeof TypeError | typeof RangeError]> = [
       ['negative initialDelay', { initialDelay: -1 }, RangeError],
@@ -280,6 +367,8 @@ describe('retryWithBackoff', () => {
       ['negative maxRetryAfter', { maxRetryAfter: -1 }, RangeError],
       ['shouldRetry not a function', { shouldRetry: true as never }, TypeError],
       ['random not a function', { random: 0.5 as never }, TypeError],
+      ['scheduler not a scheduler', { scheduler: {} as never }, TypeError],
+      ['scheduler null', { scheduler: null as never }, TypeError],
     ];
     it.each(bad)('%s', (_name, options, type) => {
       expect(() => retryWithBackoff(options)).toThrow(type);

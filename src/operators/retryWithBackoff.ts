@@ -1,6 +1,7 @@
-import { defer, retry, throwError, timer, type MonoTypeOperatorFunction } from 'rxjs';
+import { asyncScheduler, defer, retry, throwError, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { isRetryable } from '../errors.js';
 import { backoffDelay, type BackoffSettings, type Jitter } from '../internal/backoff.js';
+import { longTimer } from '../internal/longTimer.js';
 import { assertDuration, assertFunction } from '../internal/validate.js';
 
 export type { Jitter };
@@ -41,6 +42,14 @@ export interface RetryWithBackoffOptions {
   onRetry?: (event: RetryEvent) => void;
   /** The jitter's source of randomness, returning [0, 1). Default: `Math.random`. */
   random?: () => number;
+  /**
+   * The RxJS scheduler every wait goes through. Pass a `TestScheduler` (or
+   * run inside `TestScheduler.run`, which patches the default) to drive the
+   * delays in virtual time. A delay longer than a platform timer holds
+   * (2³¹−1 ms, about 24.8 days) is waited in several timers, never cut short.
+   * Default: `asyncScheduler`.
+   */
+  scheduler?: SchedulerLike;
 }
 
 const NAME = 'retryWithBackoff';
@@ -49,7 +58,10 @@ const NAME = 'retryWithBackoff';
  * On an error that `shouldRetry` accepts, waits and subscribes upstream again:
  * exponential backoff with jitter, at least as long as the server's
  * `Retry-After`, at most `maxRetries` times, then rethrows the last error.
- * Timing uses RxJS schedulers, so `TestScheduler.run` drives it in virtual time.
+ * Every wait goes through an RxJS scheduler (`scheduler`, default
+ * `asyncScheduler`), so `TestScheduler.run` drives it in virtual time, and a
+ * wait beyond 2³¹−1 ms (a `Retry-After` of weeks with `maxRetryAfter:
+ * Infinity`) lasts its full length instead of firing at once.
  *
  * ```text
  * source:   --#                       (retryable error each time)
@@ -75,6 +87,7 @@ export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): Mono
     resetOnSuccess = false,
     onRetry,
     random = Math.random,
+    scheduler = asyncScheduler,
   } = options;
   const settings = backoffSettings(options);
   const maxRetries = retryCount(options.maxRetries ?? 10);
@@ -82,6 +95,7 @@ export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): Mono
   assertFunction(`${NAME}: shouldRetry`, shouldRetry);
   assertFunction(`${NAME}: random`, random);
   if (onRetry !== undefined) assertFunction(`${NAME}: onRetry`, onRetry);
+  assertScheduler(scheduler);
 
   return (source) =>
     defer(() => {
@@ -100,7 +114,7 @@ export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): Mono
             previousDelay = jittered;
             const delay = Math.max(jittered, retryAfter ?? 0);
             onRetry?.({ attempt, delay, error });
-            return timer(delay);
+            return longTimer(delay, scheduler);
           },
         }),
       );
@@ -110,6 +124,13 @@ export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): Mono
 function retryAfterOf(error: unknown): number | undefined {
   const value = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
   return typeof value === 'number' && value >= 0 ? value : undefined;
+}
+
+function assertScheduler(scheduler: unknown): void {
+  const { now, schedule } = (scheduler ?? {}) as Partial<SchedulerLike>;
+  if (typeof scheduler !== 'object' || typeof now !== 'function' || typeof schedule !== 'function') {
+    throw new TypeError(`${NAME}: scheduler must be an RxJS SchedulerLike (with now() and schedule()).`);
+  }
 }
 
 function retryCount(value: unknown): number {
