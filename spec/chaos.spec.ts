@@ -1,4 +1,4 @@
-import { from, lastValueFrom, mergeMap, timeout, toArray, type Observable } from 'rxjs';
+import { defer, from, lastValueFrom, mergeMap, tap, timeout, toArray, type Observable } from 'rxjs';
 import {
   accumulateContent,
   fromChatCompletion,
@@ -8,20 +8,35 @@ import {
   type ChatCompletionSnapshot,
   type RetryWithBackoffOptions,
 } from '../src/index.js';
+import { streamStartOf, type StreamStart } from '../src/streamStart.js';
 import { expectedOutput, startMockChatServer } from '../src/testing/index.js';
 import { chaosScenario, type ChaosScenario } from './support/chaosScenario';
+import { blockEventLoop, startBusySiblings } from './support/cpuStarvation';
+import { mulberry32 } from './support/mulberry32';
 
 /**
  * Seeded chaos over real HTTP: each scenario is a random mix of faults, then
- * success; the final snapshot must equal one full generation exactly.
+ * success; the final snapshot must equal one full generation exactly. It runs
+ * twice: on whatever CPU the machine gives, then with the CPU starved (busy
+ * sibling processes on every core, and a consumer that blocks the event loop
+ * for random milliseconds between reads, as heavy rendering does).
  *
- *   CHAOS_SCENARIOS=10000 npm run test:chaos               run any number
- *   CHAOS_SEED=123 CHAOS_SCENARIOS=1 npm run test:chaos    replay one scenario
- *   CHAOS_CONCURRENCY=4                                    fewer at once on a busy machine
+ *   CHAOS_SCENARIOS=10000 npm run test:chaos                  run any number (each mode)
+ *   CHAOS_STARVED_SCENARIOS=500                               the starved run's own count
+ *   CHAOS_SEED=123 CHAOS_SCENARIOS=1 npm run test:chaos       replay one scenario
+ *   CHAOS_MODE=starved                                        only one mode: normal or starved
+ *   CHAOS_CONCURRENCY=4                                       fewer at once on a busy machine
  */
-const SCENARIOS = Number(process.env.CHAOS_SCENARIOS ?? 300);
+const SCENARIOS = Number(process.env.CHAOS_SCENARIOS ?? 200);
+const STARVED_SCENARIOS = Number(process.env.CHAOS_STARVED_SCENARIOS ?? process.env.CHAOS_SCENARIOS ?? 60);
 const FIRST_SEED = Number(process.env.CHAOS_SEED ?? 1);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 8);
+const MODE = process.env.CHAOS_MODE ?? 'both';
+/** Busy sibling processes in the starved run: one per core of a two-core CI machine. */
+const BUSY_SIBLINGS = 2;
+/** In the starved run, the chance that the consumer blocks after a value, and the longest block. */
+const BLOCK_CHANCE = 0.1;
+const MAX_BLOCK_MS = 60;
 /**
  * The library's default. Scenarios script at most 3 faults; the rest is headroom for
  * idle timeouts that a starved event loop causes (server and client share this
@@ -33,7 +48,8 @@ const IDLE_TIMEOUT_MS = 250;
 /** A scenario still running after this has hung. */
 const HANG_LIMIT_MS = 20_000;
 
-type Verdict = 'exact' | 'lost' | 'duplicated' | 'wrong' | 'hung' | 'failed' | 'unexplained-request';
+type Mode = 'normal' | 'starved';
+type Verdict = 'exact' | 'lost' | 'duplicated' | 'wrong' | 'hung' | 'failed' | 'unexplained-request' | 'unmarked-start';
 
 interface Outcome {
   seed: number;
@@ -48,16 +64,40 @@ interface Outcome {
 
 type Pipeline = (source: Observable<ChatCompletionEvent>, retry: RetryWithBackoffOptions) => Observable<ChatCompletionSnapshot>;
 
-/** The two orders of the contract; the second relies on accumulateContent restarting at a new completion id. */
+/**
+ * The two orders of the contract. In the second, accumulateContent sees every
+ * attempt's chunks in one stream and starts over only because the source marks
+ * each subscription's first chunk as a fresh start (src/streamStart.ts). The
+ * mock server happens to send a new id per request; nothing here relies on it.
+ */
 const pipelines: Record<ChaosScenario['order'], Pipeline> = {
   'accumulate-then-retry': (source, retry) => source.pipe(untilDone(), accumulateContent(), retryWithBackoff(retry)),
   'retry-then-accumulate': (source, retry) => source.pipe(untilDone(), retryWithBackoff(retry), accumulateContent()),
 };
 
-async function runScenario(seed: number): Promise<Outcome> {
+/**
+ * The source as the pipeline sees it: records how each subscription's first
+ * chunk is marked and, when starved, blocks the event loop after some chunks.
+ */
+function observed(source: Observable<ChatCompletionEvent>, seed: number, mode: Mode, starts: (StreamStart | undefined)[]): Observable<ChatCompletionEvent> {
+  const random = mulberry32(seed ^ 0x5eed);
+  return defer(() => {
+    let first = true;
+    return source.pipe(
+      tap((event) => {
+        if (first) starts.push(streamStartOf(event));
+        first = false;
+        if (mode === 'starved' && random() < BLOCK_CHANCE) blockEventLoop(1 + random() * (MAX_BLOCK_MS - 1));
+      }),
+    );
+  });
+}
+
+async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
   const chaos = chaosScenario(seed);
   const server = await startMockChatServer({ scenario: chaos.scenario, script: chaos.script });
   const causes: string[] = [];
+  const starts: (StreamStart | undefined)[] = [];
   const explain = (verdict: Verdict, detail: string): Outcome => {
     const stalls = chaos.script.filter((step) => step.fault?.kind === 'stall').length;
     const idle = causes.filter((name) => name === 'IdleTimeoutError').length;
@@ -68,9 +108,11 @@ async function runScenario(seed: number): Promise<Outcome> {
     const planned = chaos.script.filter((step) => step.fault && step.fault.kind !== 'stall' && step.fault.kind !== 'holdOpen').length;
     const unexplained =
       verdict === 'exact' && (requests > causes.length + 1 || causes.length - idle > planned || requests > chaos.faults + 1 + spuriousIdle);
+    // Once sources mark fresh starts, every attempt's first chunk must carry { resumed: false }.
+    const unmarked = verdict === 'exact' && starts.some((start) => start !== undefined) && !starts.every((start) => start?.resumed === false);
     return {
       seed,
-      verdict: unexplained ? 'unexplained-request' : verdict,
+      verdict: unexplained ? 'unexplained-request' : unmarked ? 'unmarked-start' : verdict,
       requests,
       retries: causes.length,
       spuriousIdle,
@@ -78,11 +120,16 @@ async function runScenario(seed: number): Promise<Outcome> {
     };
   };
   try {
-    const source = fromChatCompletion({
-      baseURL: `${server.url}/v1`,
-      body: { model: 'mock-model', messages: [{ role: 'user', content: 'chaos' }] },
-      idleTimeout: IDLE_TIMEOUT_MS,
-    });
+    const source = observed(
+      fromChatCompletion({
+        baseURL: `${server.url}/v1`,
+        body: { model: 'mock-model', messages: [{ role: 'user', content: 'chaos' }] },
+        idleTimeout: IDLE_TIMEOUT_MS,
+      }),
+      seed,
+      mode,
+      starts,
+    );
     const retry: RetryWithBackoffOptions = {
       initialDelay: 2,
       maxDelay: 20,
@@ -124,33 +171,63 @@ function median(values: number[]): number {
   return sorted.length === 0 ? 0 : sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
+interface ChaosRun {
+  outcomes: Outcome[];
+  summary: string;
+  report: string;
+}
+
+async function runChaos(mode: Mode, count: number): Promise<ChaosRun> {
+  const started = performance.now();
+  const seeds = Array.from({ length: count }, (_, i) => FIRST_SEED + i);
+  const outcomes = await lastValueFrom(from(seeds).pipe(mergeMap((seed) => runScenario(seed, mode), CONCURRENCY), toArray()));
+  const counted = (verdict: Verdict) => outcomes.filter((outcome) => outcome.verdict === verdict).length;
+  const retries = outcomes.map((outcome) => outcome.retries);
+  const spurious = outcomes.reduce((sum, outcome) => sum + outcome.spuriousIdle, 0);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const summary =
+    `chaos (${mode}): ${outcomes.length} scenarios (seeds ${FIRST_SEED}..${FIRST_SEED + count - 1}), exact ${counted('exact')}, lost ${counted('lost')}, ` +
+    `duplicated ${counted('duplicated')}, wrong ${counted('wrong')}, hung ${counted('hung')}, failed ${counted('failed')}, ` +
+    `unexplained requests ${counted('unexplained-request')}, unmarked starts ${counted('unmarked-start')}; ` +
+    `retries median ${median(retries)}, max ${Math.max(0, ...retries)} (bound ${MAX_RETRIES}); ` +
+    `idle timeouts beyond the scripted stalls ${spurious}; ${seconds} s, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB\n`;
+  const report = outcomes
+    .filter((outcome) => outcome.verdict !== 'exact')
+    .slice(0, 20)
+    .map(
+      (outcome) =>
+        `seed ${outcome.seed}: ${outcome.verdict} after ${outcome.requests} requests: ${outcome.detail}\n` +
+        `  replay: CHAOS_MODE=${mode} CHAOS_SEED=${outcome.seed} CHAOS_SCENARIOS=1 npm run test:chaos`,
+    )
+    .join('\n');
+  return { outcomes, summary, report };
+}
+
+function expectClean(run: ChaosRun, count: number): void {
+  process.stdout.write(run.summary);
+  expect(run.report).toBe('');
+  expect(run.outcomes).toHaveLength(count);
+  expect(Math.max(0, ...run.outcomes.map((outcome) => outcome.retries))).toBeLessThanOrEqual(MAX_RETRIES);
+}
+
 describe('chaos', () => {
-  it(`${SCENARIOS} seeded scenarios from seed ${FIRST_SEED}: every final snapshot exact, none hung, requests within the retry bound`, async () => {
-    const started = performance.now();
-    const seeds = Array.from({ length: SCENARIOS }, (_, i) => FIRST_SEED + i);
-    const outcomes = await lastValueFrom(from(seeds).pipe(mergeMap((seed) => runScenario(seed), CONCURRENCY), toArray()));
-    const count = (verdict: Verdict) => outcomes.filter((outcome) => outcome.verdict === verdict).length;
-    const retries = outcomes.map((outcome) => outcome.retries);
-    const spurious = outcomes.reduce((sum, outcome) => sum + outcome.spuriousIdle, 0);
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    process.stdout.write(
-      `chaos: ${outcomes.length} scenarios (seeds ${FIRST_SEED}..${FIRST_SEED + SCENARIOS - 1}), exact ${count('exact')}, lost ${count('lost')}, ` +
-        `duplicated ${count('duplicated')}, wrong ${count('wrong')}, hung ${count('hung')}, failed ${count('failed')}, ` +
-        `unexplained requests ${count('unexplained-request')}; retries median ${median(retries)}, max ${Math.max(0, ...retries)} ` +
-        `(bound ${MAX_RETRIES}); idle timeouts beyond the scripted stalls ${spurious}; ${seconds} s, ` +
-        `rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB\n`,
-    );
-    const report = outcomes
-      .filter((outcome) => outcome.verdict !== 'exact')
-      .slice(0, 20)
-      .map(
-        (outcome) =>
-          `seed ${outcome.seed}: ${outcome.verdict} after ${outcome.requests} requests: ${outcome.detail}\n` +
-          `  replay: CHAOS_SEED=${outcome.seed} CHAOS_SCENARIOS=1 npm run test:chaos`,
-      )
-      .join('\n');
-    expect(report).toBe('');
-    expect(outcomes).toHaveLength(SCENARIOS);
-    expect(Math.max(0, ...retries)).toBeLessThanOrEqual(MAX_RETRIES);
+  // CHAOS_MODE (for replaying a seed) picks which of the two runs is defined; by default both are.
+  if (MODE !== 'starved') it(`${SCENARIOS} seeded scenarios from seed ${FIRST_SEED}: every final snapshot exact, none hung, requests within the retry bound`, async () => {
+    expectClean(await runChaos('normal', SCENARIOS), SCENARIOS);
   }, 900_000);
+
+  if (MODE !== 'normal') it(
+    `${STARVED_SCENARIOS} seeded scenarios with the CPU starved (${BUSY_SIBLINGS} busy sibling processes, event-loop blocks up to ${MAX_BLOCK_MS} ms between reads): exact, none hung`,
+    async () => {
+      const siblings = await startBusySiblings(BUSY_SIBLINGS, 600_000);
+      let run: ChaosRun;
+      try {
+        run = await runChaos('starved', STARVED_SCENARIOS);
+      } finally {
+        await siblings.stop();
+      }
+      expectClean(run, STARVED_SCENARIOS);
+    },
+    900_000,
+  );
 });
