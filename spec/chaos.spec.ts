@@ -35,8 +35,8 @@ const MODE = process.env.CHAOS_MODE ?? 'both';
 /** Busy sibling processes in the starved run: one per core of a two-core CI machine. */
 const BUSY_SIBLINGS = 2;
 /** In the starved run, the chance that the consumer blocks after a value, and the longest block. */
-const BLOCK_CHANCE = 0.1;
-const MAX_BLOCK_MS = 60;
+const BLOCK_CHANCE = 0.05;
+const MAX_BLOCK_MS = 50;
 /**
  * The library's default. Scenarios script at most 3 faults; the rest is headroom for
  * idle timeouts that a starved event loop causes (server and client share this
@@ -59,6 +59,10 @@ interface Outcome {
   retries: number;
   /** Idle timeouts beyond the scripted stalls: the machine was too busy to read in time. */
   spuriousIdle: number;
+  /** From the first request to the final snapshot (or the verdict). */
+  seconds: number;
+  /** For each idle timeout: milliseconds from the attempt's last value (or its start) to the IdleTimeoutError. */
+  silences: number[];
   detail: string;
 }
 
@@ -79,25 +83,37 @@ const pipelines: Record<ChaosScenario['order'], Pipeline> = {
  * The source as the pipeline sees it: records how each subscription's first
  * chunk is marked and, when starved, blocks the event loop after some chunks.
  */
-function observed(source: Observable<ChatCompletionEvent>, seed: number, mode: Mode, starts: (StreamStart | undefined)[]): Observable<ChatCompletionEvent> {
+/** Milliseconds the starved consumers blocked the event loop, over the whole run. */
+let blockedMs = 0;
+
+function observed(source: Observable<ChatCompletionEvent>, seed: number, mode: Mode, starts: (StreamStart | undefined)[], lastHeard: { at: number }): Observable<ChatCompletionEvent> {
   const random = mulberry32(seed ^ 0x5eed);
   return defer(() => {
     let first = true;
+    lastHeard.at = performance.now();
     return source.pipe(
       tap((event) => {
+        lastHeard.at = performance.now();
         if (first) starts.push(streamStartOf(event));
         first = false;
-        if (mode === 'starved' && random() < BLOCK_CHANCE) blockEventLoop(1 + random() * (MAX_BLOCK_MS - 1));
+        if (mode === 'starved' && random() < BLOCK_CHANCE) {
+          const ms = 1 + random() * (MAX_BLOCK_MS - 1);
+          blockEventLoop(ms);
+          blockedMs += ms;
+        }
       }),
     );
   });
 }
 
 async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
+  const started = performance.now();
   const chaos = chaosScenario(seed);
   const server = await startMockChatServer({ scenario: chaos.scenario, script: chaos.script });
   const causes: string[] = [];
   const starts: (StreamStart | undefined)[] = [];
+  const lastHeard = { at: performance.now() };
+  const silences: number[] = [];
   const explain = (verdict: Verdict, detail: string): Outcome => {
     const stalls = chaos.script.filter((step) => step.fault?.kind === 'stall').length;
     const idle = causes.filter((name) => name === 'IdleTimeoutError').length;
@@ -116,6 +132,8 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
       requests,
       retries: causes.length,
       spuriousIdle,
+      seconds: (performance.now() - started) / 1000,
+      silences,
       detail: `${detail} (order ${chaos.order}, ${chaos.faults} scripted faults, retried after [${causes.join(', ')}])`,
     };
   };
@@ -129,12 +147,16 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
       seed,
       mode,
       starts,
+      lastHeard,
     );
     const retry: RetryWithBackoffOptions = {
       initialDelay: 2,
       maxDelay: 20,
       maxRetries: MAX_RETRIES,
-      onRetry: ({ error }) => causes.push((error as Error).name),
+      onRetry: ({ error }) => {
+        causes.push((error as Error).name);
+        if ((error as Error).name === 'IdleTimeoutError') silences.push(performance.now() - lastHeard.at);
+      },
     };
     const snapshot = await lastValueFrom(pipelines[chaos.order](source, retry).pipe(timeout({ first: HANG_LIMIT_MS, each: HANG_LIMIT_MS })));
     const { verdict, detail } = judge(snapshot, chaos);
@@ -179,18 +201,23 @@ interface ChaosRun {
 
 async function runChaos(mode: Mode, count: number): Promise<ChaosRun> {
   const started = performance.now();
+  blockedMs = 0;
   const seeds = Array.from({ length: count }, (_, i) => FIRST_SEED + i);
   const outcomes = await lastValueFrom(from(seeds).pipe(mergeMap((seed) => runScenario(seed, mode), CONCURRENCY), toArray()));
   const counted = (verdict: Verdict) => outcomes.filter((outcome) => outcome.verdict === verdict).length;
   const retries = outcomes.map((outcome) => outcome.retries);
   const spurious = outcomes.reduce((sum, outcome) => sum + outcome.spuriousIdle, 0);
+  const durations = outcomes.map((outcome) => outcome.seconds);
+  const silences = outcomes.flatMap((outcome) => outcome.silences);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const summary =
     `chaos (${mode}): ${outcomes.length} scenarios (seeds ${FIRST_SEED}..${FIRST_SEED + count - 1}), exact ${counted('exact')}, lost ${counted('lost')}, ` +
     `duplicated ${counted('duplicated')}, wrong ${counted('wrong')}, hung ${counted('hung')}, failed ${counted('failed')}, ` +
     `unexplained requests ${counted('unexplained-request')}, unmarked starts ${counted('unmarked-start')}; ` +
     `retries median ${median(retries)}, max ${Math.max(0, ...retries)} (bound ${MAX_RETRIES}); ` +
-    `idle timeouts beyond the scripted stalls ${spurious}; ${seconds} s, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB\n`;
+    `idle timeouts beyond the scripted stalls ${spurious}; silence before an idle timeout (timeout ${IDLE_TIMEOUT_MS} ms) ` +
+    `median ${median(silences).toFixed(0)} ms, max ${Math.max(0, ...silences).toFixed(0)} ms; scenario seconds median ${median(durations).toFixed(2)}, max ${Math.max(0, ...durations).toFixed(2)}; ` +
+    `blocked ${(blockedMs / 1000).toFixed(1)} s; ${seconds} s, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB\n`;
   const report = outcomes
     .filter((outcome) => outcome.verdict !== 'exact')
     .slice(0, 20)
@@ -200,7 +227,12 @@ async function runChaos(mode: Mode, count: number): Promise<ChaosRun> {
         `  replay: CHAOS_MODE=${mode} CHAOS_SEED=${outcome.seed} CHAOS_SCENARIOS=1 npm run test:chaos`,
     )
     .join('\n');
-  return { outcomes, summary, report };
+  const slowest = [...outcomes]
+    .sort((a, b) => b.seconds - a.seconds)
+    .slice(0, 3)
+    .map((outcome) => `  slowest: seed ${outcome.seed}, ${outcome.seconds.toFixed(1)} s, ${outcome.requests} requests ${outcome.detail}\n`)
+    .join('');
+  return { outcomes, summary: summary + slowest, report };
 }
 
 function expectClean(run: ChaosRun, count: number): void {
