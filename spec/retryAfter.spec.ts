@@ -12,6 +12,7 @@ describe('retryAfterMs', () => {
       ['007', 7000],
       [' 30 ', 30_000],
       ['2937600', 2_937_600_000],
+      ['9'.repeat(400), Infinity], // too long to represent: never, not "now"
     ])('reads %j as %i ms', (value, expected) => {
       expect(retryAfterMs(headers({ 'retry-after': value }), NOW)).toBe(expected);
     });
