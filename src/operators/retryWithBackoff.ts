@@ -80,6 +80,14 @@ const NAME = 'retryWithBackoff';
  *   retryWithBackoff({ maxRetries: 5, onRetry: ({ attempt, delay }) => show(`retry ${attempt} in ${delay} ms`) }),
  * );
  * ```
+ *
+ * @example
+ * ```ts
+ * // In a test, outside TestScheduler.run: every wait elapses on flush(), in virtual time.
+ * const scheduler = new VirtualTimeScheduler();
+ * source.pipe(retryWithBackoff({ initialDelay: 1000, scheduler })).subscribe(render);
+ * scheduler.flush();
+ * ```
  */
 export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): MonoTypeOperatorFunction<T> {
   const {

@@ -70,6 +70,9 @@ const FINAL: ReadonlySet<StreamStatus> = new Set(['done', 'failed', 'stopped']);
  * attempts:  -a-#          then  -b-c-|        (retry after 5 ms)
  * result:    Ca-R 5ms      Cb-c-(D|)
  *            C connecting, a/b/c streaming, R retrying (retryInMs 5), D done
+ *
+ * attempts:  -a-#          then  -b-c-|        (b marked { resumed: true })
+ * result:    Ca-R 5ms      Cu-c-(D|)           u resuming: the text goes on
  * ```
  *
  * The retries apply to the source alone; the states are emitted beside it, so
