@@ -70,9 +70,11 @@ type Pipeline = (source: Observable<ChatCompletionEvent>, retry: RetryWithBackof
 
 /**
  * The two orders of the contract. In the second, accumulateContent sees every
- * attempt's chunks in one stream and starts over only because the source marks
- * each subscription's first chunk as a fresh start (src/streamStart.ts). The
- * mock server happens to send a new id per request; nothing here relies on it.
+ * attempt's chunks in one stream; by the contract (src/streamStart.ts) it
+ * starts over because the source marks each subscription's first chunk
+ * `{ resumed: false }`, which `observed` checks once sources set the mark. The
+ * mock server sends a new id per request, and the harness leaves the ids as
+ * they come: the verdict compares text, tool calls and finish, never ids.
  */
 const pipelines: Record<ChaosScenario['order'], Pipeline> = {
   'accumulate-then-retry': (source, retry) => source.pipe(untilDone(), accumulateContent(), retryWithBackoff(retry)),
