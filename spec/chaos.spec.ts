@@ -27,8 +27,8 @@ import { mulberry32 } from './support/mulberry32';
  *   CHAOS_MODE=starved                                        only one mode: normal or starved
  *   CHAOS_CONCURRENCY=4                                       fewer at once on a busy machine
  */
-const SCENARIOS = Number(process.env.CHAOS_SCENARIOS ?? 200);
-const STARVED_SCENARIOS = Number(process.env.CHAOS_STARVED_SCENARIOS ?? process.env.CHAOS_SCENARIOS ?? 60);
+const SCENARIOS = Number(process.env.CHAOS_SCENARIOS ?? 150);
+const STARVED_SCENARIOS = Number(process.env.CHAOS_STARVED_SCENARIOS ?? process.env.CHAOS_SCENARIOS ?? 40);
 const FIRST_SEED = Number(process.env.CHAOS_SEED ?? 1);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 8);
 const MODE = process.env.CHAOS_MODE ?? 'both';

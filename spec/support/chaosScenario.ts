@@ -40,9 +40,10 @@ export function chaosScenario(seed: number): ChaosScenario {
   // How many chunks one full generation has: role, reasoning, text, each call's opening and argument fragments, finish, usage.
   const fragments = (value = '') => Math.ceil(Array.from(value).length / tokenSize);
   const chunkCount = 3 + fragments(scenario.reasoning) + fragments(text) + toolCalls.reduce((sum, call) => sum + 1 + fragments(call.arguments), 0);
-  // Dribbling writes a few bytes per timer tick (about 1 ms): keep it to ~2,000 writes
-  // per response, so byte-by-byte dribbling happens on short answers and a run stays quick.
-  const dribble = () => (random() < 0.15 ? Math.max(int(1, 24), Math.ceil((chunkCount * 250) / 2000)) : undefined);
+  // Dribbling writes a few bytes per event-loop turn, and a turn is slow on a starved
+  // machine: keep it to ~1,000 writes per response, so byte-by-byte dribbling happens
+  // on short answers and a run stays quick.
+  const dribble = () => (random() < 0.15 ? Math.max(int(1, 24), Math.ceil((chunkCount * 250) / 1000)) : undefined);
   const faults = pick([0, 1, 1, 2, 2, 3]);
   const script: MockScenario[] = [];
   for (let i = 0; i < faults; i++) {
