@@ -5,7 +5,7 @@ import { startMockChatServer, type MockChatServer, type MockChatServerOptions } 
 import { waitFor } from './support/loopbackServer';
 
 /** A fake terminal: what went where, in order, plus triggers for Ctrl-C and a broken stdout. */
-function fakeIo(sharedTerminal: boolean) {
+function fakeIo(sharedTerminal: boolean, stdoutIsTerminal = sharedTerminal) {
   const log: Array<['out' | 'err', string]> = [];
   let interrupt: (() => void) | undefined;
   let closeOutput: ((error: unknown) => void) | undefined;
@@ -13,6 +13,7 @@ function fakeIo(sharedTerminal: boolean) {
     stdout: { write: (text) => log.push(['out', text]) },
     stderr: { write: (text) => log.push(['err', text]) },
     sharedTerminal,
+    stdoutIsTerminal,
     onInterrupt(listener) {
       interrupt = listener;
       return () => (interrupt = undefined);
@@ -41,7 +42,10 @@ const config = (overrides: Partial<CliConfig> = {}): CliConfig => ({
   model: 'm',
   maxRetries: 3,
   idleTimeout: 5000,
+  timeout: 0,
   json: false,
+  raw: false,
+  noKey: false,
   mock: false,
   ...overrides,
 });
@@ -57,20 +61,21 @@ describe('runChat', () => {
     server = undefined;
   });
 
-  it('on a shared terminal, starts a retry line on its own line and prints each piece of text once', async () => {
-    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
+  it('on a shared terminal, starts a retry line on its own line and resumes with the unfinished line whole, splitting no word', async () => {
+    // Chunks: role, "Hel", "lo ", "the" | drop | ...: the drop falls inside "there".
+    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 4 } }, {}] });
     const fake = fakeIo(true);
     await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
-    expect(fake.stdout()).toBe('Hello there, world\n');
-    expect(fake.terminal()).toMatch(/^Hello \nretry 1\/3 in \d+ ms: [A-Za-z]+Error: [^\n]+\nthere, world\n$/);
+    expect(fake.terminal()).toMatch(/^Hello the\nretry 1\/3 in \d+ ms: [A-Za-z]+Error: [^\n]+\nHello there, world\n$/);
     expect(fake.listening()).toBe(false);
   });
 
-  it('off a shared terminal, writes stderr lines without a leading break', async () => {
-    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
+  it('off a shared terminal, writes stderr lines without a leading break and every piece of the answer once', async () => {
+    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 4 } }, {}] });
     const fake = fakeIo(false);
     await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
     expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: [^\n]+\n$/);
+    expect(fake.stdout()).toBe('Hello there, world\n');
   });
 
   it('resolves 130 on Ctrl-C and the server sees the request closed', async () => {
@@ -101,14 +106,14 @@ describe('runChat', () => {
     await waitFor(() => server!.requests.length === 2 && server!.requests.every((request) => request.closedByClient));
   });
 
-  it('prints NDJSON snapshots with --json, restarting cleanly after a retry', async () => {
+  it('prints NDJSON deltas with --json and the final snapshot last; a retry of the same text adds nothing twice', async () => {
     const baseURL = await serve({ scenario: { text: 'abcdef', tokenSize: 2 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
     const fake = fakeIo(true);
     await expect(runChat(config({ json: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
-    const snapshots = fake.stdout().trim().split('\n').map((line) => JSON.parse(line) as { id: string; content: string });
-    expect(snapshots.at(-1)!.content).toBe('abcdef');
-    expect(new Set(snapshots.map((snapshot) => snapshot.id)).size).toBe(2);
-    for (const snapshot of snapshots) expect('abcdef'.startsWith(snapshot.content)).toBe(true);
+    const lines = fake.stdout().trim().split('\n').map((line) => JSON.parse(line) as { type: string; content?: string; id?: string });
+    expect(lines.map((line) => line.type)).toEqual(['delta', 'delta', 'delta', 'final']);
+    expect(lines.slice(0, -1).map((line) => line.content)).toEqual(['ab', 'cd', 'ef']);
+    expect(lines.at(-1)).toMatchObject({ type: 'final', content: 'abcdef', finishReason: 'stop', id: expect.any(String) });
     expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: [^\n]+\n$/);
   });
 
