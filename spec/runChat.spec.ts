@@ -136,4 +136,55 @@ describe('runChat', () => {
     expect(fake.listening()).toBe(false);
     expect(fake.log).toEqual([]);
   });
+
+  describe('with a hostile server', () => {
+    const hostile = 'Hi\x1b[2J\x1b[H \x1b]0;owned\x07there\x1b]52;c;ZWNobyBvd25lZA==\x07 \x1b]8;;https://evil.test\x1b\\link\x1b]8;;\x1b\\\u009b1m.\r\n';
+
+    it('on a terminal, prints the answer without escape sequences or control characters, however the chunks split them', async () => {
+      const baseURL = await serve({ scenario: { text: hostile, tokenSize: 1 } });
+      const fake = fakeIo(false, true);
+      await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      expect(fake.stdout()).toBe('Hi there link.\n');
+    });
+
+    it('keeps the bytes with --raw, and in a pipe', async () => {
+      const baseURL = await serve({ scenario: { text: hostile, tokenSize: 3 } });
+      const raw = fakeIo(false, true);
+      await expect(runChat(config({ raw: true }), { baseURL }, raw.io)).resolves.toBe(EXIT.ok);
+      expect(raw.stdout()).toBe(hostile);
+      const piped = fakeIo(false, false);
+      await expect(runChat(config(), { baseURL }, piped.io)).resolves.toBe(EXIT.ok);
+      expect(piped.stdout()).toBe(hostile);
+    });
+
+    it('always strips retry and error lines, even with --raw into a pipe', async () => {
+      const message = 'Overloaded\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b[2J now';
+      const baseURL = await serve({
+        script: [{ fault: { kind: 'error', afterChunks: 1, errorType: 'server_error', message } }, { fault: { kind: 'error', afterChunks: 0, errorType: 'invalid_request_error', message } }],
+      });
+      const fake = fakeIo(false, false);
+      await expect(runChat(config({ raw: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.failed);
+      expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: ApiError: [^\n]*Overloaded now\nerror: ApiError: [^\n]*Overloaded now\n$/);
+      expect(fake.stderr()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    });
+  });
+
+  it('prints a 50,000-chunk answer exactly, writing each character once', async () => {
+    const text = Array.from({ length: 50_000 }, (_, i) => (i % 100 === 99 ? '\n' : String.fromCharCode(97 + (i % 26)))).join('') + '.';
+    const baseURL = await serve({ scenario: { text, tokenSize: 1 } });
+    const fake = fakeIo(false);
+    await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+    expect(fake.stdout()).toBe(`${text}\n`);
+    expect(fake.log.filter(([stream]) => stream === 'out').reduce((sum, [, piece]) => sum + piece.length, 0)).toBe(text.length + 1);
+  }, 60_000);
+
+  it('with a timeout, aborts an answer that is still streaming at the deadline, though bytes keep arriving, and resolves 124', async () => {
+    const baseURL = await serve({ scenario: { text: 'slow '.repeat(200), tokenSize: 1, paceMs: 50 } });
+    const fake = fakeIo(false);
+    await expect(runChat(config({ timeout: 400, idleTimeout: 5000 }), { baseURL }, fake.io)).resolves.toBe(EXIT.timedOut);
+    expect(fake.stderr()).toBe('error: timed out: the answer did not complete within --timeout 400 ms, so the request was aborted\n');
+    await waitFor(() => server!.requests[0]?.closedByClient === true);
+    expect(server!.requests).toHaveLength(1);
+    expect(fake.listening()).toBe(false);
+  });
 });
