@@ -139,7 +139,7 @@ export function isRetryable(error: unknown): boolean {
  * The whole answer did not complete within `timeoutMs` of subscribing (retries
  * and their waits included when the deadline sits after `retryWithBackoff`),
  * so the request was aborted. Not retryable: the time is spent. The message
- * starts with whoever set the deadline (`withDeadline`, the CLI's `--timeout`).
+ * starts with whoever set the deadline (`source`, by default `withDeadline`).
  */
 export class DeadlineExceededError extends StreamError {
   override readonly name = 'DeadlineExceededError';
