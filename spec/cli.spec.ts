@@ -226,6 +226,13 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(run.stderr).toMatch(/^error: .+\nRun with --help for usage\.\n$/);
   });
 
+  it('strips control characters from a usage error that quotes an argument', async () => {
+    const run = await runCli(['--\x1b]0;owned\x07x', 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: Unknown option '--x'/);
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
+
   it('prints the help and exits 0', async () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);

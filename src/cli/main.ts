@@ -6,6 +6,7 @@ import { EXIT, type ExitCode } from './exitCodes.js';
 import { describeError } from './describeError.js';
 import { parseCliArgs } from './parseCliArgs.js';
 import { resolveApiKey } from './resolveApiKey.js';
+import { stripControls } from './stripControls.js';
 import { runChat, type CliIo } from './runChat.js';
 import { USAGE } from './usage.js';
 
@@ -49,7 +50,8 @@ async function main(argv: string[]): Promise<ExitCode> {
     return EXIT.ok;
   }
   if (parsed.kind === 'error') {
-    process.stderr.write(`error: ${parsed.message}\nRun with --help for usage.\n`);
+    // The message may quote an argument; strip what a terminal would act on.
+    process.stderr.write(`error: ${stripControls(parsed.message)}\nRun with --help for usage.\n`);
     return EXIT.usage;
   }
   const config = parsed.config;
