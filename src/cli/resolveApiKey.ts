@@ -37,7 +37,18 @@ export function resolveApiKey(config: Pick<CliConfig, 'apiKeyEnv' | 'baseURL' | 
   };
 }
 
-/** Whether `url` points at this machine: `localhost`, `127.0.0.0/8` or `[::1]`. */
+/**
+ * Whether `url` points at this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
+ *
+ * ```text
+ * http://localhost:11434/v1 -> true     http://localhost.example.test/v1 -> false
+ * ```
+ *
+ * @example
+ * ```ts
+ * if (isLoopbackUrl(config.baseURL)) console.log('a local server: no key needed');
+ * ```
+ */
 export function isLoopbackUrl(url: string): boolean {
   let hostname: string;
   try {

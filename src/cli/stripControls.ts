@@ -49,7 +49,18 @@ export function createControlStripper(): (text: string) => string {
   };
 }
 
-/** `createControlStripper()` applied to one whole text. */
+/**
+ * `createControlStripper()` applied to one whole text.
+ *
+ * ```text
+ * "bad\x1b[2J input"  ->  "bad input"
+ * ```
+ *
+ * @example
+ * ```ts
+ * process.stderr.write(`note: ${stripControls(serverText)}\n`);
+ * ```
+ */
 export function stripControls(text: string): string {
   return createControlStripper()(text);
 }
