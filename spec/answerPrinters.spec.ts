@@ -2,6 +2,7 @@ import { from, lastValueFrom, tap, toArray } from 'rxjs';
 import { createJsonPrinter, createTextPrinter, RESTART_NOTICE, type AnswerPrinter } from '../src/cli/answerPrinters.js';
 import { createLineKeeper } from '../src/cli/lineKeeper.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
+import { markStreamStart } from '../src/streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../src/types.js';
 
 /** Streams and the line keeper over them, counting every character written. */
@@ -73,6 +74,15 @@ describe('createTextPrinter', () => {
     const printer = createTextPrinter(out.keeper, false);
     await feed(printer, [tokens('First try', 3).map((t) => contentChunk('c1', t)), tokens('First answer', 3).map((t) => contentChunk('c2', t))]);
     expect(out.stdout()).toBe('First try\nFirst answer\n');
+    expect(out.stderr()).toBe(`${RESTART_NOTICE}\n`);
+  });
+
+  it('notices a fold that starts over inside one subscription (a fresh response), reading its whole text once', async () => {
+    const out = fakeStreams();
+    const printer = createTextPrinter(out.keeper, false);
+    const fresh = markStreamStart(contentChunk('c2', 'Xy'), { resumed: false });
+    await feed(printer, [[contentChunk('c1', 'Abc'), contentChunk('c1', 'def'), fresh, contentChunk('c2', 'z')]]);
+    expect(out.stdout()).toBe('Abcdef\nXyz\n');
     expect(out.stderr()).toBe(`${RESTART_NOTICE}\n`);
   });
 
