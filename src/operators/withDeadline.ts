@@ -24,9 +24,9 @@ const MAX_TIMER_DELAY = 2_147_483_647;
  * source:  --a--b--c--|          (completes in time)
  * result:  --a--b--c--|
  *
- * source:  --a--b--c--d--e--|    (withDeadline(8): still going at frame 8)
- * result:  --a--b--c#            (DeadlineExceededError at frame 8)
- * subs:    ^-------!             (the request is aborted)
+ * source:  --a--b--c--d--e--|    (withDeadline(7): still going at frame 7)
+ * result:  --a--b-#              (DeadlineExceededError at frame 7)
+ * subs:    ^------!              (the request is aborted)
  * ```
  *
  * Why not RxJS's own operators: `timeout({ first: ms })` only bounds the time
