@@ -89,13 +89,17 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(run.stdout + run.stderr).not.toContain(KEY);
   });
 
-  it('prints NDJSON snapshots with --json, the last one holding the whole answer', async () => {
+  it('prints NDJSON deltas with --json, the final snapshot last', async () => {
     const { baseUrl } = await serve({ scenario: { text: 'json mode', tokenSize: 3 } });
     const run = await runCli(['--json', '--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: KEY } });
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines.length).toBeGreaterThan(3);
-    expect(lines.at(-1)).toMatchObject({ content: 'json mode', finishReason: 'stop', usage: { prompt_tokens: 12 } });
+    expect(lines.slice(0, -1)).toEqual([
+      { type: 'delta', content: 'jso' },
+      { type: 'delta', content: 'n m' },
+      { type: 'delta', content: 'ode' },
+    ]);
+    expect(lines.at(-1)).toMatchObject({ type: 'final', content: 'json mode', finishReason: 'stop', usage: { prompt_tokens: 12 } });
   });
 
   it('reads the key from the variable named by --api-key-env, and the base URL from OPENAI_BASE_URL', async () => {
@@ -222,6 +226,13 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(run.stderr).toMatch(/^error: .+\nRun with --help for usage\.\n$/);
   });
 
+  it('strips control characters from a usage error that quotes an argument', async () => {
+    const run = await runCli(['--\x1b]0;owned\x07x', 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: Unknown option '--x'/);
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
+
   it('prints the help and exits 0', async () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);
@@ -280,5 +291,51 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`${expectedOutput().content[0]}\n`);
     expect(run.stderr).toMatch(/retry 1\/3 in \d+ ms: NetworkError/);
+  });
+
+  it('needs no key for a loopback server (the Ollama case), sending none when none is set', async () => {
+    server = await startMockChatServer({});
+    const run = await runCli(['--base-url', `${server.url}/v1`, 'q']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${expectedOutput().content[0]}\n`);
+    expect(server.requests[0]!.headers.authorization).toBeUndefined();
+    const localhost = await runCli(['--base-url', `${server.url.replace('127.0.0.1', 'localhost')}/v1`, 'q']);
+    expect(localhost.code).toBe(0);
+  });
+
+  it('with --no-key sends no key even when one is set', async () => {
+    server = await startMockChatServer({});
+    const run = await runCli(['--no-key', '--base-url', `${server.url}/v1`, 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(0);
+    expect(server.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('--timeout ends a stream that dribbles inside the idle timeout with exit 124 and aborts it', async () => {
+    const { baseUrl, requests } = await serve({ scenario: { text: 'drip '.repeat(100), tokenSize: 1, paceMs: 100 } });
+    const run = await runCli(['--base-url', baseUrl, '--idle-timeout', '5000', '--timeout', '1000', 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(run.code).toBe(124);
+    expect(run.stderr).toMatch(/error: timed out: the answer did not complete within --timeout 1000 ms, so the request was aborted\n$/);
+    await waitFor(() => requests[0]?.closedByClient === true);
+    expect(run.stdout.length).toBeLessThan('drip '.repeat(100).length);
+  });
+
+  it('with stdout and stderr on one stream (2>&1), starts a retry line on its own line and resumes the unfinished line whole', async () => {
+    const { baseUrl } = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 4 } }, {}] });
+    const run = await new Promise<Run>((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, CLI, '--base-url', baseUrl, 'q'], {
+        env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: KEY },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.add(child);
+      let stdout = '';
+      child.stdout!.on('data', (data: Buffer) => (stdout += data.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        children.delete(child);
+        resolve({ code, stdout, stderr: '' });
+      });
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Hello the\nretry 1\/3 in \d+ ms: [A-Za-z]+Error: [^\n]+\nHello there, world\n$/);
   });
 });

@@ -1,5 +1,5 @@
 import { describeError } from '../src/cli/describeError.js';
-import { HttpError, IdleTimeoutError, NetworkError } from '../src/errors.js';
+import { ApiError, HttpError, IdleTimeoutError, NetworkError } from '../src/errors.js';
 
 describe('describeError', () => {
   it('keeps an HttpError message as it is: it starts with the status', () => {
@@ -16,5 +16,13 @@ describe('describeError', () => {
   it('makes one line of a message with line breaks', () => {
     expect(describeError(new TypeError('first line\n  second line'))).toBe('TypeError: first line second line');
     expect(describeError('plain\nstring')).toBe('plain string');
+  });
+
+  it('strips the escape sequences and control characters a server may put into a message, and into a name', () => {
+    const hostile = new ApiError('fromChatCompletion: bad\x1b[2J\x1b]52;c;ZXZpbA==\x07 input\r\x1b]8;;https://evil.test\x1b\\link\u009b1m');
+    expect(describeError(hostile)).toBe('ApiError: bad input link');
+    const renamed = Object.assign(new Error('x'), { name: 'Evil\x1b]0;title\x07Error' });
+    expect(describeError(renamed)).toBe('EvilError: x');
+    expect(describeError('plain\x1b[31m red')).toBe('plain red');
   });
 });

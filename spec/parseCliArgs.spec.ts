@@ -22,7 +22,10 @@ describe('parseCliArgs', () => {
       system: undefined,
       maxRetries: 3,
       idleTimeout: 60_000,
+      timeout: 0,
       json: false,
+      raw: false,
+      noKey: false,
       mock: false,
     });
   });
@@ -37,8 +40,19 @@ describe('parseCliArgs', () => {
   });
 
   it('reads every flag', () => {
-    const argv = ['--system', 'Be brief.', '--api-key-env', 'MY_KEY', '--max-retries', '0', '--idle-timeout', '0', '--json', '--mock', 'q'];
-    expect(config(argv)).toMatchObject({ system: 'Be brief.', apiKeyEnv: 'MY_KEY', maxRetries: 0, idleTimeout: 0, json: true, mock: true, prompt: 'q' });
+    const argv = ['--system', 'Be brief.', '--api-key-env', 'MY_KEY', '--max-retries', '0', '--idle-timeout', '0', '--timeout', '90000', '--json', '--raw', '--no-key', '--mock', 'q'];
+    expect(config(argv)).toMatchObject({
+      system: 'Be brief.',
+      apiKeyEnv: 'MY_KEY',
+      maxRetries: 0,
+      idleTimeout: 0,
+      timeout: 90_000,
+      json: true,
+      raw: true,
+      noKey: true,
+      mock: true,
+      prompt: 'q',
+    });
   });
 
   it('leaves the prompt empty when there is none, for stdin to fill', () => {
@@ -54,6 +68,8 @@ describe('parseCliArgs', () => {
     [['--max-retries=-1', 'q'], '--max-retries must be an integer >= 0, got "-1"'],
     [['--max-retries', '1.5', 'q'], '--max-retries must be an integer >= 0, got "1.5"'],
     [['--idle-timeout', 'soon', 'q'], '--idle-timeout must be an integer >= 0, got "soon"'],
+    [['--timeout', '2s', 'q'], '--timeout must be an integer >= 0, got "2s"'],
+    [['--timeout', '2147483648', 'q'], '--timeout must be at most 2147483647, got "2147483648"'],
     [['--api-key-env', 'not a name', 'q'], '--api-key-env must be a variable name, got "not a name"'],
     [['--base-url', 'ftp://example.test', 'q'], '--base-url must be an absolute http(s) URL'],
     [['--base-url', 'http://[broken', 'q'], '--base-url must be an absolute http(s) URL'],

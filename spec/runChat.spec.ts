@@ -5,7 +5,7 @@ import { startMockChatServer, type MockChatServer, type MockChatServerOptions } 
 import { waitFor } from './support/loopbackServer';
 
 /** A fake terminal: what went where, in order, plus triggers for Ctrl-C and a broken stdout. */
-function fakeIo(sharedTerminal: boolean) {
+function fakeIo(sharedTerminal: boolean, stdoutIsTerminal = sharedTerminal) {
   const log: Array<['out' | 'err', string]> = [];
   let interrupt: (() => void) | undefined;
   let closeOutput: ((error: unknown) => void) | undefined;
@@ -13,6 +13,7 @@ function fakeIo(sharedTerminal: boolean) {
     stdout: { write: (text) => log.push(['out', text]) },
     stderr: { write: (text) => log.push(['err', text]) },
     sharedTerminal,
+    stdoutIsTerminal,
     onInterrupt(listener) {
       interrupt = listener;
       return () => (interrupt = undefined);
@@ -41,7 +42,10 @@ const config = (overrides: Partial<CliConfig> = {}): CliConfig => ({
   model: 'm',
   maxRetries: 3,
   idleTimeout: 5000,
+  timeout: 0,
   json: false,
+  raw: false,
+  noKey: false,
   mock: false,
   ...overrides,
 });
@@ -57,20 +61,21 @@ describe('runChat', () => {
     server = undefined;
   });
 
-  it('on a shared terminal, starts a retry line on its own line and prints each piece of text once', async () => {
-    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
+  it('on a shared terminal, starts a retry line on its own line and resumes with the unfinished line whole, splitting no word', async () => {
+    // Chunks: role, "Hel", "lo ", "the" | drop | ...: the drop falls inside "there".
+    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 4 } }, {}] });
     const fake = fakeIo(true);
     await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
-    expect(fake.stdout()).toBe('Hello there, world\n');
-    expect(fake.terminal()).toMatch(/^Hello \nretry 1\/3 in \d+ ms: [A-Za-z]+Error: [^\n]+\nthere, world\n$/);
+    expect(fake.terminal()).toMatch(/^Hello the\nretry 1\/3 in \d+ ms: [A-Za-z]+Error: [^\n]+\nHello there, world\n$/);
     expect(fake.listening()).toBe(false);
   });
 
-  it('off a shared terminal, writes stderr lines without a leading break', async () => {
-    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
+  it('off a shared terminal, writes stderr lines without a leading break and every piece of the answer once', async () => {
+    const baseURL = await serve({ scenario: { text: 'Hello there, world', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 4 } }, {}] });
     const fake = fakeIo(false);
     await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
     expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: [^\n]+\n$/);
+    expect(fake.stdout()).toBe('Hello there, world\n');
   });
 
   it('resolves 130 on Ctrl-C and the server sees the request closed', async () => {
@@ -101,14 +106,14 @@ describe('runChat', () => {
     await waitFor(() => server!.requests.length === 2 && server!.requests.every((request) => request.closedByClient));
   });
 
-  it('prints NDJSON snapshots with --json, restarting cleanly after a retry', async () => {
+  it('prints NDJSON deltas with --json and the final snapshot last; a retry of the same text adds nothing twice', async () => {
     const baseURL = await serve({ scenario: { text: 'abcdef', tokenSize: 2 }, script: [{ fault: { kind: 'drop', afterChunks: 3 } }, {}] });
     const fake = fakeIo(true);
     await expect(runChat(config({ json: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
-    const snapshots = fake.stdout().trim().split('\n').map((line) => JSON.parse(line) as { id: string; content: string });
-    expect(snapshots.at(-1)!.content).toBe('abcdef');
-    expect(new Set(snapshots.map((snapshot) => snapshot.id)).size).toBe(2);
-    for (const snapshot of snapshots) expect('abcdef'.startsWith(snapshot.content)).toBe(true);
+    const lines = fake.stdout().trim().split('\n').map((line) => JSON.parse(line) as { type: string; content?: string; id?: string });
+    expect(lines.map((line) => line.type)).toEqual(['delta', 'delta', 'delta', 'final']);
+    expect(lines.slice(0, -1).map((line) => line.content)).toEqual(['ab', 'cd', 'ef']);
+    expect(lines.at(-1)).toMatchObject({ type: 'final', content: 'abcdef', finishReason: 'stop', id: expect.any(String) });
     expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: [^\n]+\n$/);
   });
 
@@ -130,5 +135,56 @@ describe('runChat', () => {
     await expect(runChat(config(), { baseURL: 'not a url' }, fake.io)).rejects.toThrow(TypeError);
     expect(fake.listening()).toBe(false);
     expect(fake.log).toEqual([]);
+  });
+
+  describe('with a hostile server', () => {
+    const hostile = 'Hi\x1b[2J\x1b[H \x1b]0;owned\x07there\x1b]52;c;ZWNobyBvd25lZA==\x07 \x1b]8;;https://evil.test\x1b\\link\x1b]8;;\x1b\\\u009b1m.\r\n';
+
+    it('on a terminal, prints the answer without escape sequences or control characters, however the chunks split them', async () => {
+      const baseURL = await serve({ scenario: { text: hostile, tokenSize: 1 } });
+      const fake = fakeIo(false, true);
+      await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      expect(fake.stdout()).toBe('Hi there link.\n');
+    });
+
+    it('keeps the bytes with --raw, and in a pipe', async () => {
+      const baseURL = await serve({ scenario: { text: hostile, tokenSize: 3 } });
+      const raw = fakeIo(false, true);
+      await expect(runChat(config({ raw: true }), { baseURL }, raw.io)).resolves.toBe(EXIT.ok);
+      expect(raw.stdout()).toBe(hostile);
+      const piped = fakeIo(false, false);
+      await expect(runChat(config(), { baseURL }, piped.io)).resolves.toBe(EXIT.ok);
+      expect(piped.stdout()).toBe(hostile);
+    });
+
+    it('always strips retry and error lines, even with --raw into a pipe', async () => {
+      const message = 'Overloaded\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b[2J now';
+      const baseURL = await serve({
+        script: [{ fault: { kind: 'error', afterChunks: 1, errorType: 'server_error', message } }, { fault: { kind: 'error', afterChunks: 0, errorType: 'invalid_request_error', message } }],
+      });
+      const fake = fakeIo(false, false);
+      await expect(runChat(config({ raw: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.failed);
+      expect(fake.stderr()).toMatch(/^retry 1\/3 in \d+ ms: ApiError: [^\n]*Overloaded now\nerror: ApiError: [^\n]*Overloaded now\n$/);
+      expect(fake.stderr()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    });
+  });
+
+  it('prints a 50,000-chunk answer exactly, writing each character once', async () => {
+    const text = Array.from({ length: 50_000 }, (_, i) => (i % 100 === 99 ? '\n' : String.fromCharCode(97 + (i % 26)))).join('') + '.';
+    const baseURL = await serve({ scenario: { text, tokenSize: 1 } });
+    const fake = fakeIo(false);
+    await expect(runChat(config(), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+    expect(fake.stdout()).toBe(`${text}\n`);
+    expect(fake.log.filter(([stream]) => stream === 'out').reduce((sum, [, piece]) => sum + piece.length, 0)).toBe(text.length + 1);
+  }, 60_000);
+
+  it('with a timeout, aborts an answer that is still streaming at the deadline, though bytes keep arriving, and resolves 124', async () => {
+    const baseURL = await serve({ scenario: { text: 'slow '.repeat(200), tokenSize: 1, paceMs: 50 } });
+    const fake = fakeIo(false);
+    await expect(runChat(config({ timeout: 400, idleTimeout: 5000 }), { baseURL }, fake.io)).resolves.toBe(EXIT.timedOut);
+    expect(fake.stderr()).toBe('error: timed out: the answer did not complete within --timeout 400 ms, so the request was aborted\n');
+    await waitFor(() => server!.requests[0]?.closedByClient === true);
+    expect(server!.requests).toHaveLength(1);
+    expect(fake.listening()).toBe(false);
   });
 });

@@ -134,3 +134,23 @@ export class ParseError extends StreamError {
 export function isRetryable(error: unknown): boolean {
   return error instanceof Error && (error as Partial<StreamError>).retryable === true;
 }
+
+/**
+ * The whole answer did not complete within `timeoutMs` of subscribing (retries
+ * and their waits included when the deadline sits after `retryWithBackoff`),
+ * so the request was aborted. Not retryable: the time is spent. The message
+ * starts with whoever set the deadline (`source`, by default `withDeadline`).
+ */
+export class DeadlineExceededError extends StreamError {
+  override readonly name = 'DeadlineExceededError';
+  constructor(
+    readonly timeoutMs: number,
+    source = 'withDeadline',
+  ) {
+    super(
+      `${source}: the answer did not complete within ${timeoutMs} ms, so the request was aborted. ` +
+        'Raise the deadline if a whole answer may take longer.',
+      false,
+    );
+  }
+}

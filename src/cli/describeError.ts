@@ -1,6 +1,9 @@
+import { stripControls } from './stripControls.js';
+
 /**
- * One line for an error: its message without the library's source prefix
- * and with whitespace collapsed. An `HttpError` already starts with its
+ * One line for an error, safe for a terminal: its message without the
+ * library's source prefix, stripped of control characters and escape
+ * sequences (a server's text may hold them), with whitespace collapsed. An `HttpError` already starts with its
  * status (`HTTP 401 Unauthorized: ...`); every other error is prefixed with
  * its name (`NetworkError: ...`), since the name says what kind of failure it
  * was. The library never puts the API key into a message; this adds nothing
@@ -11,6 +14,8 @@
  *   -> HTTP 401 Unauthorized: Incorrect API key provided.
  * NetworkError('fromChatCompletion: the connection was reset\n  while reading')
  *   -> NetworkError: the connection was reset while reading
+ * ApiError('fromChatCompletion: bad \x1b]0;title\x07input')
+ *   -> ApiError: bad input
  * ```
  *
  * @example
@@ -19,7 +24,12 @@
  * ```
  */
 export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error).replace(/\s+/g, ' ').trim();
-  const message = error.message.replace(/^from[A-Za-z]+: /, '').replace(/\s+/g, ' ').trim();
-  return error.name === 'HttpError' ? message : `${error.name}: ${message}`;
+  if (!(error instanceof Error)) return oneLine(String(error));
+  const message = oneLine(error.message.replace(/^from[A-Za-z]+: /, ''));
+  return error.name === 'HttpError' ? message : `${oneLine(error.name)}: ${message}`;
+}
+
+function oneLine(text: string): string {
+  // Line breaks become spaces first, so that stripping the other controls joins no words.
+  return stripControls(text.replace(/\s+/g, ' ')).replace(/\s+/g, ' ').trim();
 }

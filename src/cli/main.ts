@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The `rxjs-llm-stream` command: parse, run, set the exit code. Everything else lives beside it.
+import { fstatSync } from 'node:fs';
 import { startMockChatServer } from '../testing/startMockChatServer.js';
 import { EXIT, type ExitCode } from './exitCodes.js';
 import { describeError } from './describeError.js';
 import { parseCliArgs } from './parseCliArgs.js';
+import { resolveApiKey } from './resolveApiKey.js';
+import { stripControls } from './stripControls.js';
 import { runChat, type CliIo } from './runChat.js';
 import { USAGE } from './usage.js';
 
@@ -19,7 +22,8 @@ process.stderr.on('error', () => {});
 const io: CliIo = {
   stdout: { write: (text) => outputError !== undefined || process.stdout.write(text) },
   stderr: process.stderr,
-  sharedTerminal: process.stdout.isTTY === true && process.stderr.isTTY === true,
+  sharedTerminal: sameStream(1, 2) ?? (process.stdout.isTTY === true && process.stderr.isTTY === true),
+  stdoutIsTerminal: process.stdout.isTTY === true,
   onInterrupt(listener) {
     process.once('SIGINT', listener);
     return () => process.removeListener('SIGINT', listener);
@@ -46,7 +50,8 @@ async function main(argv: string[]): Promise<ExitCode> {
     return EXIT.ok;
   }
   if (parsed.kind === 'error') {
-    process.stderr.write(`error: ${parsed.message}\nRun with --help for usage.\n`);
+    // The message may quote an argument; strip what a terminal would act on.
+    process.stderr.write(`error: ${stripControls(parsed.message)}\nRun with --help for usage.\n`);
     return EXIT.usage;
   }
   const config = parsed.config;
@@ -63,18 +68,23 @@ async function main(argv: string[]): Promise<ExitCode> {
       await server.close();
     }
   }
-  // Trimmed: a key pasted with a trailing space or read from a CRLF file would otherwise be sent as is.
-  const apiKey = process.env[config.apiKeyEnv]?.trim();
-  if (!apiKey) {
-    const other = config.apiKeyEnv === 'OPENAI_API_KEY' ? ' (or name another variable with --api-key-env)' : '';
-    process.stderr.write(`error: no API key: set ${config.apiKeyEnv}${other}, or try --mock.\n`);
+  const key = resolveApiKey(config, process.env);
+  if (key.kind === 'error') {
+    process.stderr.write(`error: ${key.message}\n`);
     return EXIT.usage;
   }
-  if (/[\r\n\0]/.test(apiKey)) {
-    process.stderr.write(`error: ${config.apiKeyEnv} contains a line break or NUL; set it to the key alone.\n`);
-    return EXIT.usage;
+  const apiKey = key.apiKey;
+  return runChat(config, { baseURL: config.baseURL, ...(apiKey !== undefined ? { apiKey } : {}) }, io);
+}
+
+/** Whether two file descriptors lead to one terminal, pipe or file (`2>&1`); `undefined` when that cannot be told. */
+function sameStream(a: number, b: number): boolean | undefined {
+  try {
+    const [first, second] = [fstatSync(a), fstatSync(b)];
+    return first.dev === second.dev && first.ino === second.ino;
+  } catch {
+    return undefined;
   }
-  return runChat(config, { baseURL: config.baseURL, apiKey }, io);
 }
 
 function readStdin(): Promise<string> {

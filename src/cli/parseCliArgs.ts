@@ -11,7 +11,13 @@ export interface CliConfig {
   maxRetries: number;
   /** Milliseconds; `0` turns the idle timeout off. */
   idleTimeout: number;
+  /** Milliseconds for the whole answer, retries included; `0`: no deadline. */
+  timeout: number;
   json: boolean;
+  /** Keep the answer's bytes as sent, control characters included, even on a terminal. */
+  raw: boolean;
+  /** Send no API key, and need none. */
+  noKey: boolean;
   mock: boolean;
 }
 
@@ -48,7 +54,10 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
         'api-key-env': { type: 'string' },
         'max-retries': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        timeout: { type: 'string' },
         json: { type: 'boolean', default: false },
+        raw: { type: 'boolean', default: false },
+        'no-key': { type: 'boolean', default: false },
         mock: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -62,6 +71,9 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
   if (typeof maxRetries === 'string') return { kind: 'error', message: maxRetries };
   const idleTimeout = integerFlag('--idle-timeout', values['idle-timeout'], 60_000, 0);
   if (typeof idleTimeout === 'string') return { kind: 'error', message: idleTimeout };
+  // The longest delay a JavaScript timer holds.
+  const timeout = integerFlag('--timeout', values.timeout, 0, 0, 2_147_483_647);
+  if (typeof timeout === 'string') return { kind: 'error', message: timeout };
   const baseURL = (values['base-url'] ?? env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
   if (!isHttpUrl(baseURL)) return { kind: 'error', message: `${values['base-url'] === undefined ? 'OPENAI_BASE_URL' : '--base-url'} must be an absolute http(s) URL` };
   const apiKeyEnv = values['api-key-env'] ?? 'OPENAI_API_KEY';
@@ -76,16 +88,20 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
       system: values.system,
       maxRetries,
       idleTimeout,
+      timeout,
       json: values.json ?? false,
+      raw: values.raw ?? false,
+      noKey: values['no-key'] ?? false,
       mock: values.mock ?? false,
     },
   };
 }
 
-function integerFlag(flag: string, raw: string | undefined, fallback: number, min: number): number | string {
+function integerFlag(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number | string {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min) return `${flag} must be an integer >= ${min}, got "${raw}"`;
+  if (value > max) return `${flag} must be at most ${max}, got "${raw}"`;
   return value;
 }
 

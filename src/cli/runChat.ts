@@ -3,18 +3,19 @@ import { isRetryable } from '../errors.js';
 import { accumulateContent } from '../operators/accumulateContent.js';
 import { retryWithBackoff } from '../operators/retryWithBackoff.js';
 import { untilDone } from '../operators/untilDone.js';
+import { withDeadline } from '../operators/withDeadline.js';
 import { fromChatCompletion } from '../sources/fromChatCompletion.js';
-import type { ChatCompletionSnapshot } from '../types.js';
+import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
+import { createJsonPrinter, createTextPrinter } from './answerPrinters.js';
 import { describeError } from './describeError.js';
 import { EXIT, type ExitCode } from './exitCodes.js';
+import { createLineKeeper, type OutputStreams } from './lineKeeper.js';
 import type { CliConfig } from './parseCliArgs.js';
 
 /** Where the tool writes, and how it learns that it must stop. */
-export interface CliIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-  /** Whether stdout and stderr show on one terminal, so a stderr line must not start in the middle of the answer's line. */
-  sharedTerminal: boolean;
+export interface CliIo extends OutputStreams {
+  /** Whether stdout is a terminal: the answer's control characters are then removed unless `--raw`. */
+  stdoutIsTerminal: boolean;
   /** Calls `listener` once on Ctrl-C; returns a function that stops listening. */
   onInterrupt(listener: () => void): () => void;
   /**
@@ -33,14 +34,19 @@ export interface Endpoint {
 
 /**
  * Streams one answer through
- * `fromChatCompletion → untilDone → accumulateContent → retryWithBackoff`
+ * `fromChatCompletion → untilDone → accumulateContent → retryWithBackoff → withDeadline`
  * and resolves the process exit code (see `EXIT`).
  *
  * Text mode prints only what each snapshot adds beyond the text already
- * printed, so a retry that regenerates the same text prints nothing twice;
- * when it regenerates a different text, a notice goes to stderr and the new
- * answer starts on a new line. `--json` prints every snapshot as one JSON
- * line. Each retry prints one line to stderr: attempt, delay and cause.
+ * printed (the work per chunk is the chunk's size), so a retry that
+ * regenerates the same text prints nothing twice; when it regenerates a
+ * different text, a notice goes to stderr and the new answer starts on a new
+ * line. On a terminal the answer's control characters and escape sequences
+ * are removed unless `--raw`; in stderr's lines they always are. `--json`
+ * prints one line per delta and the final snapshot last (see
+ * `createJsonPrinter`). Each retry prints one line to stderr: attempt, delay
+ * and cause; on a shared terminal it starts on its own line and the answer's
+ * unfinished line is printed again after it.
  *
  * ```text
  * attempt 1:  --"Hel"--"Hello wo"--#  (drop)
@@ -50,8 +56,9 @@ export interface Endpoint {
  * ```
  *
  * Ctrl-C unsubscribes (which aborts the request), prints `aborted` and
- * resolves 130; a stdout closed by its reader unsubscribes quietly and
- * resolves 0, and any other write error resolves 1.
+ * resolves 130; `--timeout` aborts and resolves 124; a stdout closed by its
+ * reader unsubscribes quietly and resolves 0, and any other write error
+ * resolves 1.
  *
  * @example
  * ```ts
@@ -61,42 +68,13 @@ export interface Endpoint {
  */
 export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo): Promise<ExitCode> {
   const messages = [...(config.system ? [{ role: 'system', content: config.system }] : []), { role: 'user', content: config.prompt }];
+  const keeper = createLineKeeper(io);
+  const printer = config.json ? createJsonPrinter(keeper) : createTextPrinter(keeper, io.stdoutIsTerminal && !config.raw);
   let retries = 0;
-  let printed = '';
   let last: ChatCompletionSnapshot | undefined;
-  /** Whether stdout's text stopped mid-line since the last line on stderr. */
-  let midLine = false;
-  /** A line break to put before a stderr line when the terminal's cursor is in the middle of the answer. */
-  const lineBreak = () => {
-    const gap = midLine && io.sharedTerminal ? '\n' : '';
-    midLine = false;
-    return gap;
-  };
-  const write = (text: string) => {
-    io.stdout.write(text);
-    midLine = !text.endsWith('\n');
-  };
-  const print = (snapshot: ChatCompletionSnapshot) => {
-    last = snapshot;
-    if (config.json) {
-      const { id, model, content, reasoning, toolCalls, finishReason, usage } = snapshot;
-      io.stdout.write(`${JSON.stringify({ id, model, content, reasoning, toolCalls, finishReason, usage })}\n`);
-      return;
-    }
-    const { content } = snapshot;
-    if (content.startsWith(printed)) {
-      if (content.length > printed.length) write(content.slice(printed.length));
-      printed = content;
-    } else if (!printed.startsWith(content)) {
-      restartWith(content);
-    }
-  };
-  /** A retry generated a different text than the one printed: say so, and print the new one in full on a new line. */
-  const restartWith = (content: string) => {
-    io.stderr.write(`${lineBreak()}[the stream restarted with a different answer; it follows in full]\n`);
-    write(`${printed.endsWith('\n') ? '' : '\n'}${content}`);
-    printed = content;
-  };
+  let lastChunk: ChatCompletionChunk | undefined;
+  /** Set on each (re)subscription: the next snapshot starts a new fold. */
+  let newFold = true;
   // Built before any listener is attached: bad options throw here, and the promise rejects with nothing to clean up.
   const answer$ = fromChatCompletion({
     baseURL: endpoint.baseURL,
@@ -105,15 +83,24 @@ export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo):
     body: { model: config.model, messages, stream_options: { include_usage: true } },
   }).pipe(
     untilDone(),
+    tap({
+      subscribe: () => (newFold = true),
+      next: (chunk) => (lastChunk = chunk),
+    }),
     accumulateContent(),
-    tap(print),
+    tap((snapshot) => {
+      last = snapshot;
+      printer.next(snapshot, lastChunk, newFold);
+      newFold = false;
+    }),
     retryWithBackoff({
       maxRetries: config.maxRetries,
       onRetry: ({ attempt, delay, error }) => {
         retries = attempt;
-        io.stderr.write(`${lineBreak()}retry ${attempt}/${config.maxRetries} in ${Math.round(delay)} ms: ${describeError(error)}\n`);
+        keeper.line(`retry ${attempt}/${config.maxRetries} in ${Math.round(delay)} ms: ${describeError(error)}`, { resume: true });
       },
     }),
+    config.timeout > 0 ? withDeadline(config.timeout) : (source) => source,
   );
   return new Promise<ExitCode>((resolve) => {
     let subscription: Subscription | undefined;
@@ -129,26 +116,28 @@ export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo):
       resolve(code);
     };
     stopListening = io.onInterrupt(() => {
-      io.stderr.write(`${lineBreak()}aborted\n`);
+      keeper.line('aborted');
       finish(EXIT.interrupted);
     });
     stopWatchingOutput = io.onOutputClosed((error) => {
       if ((error as { code?: unknown } | null)?.code === 'EPIPE') return finish(EXIT.ok);
-      io.stderr.write(`${lineBreak()}error: cannot write the answer: ${describeError(error)}\n`);
+      keeper.line(`error: cannot write the answer: ${describeError(error)}`);
       finish(EXIT.failed);
     });
     subscription = answer$.subscribe({
       complete: () => {
-        // The last attempt's answer may be a strict prefix of what an earlier attempt printed.
-        if (!config.json && last !== undefined && last.content !== printed) restartWith(last.content);
-        if (!config.json && printed !== '' && !printed.endsWith('\n')) write('\n');
+        printer.complete(last);
         const note = endNote(last);
-        if (note) io.stderr.write(`${lineBreak()}note: ${note}\n`);
+        if (note) keeper.line(`note: ${note}`);
         finish(EXIT.ok);
       },
       error: (error: unknown) => {
+        if ((error as Error | null)?.name === 'DeadlineExceededError') {
+          keeper.line(`error: timed out: the answer did not complete within --timeout ${config.timeout} ms, so the request was aborted`);
+          return finish(EXIT.timedOut);
+        }
         const exhausted = isRetryable(error) && retries >= config.maxRetries && config.maxRetries > 0;
-        io.stderr.write(`${lineBreak()}error: ${exhausted ? `gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'}: ` : ''}${describeError(error)}\n`);
+        keeper.line(`error: ${exhausted ? `gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'}: ` : ''}${describeError(error)}`);
         finish(EXIT.failed);
       },
     });
@@ -160,7 +149,7 @@ export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo):
 /** What a reader of the text should know about an answer that ended normally but not fully: a cut, a filter, a refusal. */
 function endNote(snapshot: ChatCompletionSnapshot | undefined): string | undefined {
   if (!snapshot) return 'the stream ended without a single chunk';
-  if (snapshot.refusal !== '') return `the model refused: ${snapshot.refusal.replace(/\s+/g, ' ').trim()}`;
+  if (snapshot.refusal !== '') return `the model refused: ${describeError(snapshot.refusal)}`;
   const reason = snapshot.finishReason;
   if (reason === 'length') return 'the answer was cut at the token limit (finish reason "length")';
   if (reason === 'content_filter') return 'the answer was cut by a content filter (finish reason "content_filter")';

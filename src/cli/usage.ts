@@ -14,16 +14,24 @@ Options:
   --max-retries N       retries on transient errors (default: 3)
   --idle-timeout MS     abort (and retry) when no byte arrives for MS milliseconds;
                         0 turns it off (default: 60000; raise it for reasoning models)
-  --json                print NDJSON snapshots instead of text
+  --timeout MS          deadline for the whole answer, retries included; past it the
+                        request is aborted and the exit code is 124 (default: 0, none)
+  --json                print NDJSON: one line per delta, then the final snapshot
+  --raw                 keep the answer's control characters and escape sequences
+                        on a terminal too (they are always kept in a pipe or file)
+  --no-key              send no API key and need none (servers on localhost,
+                        127.0.0.1 or [::1] need none anyway)
   --mock                use the embedded mock server (no key, no network)
   -h, --help            show this help
 
 Exit codes: 0 done (or stdout closed by its reader), 1 failed (HTTP error such
-as 401/403, retries exhausted), 2 bad usage or no key, 130 interrupted (Ctrl-C).
+as 401/403, retries exhausted), 2 bad usage or no key, 124 --timeout passed,
+130 interrupted (Ctrl-C).
 
 Examples:
   OPENAI_API_KEY=sk-... rxjs-llm-stream "Explain backpressure in one paragraph"
   rxjs-llm-stream --mock "anything"          # embedded mock server with a drop
   git diff | rxjs-llm-stream --system "Review this diff" > review.md
   rxjs-llm-stream --json "hi" | tail -n 1    # the final snapshot as JSON
+  rxjs-llm-stream --base-url http://localhost:11434/v1 --model llama3.2 "hi"   # Ollama, no key
 `;
