@@ -201,4 +201,47 @@ describe('fromResponses in the background: resume, fall back, cancel', () => {
       expect(snapshot.toolCalls).toEqual([{ index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }]);
     });
   });
+
+  describe('the mock server speaks the Responses API', () => {
+    const post = (url: string, payload: object) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+    const eventTypes = (text: string) => [...text.matchAll(/^event: (.+)$/gm)].map((match) => match[1]);
+
+    it('streams typed events with sequence numbers and keepalive events, ending at response.completed without [DONE]', async () => {
+      const baseURL = await start([{ keepAliveEvery: 3 }]);
+      const text = await (await post(`${baseURL}/responses`, { model: 'm', input: 'x' })).text();
+      const types = eventTypes(text);
+      expect(types[0]).toBe('response.created');
+      expect(types.at(-1)).toBe('response.completed');
+      expect(types.filter((type) => type === 'keepalive').length).toBeGreaterThan(0);
+      expect(text).not.toContain('[DONE]');
+      const numbers = [...text.matchAll(/"sequence_number":(\d+)/g)].map((match) => Number(match[1]));
+      expect(numbers).toEqual(numbers.map((_, i) => i));
+    });
+
+    it('keeps only background responses: GET streams what follows starting_after, 404 otherwise; a plain GET gives the status', async () => {
+      const baseURL = await start([{}]);
+      await (await post(`${baseURL}/responses`, { model: 'm', input: 'x' })).text();
+      await (await post(`${baseURL}/responses`, { model: 'm', input: 'x', background: true })).text();
+      expect((await fetch(`${baseURL}/responses/resp_mock_1?stream=true`)).status).toBe(404);
+      const replay = await (await fetch(`${baseURL}/responses/resp_mock_2?stream=true&starting_after=${EVENT_COUNT - 4}`)).text();
+      expect(eventTypes(replay)).toEqual(['response.function_call_arguments.done', 'response.output_item.done', 'response.completed']);
+      expect(await (await fetch(`${baseURL}/responses/resp_mock_2`)).json()).toMatchObject({ id: 'resp_mock_2', status: 'completed' });
+      expect(server.generatedTokens).toBe(2 * ONE_GENERATION);
+    });
+
+    it('cancel stops a background response mid-stream and is idempotent', async () => {
+      const baseURL = await start([{ paceMs: 20 }, {}]);
+      const response = await post(`${baseURL}/responses`, { model: 'm', input: 'x', background: true });
+      const reader = response.body!.getReader();
+      await reader.read();
+      const cancelled = await post(`${baseURL}/responses/resp_mock_1/cancel`, {});
+      expect(await cancelled.json()).toMatchObject({ id: 'resp_mock_1', status: 'cancelled' });
+      let rest = '';
+      for (let read = await reader.read(); !read.done; read = await reader.read()) rest += new TextDecoder().decode(read.value);
+      expect(rest).not.toContain('response.completed');
+      expect(server.generatedTokens).toBeLessThan(ONE_GENERATION);
+      expect((await post(`${baseURL}/responses/resp_mock_1/cancel`, {})).status).toBe(200);
+      expect((await post(`${baseURL}/responses/resp_unknown/cancel`, {})).status).toBe(404);
+    });
+  });
 });
