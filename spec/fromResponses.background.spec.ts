@@ -148,18 +148,21 @@ describe('fromResponses in the background: resume, fall back, cancel', () => {
     expect(server.generatedTokens).toBe(ONE_GENERATION);
   });
 
-  it('resumeFrom with after asks only for what follows, and marks the first chunk resumed', async () => {
+  it('resumeFrom with after asks only for what follows, marks the first chunk resumed, and never repeats earlier text from a .done', async () => {
     const baseURL = await start([{ fault: { kind: 'stall', afterChunks: 20 } }, {}]);
     let id = '';
     const received: ChatCompletionEvent[] = [];
     const subscription = fromResponses({ baseURL, body, cancelOnUnsubscribe: false, onResponseId: (value) => (id = value) }).subscribe((event) => received.push(event));
-    await waitFor(() => server.generatedTokens > 0 && received.length > 10);
+    // Events 0-19: created, in_progress, the reasoning item (8 events), the message's opening and its first 8 text deltas.
+    const shown = tokenize(TEXT, TOKEN_SIZE).slice(0, 8).join('');
+    await waitFor(() => joined(chunks(received), (chunk) => chunk.choices[0]?.delta.content) === shown);
     subscription.unsubscribe();
     const events = chunks(await lastValueFrom(fromResponses({ baseURL, body, resumeFrom: { id, after: 19 } }).pipe(untilDone(), toArray())));
     expect(paths()[1]).toBe(`GET /v1/responses/${id}?stream=true&starting_after=19`);
     expect(streamStartOf(events[0])).toMatchObject({ resumed: true });
     expect(events.every((chunk) => chunk.id === id)).toBe(true);
-    expect(argumentsOf(events)).toBe('{"city":"Zürich"}'.slice(argumentsOf(chunks(received)).length));
+    expect(joined(events, (chunk) => chunk.choices[0]?.delta.content)).toBe(TEXT.slice(shown.length));
+    expect(argumentsOf(events)).toBe('{"city":"Zürich"}');
   });
 
   it('does not cancel when untilDone unsubscribes at the end, nor when a retry resubscribes after an error', async () => {

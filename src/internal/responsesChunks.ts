@@ -27,6 +27,12 @@ export interface ResponsesFold {
   toolIndexByOutput: Map<number, number>;
   /** Characters emitted per text part (`kind:output_index:sub_index`), so a `*.done` supplies only what no delta brought. */
   emitted: Map<string, number>;
+  /**
+   * The fold began after the start of the response (`resumeFrom` with `after`):
+   * it never saw the earlier deltas, so a `*.done` supplies nothing (it could
+   * only repeat what the application already holds).
+   */
+  partial?: boolean;
 }
 
 export function newResponsesFold(): ResponsesFold {
@@ -147,7 +153,7 @@ function added(fold: ResponsesFold, kind: TextKind, json: Json, sub: string, del
 
 /** A `*.done` with the whole text: what the deltas did not bring (all of it when none came). */
 function remainder(fold: ResponsesFold, kind: TextKind, json: Json, sub: string, whole: unknown): string {
-  if (typeof whole !== 'string') return '';
+  if (typeof whole !== 'string' || fold.partial) return '';
   const key = partKey(kind, json, sub);
   const emitted = fold.emitted.get(key) ?? 0;
   if (whole.length <= emitted) return '';
@@ -182,7 +188,7 @@ function functionCallChunks(type: string, json: Json, fold: ResponsesFold): Tool
   };
   const rest = (whole: unknown): string => {
     const emitted = fold.emitted.get(key) ?? 0;
-    return typeof whole === 'string' && whole.length > emitted ? whole.slice(emitted) : '';
+    return typeof whole === 'string' && whole.length > emitted && !fold.partial ? whole.slice(emitted) : '';
   };
   switch (type) {
     case 'response.output_item.added':

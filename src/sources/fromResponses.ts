@@ -128,7 +128,10 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
   const background = body.background === true || resumeFrom !== undefined;
 
   // Per source instance: the response a failed subscription leaves for the next one to resume.
-  let saved: Progress | undefined = resumeFrom && { fold: { ...newResponsesFold(), id: resumeFrom.id, cursor: resumeFrom.after }, token: {} };
+  let saved: Progress | undefined = resumeFrom && {
+    fold: { ...newResponsesFold(), id: resumeFrom.id, cursor: resumeFrom.after, partial: resumeFrom.after !== undefined },
+    token: {},
+  };
   let reported = '';
 
   const fresh = (): Call => ({ url: endpoint, method: 'POST', progress: { fold: newResponsesFold(), token: {} }, resumed: false });
