@@ -1,8 +1,18 @@
-/** Replaces every occurrence of each secret in `text` with `[redacted]`. */
+/** Secrets shorter than this are redacted only where they stand alone, not inside words. */
+const SHORT_SECRET = 8;
+
+/**
+ * Replaces every occurrence of each secret in `text` with `[redacted]`. A
+ * short secret (a test key such as `k`) is replaced only where it stands
+ * alone (not inside a word or a longer token), so a provider's message stays
+ * readable instead of losing every letter `k`.
+ */
 export function redact(text: string, secrets: readonly string[]): string {
   let result = text;
   for (const secret of secrets) {
-    if (secret !== '' && result.includes(secret)) result = result.split(secret).join('[redacted]');
+    if (secret === '' || !result.includes(secret)) continue;
+    if (secret.length >= SHORT_SECRET) result = result.split(secret).join('[redacted]');
+    else result = result.replace(new RegExp(`(?<![\\w-])${secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`, 'g'), '[redacted]');
   }
   return result;
 }

@@ -147,7 +147,8 @@ async function post(
   // Called unbound: a browser's fetch throws "Illegal invocation" when `this` is not the window.
   const { fetch } = request;
   try {
-    return await fetch(url, { method: 'POST', headers, body: request.body, signal, redirect });
+    const method = request.method ?? 'POST';
+    return await fetch(url, { method, headers, body: method === 'GET' ? undefined : request.body, signal, redirect });
   } catch (error) {
     if (signal.aborted) throw error;
     throw new NetworkError(

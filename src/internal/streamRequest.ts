@@ -36,6 +36,8 @@ export interface StreamRequest {
   /** Who makes the request, for messages: `fromChatCompletion`, ... */
   source: string;
   url: string;
+  /** Default `'POST'`; a `'GET'` sends no body (a resumed Responses API stream). */
+  method?: 'GET' | 'POST';
   body: string;
   headers: Record<string, string>;
   extraHeaders?: HeadersInput;

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { anthropicFormat } from './renderAnthropic.js';
 import { geminiFormat } from './renderGemini.js';
 import { openAIFormat } from './renderOpenAI.js';
+import { responsesFormat } from './renderResponses.js';
+import { createResponsesStore, freshPlan, type StreamPlan } from './responsesStore.js';
 import { resolveScenario, type MockScenario, type ResolvedScenario } from './scenario.js';
 import { frame, type WireFormat } from './wireFormat.js';
 
@@ -58,6 +60,13 @@ export interface MockChatServer {
   url: string;
   /** Every request so far (CORS preflights excluded). */
   requests: RecordedRequest[];
+  /**
+   * Tokens (content, reasoning and argument fragments) generated so far over
+   * all requests: a restarted request generates its answer again, a resumed
+   * background Responses API stream replays what was generated without
+   * counting it.
+   */
+  readonly generatedTokens: number;
   /** Closes the server, destroys open connections and clears timers. */
   close(): Promise<void>;
 }
@@ -66,7 +75,7 @@ const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   // '*' does not cover Authorization in browsers, so it is named.
   'access-control-allow-headers': 'authorization, content-type, accept, api-key, x-api-key, x-goog-api-key, anthropic-version, *',
-  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-expose-headers': 'retry-after, retry-after-ms',
 };
 
@@ -100,6 +109,11 @@ const CORS_HEADERS = {
  */
 export async function startMockChatServer(options: MockChatServerOptions = {}): Promise<MockChatServer> {
   const requests: RecordedRequest[] = [];
+  let generatedTokens = 0;
+  const countGenerated = (tokens: number) => {
+    generatedTokens += tokens;
+  };
+  const responses = createResponsesStore(countGenerated);
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let closing = false;
   const cors = options.cors ?? true;
@@ -157,21 +171,32 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
     const reply = (status: number, message: string, extra: Record<string, string> = {}) =>
       sendJson(response, status, (format ?? openAIFormat).errorBody(status, message), extra);
     if (!format) return reply(404, `No route for ${path}.`);
-    if (request.method !== 'POST') return reply(405, 'Only POST is supported.');
+    // The Responses API's GET (retrieve, resume) and cancel routes, on responses the server keeps.
+    const onStoredResponse = format === responsesFormat && /\/responses\/[^/]+/.test(path.split('?')[0] ?? '');
+    if (request.method !== 'POST' && !onStoredResponse) return reply(405, 'Only POST is supported.');
     if (options.apiKey !== undefined && !hasKey(request.headers, path, options.apiKey)) {
       return reply(401, 'Incorrect API key provided.');
+    }
+    const route = onStoredResponse ? responses.route(recorded.method, path) : undefined;
+    if (route?.kind === 'json') return sendJson(response, route.status, route.body, {});
+    if (route?.kind === 'stream') {
+      recorded.id = route.id;
+      void stream(response, format, resolveScenario({ ...options.scenario, ...pickScenario(options, index, recorded) }), route.plan);
+      return;
     }
     if (typeof body !== 'object' || body === null || !(format.requiredField in body)) {
       return reply(400, `The request body must be a JSON object with "${format.requiredField}".`);
     }
     const scripted = pickScenario(options, index, recorded);
     const scenario = resolveScenario({ ...options.scenario, ...scripted });
-    void stream(response, format, scenario, recorded.id);
+    const events = format.events(scenario, recorded.id);
+    const background = format === responsesFormat && (body as { background?: unknown }).background === true;
+    void stream(response, format, scenario, format === responsesFormat ? responses.create(recorded.id, events, background) : freshPlan(events, countGenerated));
   }
 
   const ownDrop = new WeakSet<ServerResponse>();
 
-  async function stream(response: ServerResponse, format: WireFormat, scenario: ResolvedScenario, id: string): Promise<void> {
+  async function stream(response: ServerResponse, format: WireFormat, scenario: ResolvedScenario, plan: StreamPlan): Promise<void> {
     const { fault } = scenario;
     if (fault?.kind === 'status') {
       const extra: Record<string, string> = {};
@@ -182,9 +207,11 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
     }
     response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     response.flushHeaders();
-    const events = format.events(scenario, id).map((event) => Buffer.from(frame(event, scenario.lineEnding)));
+    const events = plan.events.map((event) => Buffer.from(frame(event, scenario.lineEnding)));
     const stopAt = fault && 'afterChunks' in fault ? fault.afterChunks : events.length;
-    const gone = () => closing || response.destroyed;
+    const cancelled = () => plan.cancelled?.() === true;
+    const gone = () => closing || response.destroyed || cancelled();
+    const keepAlive = format.keepAlive ? frame(format.keepAlive(), scenario.lineEnding) : `: keep-alive${scenario.lineEnding}${scenario.lineEnding}`;
     const write = async (bytes: Buffer) => {
       const size = scenario.dribble > 0 ? scenario.dribble : bytes.length;
       for (let offset = 0; offset < bytes.length && !gone(); offset += size) {
@@ -194,14 +221,24 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
     };
     for (let i = 0; i < Math.min(stopAt, events.length); i++) {
       if (i > 0 && scenario.paceMs > 0) await pause(scenario.paceMs);
-      if (scenario.keepAliveEvery > 0 && (i + 1) % scenario.keepAliveEvery === 0) await write(Buffer.from(`: keep-alive${scenario.lineEnding}${scenario.lineEnding}`));
-      await write(events[i]!);
-      if (gone()) return;
+      if (scenario.keepAliveEvery > 0 && (i + 1) % scenario.keepAliveEvery === 0) await write(Buffer.from(keepAlive));
+      if (!gone()) {
+        plan.beforeWrite(i);
+        await write(events[i]!);
+      }
+      if (gone()) {
+        // A cancelled background response stops generating; its stream ends without a terminal event.
+        if (cancelled() && !closing && !response.destroyed) response.end();
+        return;
+      }
     }
     switch (fault?.kind) {
       case 'drop': {
         const next = events[stopAt];
-        if (fault.atByte !== undefined && next) await write(next.subarray(0, cutOffset(next, fault.atByte)));
+        if (fault.atByte !== undefined && next) {
+          plan.beforeWrite(stopAt);
+          await write(next.subarray(0, cutOffset(next, fault.atByte)));
+        }
         await pause(5);
         ownDrop.add(response);
         response.socket?.destroy();
@@ -229,6 +266,9 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests,
+    get generatedTokens() {
+      return generatedTokens;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
@@ -253,6 +293,7 @@ function formatOf(path: string): WireFormat | undefined {
   if (pathname.endsWith('/chat/completions')) return openAIFormat;
   if (pathname.endsWith('/messages')) return anthropicFormat;
   if (/\/models\/[^/]+:streamGenerateContent$/.test(pathname)) return geminiFormat;
+  if (/\/responses(\/[^/]+(\/cancel)?)?$/.test(pathname)) return responsesFormat;
   return undefined;
 }
 

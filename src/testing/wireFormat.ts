@@ -8,7 +8,7 @@ export interface SseEvent {
 
 /** How the mock server speaks one provider's streaming protocol. */
 export interface WireFormat {
-  name: 'openai' | 'anthropic' | 'gemini';
+  name: 'openai' | 'anthropic' | 'gemini' | 'responses';
   /** Every event of one full generation, the end marker included. */
   events(scenario: ResolvedScenario, id: string): SseEvent[];
   /** The in-stream error event the provider sends. */
@@ -19,6 +19,8 @@ export interface WireFormat {
   responseId(n: number): string;
   /** The body field a valid request must carry. */
   requiredField: string;
+  /** The keep-alive the provider sends while idle; default: the comment `: keep-alive`. */
+  keepAlive?: () => SseEvent;
 }
 
 /** Frames events as SSE text with the given line ending. */

@@ -1,0 +1,241 @@
+import { Observable, catchError, defer, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
+import { HttpError } from '../errors.js';
+import { newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
+import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
+import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { markStreamStart } from '../streamStart.js';
+import { DONE, type ChatCompletionEvent } from '../types.js';
+import { DEFAULT_BASE_URL } from './fromChatCompletion.js';
+
+/** A Responses API request body; `stream: true` is added for you. */
+export interface ResponsesRequest {
+  model?: string;
+  input?: unknown;
+  /** With `true` (and `store: true`) a dropped stream is resumed instead of restarted. */
+  background?: boolean;
+  store?: boolean;
+  [parameter: string]: unknown;
+}
+
+/** Where to pick up a background response that an earlier page or process started. */
+export interface ResponsesResumePoint {
+  /** The response id (`resp_...`), as `onResponseId` reported it. */
+  id: string;
+  /**
+   * The last `sequence_number` already shown. Leave it out to replay the
+   * response from its start (the fold starts from empty); with it, only the
+   * events after it come, and the first chunk is marked `resumed: true`.
+   */
+  after?: number;
+}
+
+/** Options of `fromResponses`. */
+export interface ResponsesOptions extends TransportOptions {
+  /** Default: `https://api.openai.com/v1`; requests go to `{baseURL}/responses` and `{baseURL}/responses/{id}...`. */
+  baseURL?: string;
+  /** The full `/responses` endpoint URL, overriding `baseURL`; resume and cancel URLs are built on it (its query kept). */
+  url?: string;
+  /** Sent as `Authorization: Bearer {apiKey}`; omit it for servers that need none. */
+  apiKey?: string;
+  /** The request: `model`, `input`, `instructions`, `tools`, `reasoning`, `background`, `store`, ... */
+  body: ResponsesRequest;
+  /**
+   * Unsubscribing from a background response (the consumer leaving, not a
+   * retry after an error) sends `POST /responses/{id}/cancel`. `false` leaves
+   * it running, to resume later with `resumeFrom`. Default: `true`.
+   */
+  cancelOnUnsubscribe?: boolean;
+  /** Called once per response when its id is known (at `response.created`): keep it to resume after a page reload. */
+  onResponseId?: (id: string) => void;
+  /** The first subscription resumes this background response with a `GET` instead of a new `POST`. */
+  resumeFrom?: ResponsesResumePoint;
+}
+
+const SOURCE = 'fromResponses';
+
+/** Statuses of a resume `GET` that mean "cannot resume" (expired, not a background response, too old): start afresh. */
+const CANNOT_RESUME = new Set([400, 404, 410]);
+
+/** One response as the source follows it across subscriptions. */
+interface Progress {
+  fold: ResponsesFold;
+  /** Identifies the response in `markStreamStart`: the same object for every subscription that continues it. */
+  token: object;
+}
+
+/** One connection: where it goes and what the fold makes of it. */
+interface Call {
+  url: string;
+  method: 'GET' | 'POST';
+  progress: Progress;
+  resumed: boolean;
+  skipThrough?: number;
+}
+
+/**
+ * Streams one answer from the OpenAI Responses API (`POST {baseURL}/responses`),
+ * normalized to the same `ChatCompletionChunk | DONE` events as
+ * `fromChatCompletion`, so `untilDone`, `accumulateContent`,
+ * `retryWithBackoff` and `withStreamStatus` work unchanged. It completes at
+ * the terminal event (a trailing `[DONE]` is accepted, never required).
+ *
+ * ```text
+ * server:  created  output_text.delta "Hi"  output_text.done  completed
+ * result:  c(role)--c("Hi")------------------------------------c(stop, usage)D|
+ * ```
+ *
+ * With `body.background: true` (and `store: true`) a stream that breaks off
+ * is resumed by the next subscription (`retryWithBackoff` subscribing again)
+ * with `GET {baseURL}/responses/{id}?stream=true&starting_after={last sequence_number}`:
+ * nothing is generated twice and the first chunk is marked `resumed: true`
+ * (see `markStreamStart`), so `accumulateContent` continues the snapshot. A
+ * resume answered 400, 404 or 410 falls back to a fresh `POST`, marked
+ * `resumed: false`. Unsubscribing cancels a background response
+ * (`POST /responses/{id}/cancel`) unless `cancelOnUnsubscribe: false`.
+ *
+ * Errors: `HttpError`, `NetworkError`, `IdleTimeoutError`, `ParseError` as
+ * for `fromChatCompletion`; `ApiError` for an `error` event or
+ * `response.failed` (retryable when the provider names a server error or an
+ * overload). Bad options throw `TypeError`/`RangeError` right here.
+ *
+ * @example
+ * ```ts
+ * fromResponses({
+ *   apiKey: process.env.OPENAI_API_KEY,
+ *   body: { model: 'gpt-5-mini', input: 'Hello', background: true, store: true },
+ *   onResponseId: (id) => sessionStorage.setItem('answer', id),
+ * }).pipe(untilDone(), accumulateContent(), retryWithBackoff())
+ *   .subscribe((snapshot) => render(snapshot.content));
+ * ```
+ */
+export function fromResponses(options: ResponsesOptions): Observable<ChatCompletionEvent> {
+  assertObject(`${SOURCE}: options`, options);
+  const body = assertObject<ResponsesRequest>(`${SOURCE}: options.body`, options.body);
+  const endpoint =
+    options.url !== undefined
+      ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
+      : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL)}/responses`;
+  const cancelOnUnsubscribe = options.cancelOnUnsubscribe ?? true;
+  if (typeof cancelOnUnsubscribe !== 'boolean') throw new TypeError(`${SOURCE}: options.cancelOnUnsubscribe must be a boolean.`);
+  const onResponseId = options.onResponseId === undefined ? undefined : assertFunction<(id: string) => void>(`${SOURCE}: options.onResponseId`, options.onResponseId);
+  const resumeFrom = options.resumeFrom === undefined ? undefined : assertResumePoint(options.resumeFrom);
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+  const apiKey = assertApiKey(SOURCE, options.apiKey, 'leave it out for servers that need no key');
+  const secrets = apiKey === undefined ? [] : [apiKey];
+  if (apiKey !== undefined) headers.Authorization = `Bearer ${apiKey}`;
+  const request = prepareStreamRequest(SOURCE, options, { url: endpoint, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
+  const background = body.background === true || resumeFrom !== undefined;
+
+  // Per source instance: the response a failed subscription leaves for the next one to resume.
+  let saved: Progress | undefined = resumeFrom && {
+    fold: { ...newResponsesFold(), id: resumeFrom.id, cursor: resumeFrom.after, partial: resumeFrom.after !== undefined },
+    token: {},
+  };
+  let reported = '';
+
+  const fresh = (): Call => ({ url: endpoint, method: 'POST', progress: { fold: newResponsesFold(), token: {} }, resumed: false });
+  const resume = (progress: Progress): Call => {
+    const { id, cursor } = progress.fold;
+    if (cursor === undefined) {
+      // No cursor: replay the stored response from its start, without generating it again; the fold starts over.
+      return { url: responseUrl(endpoint, [id], { stream: 'true' }), method: 'GET', progress: { fold: { ...newResponsesFold(), id }, token: {} }, resumed: false };
+    }
+    const url = responseUrl(endpoint, [id], { stream: 'true', starting_after: String(cursor) });
+    return { url, method: 'GET', progress, resumed: true, skipThrough: cursor };
+  };
+
+  const events = (call: Call): Observable<ChatCompletionEvent> => {
+    const { progress } = call;
+    const context = { source: SOURCE, secrets: request.secrets, skipThrough: call.skipThrough };
+    let first = true;
+    return openEventStream(request, call).pipe(
+      mergeMap((message) => {
+        const produced = responsesEvents(message, progress.fold, context);
+        if (onResponseId && progress.fold.id !== '' && progress.fold.id !== reported) {
+          reported = progress.fold.id;
+          onResponseId(reported);
+        }
+        return produced;
+      }),
+      map((event) => {
+        if (!first || event === DONE) return event;
+        first = false;
+        return markStreamStart(event, { resumed: call.resumed, stream: progress.token });
+      }),
+      takeWhile((event) => event !== DONE, true),
+    );
+  };
+
+  return defer(() => {
+    const taken = saved;
+    saved = undefined;
+    let call = taken ? resume(taken) : fresh();
+    const attempt = events(call).pipe(
+      catchError((error: unknown) => {
+        if (call.method !== 'GET' || !(error instanceof HttpError) || !CANNOT_RESUME.has(error.status)) return throwError(() => error);
+        call = fresh();
+        return events(call);
+      }),
+    );
+    let ended = false;
+    const leftForNextSubscription = () => {
+      ended = true;
+      const { fold } = call.progress;
+      if (background && !fold.terminal && fold.id !== '') saved = call.progress;
+    };
+    return attempt.pipe(
+      tap({
+        error: leftForNextSubscription,
+        complete: leftForNextSubscription,
+        unsubscribe: () => {
+          const { fold } = call.progress;
+          if (ended || fold.terminal || fold.id === '') return;
+          if (background && cancelOnUnsubscribe) cancelResponse(request, endpoint, fold.id);
+        },
+      }),
+    );
+  });
+}
+
+/**
+ * The one place that talks to the SSE transport: the events of one
+ * connection (a `POST` that starts a response or a `GET` that resumes one).
+ */
+function openEventStream(request: StreamRequest, call: Pick<Call, 'url' | 'method'>): Observable<EventSourceMessage> {
+  if (call.method === 'POST') return serverSentEvents({ ...request, url: call.url, method: 'POST' });
+  const headers = { ...request.headers };
+  delete headers['Content-Type'];
+  return serverSentEvents({ ...request, url: call.url, method: 'GET', body: '', headers });
+}
+
+/** `POST {endpoint}/{id}/cancel`, fire and forget: the consumer has gone, and a failed cancel has no one to tell. */
+function cancelResponse(request: StreamRequest, endpoint: string, id: string): void {
+  const send = async () => {
+    const extra = typeof request.extraHeaders === 'function' ? assertHeaders(`${SOURCE}: the headers function's result`, await request.extraHeaders()) : request.extraHeaders;
+    const headers: Record<string, string> = { ...request.headers, ...extra };
+    delete headers['Content-Type'];
+    const { fetch } = request;
+    const response = await fetch(responseUrl(endpoint, [id, 'cancel'], {}), { method: 'POST', headers, redirect: 'error' });
+    await response.body?.cancel();
+  };
+  send().catch(() => undefined);
+}
+
+/** `{endpoint}/{segments...}?{query}`, the endpoint's own query kept, each segment encoded. */
+function responseUrl(endpoint: string, segments: string[], query: Record<string, string>): string {
+  const url = new URL(endpoint);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/${segments.map(encodeURIComponent).join('/')}`;
+  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+  return url.href;
+}
+
+function assertResumePoint(value: unknown): { id: string; after?: number } {
+  const point = assertObject<ResponsesResumePoint>(`${SOURCE}: options.resumeFrom`, value);
+  if (typeof point.id !== 'string' || point.id === '') throw new TypeError(`${SOURCE}: options.resumeFrom.id must be the response id, a non-empty string.`);
+  const { after } = point;
+  if (after !== undefined && (typeof after !== 'number' || !Number.isInteger(after) || after < 0)) {
+    throw new RangeError(`${SOURCE}: options.resumeFrom.after must be a sequence_number, an integer 0 or more.`);
+  }
+  return { id: point.id, after };
+}
