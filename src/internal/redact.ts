@@ -33,10 +33,11 @@ const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 /**
  * Removes terminal control sequences (ANSI/CSI, OSC such as window titles,
  * clipboard writes and links) and every C0/C1 control character except tab
- * and line feed, so a server's text cannot act on a terminal or a log.
+ * and line feed (a CR or CRLF becomes a line feed), so a server's text cannot
+ * act on a terminal or a log.
  */
 export function stripControls(text: string): string {
-  return text.replace(TERMINAL_SEQUENCE, '').replace(CONTROL, '');
+  return text.replace(TERMINAL_SEQUENCE, '').replace(/\r\n?/g, '\n').replace(CONTROL, '');
 }
 
 /**
