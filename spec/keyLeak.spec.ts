@@ -218,6 +218,17 @@ describe('no key in any error', () => {
       expect(assertHttpUrl('baseURL', 'http://127.0.0.1:9/v1/')).toBe('http://127.0.0.1:9/v1');
     });
 
+    it.each([
+      ['the user name of a Basic pair with an empty password', [`Basic ${base64('sk_live_51abc:')}`], 'key sk_live_51abc here', 'key [redacted] here'],
+      ['a token after any scheme', ['SSWS 00abc-okta-token'], 'bad token 00abc-okta-token', 'bad token [redacted]'],
+      ['a key JSON-escaped twice, with \\/', ['sk-a/b"c'], 'raw {\\"k\\":\\"sk-a\\\\\\/b\\\\\\\"c\\"}', 'raw {\\"k\\":\\"[redacted]\\"}'],
+      ['a key with non-ASCII as upper-case \\u escapes', ['sk-é日'], 'got sk-\\u00E9\\u65E5', 'got [redacted]'],
+      ['a key URL-encoded with lower-case hex', ['sk/é key'], 'q=sk%2f%c3%a9+key', 'q=[redacted]'],
+      ['a key the server cut into by a control character', ['sk-split-key'], 'sk-split\u0000-key', '[redacted]'],
+    ])('redact covers %s', (_, secrets, text, expected) => {
+      expect(redact(text, secrets)).toBe(expected);
+    });
+
     it('strips terminal sequences and C0/C1 controls from a provider message', () => {
       const message = cleanMessage('a\u001b[2Jb\u001b]52;c;ZXZpbA==\u0007c\u001b]8;;http://x\u001b\\d\u0000e\u0085f\rg\u009b1;31mh', []);
       expect(message).toBe('abcdef gh');

@@ -120,15 +120,18 @@ function clip(text: string): string {
   return text.length > MAX_REBUILT_LENGTH ? `${text.slice(0, MAX_REBUILT_LENGTH)}…` : text;
 }
 
-/** Patterns by the secrets they match; a few requests' worth, the oldest dropped first. */
-const patterns = new Map<string, RegExp | undefined>();
-const MAX_PATTERNS = 32;
+/**
+ * Patterns by the secrets array they were built from, checked against its
+ * contents in case it changed; held weakly, so no secret outlives its request.
+ */
+const patterns = new WeakMap<readonly string[], { contents: string; pattern: RegExp | undefined }>();
 
 /** One regular expression matching every form of every secret, longest first. */
 function secretPattern(secrets: readonly string[]): RegExp | undefined {
   if (secrets.length === 0) return undefined;
-  const key = JSON.stringify(secrets);
-  if (patterns.has(key)) return patterns.get(key);
+  const contents = JSON.stringify(secrets);
+  const cached = patterns.get(secrets);
+  if (cached?.contents === contents) return cached.pattern;
   const forms = new Set<string>();
   for (const secret of secrets) {
     if (typeof secret === 'string') for (const form of secretForms(secret)) forms.add(form);
@@ -136,8 +139,7 @@ function secretPattern(secrets: readonly string[]): RegExp | undefined {
   forms.delete('');
   const sorted = [...forms].sort((a, b) => b.length - a.length);
   const pattern = sorted.length === 0 ? undefined : new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
-  if (patterns.size >= MAX_PATTERNS) patterns.delete(patterns.keys().next().value as string);
-  patterns.set(key, pattern);
+  patterns.set(secrets, { contents, pattern });
   return pattern;
 }
 
