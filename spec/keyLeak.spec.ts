@@ -224,6 +224,7 @@ describe('no key in any error', () => {
       ['a key JSON-escaped twice, with \\/', ['sk-a/b"c'], 'raw {\\"k\\":\\"sk-a\\\\\\/b\\\\\\\"c\\"}', 'raw {\\"k\\":\\"[redacted]\\"}'],
       ['a key with non-ASCII as upper-case \\u escapes', ['sk-é日'], 'got sk-\\u00E9\\u65E5', 'got [redacted]'],
       ['a key URL-encoded with lower-case hex', ['sk/é key'], 'q=sk%2f%c3%a9+key', 'q=[redacted]'],
+      ['the trimmed password of a Basic pair, form-encoded', [`Basic ${base64('alice:aaa  aaaaa\t')}`], 'k=aaa++aaaaa', 'k=[redacted]'],
       ['a key the server cut into by a control character', ['sk-split-key'], 'sk-split\u0000-key', '[redacted]'],
     ])('redact covers %s', (_, secrets, text, expected) => {
       expect(redact(text, secrets)).toBe(expected);

@@ -152,6 +152,7 @@ export function secretForms(secret: string): string[] {
   }
   for (const base of [...bases]) {
     const stripped = stripControls(base);
+    bases.add(base.trim());
     bases.add(stripped);
     bases.add(stripped.replace(/\s+/g, ' ').trim());
   }
