@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { lastValueFrom } from 'rxjs';
 import { accumulateContent, fromChatCompletion, HttpError, retryWithBackoff, untilDone } from '../src/index.js';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
@@ -361,6 +362,115 @@ describe('startMockChatServer', () => {
     expect(requests[0]!.closedByClient).toBe(false);
   });
 });
+
+describe('startMockChatServer: what it reads of a request', () => {
+  let server: MockChatServer;
+  afterEach(() => server?.close());
+
+  it('answers 401 before reading the body: a client declaring 600 MB and sending 1 KB gets its answer', async () => {
+    server = await startMockChatServer({ apiKey: 'sk-mock' });
+    const answer = await sendPart(`${server.url}/v1/chat/completions`, {
+      headers: { 'content-type': 'application/json', 'content-length': String(600 * 1024 * 1024) },
+      chunks: [Buffer.alloc(1024, 0x20)],
+      end: false,
+    });
+    expect(answer.status).toBe(401);
+    expect(JSON.parse(answer.body).error.message).toMatch(/API key/);
+    expect(server.requests[0]!.body).toBeUndefined();
+    const ok = await read(`${server.url}/v1/chat/completions`, { headers: { authorization: 'Bearer sk-mock' } });
+    expect(ok.response.status).toBe(200);
+  });
+
+  it('answers 413 to a declared Content-Length over maxBodyBytes without reading the body', async () => {
+    server = await startMockChatServer({ apiKey: 'sk-mock', maxBodyBytes: 4096 });
+    const answer = await sendPart(`${server.url}/v1/chat/completions`, {
+      headers: { authorization: 'Bearer sk-mock', 'content-length': String(600 * 1024 * 1024) },
+      chunks: [Buffer.alloc(1024, 0x20)],
+      end: false,
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body).error.message).toContain('4096 bytes');
+  });
+
+  it('answers 413 once a chunked body grows past maxBodyBytes, then still serves the next request', async () => {
+    server = await startMockChatServer({ maxBodyBytes: 16 * 1024 });
+    const answer = await sendPart(`${server.url}/v1/chat/completions`, {
+      headers: { 'content-type': 'application/json' },
+      chunks: [Buffer.from('{"model":"m","messages":[],"pad":"'), ...Array.from({ length: 4 }, () => Buffer.alloc(16 * 1024, 0x61)), Buffer.from('"}')],
+      end: true,
+    });
+    expect(answer.status).toBe(413);
+    const ok = await read(`${server.url}/v1/chat/completions`);
+    expect(ok.response.status).toBe(200);
+    expect(ok.events.at(-1)?.data).toBe('[DONE]');
+  });
+
+  it('closes the connection of a client that keeps sending past the cap', async () => {
+    server = await startMockChatServer({ maxBodyBytes: 16 * 1024 });
+    const attempted = 64 * 1024 * 1024;
+    const { status, sent } = await sendUntilClosed(`${server.url}/v1/chat/completions`, attempted);
+    expect(status).toBe(413);
+    expect(sent).toBeLessThan(attempted);
+  });
+
+  it('refuses a maxBodyBytes that is not a number of bytes, 1 or more', async () => {
+    for (const maxBodyBytes of [0, -1, Number.NaN, '1024' as unknown as number]) {
+      await expect(startMockChatServer({ maxBodyBytes })).rejects.toThrow(RangeError);
+    }
+  });
+});
+
+/**
+ * POSTs with node:http, writing `chunks` (and ending the body when `end`),
+ * and resolves with the answer's status and text. Rejects if no answer comes
+ * in 10 s (a server still waiting for the body), a guard against a hang only.
+ */
+function sendPart(url: string, { headers, chunks, end }: { headers: OutgoingHttpHeaders; chunks: Buffer[]; end: boolean }) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const guard = setTimeout(() => {
+      request.destroy();
+      reject(new Error('no answer within 10 s: the server waits for the whole body'));
+    }, 10_000);
+    const request = httpRequest(url, { method: 'POST', headers, agent: false }, (response) => {
+      const parts: Buffer[] = [];
+      response.on('data', (part: Buffer) => parts.push(part));
+      response.on('end', () => {
+        clearTimeout(guard);
+        request.destroy();
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') });
+      });
+    });
+    request.on('error', (error) => {
+      clearTimeout(guard);
+      reject(error);
+    });
+    for (const chunk of chunks) request.write(chunk);
+    if (end) request.end();
+  });
+}
+
+/** Streams up to `total` bytes of a chunked body, 64 KiB at a time, until the server closes the connection. */
+function sendUntilClosed(url: string, total: number) {
+  return new Promise<{ status: number; sent: number }>((resolve) => {
+    let status = 0;
+    let sent = 0;
+    const request = httpRequest(url, { method: 'POST', agent: false }, (response) => {
+      status = response.statusCode ?? 0;
+      response.resume();
+    });
+    request.on('error', () => undefined);
+    request.on('close', () => resolve({ status, sent }));
+    const piece = Buffer.alloc(64 * 1024, 0x61);
+    const pump = () => {
+      while (!request.destroyed && sent < total) {
+        sent += piece.length;
+        if (!request.write(piece)) return void request.once('drain', pump);
+      }
+      if (!request.destroyed) request.end();
+    };
+    pump();
+  });
+}
 
 async function framesOf(text: string): Promise<Buffer[]> {
   const probe = await startMockChatServer({ scenario: { text, tokenSize: 1 } });

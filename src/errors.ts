@@ -3,8 +3,10 @@
  * the ESM and CJS copies of a class are different objects: check `error.name`
  * (or `isRetryable`) rather than `instanceof` when both copies may be loaded.
  *
- * Messages say what happened and what to do; none of them ever contains an
- * API key or a header value.
+ * Messages say what happened and what to do; none of them, nor any field or
+ * cause, ever contains an API key or a credential header value in the forms
+ * listed in docs/security.md. Text a server supplied is stripped of control
+ * characters and terminal escape sequences before it lands in an error.
  */
 
 /** HTTP statuses worth another attempt: timeouts, conflicts, rate limits, server faults. */

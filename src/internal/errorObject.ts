@@ -1,8 +1,10 @@
 import { ApiError, type ApiErrorDetails } from '../errors.js';
-import { redact } from './redact.js';
+import { redact, stripControls } from './redact.js';
 
 /** The longest provider message an error repeats. */
 const MAX_MESSAGE_LENGTH = 500;
+/** The longest `type`, `code` or `param` an error repeats. */
+const MAX_FIELD_LENGTH = 100;
 
 export interface ErrorObject extends ApiErrorDetails {
   message: string;
@@ -38,17 +40,46 @@ export function findErrorObject(json: unknown): ErrorObject | undefined {
   return undefined;
 }
 
-/** Turns an error object sent inside a stream into an `ApiError`. */
+/**
+ * Turns a provider's error object into an `ApiError`. Every string the server
+ * supplied (message, `type`, `code`, `param`) is cleaned by {@link cleanField}.
+ */
 export function toApiError(found: ErrorObject, secrets: readonly string[]): ApiError {
-  const kind = found.type ?? (found.code === undefined ? undefined : String(found.code));
+  const details = {
+    type: cleanField(found.type, secrets),
+    code: typeof found.code === 'number' ? found.code : cleanField(found.code, secrets),
+    param: cleanField(found.param, secrets),
+  };
+  const kind = details.type ?? (details.code === undefined ? undefined : String(details.code));
   const message = `The provider sent an error${kind ? ` (${kind})` : ''}: ${cleanMessage(found.message, secrets)}`;
-  return new ApiError(message, found);
+  return new ApiError(message, details);
 }
 
-/** A provider message, single-line, shortened, without secrets. */
+/**
+ * A provider message as an error may repeat it: control characters and
+ * terminal sequences removed, on one line, every form of every secret
+ * replaced with `[redacted]`, at most 500 characters.
+ */
 export function cleanMessage(message: string, secrets: readonly string[]): string {
-  const oneLine = redact(message, secrets).replace(/\s+/g, ' ').trim();
-  return oneLine.length > MAX_MESSAGE_LENGTH ? `${oneLine.slice(0, MAX_MESSAGE_LENGTH)}…` : oneLine;
+  return clean(message, secrets, MAX_MESSAGE_LENGTH);
+}
+
+/**
+ * A short server-supplied field (an error `type`, `code` or `param`, Gemini's
+ * `blockReason`) cleaned like {@link cleanMessage} and cut at 100 characters;
+ * `undefined` when absent or empty.
+ */
+export function cleanField(value: string | undefined, secrets: readonly string[]): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const cleaned = clean(value, secrets, MAX_FIELD_LENGTH);
+  return cleaned === '' ? undefined : cleaned;
+}
+
+function clean(text: string, secrets: readonly string[], maxLength: number): string {
+  // Controls go and whitespace collapses before the secrets are matched, so
+  // neither can hide a key from the match; the cut comes last.
+  const oneLine = redact(stripControls(String(text)).replace(/\s+/g, ' ').trim(), secrets);
+  return oneLine.length > maxLength ? `${oneLine.slice(0, maxLength)}…` : oneLine;
 }
 
 function stringField(value: unknown): string | undefined {

@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ToolCallDelta, Usage } from '../types.js';
-import { findErrorObject, toApiError } from './errorObject.js';
+import { cleanField, findErrorObject, toApiError } from './errorObject.js';
 import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
 import type { EventSourceMessage } from './serverSentEvents.js';
 
@@ -60,8 +60,9 @@ export function geminiChunk(message: EventSourceMessage, state: GeminiStreamStat
   const json = payloadObject(parsed, message.data, secrets, source, 'a response object');
   if (!state.idFixed && typeof json.responseId === 'string' && json.responseId !== '') state.id = json.responseId;
   const candidates: Json[] = Array.isArray(json.candidates) ? json.candidates.filter(isObject) : [];
-  const blockReason = json.promptFeedback?.blockReason;
-  if (candidates.length === 0 && typeof blockReason === 'string') {
+  const rawBlockReason = json.promptFeedback?.blockReason;
+  if (candidates.length === 0 && typeof rawBlockReason === 'string') {
+    const blockReason = cleanField(rawBlockReason, secrets) ?? '';
     throw new ApiError(`${source}: Gemini blocked the prompt (${blockReason}); rephrase it or change the safety settings.`, {
       type: 'prompt_blocked',
       code: blockReason,

@@ -11,7 +11,11 @@ export function assertDuration(where: string, value: unknown, { allowInfinity = 
   return value;
 }
 
-/** An absolute http(s) URL, returned without trailing slashes. */
+/**
+ * An absolute http(s) URL without credentials, returned without trailing
+ * slashes. A `user:password@` part is refused (and never repeated): it would
+ * travel into every request and error; credentials go in `apiKey` or `headers`.
+ */
 export function assertHttpUrl(where: string, value: unknown): string {
   if (typeof value !== 'string') throw new TypeError(`${where} must be a string URL, got ${describe(value)}.`);
   let url: URL;
@@ -22,6 +26,9 @@ export function assertHttpUrl(where: string, value: unknown): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new TypeError(`${where} must use http: or https:, got ${url.protocol}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError(`${where} must not hold credentials (user:password@ before the host); pass them as options.apiKey or options.headers.`);
   }
   return value.replace(/\/+$/, '');
 }

@@ -14,7 +14,11 @@ export interface RecordedRequest {
   /** Path and query, e.g. `/v1/chat/completions`. */
   path: string;
   headers: IncomingHttpHeaders;
-  /** The parsed JSON body, or the raw text when it is not JSON. */
+  /**
+   * The parsed JSON body, or the raw text when it is not JSON; `undefined`
+   * when the request was refused before its body was read (unknown route,
+   * wrong method, missing key, body over `maxBodyBytes`).
+   */
   body: unknown;
   format: WireFormat['name'];
   /** `Date.now()` when the request arrived. */
@@ -52,7 +56,16 @@ export interface MockChatServerOptions {
   scenario?: MockScenario;
   /** Sends CORS headers and answers preflights, so browser pages on other ports can call it. Default: `true`. */
   cors?: boolean;
+  /**
+   * The largest request body read, in bytes. A longer one (by its
+   * `Content-Length`, or once that many bytes arrived) gets a 413 and its
+   * connection is closed. Default: 1 MiB.
+   */
+  maxBodyBytes?: number;
 }
+
+/** The default of {@link MockChatServerOptions.maxBodyBytes}. */
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** A running mock server. */
 export interface MockChatServer {
@@ -117,6 +130,10 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let closing = false;
   const cors = options.cors ?? true;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (typeof maxBodyBytes !== 'number' || !(maxBodyBytes >= 1)) {
+    throw new RangeError('startMockChatServer: options.maxBodyBytes must be a number of bytes, 1 or more (Infinity allowed).');
+  }
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -142,21 +159,22 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
       response.writeHead(204).end();
       return;
     }
-    readBody(request).then(
-      (text) => handle(request, response, text),
-      () => response.destroy(),
-    );
+    handle(request, response);
   });
 
-  function handle(request: IncomingMessage, response: ServerResponse, text: string): void {
+  /**
+   * Route, method, key and declared size are checked before a byte of the
+   * body is read, so an unauthorised or oversized request costs nothing;
+   * the body is then read up to `maxBodyBytes`.
+   */
+  function handle(request: IncomingMessage, response: ServerResponse): void {
     const path = request.url ?? '/';
     const format = formatOf(path);
-    const body = parseJson(text);
     const recorded: RecordedRequest = {
       method: request.method ?? '',
       path,
       headers: request.headers,
-      body,
+      body: undefined,
       format: format?.name ?? 'openai',
       startedAt: Date.now(),
       id: (format ?? openAIFormat).responseId(requests.length + 1),
@@ -170,20 +188,48 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
     });
     const reply = (status: number, message: string, extra: Record<string, string> = {}) =>
       sendJson(response, status, (format ?? openAIFormat).errorBody(status, message), extra);
-    if (!format) return reply(404, `No route for ${path}.`);
+    const refuse = (status: number, message: string) => {
+      reply(status, message);
+      discardThenClose(request, maxBodyBytes);
+    };
+    if (!format) return refuse(404, `No route for ${path}.`);
     // The Responses API's GET (retrieve, resume) and cancel routes, on responses the server keeps.
     const onStoredResponse = format === responsesFormat && /\/responses\/[^/]+/.test(path.split('?')[0] ?? '');
-    if (request.method !== 'POST' && !onStoredResponse) return reply(405, 'Only POST is supported.');
+    if (request.method !== 'POST' && !onStoredResponse) return refuse(405, 'Only POST is supported.');
     if (options.apiKey !== undefined && !hasKey(request.headers, path, options.apiKey)) {
-      return reply(401, 'Incorrect API key provided.');
+      return refuse(401, 'Incorrect API key provided.');
     }
     const route = onStoredResponse ? responses.route(recorded.method, path) : undefined;
-    if (route?.kind === 'json') return sendJson(response, route.status, route.body, {});
+    if (route?.kind === 'json') {
+      request.resume();
+      return sendJson(response, route.status, route.body, {});
+    }
     if (route?.kind === 'stream') {
+      request.resume();
       recorded.id = route.id;
       void stream(response, format, resolveScenario({ ...options.scenario, ...pickScenario(options, index, recorded) }), route.plan);
       return;
     }
+    const tooLarge = `The request body is larger than ${maxBodyBytes} bytes.`;
+    if (Number(request.headers['content-length'] ?? 0) > maxBodyBytes) return refuse(413, tooLarge);
+    readBody(request, maxBodyBytes).then(
+      (text) => {
+        if (text === undefined) return refuse(413, tooLarge);
+        recorded.body = parseJson(text);
+        answer(response, format, recorded, index, reply);
+      },
+      () => response.destroy(),
+    );
+  }
+
+  function answer(
+    response: ServerResponse,
+    format: WireFormat,
+    recorded: RecordedRequest,
+    index: number,
+    reply: (status: number, message: string) => void,
+  ): void {
+    const { body } = recorded;
     if (typeof body !== 'object' || body === null || !(format.requiredField in body)) {
       return reply(400, `The request body must be a JSON object with "${format.requiredField}".`);
     }
@@ -316,13 +362,38 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
   response.end(JSON.stringify(body));
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
+/** The body as text, or `undefined` as soon as more than `maxBytes` arrived (the rest is left unread). */
+function readBody(request: IncomingMessage, maxBytes: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        request.off('data', onData);
+        request.pause();
+        chunks.length = 0;
+        resolve(undefined);
+      } else chunks.push(chunk);
+    };
+    request.on('data', onData);
     request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     request.on('error', reject);
   });
+}
+
+/**
+ * After a refusal: reads and drops what the client still sends, so it sees
+ * the answer rather than a reset, but closes the connection once more than
+ * `maxBytes` arrived.
+ */
+function discardThenClose(request: IncomingMessage, maxBytes: number): void {
+  let discarded = 0;
+  request.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > maxBytes) request.socket.destroy();
+  });
+  request.resume();
 }
 
 function parseJson(text: string): unknown {
