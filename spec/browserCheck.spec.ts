@@ -6,6 +6,10 @@ import { runScript } from './support/runScript';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  // Said once, in the run's normal output, so "1 skipped" never goes unexplained.
+  console.warn(`The browser check is skipped: no Chromium at ${CHROMIUM}. Install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH.`);
+}
 
 /** Runs `node examples/browser/check.mjs` as a child process, killed after 90 s. */
 const runCheck = (args: string[]) => runScript(join(ROOT, 'examples', 'browser', 'check.mjs'), ['--chromium', CHROMIUM, ...args], { limitMs: 90_000 });

@@ -5,9 +5,9 @@
  * `pretest` script does it).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -65,13 +65,58 @@ describe('the packed package', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('ships only dist, the README and package.json, with eventsource-parser as its one dependency', () => {
+  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency', () => {
     const manifest = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
     expect(Object.keys(manifest.dependencies)).toEqual(['eventsource-parser']);
     expect(manifest.peerDependencies).toEqual({ rxjs: expect.stringMatching(/^\^7\.8/) });
     expect(manifest.sideEffects).toBe(false);
-    const files = readdirSync(join(dir, 'node_modules', 'rxjs-llm-stream')).sort();
-    expect(files.filter((name) => !['dist', 'package.json', 'README.md', 'LICENSE'].includes(name))).toEqual([]);
+    const installed = join(dir, 'node_modules', 'rxjs-llm-stream');
+    const files = readdirSync(installed).sort();
+    expect(files.filter((name) => !['dist', 'docs', 'package.json', 'README.md', 'LICENSE'].includes(name))).toEqual([]);
+    expect(readdirSync(join(installed, 'docs')).filter((name) => !name.endsWith('.md'))).toEqual([]);
+  });
+
+  it('has no install-time script (npm 11 warns about them): it builds on prepack', () => {
+    const { scripts } = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
+    expect(Object.keys(scripts).filter((name) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(name))).toEqual([]);
+    expect(scripts.prepack).toMatch(/build/);
+  });
+
+  it('promises Node 18+ to users and asks Node 20+ of contributors', () => {
+    const manifest = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
+    expect(manifest.engines).toEqual({ node: '>=18' });
+    expect(manifest.devEngines.runtime).toMatchObject({ name: 'node', version: '>=20' });
+  });
+
+  it('ships source maps that carry their sources (src/ is not shipped), and no declaration maps', () => {
+    const maps: string[] = [];
+    const walk = (folder: string) => {
+      for (const entry of readdirSync(folder, { withFileTypes: true })) {
+        const path = join(folder, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.map')) maps.push(path);
+      }
+    };
+    walk(join(dir, 'node_modules', 'rxjs-llm-stream', 'dist'));
+    expect(maps.filter((path) => path.endsWith('.d.ts.map'))).toEqual([]);
+    expect(maps.length).toBeGreaterThan(20);
+    const withoutSources = maps.filter((path) => {
+      const map = JSON.parse(readFileSync(path, 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+      const missing = map.sources.filter((source, i) => {
+        const content = map.sourcesContent?.[i];
+        return (typeof content !== 'string' || content === '') && !existsSync(resolve(dirname(path), source));
+      });
+      return missing.length > 0;
+    });
+    expect(withoutSources.map((path) => relative(dir, path))).toEqual([]);
+  });
+
+  it('has a README whose relative links point at files in the package', () => {
+    const installed = join(dir, 'node_modules', 'rxjs-llm-stream');
+    const readme = readFileSync(join(installed, 'README.md'), 'utf8').replace(/```[\s\S]*?```/g, '');
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map(([, target]) => target!).filter((target) => !/^[a-z]+:|^#/i.test(target));
+    expect(targets.length).toBeGreaterThan(3);
+    expect(targets.filter((target) => !existsSync(join(installed, decodeURIComponent(target.split('#')[0]!))))).toEqual([]);
   });
 
   it('can be imported as ESM and streams through the whole pipeline', () => {

@@ -11,21 +11,21 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 /** Transport options every source shares. */
 export interface TransportOptions {
   /** Extra headers, or a function called on every subscription that returns them. */
-  headers?: HeadersInput;
+  headers?: HeadersInput | undefined;
   /** The `fetch` to use. Default: `globalThis.fetch`. */
-  fetch?: FetchLike;
+  fetch?: FetchLike | undefined;
   /**
    * Milliseconds without a single byte, counted from the request and after
    * every byte, before the request is aborted with `IdleTimeoutError`.
    * `0` or `Infinity` turns it off. Default: 60000.
    */
-  idleTimeout?: number;
+  idleTimeout?: number | undefined;
   /**
    * The most characters one SSE event (or one line) may buffer before the
    * stream fails with `ParseError`, so a server that never ends a line cannot
    * grow memory without bound. Default: 4 MiB of characters.
    */
-  maxEventSize?: number;
+  maxEventSize?: number | undefined;
 }
 
 export const DEFAULT_IDLE_TIMEOUT = 60_000;

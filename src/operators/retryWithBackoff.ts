@@ -19,37 +19,37 @@ export interface RetryEvent {
 /** Options of `retryWithBackoff`; every field is optional. */
 export interface RetryWithBackoffOptions {
   /** Milliseconds before the first retry. Default: 1000. */
-  initialDelay?: number;
+  initialDelay?: number | undefined;
   /** Growth of the delay per retry, 1 or more. Default: 2. */
-  multiplier?: number;
+  multiplier?: number | undefined;
   /** Cap on the computed delay, before jitter. Default: 30000. */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
   /** Retries after the first attempt (an integer, or `Infinity`); then the last error is rethrown. Default: 10. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /**
    * `'none'`, `'full'` (uniform in [0, d]), `'equal'` (d/2 + uniform [0, d/2]),
    * `'decorrelated'` (min(maxDelay, uniform(initialDelay, 3 × previous delay))),
    * or a number f in [0, 1]: uniform in [d(1-f), d(1+f)]. Default: `'full'`.
    */
-  jitter?: Jitter;
+  jitter?: Jitter | undefined;
   /** Whether to retry this error; `attempt` is the retry about to be made (1, 2, ...). Default: `isRetryable`. */
-  shouldRetry?: (error: unknown, attempt: number) => boolean;
+  shouldRetry?: ((error: unknown, attempt: number) => boolean) | undefined;
   /** A value from upstream resets the retry count (and the delay). Default: `false`. */
-  resetOnSuccess?: boolean;
+  resetOnSuccess?: boolean | undefined;
   /** A `retryAfterMs` above this ends retrying: the error is rethrown at once. Default: 60000. */
-  maxRetryAfter?: number;
+  maxRetryAfter?: number | undefined;
   /** Called before each wait with the delay actually used. */
-  onRetry?: (event: RetryEvent) => void;
+  onRetry?: ((event: RetryEvent) => void) | undefined;
   /** The jitter's source of randomness, returning [0, 1). Default: `Math.random`. */
-  random?: () => number;
-  /**
+  random?: (() => number) | undefined;
+    /**
    * The RxJS scheduler every wait goes through. Pass a `TestScheduler` (or
    * run inside `TestScheduler.run`, which patches the default) to drive the
    * delays in virtual time. A delay longer than a platform timer holds
    * (2³¹−1 ms, about 24.8 days) is waited in several timers, never cut short.
    * Default: `asyncScheduler`.
    */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 const NAME = 'retryWithBackoff';

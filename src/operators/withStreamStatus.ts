@@ -49,11 +49,11 @@ export interface StreamState<T> {
 /** Options of `withStreamStatus`. */
 export interface StreamStatusOptions {
   /** Retry options passed to `retryWithBackoff`, or `false` for no retries. Default: `{}` (its defaults). */
-  retry?: RetryWithBackoffOptions | false;
+  retry?: RetryWithBackoffOptions | false | undefined;
   /** Emit the final error as a `failed` state and complete, instead of erroring. Default: `false`. */
-  errorsAsState?: boolean;
+  errorsAsState?: boolean | undefined;
   /** When this emits, the stream is stopped: the request is aborted, a `stopped` state keeps the text so far, and it completes. */
-  stop?: Observable<unknown>;
+  stop?: Observable<unknown> | undefined;
 }
 
 const FINAL: ReadonlySet<StreamStatus> = new Set(['done', 'failed', 'stopped']);

@@ -16,13 +16,13 @@ export interface AnthropicMessagesRequest {
 /** Options of `fromAnthropicMessages`. */
 export interface AnthropicMessagesOptions extends TransportOptions {
   /** Default: `https://api.anthropic.com/v1`; the request goes to `{baseURL}/messages`. */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** The full endpoint URL, overriding `baseURL`. */
-  url?: string;
+  url?: string | undefined;
   /** Sent as `x-api-key`; omit it when a proxy adds the credentials. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** The `anthropic-version` header. Default: `'2023-06-01'`. */
-  anthropicVersion?: string;
+  anthropicVersion?: string | undefined;
   /** The native Messages request: `model`, `max_tokens`, `messages`, `system`, `tools`, `thinking`, ... */
   body: AnthropicMessagesRequest;
 }

@@ -16,11 +16,11 @@ export interface ChatCompletionRequest {
 /** Options of `fromChatCompletion`. */
 export interface ChatCompletionOptions extends TransportOptions {
   /** Default: `https://api.openai.com/v1`; the request goes to `{baseURL}/chat/completions`. */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** The full endpoint URL, overriding `baseURL` (Azure deployments, unusual paths). */
-  url?: string;
+  url?: string | undefined;
   /** Sent as `Authorization: Bearer {apiKey}`; omit it for servers that need none. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** The request: `model`, `messages`, `temperature`, `tools`, `stream_options`, ... */
   body: ChatCompletionRequest;
 }

@@ -14,13 +14,13 @@ export interface GeminiContentRequest {
 /** Options of `fromGeminiContent`. */
 export interface GeminiContentOptions extends TransportOptions {
   /** The model, e.g. `gemini-2.5-flash` (a leading `models/` is accepted). Required unless `url` is given. */
-  model?: string;
+  model?: string | undefined;
   /** Default: `https://generativelanguage.googleapis.com/v1beta`; the request goes to `{baseURL}/models/{model}:streamGenerateContent?alt=sse`. */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** The full endpoint URL, overriding `baseURL` and `model` (Vertex AI, proxies); keep `alt=sse` in it. */
-  url?: string;
+  url?: string | undefined;
   /** Sent as `x-goog-api-key`; omit it when a proxy adds the credentials. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** The native request: `contents`, `systemInstruction`, `tools`, `generationConfig`, ... */
   body: GeminiContentRequest;
 }

@@ -38,30 +38,30 @@ export interface RecordedRequest {
 /** Options of {@link startMockChatServer}. */
 export interface MockChatServerOptions {
   /** Default: 0 (a free port). */
-  port?: number;
+  port?: number | undefined;
   /** Default: `'127.0.0.1'`. */
-  host?: string;
+  host?: string | undefined;
   /**
    * When set, a request must carry this key (`Authorization: Bearer KEY`,
    * `api-key`, `x-api-key` or `x-goog-api-key`) or it gets a 401 with the
    * format's error body. Default: no key required.
    */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /**
    * The scenario of each request, in arrival order (an array's last entry
    * repeats), or a function of the request's 0-based index. Default: `[{}]`.
    */
-  script?: MockScenario[] | ((index: number, request: RecordedRequest) => MockScenario);
+  script?: MockScenario[] | ((index: number, request: RecordedRequest) => MockScenario) | undefined;
   /** Defaults merged under every scripted scenario. Default: `{}`. */
-  scenario?: MockScenario;
+  scenario?: MockScenario | undefined;
   /** Sends CORS headers and answers preflights, so browser pages on other ports can call it. Default: `true`. */
-  cors?: boolean;
+  cors?: boolean | undefined;
   /**
    * The largest request body read, in bytes. A longer one (by its
    * `Content-Length`, or once that many bytes arrived) gets a 413 and its
    * connection is closed. Default: 1 MiB.
    */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
 }
 
 /** The default of {@link MockChatServerOptions.maxBodyBytes}. */
