@@ -98,9 +98,27 @@ try {
     assert((await page.textContent('.status'))?.includes('Done after 2 attempts'), 'the status does not say 2 attempts');
     const log = await page.$$eval('.log li', (items) => items.map((item) => item.textContent ?? ''));
     assert(log.some((line) => line.startsWith('retrying in 1.0 s after: NetworkError')), `no NetworkError retry in the log: ${log.join(' | ')}`);
-    assert(requestsFor(question).length === 2, `expected 2 requests, got ${requestsFor(question).length}`);
+    const [first, second, ...rest] = requestsFor(question);
+    assert(first && second && rest.length === 0, `expected 2 requests, got ${requestsFor(question).length}`);
+    // The interceptor ran again for the retry: the token, and a new request number.
+    assert(second.headers.authorization === 'Bearer demo-token', 'the retry lacks the token');
+    assert(Number(second.headers['x-client-attempt']) > Number(first.headers['x-client-attempt']), 'the retry did not go through the interceptor again');
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+
+  await check('a 429 with Retry-After: 2 waits 2 s through HttpClient, then ends exact', async () => {
+    const question = 'Tell me about streams after a 429.';
+    await ask(question);
+    await waitForStatus('retrying');
+    const retrying = (await page.textContent('.status')) ?? '';
+    // The client's own backoff is 1.0 s without jitter; 2.0 s can only come from the header.
+    assert(/retrying in 2\.0 s/.test(retrying), `Retry-After did not reach the retry: ${retrying}`);
+    const log = await page.$$eval('.log li', (items) => items.map((item) => item.textContent ?? ''));
+    assert(log.some((line) => /^retrying in 2\.0 s after: HttpError: .*429/.test(line)), `no 429 retry in the log: ${log.join(' | ')}`);
+    await waitForStatus('done');
+    assert((await answer()) === expected.trim(), `final text after the 429 differs: ${JSON.stringify(await answer())}`);
+    assert(requestsFor(question).length === 2, `expected 2 requests, got ${requestsFor(question).length}`);
   });
 
   await check('Stop closes the connection and keeps the text so far', async () => {

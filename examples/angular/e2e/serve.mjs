@@ -19,13 +19,14 @@ export const ANSWER =
  * The scenario of each request, chosen by keywords in the question, so a person
  * (or the e2e test) can ask for a fault: "drop" cuts the first attempt mid-line
  * and mid-character, "429" answers the first attempt with a rate limit and
- * Retry-After: 1, "slow" streams slowly. Later attempts of a question stream normally.
+ * Retry-After: 2 (longer than the client's own 1 s backoff, so the test can tell
+ * that the header survived HttpClient), "slow" streams slowly. Later attempts of a question stream normally.
  */
 export function scenarioFor(question, attempt) {
   const normal = { text: ANSWER, tokenSize: 3, paceMs: question.includes('slow') ? 250 : 40 };
   if (attempt > 1) return normal;
   if (question.includes('drop')) return { ...normal, fault: { kind: 'drop', afterChunks: 20, atByte: 9 } };
-  if (question.includes('429')) return { ...normal, fault: { kind: 'status', status: 429, retryAfter: 1 } };
+  if (question.includes('429')) return { ...normal, fault: { kind: 'status', status: 429, retryAfter: 2 } };
   return normal;
 }
 

@@ -4,4 +4,10 @@ import { Injectable, signal } from '@angular/core';
 @Injectable({ providedIn: 'root' })
 export class AuthService {
   readonly token = signal(new URLSearchParams(location.search).get('token') ?? 'demo-token');
+  private requests = 0;
+
+  /** 1, 2, 3, ...: one per request the interceptor handles. */
+  nextRequestNumber(): number {
+    return ++this.requests;
+  }
 }
