@@ -9,3 +9,10 @@ export type { ServerSentEventsResponseOptions } from './serverSentEventsResponse
 export { toNestMessageEvents } from './toNestMessageEvents.js';
 export type { NestMessageEvent, NestMessageEventsOptions } from './toNestMessageEvents.js';
 export { SSE_HEADERS } from './sseHeaders.js';
+export { createRelay } from './createRelay.js';
+export type { Relay, RelayOptions, ToRelayEvent } from './createRelay.js';
+export { memoryRelayStore } from './memoryRelayStore.js';
+export { redisRelayStore } from './redisRelayStore.js';
+export type { RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
+export { RelayStreamNotFoundError } from './relayStore.js';
+export type { RelayEntry, RelayEvent, RelayStore } from './relayStore.js';
