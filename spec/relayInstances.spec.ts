@@ -6,7 +6,7 @@ import { accumulateContent } from '../src/operators/accumulateContent';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing';
 import type { ChatCompletionChunk } from '../src/types';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
-import { startRedisServer, type RedisServer } from './support/redisServer';
+import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 
 /** Starts one relay process and resolves with its URL once it listens. */
 function startRelayProcess(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
@@ -41,7 +41,9 @@ async function readEvents(url: string, init: RequestInit, stopAfter = Infinity):
   return events.slice(0, stopAfter);
 }
 
-describe('two relay instances sharing one redis-server', () => {
+const describeWithRedis = redisServerAvailable('two-instance relay spec') ? describe : describe.skip;
+
+describeWithRedis('two relay instances sharing one redis-server', () => {
   let redis: RedisServer;
   let provider: MockChatServer;
   const relays: ChildProcess[] = [];

@@ -37,3 +37,5 @@ export { fromGeminiContent, DEFAULT_GEMINI_BASE_URL } from './sources/fromGemini
 export type { GeminiContentOptions, GeminiContentRequest } from './sources/fromGeminiContent.js';
 export { STREAM_START, markStreamStart, streamStartOf } from './streamStart.js';
 export type { StreamStart } from './streamStart.js';
+export { parseRelayedChunks, RelayedError } from './operators/parseRelayedChunks.js';
+export type { RelayedEvent } from './operators/parseRelayedChunks.js';
