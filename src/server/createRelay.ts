@@ -18,7 +18,7 @@ import {
 import { assertDuration, assertFunction } from '../internal/validate.js';
 import { streamStartOf } from '../streamStart.js';
 import { memoryRelayStore } from './memoryRelayStore.js';
-import type { RelayEvent, RelayStore } from './relayStore.js';
+import type { RelayEntry, RelayEvent, RelayStore } from './relayStore.js';
 import { defaultErrorEvent, DEFAULT_HEARTBEAT, toServerSentEvents } from './toServerSentEvents.js';
 
 /** Options of `createRelay`; every field is optional. */
@@ -62,6 +62,13 @@ export interface Relay {
    * `serverSentEventsResponse`.
    */
   frames(streamId: string, lastEventId?: string | null): Observable<string>;
+  /**
+   * The stored events of `streamId` after `lastEventId`, live until the end
+   * (the terminal entry is the last one): for frameworks that write SSE
+   * themselves, such as NestJS `@Sse()` (map each to `{ id, type: event, data }`).
+   * Errors with `RelayStreamNotFoundError` for an unknown or expired stream.
+   */
+  events(streamId: string, lastEventId?: string | null): Observable<RelayEntry>;
   /** Aborts every provider request this instance started (for a shutdown). */
   stop(): void;
 }
@@ -159,7 +166,7 @@ export function createRelay(options: RelayOptions = {}): Relay {
       return true;
     },
     has: (streamId) => store.has(streamId),
-    frames(streamId, lastEventId) {
+    events(streamId, lastEventId) {
       const touch = () => void store.touch(streamId, ttl).catch(() => undefined);
       return defer(() => {
         // While a client reads, the stream is not abandoned; the count starts when it leaves.
@@ -167,13 +174,17 @@ export function createRelay(options: RelayOptions = {}): Relay {
         const keepAlive = abandonAfter === Infinity ? undefined : interval(checkEvery, scheduler).subscribe(touch);
         const afterId = lastEventId === null || lastEventId === '' ? undefined : lastEventId;
         return store.follow(streamId, afterId).pipe(
-          toServerSentEvents({ heartbeat, scheduler, end: false, toEvent: ({ id, event, data }) => (event === undefined ? { id, data } : { id, event, data }) }),
           finalize(() => {
             keepAlive?.unsubscribe();
             touch();
           }),
         );
       });
+    },
+    frames(streamId, lastEventId) {
+      return this.events(streamId, lastEventId).pipe(
+        toServerSentEvents({ heartbeat, scheduler, end: false, toEvent: ({ id, event, data }) => (event === undefined ? { id, data } : { id, event, data }) }),
+      );
     },
     stop() {
       for (const producer of [...producers]) producer.unsubscribe();
