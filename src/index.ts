@@ -51,3 +51,5 @@ export {
   isStreamError,
   isStreamInterruptedError,
 } from './guards.js';
+export { parseRelayedChunks, RelayedError } from './operators/parseRelayedChunks.js';
+export type { RelayedEvent } from './operators/parseRelayedChunks.js';

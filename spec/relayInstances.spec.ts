@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { from, lastValueFrom } from 'rxjs';
+import { accumulateContent } from '../src/operators/accumulateContent';
+import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing';
+import type { ChatCompletionChunk } from '../src/types';
+import { ensureBuilt, ROOT } from './support/ensureBuilt';
+import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
+
+/** Starts one relay process and resolves with its URL once it listens. */
+function startRelayProcess(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(ROOT, 'spec', 'support', 'relayProcess.mjs')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (piece: Buffer) => {
+      out += piece.toString();
+      const port = /listening (\d+)/.exec(out)?.[1];
+      if (port) resolve({ url: `http://127.0.0.1:${port}`, child });
+    });
+    child.once('exit', (code) => reject(new Error(`relay process exited with ${code}`)));
+  });
+}
+
+async function readEvents(url: string, init: RequestInit, stopAfter = Infinity): Promise<EventSourceMessage[]> {
+  const controller = new AbortController();
+  const response = await fetch(url, { ...init, signal: controller.signal });
+  const events: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (event) => events.push(event) });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  try {
+    while (events.length < stopAfter) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+    }
+  } finally {
+    controller.abort();
+  }
+  return events.slice(0, stopAfter);
+}
+
+const describeWithRedis = redisServerAvailable('two-instance relay spec') ? describe : describe.skip;
+
+describeWithRedis('two relay instances sharing one redis-server', () => {
+  let redis: RedisServer;
+  let provider: MockChatServer;
+  const relays: ChildProcess[] = [];
+  const scenario: MockScenario = { tokenSize: 4, paceMs: 15 };
+  // Long enough that the provider is still streaming when the relay gives up on it.
+  const slowScenario: MockScenario = { tokenSize: 1, paceMs: 50 };
+
+  beforeAll(async () => {
+    ensureBuilt();
+    redis = await startRedisServer();
+    provider = await startMockChatServer({
+      script: (_index, request) => (JSON.stringify(request.body).includes('Take your time') ? slowScenario : scenario),
+    });
+  }, 60_000);
+  afterAll(async () => {
+    for (const child of relays) child.kill('SIGTERM');
+    await provider?.close();
+    await redis?.stop();
+  });
+
+  it('a client cut off on instance A resumes on instance B with Last-Event-ID: exact text, one generation', async () => {
+    const env = { REDIS_URL: redis.url, PROVIDER_URL: `${provider.url}/v1`, KEY_PREFIX: 'two-instances:' };
+    const a = await startRelayProcess(env);
+    const b = await startRelayProcess(env);
+    relays.push(a.child, b.child);
+    const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Hello' }] });
+
+    const onA = await readEvents(`${a.url}/chat/answer-1`, { method: 'POST', body }, 10);
+    expect(onA).toHaveLength(10);
+    const onB = await readEvents(`${b.url}/chat/answer-1`, { headers: { 'last-event-id': onA.at(-1)!.id! } });
+    expect(onB.at(-1)).toMatchObject({ event: 'done', data: '[DONE]' });
+
+    const chunks = [...onA, ...onB].filter((event) => event.event === undefined).map((event) => JSON.parse(event.data) as ChatCompletionChunk);
+    const snapshot = await lastValueFrom(from(chunks).pipe(accumulateContent()));
+    expect(snapshot.content).toBe(expectedOutput(scenario).content[0]);
+    expect(provider.requests.filter((request) => request.path === '/v1/chat/completions')).toHaveLength(1);
+  }, 60_000);
+
+  it('aborts the provider request when the client is gone and nobody resumes within abandonAfter', async () => {
+    const env = { REDIS_URL: redis.url, PROVIDER_URL: `${provider.url}/v1`, KEY_PREFIX: 'abandoned:', ABANDON_AFTER: '600' };
+    const a = await startRelayProcess(env);
+    relays.push(a.child);
+    const slow = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Take your time' }] });
+    const before = provider.requests.length;
+    await readEvents(`${a.url}/chat/answer-2`, { method: 'POST', body: slow }, 2);
+    const request = provider.requests[before]!;
+    const deadline = Date.now() + 30_000;
+    while (request.endedAt === undefined && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 50));
+    expect(request.closedByClient).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,94 @@
+import { map, type OperatorFunction } from 'rxjs';
+import { ParseError, StreamError } from '../errors.js';
+import { markStreamStart, streamStartOf } from '../streamStart.js';
+import { DONE, type ChatCompletionChunk } from '../types.js';
+
+/** An SSE event as `fromServerSentEvents` emits it. */
+export interface RelayedEvent {
+  data: string;
+  event?: string;
+  id?: string;
+}
+
+/** The relay's stream failed upstream (`error` event) or was cancelled (`cancelled`). */
+export class RelayedError extends StreamError {
+  override readonly name = 'RelayedError';
+  constructor(
+    message: string,
+    /** The `name` of the error on the relay's side (`HttpError`, `NetworkError`, ...), when it sent one. */
+    readonly upstreamName: string | undefined,
+    retryable: boolean,
+  ) {
+    super(message, retryable);
+  }
+}
+
+/**
+ * Turns the events of a relay (`createRelay` in `rxjs-llm-stream/server`, read
+ * with `fromServerSentEvents`) back into chat chunks: plain events are parsed
+ * as chunks, `done` becomes `DONE`, a `restart` event (the relay's provider
+ * request was sent again) makes the snapshot start over, and `error` or
+ * `cancelled` become a `RelayedError`. The resume mark of a reconnect (with
+ * `Last-Event-ID`) is kept, so `accumulateContent` continues the snapshot.
+ *
+ * ```text
+ * events:  --{c1}--{c2}--(done)--
+ * result:  --c1----c2----D-------
+ * events:  --{c1}--restart{c1'}--
+ * result:  --c1----c1'(fresh)----
+ * ```
+ *
+ * @example
+ * ```ts
+ * fromServerSentEvents({ url: `/chat/${id}` }).pipe(
+ *   parseRelayedChunks(),
+ *   untilDone(),
+ *   retryWithBackoff(),   // reconnects with Last-Event-ID: the rest, not a new answer
+ *   accumulateContent(),
+ * );
+ * ```
+ */
+export function parseRelayedChunks(): OperatorFunction<RelayedEvent, ChatCompletionChunk | typeof DONE> {
+  return map((event) => {
+    switch (event.event) {
+      case 'done':
+        return DONE;
+      case 'error':
+      case 'cancelled':
+        throw relayedError(event);
+      case 'restart':
+        return markStreamStart(parseChunk(event.data), { resumed: false });
+      default: {
+        const chunk = parseChunk(event.data);
+        const start = streamStartOf(event);
+        return start ? markStreamStart(chunk, start) : chunk;
+      }
+    }
+  });
+}
+
+function parseChunk(data: string): ChatCompletionChunk {
+  let chunk: unknown;
+  try {
+    chunk = JSON.parse(data);
+  } catch {
+    chunk = undefined;
+  }
+  if (typeof chunk !== 'object' || chunk === null || Array.isArray(chunk)) {
+    throw new ParseError('parseRelayedChunks: a relayed event is not a chunk object.', data.slice(0, 120));
+  }
+  return chunk as ChatCompletionChunk;
+}
+
+function relayedError(event: RelayedEvent): RelayedError {
+  if (event.event === 'cancelled') return new RelayedError('parseRelayedChunks: the relay cancelled the stream.', undefined, false);
+  let detail: { name?: unknown; message?: unknown; retryable?: unknown } = {};
+  try {
+    detail = JSON.parse(event.data) as typeof detail;
+  } catch {
+    // A bare error event: no detail.
+  }
+  const name = typeof detail.name === 'string' ? detail.name.slice(0, 60) : undefined;
+  const message = typeof detail.message === 'string' ? detail.message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 500) : 'the stream failed';
+  return new RelayedError(`parseRelayedChunks: the relay's stream failed (${name ?? 'Error'}: ${message})`, name, detail.retryable === true);
+}

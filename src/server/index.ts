@@ -1,0 +1,18 @@
+export { formatServerSentEvent } from './formatServerSentEvent.js';
+export type { ServerSentEventInit } from './formatServerSentEvent.js';
+export { toServerSentEvents, DEFAULT_HEARTBEAT } from './toServerSentEvents.js';
+export type { ServerSentEventsOptions } from './toServerSentEvents.js';
+export { writeServerSentEvents } from './writeServerSentEvents.js';
+export type { WriteServerSentEventsOptions } from './writeServerSentEvents.js';
+export { serverSentEventsResponse } from './serverSentEventsResponse.js';
+export type { ServerSentEventsResponseOptions } from './serverSentEventsResponse.js';
+export { toNestMessageEvents } from './toNestMessageEvents.js';
+export type { NestMessageEvent, NestMessageEventsOptions } from './toNestMessageEvents.js';
+export { SSE_HEADERS } from './sseHeaders.js';
+export { createRelay } from './createRelay.js';
+export type { Relay, RelayOptions, ToRelayEvent } from './createRelay.js';
+export { memoryRelayStore } from './memoryRelayStore.js';
+export { redisRelayStore } from './redisRelayStore.js';
+export type { RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
+export { RelayStreamNotFoundError } from './relayStore.js';
+export type { RelayEntry, RelayEvent, RelayStore } from './relayStore.js';

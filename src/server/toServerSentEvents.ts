@@ -1,0 +1,114 @@
+import {
+  asyncScheduler,
+  catchError,
+  connect,
+  endWith,
+  ignoreElements,
+  interval,
+  map,
+  merge,
+  of,
+  startWith,
+  switchMap,
+  takeUntil,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
+import { assertDuration, assertFunction } from '../internal/validate.js';
+import { formatServerSentEvent, type ServerSentEventInit } from './formatServerSentEvent.js';
+
+/** Options of `toServerSentEvents`; every field is optional. */
+export interface ServerSentEventsOptions<T> {
+  /** The event of each value. Default: `data` = the value (strings as they are, anything else as JSON), `id` = its position, 0, 1, 2, ... */
+  toEvent?: (value: T, index: number) => ServerSentEventInit;
+  /** Milliseconds without a frame before a `: ping` comment is sent; `0` turns it off. Default: 15000. */
+  heartbeat?: number;
+  /** The event sent after the last value, so a client can tell a finished stream from a cut one; `false` sends none. Default: `{ event: 'done', data: '[DONE]' }`. */
+  end?: ServerSentEventInit | false;
+  /**
+   * The event sent instead of an error, after which the stream ends (the
+   * headers are out: a status can no longer tell it). Default:
+   * `{ event: 'error', data: JSON.stringify({ name, message, retryable }) }`.
+   */
+  toErrorEvent?: (error: unknown) => ServerSentEventInit;
+  /** The scheduler of the heartbeat. Default: `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** Default heartbeat: under the ~60 s after which proxies close idle connections. */
+export const DEFAULT_HEARTBEAT = 15_000;
+const HEARTBEAT_FRAME = formatServerSentEvent({ comment: 'ping' });
+export const DEFAULT_END: ServerSentEventInit = { event: 'done', data: '[DONE]' };
+const NAME = 'toServerSentEvents';
+
+/**
+ * Turns values into SSE frames (strings ready to write): one event per value
+ * with an id, a `: ping` comment whenever `heartbeat` ms pass without a frame,
+ * an end event after the last value, and an error event instead of an error.
+ * The result never errors; unsubscribing from it unsubscribes upstream (which
+ * aborts a provider request).
+ *
+ * ```text
+ * source:  --a--------b--|
+ * result:  --A---P----B--(E|)     heartbeat 4: P = ": ping", E = the end event
+ * source:  --a--#
+ * result:  --A--(X|)              X = the error event
+ * ```
+ *
+ * @example
+ * ```ts
+ * const frames = fromChatCompletion(options).pipe(untilDone(), toServerSentEvents());
+ * writeServerSentEvents(response, frames); // Node; or serverSentEventsResponse(frames) for a Web Response
+ * ```
+ */
+export function toServerSentEvents<T>(options: ServerSentEventsOptions<T> = {}): OperatorFunction<T, string> {
+  const {
+    toEvent = defaultEvent,
+    heartbeat = DEFAULT_HEARTBEAT,
+    end = DEFAULT_END,
+    toErrorEvent = defaultErrorEvent,
+    scheduler = asyncScheduler,
+  } = options;
+  assertFunction(`${NAME}: options.toEvent`, toEvent);
+  assertFunction(`${NAME}: options.toErrorEvent`, toErrorEvent);
+  assertDuration(`${NAME}: options.heartbeat`, heartbeat, { allowInfinity: true });
+  const endFrames = end === false ? [] : [formatServerSentEvent(end)];
+  const beats = heartbeat > 0 && heartbeat < Infinity;
+  return (source) =>
+    source.pipe(
+      map((value, index) => formatServerSentEvent(toEvent(value, index))),
+      endWith(...endFrames),
+      catchError((error: unknown) => of(formatServerSentEvent(toErrorEvent(error)))),
+      connect((frames) =>
+        beats
+          ? merge(
+              frames,
+              frames.pipe(
+                startWith(''),
+                switchMap(() => interval(heartbeat, scheduler)),
+                map(() => HEARTBEAT_FRAME),
+                takeUntil(frames.pipe(ignoreElements(), endWith(true))),
+              ),
+            )
+          : frames,
+      ),
+    );
+}
+
+export function defaultEvent(value: unknown, index: number): ServerSentEventInit {
+  return { id: String(index), data: typeof value === 'string' ? value : JSON.stringify(value) };
+}
+
+/**
+ * This library's errors (which never hold a key) go out with name, message and
+ * `retryable`; any other error only as a generic failure, since its message
+ * may say things about the server that a browser should not see.
+ */
+export function defaultErrorEvent(error: unknown): ServerSentEventInit {
+  const retryable = error instanceof Error ? (error as { retryable?: unknown }).retryable : undefined;
+  const body =
+    error instanceof Error && typeof retryable === 'boolean'
+      ? { name: error.name, message: error.message, retryable }
+      : { name: 'Error', message: 'The stream failed.', retryable: false };
+  return { event: 'error', data: JSON.stringify(body) };
+}
