@@ -37,3 +37,8 @@ export { fromGeminiContent, DEFAULT_GEMINI_BASE_URL } from './sources/fromGemini
 export type { GeminiContentOptions, GeminiContentRequest } from './sources/fromGeminiContent.js';
 export { STREAM_START, markStreamStart, streamStartOf } from './streamStart.js';
 export type { StreamStart } from './streamStart.js';
+export { parseJsonAsItStreams } from './operators/parseJsonAsItStreams.js';
+export type { DeepPartial, JsonSnapshot, ParsedToolCall, ParseJsonAsItStreamsOptions } from './operators/parseJsonAsItStreams.js';
+export { SchemaValidationError } from './errors.js';
+export type { SchemaIssue } from './errors.js';
+export type { StandardSchemaV1 } from './internal/standardSchema.js';
