@@ -6,7 +6,10 @@
  * and after each fragment the best parse of the text so far is read. Four
  * contenders, in one process, interleaved round by round; figures are medians:
  *
- * - incremental: the library's parser, fed each fragment (src/internal/partialJson.ts);
+ * - parse only:  the library's parser, fed each fragment (src/internal/partialJson.ts),
+ *                without reading the value;
+ * - incremental: the same, reading the value after each fragment (new frozen copies of
+ *                the containers still open: the price of immutable values);
  * - operator:    parseJsonAsItStreams over snapshots whose content grows by `+=`, as
  *                accumulateContent builds it (adds reading the new text out of the
  *                snapshot string, see docs/structured-output.md);
@@ -64,6 +67,17 @@ const micros = (from: bigint, to: bigint) => Number(to - from) / 1000;
 type Contender = (parts: string[], whole: unknown) => number[];
 
 const contenders: Record<string, Contender> = {
+  'parse only'(parts, whole) {
+    const parser = new PartialJsonParser();
+    const times: number[] = [];
+    for (const part of parts) {
+      const started = now();
+      parser.push(part);
+      times.push(micros(started, now()));
+    }
+    if (!isDeepStrictEqual(parser.finish(), whole)) throw new Error('parse only: wrong result');
+    return times;
+  },
   incremental(parts, whole) {
     const parser = new PartialJsonParser();
     const times: number[] = [];
@@ -145,7 +159,7 @@ for (const [shape, build] of [
   log('');
   log(`| document | fragments | ${names.join(' | ')} | re-parse / incremental | partial-json / incremental |`);
   log(`|---|---|${names.map(() => '---|').join('')}---|---|`);
-  const flat: number[] = [];
+  const flat: Record<string, number[]> = { 'parse only': [], incremental: [], operator: [] };
   for (const size of SIZES) {
     const text = build(size);
     const whole: unknown = JSON.parse(text);
@@ -158,12 +172,12 @@ for (const [shape, build] of [
       }
     }
     const medians = Object.fromEntries(names.map((name) => [name, median(results[name]!)])) as Record<string, number>;
-    flat.push(medians.incremental!);
+    for (const name of Object.keys(flat)) flat[name]!.push(medians[name]!);
     log(
       `| ${fmt(text.length / 1000, 0)} KB | ${parts.length} | ${names.map((name) => fmt(medians[name]!, 2)).join(' | ')} | ` +
         `${fmt(medians['re-parse']! / medians.incremental!, 0)}× | ${fmt(medians['partial-json']! / medians.incremental!, 0)}× |`,
     );
   }
   log('');
-  log(`incremental, largest / smallest document: ${fmt(flat.at(-1)! / flat[0]!, 2)}×`);
+  log(`largest / smallest document: ${Object.entries(flat).map(([name, values]) => `${name} ${fmt(values.at(-1)! / values[0]!, 2)}×`).join(', ')}`);
 }

@@ -52,10 +52,10 @@ interface Frame {
 const LITERALS: Readonly<Record<string, unknown>> = { t: true, f: false, n: null };
 const LITERAL_TEXT: Readonly<Record<string, string>> = { t: 'true', f: 'false', n: 'null' };
 const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-const STRING_RUN = /[^"\\\u0000-\u001f]+/y;
-const NUMBER_RUN = /[-+0-9.eE]+/y;
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-const WHITESPACE = /[ \t\n\r]+/y;
+
+/** Characters a JSON number may hold: digits, '-', '+', '.', 'e', 'E'. */
+const isNumberChar = (code: number) => (code >= 0x30 && code <= 0x39) || code === 0x2d || code === 0x2b || code === 0x2e || code === 0x65 || code === 0x45;
 
 /** Sets an own data property; a key `"__proto__"` stays a plain key, never the prototype (as in `JSON.parse`). */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
@@ -100,11 +100,10 @@ export class PartialJsonParser {
           i = this.readString(fragment, i);
           break;
         case Mode.Number: {
-          NUMBER_RUN.lastIndex = i;
-          if (NUMBER_RUN.test(fragment)) {
-            this.token += fragment.slice(i, NUMBER_RUN.lastIndex);
-            i = NUMBER_RUN.lastIndex;
-          } else this.endNumber(i);
+          const start = i;
+          while (i < length && isNumberChar(fragment.charCodeAt(i))) i++;
+          if (i > start) this.token += fragment.slice(start, i);
+          if (i < length) this.endNumber(i);
           break;
         }
         case Mode.Literal: {
@@ -120,12 +119,9 @@ export class PartialJsonParser {
           break;
         }
         default: {
-          WHITESPACE.lastIndex = i;
-          if (WHITESPACE.test(fragment)) {
-            i = WHITESPACE.lastIndex;
-            break;
-          }
-          if (this.structural(fragment[i]!, i)) i += 1;
+          const code = fragment.charCodeAt(i);
+          if (code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09) i += 1;
+          else if (this.structural(fragment[i]!, i)) i += 1;
         }
       }
     }
@@ -221,11 +217,13 @@ export class PartialJsonParser {
         if (!this.endEscape(i - 1)) return length;
         continue;
       }
-      STRING_RUN.lastIndex = i;
-      if (STRING_RUN.test(fragment)) {
-        this.token += fragment.slice(i, STRING_RUN.lastIndex);
+      const start = i;
+      let code = fragment.charCodeAt(i);
+      // Plain characters: anything but '"', '\\' and control characters.
+      while (code !== 0x22 && code !== 0x5c && code >= 0x20 && ++i < length) code = fragment.charCodeAt(i);
+      if (i > start) {
+        this.token += fragment.slice(start, i);
         if (this.mode === Mode.StringValue) this.version++;
-        i = STRING_RUN.lastIndex;
         continue;
       }
       const char = fragment[i]!;
