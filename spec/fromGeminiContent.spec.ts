@@ -108,6 +108,14 @@ describe('fromGeminiContent', () => {
       expect(JSON.parse(snapshot.toolCalls[0]!.function.arguments)).toMatchObject({ city: 'San Francisco', days: 3 });
     });
 
+    it('applies partialArgs that come with the opening part', async () => {
+      const text =
+        `data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","willContinue":true,"partialArgs":[{"jsonPath":"$.q","stringValue":"ab","willContinue":true}]}}]}}],"responseId":"r"}\n\n` +
+        `data: {"candidates":[{"content":{"parts":[{"functionCall":{"partialArgs":[{"jsonPath":"$.q","stringValue":"c"}]}}]},"finishReason":"STOP"}]}\n\n`;
+      const snapshot = await run(text);
+      expect(snapshot.toolCalls.map((call) => call.function.arguments)).toEqual(['{"q":"abc"}']);
+    });
+
     it('keeps a "__proto__" path an own key and ignores a path that does not fit the value so far', async () => {
       const piece = (partialArgs: unknown[]) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ functionCall: { partialArgs, willContinue: true } }] } }] })}\n\n`;
       const text =

@@ -140,8 +140,7 @@ function toChoice(candidate: Json, index: number, state: GeminiStreamState): Cha
 function functionCallDelta(functionCall: Json, candidate: number, state: GeminiStreamState): ToolCallDelta | undefined {
   const open = state.openCalls.get(candidate);
   if (open) {
-    const pieces: unknown[] = Array.isArray(functionCall.partialArgs) ? functionCall.partialArgs : [];
-    for (const piece of pieces) if (isObject(piece)) applyPartialArg(open.args, piece);
+    applyPartialArgs(open.args, functionCall.partialArgs);
     if (functionCall.willContinue === true) return undefined;
     state.openCalls.delete(candidate);
     return { index: open.index, function: { arguments: JSON.stringify(open.args) } };
@@ -151,10 +150,16 @@ function functionCallDelta(functionCall: Json, candidate: number, state: GeminiS
   state.toolCalls.set(candidate, k + 1);
   const id = typeof functionCall.id === 'string' && functionCall.id !== '' ? functionCall.id : `${state.id}-call-${k}`;
   if (functionCall.willContinue === true) {
-    state.openCalls.set(candidate, { index: k, args: isObject(functionCall.args) ? { ...functionCall.args } : {} });
+    const args = isObject(functionCall.args) ? { ...functionCall.args } : {};
+    applyPartialArgs(args, functionCall.partialArgs);
+    state.openCalls.set(candidate, { index: k, args });
     return { index: k, id, type: 'function', function: { name: functionCall.name, arguments: '' } };
   }
   return { index: k, id, type: 'function', function: { name: functionCall.name, arguments: JSON.stringify(functionCall.args ?? {}) } };
+}
+
+function applyPartialArgs(args: Record<string, unknown>, partialArgs: unknown): void {
+  if (Array.isArray(partialArgs)) for (const piece of partialArgs) if (isObject(piece)) applyPartialArg(args, piece);
 }
 
 /** Applies one `partialArgs` entry to the arguments being assembled; a malformed entry is ignored. */
