@@ -64,6 +64,29 @@ describe('fromAnthropicMessages', () => {
     expect(snapshot.id).toBe('msg_01Fixture');
   });
 
+  it('gives "{}" for a tool without parameters, the start input for a whole input, and the fragments joined otherwise', async () => {
+    const baseURL = await serveText(fixture('anthropic-tool-no-args.sse'));
+    const snapshot = await lastValueFrom(fromAnthropicMessages({ baseURL, body }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.toolCalls.map((call) => [call.id, call.function.name, call.function.arguments])).toEqual([
+      ['toolu_01NoArgs', 'list_themes', '{}'],
+      ['toolu_01Whole', 'roll_die', '{"player":"p1","sides":6}'],
+      ['toolu_01Streamed', 'get_time', '{"tz":"UTC"}'],
+    ]);
+    expect(snapshot.content).toBe('Let me look.');
+    expect(snapshot.finishReason).toBe('tool_calls');
+  });
+
+  it('sends a call without argument text at content_block_stop, once, so the fold never joins "{}" with fragments', async () => {
+    const baseURL = await serveText(fixture('anthropic-tool-no-args.sse'));
+    const events = await lastValueFrom(fromAnthropicMessages({ baseURL, body }).pipe(toArray()));
+    const chunks = events.slice(0, -1) as ChatCompletionChunk[];
+    const argumentsOf = (index: number) =>
+      chunks.flatMap((chunk) => chunk.choices[0]!.delta.tool_calls ?? []).filter((delta) => delta.index === index).map((delta) => delta.function?.arguments);
+    expect(argumentsOf(0)).toEqual(['', '{}']);
+    expect(argumentsOf(1)).toEqual(['', '{"player":"p1","sides":6}']);
+    expect(argumentsOf(2)).toEqual(['', '{"tz":', '"UTC"}']);
+  });
+
   it.each([
     ['end_turn', 'stop'],
     ['stop_sequence', 'stop'],
@@ -71,6 +94,9 @@ describe('fromAnthropicMessages', () => {
     ['tool_use', 'tool_calls'],
     ['refusal', 'content_filter'],
     ['pause_turn', 'pause_turn'],
+    ['__proto__', '__proto__'],
+    ['constructor', 'constructor'],
+    ['toString', 'toString'],
   ])('maps stop_reason %s to finish_reason %s', async (stopReason, finishReason) => {
     const text = fixture('anthropic-tool-use.sse').replace('"stop_reason":"tool_use"', `"stop_reason":"${stopReason}"`);
     const baseURL = await serveText(text);

@@ -63,12 +63,71 @@ describe('fromGeminiContent', () => {
     ['SAFETY', 'content_filter'],
     ['RECITATION', 'content_filter'],
     ['MALFORMED_FUNCTION_CALL', 'malformed_function_call'],
+    ['__proto__', '__proto__'],
+    ['constructor', 'constructor'],
+    ['toString', 'tostring'],
   ])('maps finishReason %s to %s', async (reason, expected) => {
     const text = fixture('gemini-function-call.sse').replace(/,\{"functionCall":[^\]]*\}\}/, '').replace('"finishReason":"STOP"', `"finishReason":"${reason}"`);
     const baseURL = await serveText(text);
     const snapshot = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(untilDone(), accumulateContent()));
     expect(snapshot.toolCalls).toEqual([]);
     expect(snapshot.finishReason).toBe(expected);
+  });
+
+  describe('streamed function-call arguments (Vertex willContinue / partialArgs)', () => {
+    const run = async (text: string) => {
+      const baseURL = await serveText(text);
+      return lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(untilDone(), accumulateContent()));
+    };
+
+    it('assembles each call from its partialArgs, nested paths included, and gives "{}" to a call without arguments', async () => {
+      const snapshot = await run(fixture('gemini-streamed-args.sse'));
+      expect(snapshot.toolCalls.map((call) => [call.index, call.id, call.function.name, JSON.parse(call.function.arguments)])).toEqual([
+        [0, 'resp_Streamed-call-0', 'plan_trip', { city: 'San Francisco', days: 3, stops: [{ name: 'Pier 39', open: true }, { name: 'Alcatraz', note: null }] }],
+        [1, 'resp_Streamed-call-1', 'get_weather', { location: 'Oslo' }],
+        [2, 'resp_Streamed-call-2', 'read_theme', {}],
+      ]);
+      expect(snapshot.toolCalls[2]!.function.arguments).toBe('{}');
+      expect(snapshot.finishReason).toBe('tool_calls');
+    });
+
+    it('sends name and id when the call opens and the arguments once, whole, when it closes', async () => {
+      const baseURL = await serveText(fixture('gemini-streamed-args.sse'));
+      const events = await lastValueFrom(fromGeminiContent({ baseURL, model: 'm', body }).pipe(toArray()));
+      const deltas = (events.slice(0, -1) as ChatCompletionChunk[]).map((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
+      expect(deltas[0]).toEqual([{ index: 0, id: 'resp_Streamed-call-0', type: 'function', function: { name: 'plan_trip', arguments: '' } }]);
+      expect(deltas.slice(1, 4)).toEqual([[], [], []]);
+      expect(deltas[4]).toEqual([{ index: 0, function: { arguments: expect.stringContaining('"city":"San Francisco"') } }]);
+    });
+
+    it('closes a call still open when the finishReason comes', async () => {
+      const text = fixture('gemini-streamed-args.sse').split('\n\n').slice(0, 4).join('\n\n') +
+        '\n\ndata: {"candidates":[{"content":{"role":"model","parts":[]},"finishReason":"STOP"}],"responseId":"resp_Streamed"}\n\n';
+      const snapshot = await run(text);
+      expect(snapshot.toolCalls).toHaveLength(1);
+      expect(JSON.parse(snapshot.toolCalls[0]!.function.arguments)).toMatchObject({ city: 'San Francisco', days: 3 });
+    });
+
+    it('applies partialArgs that come with the opening part', async () => {
+      const text =
+        `data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","willContinue":true,"partialArgs":[{"jsonPath":"$.q","stringValue":"ab","willContinue":true}]}}]}}],"responseId":"r"}\n\n` +
+        `data: {"candidates":[{"content":{"parts":[{"functionCall":{"partialArgs":[{"jsonPath":"$.q","stringValue":"c"}]}}]},"finishReason":"STOP"}]}\n\n`;
+      const snapshot = await run(text);
+      expect(snapshot.toolCalls.map((call) => call.function.arguments)).toEqual(['{"q":"abc"}']);
+    });
+
+    it('keeps a "__proto__" path an own key and ignores a path that does not fit the value so far', async () => {
+      const piece = (partialArgs: unknown[]) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ functionCall: { partialArgs, willContinue: true } }] } }] })}\n\n`;
+      const text =
+        `data: {"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","willContinue":true}}]}}],"responseId":"r"}\n\n` +
+        piece([{ jsonPath: '$.__proto__.polluted', stringValue: 'yes' }]) +
+        piece([{ jsonPath: '$.list[0]', numberValue: 1 }, { jsonPath: '$.list[5]', numberValue: 2 }, { jsonPath: '$.list.__proto__', stringValue: 'x' }]) +
+        piece([{ jsonPath: 'location', stringValue: 'no $' }, { jsonPath: '$.s', stringValue: 'a' }, { jsonPath: '$.s.t', boolValue: true }]) +
+        `data: {"candidates":[{"content":{"parts":[{"functionCall":{}}]},"finishReason":"STOP"}]}\n\n`;
+      const snapshot = await run(text);
+      expect(snapshot.toolCalls[0]!.function.arguments).toBe('{"__proto__":{"polluted":"yes"},"list":[1],"s":"a"}');
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
   });
 
   it('emits nothing extra when the body ends without a finishReason, so untilDone reports the cut', async () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { lastValueFrom, type Observable } from 'rxjs';
 import {
   accumulateContent,
@@ -11,6 +13,7 @@ import {
   type ChatCompletionSnapshot,
 } from '../src/index.js';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
+import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
 
 const KEY = 'provider-secret-key-77';
 
@@ -83,6 +86,27 @@ describe.each(Object.keys(providers))('the same pipeline over the %s wire format
     server = await startMockChatServer({ apiKey: KEY, scenario, script: [{ fault: { kind: 'error', afterChunks: 3 } }, {}] });
     const snapshot = await lastValueFrom(orders['untilDone → accumulateContent → retryWithBackoff'](source(server.url)));
     expectExact(snapshot);
+    expect(server.requests).toHaveLength(2);
+  });
+});
+
+describe.each([
+  ['anthropic', 'anthropic-tool-no-args.sse', '"id":"toolu_01NoArgs"', (url: string) => providers.anthropic!(url), [['list_themes', '{}'], ['roll_die', '{"player":"p1","sides":6}'], ['get_time', '{"tz":"UTC"}']]],
+  ['gemini', 'gemini-streamed-args.sse', '"stringValue":"San "', (url: string) => providers.gemini!(url), [['plan_trip', '{"city":"San Francisco","days":3,"stops":[{"name":"Pier 39","open":true},{"name":"Alcatraz","note":null}]}'], ['get_weather', '{"location":"Oslo"}'], ['read_theme', '{}']]],
+] as const)('%s tool calls assembled at block end survive a drop inside a call', (_format, file, cutAfter, source, calls) => {
+  let server: LoopbackServer;
+  afterEach(() => server.close());
+
+  it.each(Object.keys(orders))('and end exact (%s)', async (order) => {
+    const text = readFileSync(join(__dirname, 'fixtures', file), 'utf8');
+    server = await startLoopbackServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      // First answer: cut after the event holding `cutAfter`, inside the first call (opened, not yet ended).
+      if (server.requests.length === 1) response.end(text.slice(0, text.indexOf('\n\n', text.indexOf(cutAfter)) + 2));
+      else response.end(text);
+    });
+    const snapshot = await lastValueFrom(orders[order as keyof typeof orders](source(server.url)));
+    expect(snapshot.toolCalls.map((call) => [call.function.name, call.function.arguments])).toEqual(calls);
     expect(server.requests).toHaveLength(2);
   });
 });

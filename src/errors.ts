@@ -156,3 +156,41 @@ export class DeadlineExceededError extends StreamError {
     );
   }
 }
+
+// ---------------------------------------------------------------- structured output
+
+/** One problem a schema found in a structured answer: what, and where (`['items', 0, 'name']`). */
+export interface SchemaIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>;
+}
+
+/**
+ * A streamed structured answer that is not valid JSON or that its schema
+ * rejects, found when the stream completed (`parseJsonAsItStreams` with a
+ * `schema`). Not retryable unless the operator was told `retryOnMismatch`:
+ * then `retryWithBackoff` asks again. `issues` are the schema's own; `value`
+ * is the parsed answer (`undefined` when it was not JSON).
+ */
+export class SchemaValidationError extends StreamError {
+  override readonly name = 'SchemaValidationError';
+  constructor(
+    readonly issues: readonly SchemaIssue[],
+    readonly value: unknown,
+    retryable = false,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `The structured answer does not match its schema: ${issues.slice(0, 3).map(describeIssue).join('; ')}` +
+        `${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ''}. ` +
+        'Check the schema sent to the provider, or let retryWithBackoff ask again (retryOnMismatch).',
+      retryable,
+      options,
+    );
+  }
+}
+
+function describeIssue(issue: SchemaIssue): string {
+  const path = (issue.path ?? []).map((segment) => String(typeof segment === 'object' && segment !== null ? segment.key : segment)).join('.');
+  return path === '' ? issue.message : `${path}: ${issue.message}`;
+}

@@ -53,3 +53,8 @@ export {
 } from './guards.js';
 export { parseRelayedChunks, RelayedError } from './operators/parseRelayedChunks.js';
 export type { RelayedEvent } from './operators/parseRelayedChunks.js';
+export { parseJsonAsItStreams } from './operators/parseJsonAsItStreams.js';
+export type { DeepPartial, JsonSnapshot, ParsedToolCall, ParseJsonAsItStreamsOptions } from './operators/parseJsonAsItStreams.js';
+export { SchemaValidationError } from './errors.js';
+export type { SchemaIssue } from './errors.js';
+export type { StandardSchemaV1 } from './internal/standardSchema.js';

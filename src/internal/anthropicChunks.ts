@@ -19,19 +19,28 @@ export interface AnthropicStreamState {
   usage: Record<string, number>;
   /** Content block index → tool call index. */
   toolIndexByBlock: Map<number, number>;
+  /**
+   * Content block index → the `input` of its `content_block_start`, kept until the
+   * first `input_json_delta` that brings text (then deleted): a block that ends with
+   * no text gives `JSON.stringify(input)` at `content_block_stop`.
+   */
+  inputByBlock: Map<number, unknown>;
 }
 
 export function newAnthropicState(): AnthropicStreamState {
-  return { id: '', usage: {}, toolIndexByBlock: new Map() };
+  return { id: '', usage: {}, toolIndexByBlock: new Map(), inputByBlock: new Map() };
 }
 
 /**
  * Maps one Anthropic Messages event to normalized chunks: `message_start`
  * gives the id, model and role; text, thinking and tool-input deltas become
  * `content`, `reasoning_content` and `tool_calls` deltas; `message_delta`
- * gives the finish reason and usage; `message_stop` is `DONE`. `ping`,
- * `content_block_stop`, signatures, citations, redacted thinking and server
- * tool blocks (`server_tool_use`, `*_tool_result`) give nothing.
+ * gives the finish reason and usage; `message_stop` is `DONE`. A tool call's
+ * arguments are its `input_json_delta` fragments joined, or, when none brought
+ * text, `JSON.stringify(input)` of its `content_block_start`, sent at
+ * `content_block_stop` (a tool without parameters gives `"{}"`, never `""`).
+ * `ping`, signatures, citations, redacted thinking and server tool blocks
+ * (`server_tool_use`, `*_tool_result`) give nothing.
  */
 export function anthropicEvents(message: EventSourceMessage, state: AnthropicStreamState, secrets: readonly string[], source: string): ChatCompletionEvent[] {
   if (message.data === '') return [];
@@ -63,8 +72,8 @@ export function anthropicEvents(message: EventSourceMessage, state: AnthropicStr
       if (block.type === 'tool_use') {
         const index = state.toolIndexByBlock.size;
         state.toolIndexByBlock.set(json.index, index);
-        const input = block.input && Object.keys(block.input).length > 0 ? JSON.stringify(block.input) : '';
-        return [chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: input } }] })];
+        state.inputByBlock.set(json.index, block.input);
+        return [chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] })];
       }
       if (block.type === 'text' && block.text) return [chunk({ content: block.text })];
       if (block.type === 'thinking' && block.thinking) return [chunk({ reasoning_content: block.thinking })];
@@ -77,20 +86,34 @@ export function anthropicEvents(message: EventSourceMessage, state: AnthropicStr
       if (delta.type === 'input_json_delta' && delta.partial_json) {
         const index = state.toolIndexByBlock.get(json.index);
         if (index === undefined) return [];
+        state.inputByBlock.delete(json.index);
         return [chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] })];
       }
       return [];
     }
+    case 'content_block_stop': {
+      const index = state.toolIndexByBlock.get(json.index);
+      if (index === undefined || !state.inputByBlock.has(json.index)) return [];
+      const input = state.inputByBlock.get(json.index);
+      state.inputByBlock.delete(json.index);
+      return [chunk({ tool_calls: [{ index, function: { arguments: JSON.stringify(input ?? {}) } }] })];
+    }
     case 'message_delta': {
       Object.assign(state.usage, numbers(json.usage));
       const stopReason: string | null = json.delta?.stop_reason ?? null;
-      return [chunk({}, stopReason === null ? null : (ANTHROPIC_FINISH_REASONS[stopReason] ?? stopReason), toUsage(state.usage))];
+      return [chunk({}, stopReason === null ? null : finishReasonOf(stopReason), toUsage(state.usage))];
     }
     case 'message_stop':
       return [DONE];
     default:
       return [];
   }
+}
+
+/** The mapped reason by an own-property lookup (`"__proto__"` or `"toString"` pass through as strings); others as sent. */
+function finishReasonOf(stopReason: unknown): string {
+  const reason = String(stopReason);
+  return Object.prototype.hasOwnProperty.call(ANTHROPIC_FINISH_REASONS, reason) ? ANTHROPIC_FINISH_REASONS[reason]! : reason;
 }
 
 /** Anthropic counters (cumulative: they overwrite) → the OpenAI usage shape, with Anthropic's fields kept. */

@@ -26,11 +26,23 @@ export interface GeminiStreamState {
   finished: boolean;
   /** Candidate index → function calls seen so far. */
   toolCalls: Map<number, number>;
+  /** Candidate index → the call whose arguments are still streaming (Vertex `willContinue`). */
+  openCalls: Map<number, OpenCall>;
   /** Candidates that have had their role chunk. */
   started: Set<number>;
   /** Candidates that have had their `finishReason`. */
   ended: Set<number>;
 }
+
+/** A function call opened by `{name, willContinue: true}`: its index and the arguments assembled so far. */
+export interface OpenCall {
+  index: number;
+  args: Record<string, unknown>;
+}
+
+/** Own-property lookup, so `"__proto__"` or `"toString"` never read `Object.prototype`. */
+const own = (map: Readonly<Record<string, string>>, key: string): string | undefined =>
+  Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined;
 
 let streams = 0;
 
@@ -41,6 +53,7 @@ export function newGeminiState(): GeminiStreamState {
     idFixed: false,
     finished: false,
     toolCalls: new Map(),
+    openCalls: new Map(),
     started: new Set(),
     ended: new Set(),
   };
@@ -51,6 +64,13 @@ export function newGeminiState(): GeminiStreamState {
  * text parts → `content`, thought parts → `reasoning_content`, `functionCall`
  * parts → whole tool calls, `finishReason` → `finish_reason` (`STOP` after a
  * function call → `tool_calls`), `usageMetadata` → usage.
+ *
+ * Streamed arguments (Vertex `streamFunctionCallArguments`): `{name,
+ * willContinue: true}` opens a call (its name and id are sent at once),
+ * `partialArgs` build its arguments (`stringValue` appends at its `jsonPath`,
+ * `numberValue`, `boolValue` and `nullValue` set), and the first part without
+ * `willContinue` (`{functionCall: {}}`) closes it: the arguments are then sent
+ * whole, as one JSON text. A call still open at `finishReason` is closed there.
  */
 export function geminiChunk(message: EventSourceMessage, state: GeminiStreamState, secrets: readonly string[], source: string): ChatCompletionChunk[] {
   if (message.data === '') return [];
@@ -86,14 +106,8 @@ function toChoice(candidate: Json, index: number, state: GeminiStreamState): Cha
       if (part.thought === true) reasoning += part.text;
       else content += part.text;
     } else if (isObject(part.functionCall)) {
-      const k = state.toolCalls.get(index) ?? 0;
-      state.toolCalls.set(index, k + 1);
-      toolCalls.push({
-        index: k,
-        id: part.functionCall.id ?? `${state.id}-call-${k}`,
-        type: 'function',
-        function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
-      });
+      const call = functionCallDelta(part.functionCall, index, state);
+      if (call) toolCalls.push(call);
     }
   }
   const delta: ChatCompletionChunkChoice['delta'] = {};
@@ -106,11 +120,88 @@ function toChoice(candidate: Json, index: number, state: GeminiStreamState): Cha
   if (toolCalls.length > 0) delta.tool_calls = toolCalls;
   let finishReason: string | null = null;
   if (typeof candidate.finishReason === 'string') {
+    const open = state.openCalls.get(index);
+    if (open) {
+      state.openCalls.delete(index);
+      (delta.tool_calls ??= []).push({ index: open.index, function: { arguments: JSON.stringify(open.args) } });
+    }
     state.ended.add(index);
     const called = (state.toolCalls.get(index) ?? 0) > 0;
-    finishReason = candidate.finishReason === 'STOP' && called ? 'tool_calls' : (GEMINI_FINISH_REASONS[candidate.finishReason] ?? candidate.finishReason.toLowerCase());
+    finishReason = candidate.finishReason === 'STOP' && called ? 'tool_calls' : (own(GEMINI_FINISH_REASONS, candidate.finishReason) ?? candidate.finishReason.toLowerCase());
   }
   return { index, delta, finish_reason: finishReason };
+}
+
+/**
+ * One `functionCall` part → a tool-call delta, or nothing: a whole call; the
+ * opening of a streamed call (name and id, empty arguments); a piece of a
+ * streamed call (nothing until it closes); its closing (the assembled
+ * arguments). A part that is none of these (no name, no call open) is ignored.
+ */
+function functionCallDelta(functionCall: Json, candidate: number, state: GeminiStreamState): ToolCallDelta | undefined {
+  const open = state.openCalls.get(candidate);
+  if (open) {
+    applyPartialArgs(open.args, functionCall.partialArgs);
+    if (functionCall.willContinue === true) return undefined;
+    state.openCalls.delete(candidate);
+    return { index: open.index, function: { arguments: JSON.stringify(open.args) } };
+  }
+  if (typeof functionCall.name !== 'string') return undefined;
+  const k = state.toolCalls.get(candidate) ?? 0;
+  state.toolCalls.set(candidate, k + 1);
+  const id = typeof functionCall.id === 'string' && functionCall.id !== '' ? functionCall.id : `${state.id}-call-${k}`;
+  if (functionCall.willContinue === true) {
+    const args = isObject(functionCall.args) ? { ...functionCall.args } : {};
+    applyPartialArgs(args, functionCall.partialArgs);
+    state.openCalls.set(candidate, { index: k, args });
+    return { index: k, id, type: 'function', function: { name: functionCall.name, arguments: '' } };
+  }
+  return { index: k, id, type: 'function', function: { name: functionCall.name, arguments: JSON.stringify(functionCall.args ?? {}) } };
+}
+
+function applyPartialArgs(args: Record<string, unknown>, partialArgs: unknown): void {
+  if (Array.isArray(partialArgs)) for (const piece of partialArgs) if (isObject(piece)) applyPartialArg(args, piece);
+}
+
+/** Applies one `partialArgs` entry to the arguments being assembled; a malformed entry is ignored. */
+function applyPartialArg(args: Record<string, unknown>, piece: Json): void {
+  let value: unknown;
+  let append = false;
+  if (typeof piece.stringValue === 'string') [value, append] = [piece.stringValue, true];
+  else if (typeof piece.numberValue === 'number') value = piece.numberValue;
+  else if (typeof piece.boolValue === 'boolean') value = piece.boolValue;
+  else if ('nullValue' in piece) value = null;
+  else return;
+  const keys = typeof piece.jsonPath === 'string' ? pathKeys(piece.jsonPath) : undefined;
+  if (!keys || keys.length === 0) return;
+  let node: unknown = args;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const last = i === keys.length - 1;
+    const container = node as Record<string | number, unknown>;
+    if (typeof key === 'number' ? !Array.isArray(node) || key > node.length : !isObject(node)) return;
+    const present = Object.prototype.hasOwnProperty.call(container, key) ? container[key] : undefined;
+    let next: unknown;
+    if (last) next = append && typeof present === 'string' ? present + (value as string) : value;
+    else next = present ?? (typeof keys[i + 1] === 'number' ? [] : {});
+    // defineProperty: a key such as "__proto__" becomes a plain own property, never the prototype.
+    Object.defineProperty(container, key, { value: next, enumerable: true, writable: true, configurable: true });
+    node = next;
+  }
+}
+
+/** `$.a[0].b` or `$['a b'][1]` → `['a', 0, 'b']`; undefined for a path that is not one. */
+function pathKeys(path: string): Array<string | number> | undefined {
+  if (!path.startsWith('$')) return undefined;
+  const keys: Array<string | number> = [];
+  const step = /\.([^.[\]]+)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]/y;
+  step.lastIndex = 1;
+  while (step.lastIndex < path.length) {
+    const match = step.exec(path);
+    if (!match) return undefined;
+    keys.push(match[2] !== undefined ? Number(match[2]) : (match[1] ?? match[3] ?? match[4])!);
+  }
+  return keys;
 }
 
 /** `usageMetadata` → the OpenAI usage shape; thoughts count as completion tokens, as OpenAI counts reasoning. */

@@ -1,0 +1,186 @@
+import { defer, map } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { z } from 'zod';
+import { parseJsonAsItStreams, type JsonSnapshot, type DeepPartial } from '../src/operators/parseJsonAsItStreams.js';
+import { retryWithBackoff } from '../src/operators/retryWithBackoff.js';
+import { isRetryable, SchemaValidationError } from '../src/errors.js';
+import type { ChatCompletionSnapshot, ToolCallSnapshot } from '../src/types.js';
+import { isJsonPrefix } from './support/jsonPrefix';
+
+const snapshot = (content: string, toolCalls: ToolCallSnapshot[] = []): ChatCompletionSnapshot => ({
+  id: 'c1',
+  content,
+  reasoning: '',
+  refusal: '',
+  toolCalls,
+  finishReason: null,
+  choices: [],
+});
+const call = (index: number, name: string, args: string): ToolCallSnapshot => ({ index, id: `call_${index}`, type: 'function', function: { name, arguments: args } });
+
+const Weather = z.object({ city: z.string(), days: z.array(z.number()) });
+
+/** The fields a marble assertion compares: the parse, the validated value, each call's parsed arguments. */
+const parses = (value: JsonSnapshot) => ({ partial: value.partial, value: value.value, calls: value.toolCalls.map((c) => c.parsedArguments) });
+
+describe('parseJsonAsItStreams', () => {
+  let rx: TestScheduler;
+  beforeEach(() => {
+    rx = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  });
+
+  it('adds the best parse of the content so far to every snapshot, and nothing at completion without a schema', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-c-d-|', {
+        a: snapshot('{"ci'),
+        b: snapshot('{"city":"Os'),
+        c: snapshot('{"city":"Oslo","days":[1'),
+        d: snapshot('{"city":"Oslo","days":[1,2]}'),
+      });
+      expectObservable(source.pipe(parseJsonAsItStreams(), mapParses())).toBe('-a-b-c-d-|', {
+        a: { partial: {}, value: undefined, calls: [] },
+        b: { partial: { city: 'Os' }, value: undefined, calls: [] },
+        c: { partial: { city: 'Oslo', days: [] }, value: undefined, calls: [] },
+        d: { partial: { city: 'Oslo', days: [1, 2] }, value: undefined, calls: [] },
+      });
+    });
+  });
+
+  it('with a schema, emits the validated value when the stream completes', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-|', { a: snapshot('{"city":"Oslo","da'), b: snapshot('{"city":"Oslo","days":[3]}') });
+      expectObservable(source.pipe(parseJsonAsItStreams({ schema: Weather }), mapParses())).toBe('-a-b-(c|)', {
+        a: { partial: { city: 'Oslo' }, value: undefined, calls: [] },
+        b: { partial: { city: 'Oslo', days: [3] }, value: undefined, calls: [] },
+        c: { partial: { city: 'Oslo', days: [3] }, value: { city: 'Oslo', days: [3] }, calls: [] },
+      });
+    });
+  });
+
+  it('errors with a non-retryable SchemaValidationError carrying the issues, which retryWithBackoff does not retry', () => {
+    rx.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-a-|', { a: snapshot('{"city":7,"days":[]}') });
+      const result = source.pipe(parseJsonAsItStreams({ schema: Weather }), retryWithBackoff({ initialDelay: 10, jitter: 'none' }));
+      expectObservable(result.pipe(mapParses())).toBe(
+        '-a-#',
+        { a: { partial: { city: 7, days: [] }, value: undefined, calls: [] } },
+        expect.objectContaining({ name: 'SchemaValidationError', retryable: false, value: { city: 7, days: [] }, issues: [expect.objectContaining({ path: ['city'] })] }),
+      );
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+    });
+  });
+
+  it('with retryOnMismatch, lets retryWithBackoff ask again after a mismatch', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const answers = [cold('-a-|', { a: snapshot('{"city":"Oslo"}') }), cold('-b-|', { b: snapshot('{"city":"Oslo","days":[4]}') })];
+      let attempt = 0;
+      const source = defer(() => answers[attempt++]!);
+      const result = source.pipe(parseJsonAsItStreams({ schema: Weather, retryOnMismatch: true }), retryWithBackoff({ initialDelay: 10, jitter: 'none' }));
+      expectObservable(result.pipe(mapParses())).toBe('-a- 10ms -b-(c|)', {
+        a: { partial: { city: 'Oslo' }, value: undefined, calls: [] },
+        b: { partial: { city: 'Oslo', days: [4] }, value: undefined, calls: [] },
+        c: { partial: { city: 'Oslo', days: [4] }, value: { city: 'Oslo', days: [4] }, calls: [] },
+      });
+    });
+  });
+
+  it('turns an answer that is not complete JSON into a SchemaValidationError', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const source = cold('-a-|', { a: snapshot('{"city":"Oslo","days":[1') });
+      expectObservable(source.pipe(parseJsonAsItStreams({ schema: Weather }), mapParses())).toBe(
+        '-a-#',
+        { a: { partial: { city: 'Oslo', days: [] }, value: undefined, calls: [] } },
+        expect.objectContaining({ name: 'SchemaValidationError', issues: [{ message: expect.stringContaining('not one complete JSON value') }] }),
+      );
+    });
+  });
+
+  it('parses every tool call and takes the answer from the named tool (Anthropic forced tool)', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-|', {
+        a: snapshot('Let me', [call(0, 'log', '{"n":'), call(1, 'weather', '')]),
+        b: snapshot('Let me', [call(0, 'log', '{"n":1}'), call(1, 'weather', '{"city":"Oslo","days":[]}')]),
+      });
+      const result = source.pipe(parseJsonAsItStreams({ schema: Weather, answerFrom: { toolName: 'weather' } }), mapParses());
+      expectObservable(result).toBe('-a-b-(c|)', {
+        a: { partial: undefined, value: undefined, calls: [{}, undefined] },
+        b: { partial: { city: 'Oslo', days: [] }, value: undefined, calls: [{ n: 1 }, { city: 'Oslo', days: [] }] },
+        c: { partial: { city: 'Oslo', days: [] }, value: { city: 'Oslo', days: [] }, calls: [{ n: 1 }, { city: 'Oslo', days: [] }] },
+      });
+    });
+  });
+
+  it('starts a parse over when the text does not extend the previous one (a restarted request)', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-c-|', { a: snapshot('{"city":"Oslo","days":[1,'), b: snapshot('["x'), c: snapshot('{"city":"Bergen","days":[1,2]') });
+      expectObservable(source.pipe(parseJsonAsItStreams(), mapParses())).toBe('-a-b-c-|', {
+        a: { partial: { city: 'Oslo', days: [1] }, value: undefined, calls: [] },
+        b: { partial: ['x'], value: undefined, calls: [] },
+        c: { partial: { city: 'Bergen', days: [1, 2] }, value: undefined, calls: [] },
+      });
+    });
+  });
+
+  it('keeps the identity of unchanged parses and tool calls, so change detection by reference works', () => {
+    const outputs: JsonSnapshot[] = [];
+    rx.run(({ cold }) => {
+      const first = call(0, 'log', '{"a":{"b":1},"c":[');
+      cold('-a-b-c-|', { a: snapshot('{"x":[1,', [first]), b: snapshot('{"x":[1,  ', [first]), c: snapshot('{"x":[1,2,', [first]) })
+        .pipe(parseJsonAsItStreams())
+        .subscribe((value) => outputs.push(value));
+    });
+    const [a, b, c] = outputs;
+    expect(b!.partial).toBe(a!.partial);
+    expect(c!.partial).not.toBe(a!.partial);
+    expect(c!.toolCalls[0]).toBe(a!.toolCalls[0]);
+    expect(Object.isFrozen(c!.partial)).toBe(true);
+  });
+
+  it('emits values that only grow, from the first snapshot to the validated value', () => {
+    const text = JSON.stringify({ city: 'Tromsø "north"', days: [1, -2.5e3, 30] });
+    const outputs: JsonSnapshot[] = [];
+    rx.run(({ cold }) => {
+      const values = Object.fromEntries([...text].map((_, i) => [String.fromCharCode(0x100 + i), snapshot(text.slice(0, i + 1))]));
+      cold(`${Object.keys(values).join('')}|`, values).pipe(parseJsonAsItStreams({ schema: Weather })).subscribe((value) => outputs.push(value));
+    });
+    expect(outputs).toHaveLength(text.length + 1);
+    for (let i = 0; i + 1 < outputs.length; i++) expect(isJsonPrefix(outputs[i]!.partial, outputs[i + 1]!.partial)).toBe(true);
+    expect(outputs.at(-1)!.value).toEqual(JSON.parse(text));
+  });
+
+  it('types the partial value as a deep-partial of the schema output and the value as the output', () => {
+    rx.run(({ cold }) => {
+      cold('-a-|', { a: snapshot('{"city":"Oslo","days":[]}') })
+        .pipe(parseJsonAsItStreams({ schema: Weather }))
+        .subscribe((value) => {
+          const partial: DeepPartial<{ city: string; days: number[] }> | undefined = value.partial;
+          const city: string | undefined = value.value?.city;
+          // @ts-expect-error days are numbers, not strings
+          const wrong: string | undefined = value.partial?.days?.[0];
+          expect([partial, city, wrong]).toBeDefined();
+        });
+    });
+  });
+
+  it.each([
+    [{ schema: {} }, /Standard Schema/],
+    [{ answerFrom: { toolName: '' } }, /answerFrom/],
+    [{ answerFrom: 'tools' }, /answerFrom/],
+    [{ retryOnMismatch: 'yes' }, /retryOnMismatch/],
+  ])('rejects bad options at once with a TypeError: %j', (options, message) => {
+    expect(() => parseJsonAsItStreams(options as never)).toThrow(TypeError);
+    expect(() => parseJsonAsItStreams(options as never)).toThrow(message);
+  });
+
+  it('gives SchemaValidationError a stable name and a message with the issue paths', () => {
+    const error = new SchemaValidationError([{ message: 'Expected string', path: ['items', 0, { key: 'name' }] }], {});
+    expect(error.name).toBe('SchemaValidationError');
+    expect(error.message).toContain('items.0.name: Expected string');
+    expect(isRetryable(error)).toBe(false);
+    expect(isRetryable(new SchemaValidationError([], {}, true))).toBe(true);
+  });
+});
+
+function mapParses() {
+  return map(parses);
+}

@@ -1,0 +1,130 @@
+import fc from 'fast-check';
+import { PartialJsonParser } from '../src/internal/partialJson.js';
+import { isDeeplyFrozen, isJsonPrefix } from './support/jsonPrefix';
+
+/** Cuts `text` at the given offsets (sorted, deduplicated) into fragments. */
+function split(text: string, cuts: number[]): string[] {
+  const points = [...new Set(cuts.map((cut) => cut % (text.length + 1)))].sort((x, y) => x - y);
+  const fragments: string[] = [];
+  let start = 0;
+  for (const point of [...points, text.length]) {
+    fragments.push(text.slice(start, point));
+    start = point;
+  }
+  return fragments;
+}
+
+/** Feeds the fragments one at a time and returns the value read after each, then the finished value. */
+function feed(fragments: string[]): { partials: unknown[]; whole: unknown } {
+  const parser = new PartialJsonParser();
+  const partials = fragments.map((fragment) => {
+    parser.push(fragment);
+    return parser.value();
+  });
+  return { partials, whole: parser.finish() };
+}
+
+const jsonText = fc
+  .tuple(fc.jsonValue({ maxDepth: 4, stringUnit: fc.constantFrom('a', 'é', '中', '😀', '"', '\\', '\n', '\u0001', '\ud83d') }), fc.constantFrom(undefined, 2, '\t'))
+  // Strings of quotes, backslashes, control characters (escaped), non-ASCII, surrogate pairs and a lone surrogate (\ud83d).
+  .map(([value, indent]) => JSON.stringify(value, null, indent));
+
+describe('PartialJsonParser', () => {
+  it('for any JSON text cut anywhere, every value read is a prefix of the next and of the final one, which equals JSON.parse', () => {
+    fc.assert(
+      fc.property(jsonText, fc.array(fc.nat(), { maxLength: 40 }), (text, cuts) => {
+        const { partials, whole } = feed(split(text, cuts));
+        expect(whole).toEqual(JSON.parse(text));
+        const all = [...partials, whole];
+        for (let i = 0; i + 1 < all.length; i++) {
+          expect(isJsonPrefix(all[i], all[i + 1])).toBe(true);
+          expect(isJsonPrefix(all[i], whole)).toBe(true);
+        }
+        expect(partials.every(isDeeplyFrozen)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('read one character at a time, the value grows through every prefix of every document', () => {
+    fc.assert(
+      fc.property(jsonText, (text) => {
+        const { partials, whole } = feed([...text]);
+        for (let i = 0; i + 1 < partials.length; i++) expect(isJsonPrefix(partials[i], partials[i + 1])).toBe(true);
+        expect(whole).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each([
+    ['{"city":"Os', { city: 'Os' }],
+    ['{"city":"Oslo","days":1', { city: 'Oslo' }],
+    ['{"city":"Oslo","days":12,', { city: 'Oslo', days: 12 }],
+    ['{"ok":tr', {}],
+    ['{"ok":true', { ok: true }],
+    ['{"ci', {}],
+    ['{"city"', {}],
+    ['{"city":', {}],
+    ['[1,{"a":[2,"x\\u00', [1, { a: [2, 'x'] }]],
+    ['[1,{"a":[2,"x\\u00e9', [1, { a: [2, 'xé'] }]],
+    ['"tex', 'tex'],
+    ['-12', undefined],
+    ['  ', undefined],
+  ])('reads %j as %j', (text, expected) => {
+    const parser = new PartialJsonParser();
+    parser.push(text);
+    expect(parser.value()).toEqual(expected);
+  });
+
+  it('keeps the identity of a value when the new text shows nothing new, and of finished parts', () => {
+    const parser = new PartialJsonParser();
+    parser.push('{"done":{"a":1},"list":[1,');
+    const first = parser.value() as { done: object; list: number[] };
+    parser.push('  ');
+    expect(parser.value()).toBe(first);
+    parser.push('2,');
+    const second = parser.value() as { done: object; list: number[] };
+    expect(second).not.toBe(first);
+    expect(second.done).toBe(first.done);
+    expect(second.list).toEqual([1, 2]);
+  });
+
+  it('keeps "__proto__" a plain key, as JSON.parse does', () => {
+    const parser = new PartialJsonParser();
+    parser.push('{"__proto__":{"polluted":true},"a":1}');
+    const value = parser.finish() as Record<string, unknown>;
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.keys(value)).toEqual(['__proto__', 'a']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it.each(['{"a" 1}', '[1,]', '{"a":01}', '"\u0001"', '[1] x', 'nul!', '{"a":"\\x"}', '[1}'])('stops at a syntax error in %j and says so from finish()', (text) => {
+    expect(() => JSON.parse(text)).toThrow(SyntaxError);
+    const parser = new PartialJsonParser();
+    parser.push(text);
+    expect(parser.failed).toBe(true);
+    expect(() => parser.finish()).toThrow(SyntaxError);
+  });
+
+  it('fails on an unfinished text at finish()', () => {
+    const parser = new PartialJsonParser();
+    parser.push('{"a":[1');
+    expect(() => parser.finish()).toThrow(/end of JSON input/);
+  });
+
+  it('ends a number at the end of the text only at finish()', () => {
+    const parser = new PartialJsonParser();
+    parser.push('4');
+    parser.push('2');
+    expect(parser.value()).toBeUndefined();
+    expect(parser.finish()).toBe(42);
+  });
+
+  it('refuses nesting deeper than its cap with an error instead of a RangeError', () => {
+    const parser = new PartialJsonParser(64);
+    parser.push('['.repeat(6000));
+    expect(parser.failed).toBe(true);
+    expect(() => parser.finish()).toThrow(/nested deeper than 64/);
+  });
+});

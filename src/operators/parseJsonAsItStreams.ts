@@ -1,0 +1,197 @@
+import { concatWith, defer, EMPTY, from, map, of, type Observable, type OperatorFunction } from 'rxjs';
+import { SchemaValidationError, type SchemaIssue } from '../errors.js';
+import { PartialJsonParser } from '../internal/partialJson.js';
+import type { StandardSchemaV1 } from '../internal/standardSchema.js';
+import type { ChatCompletionSnapshot, ToolCallSnapshot } from '../types.js';
+
+/** A value as far as it has streamed: every field optional, all the way down, and read-only. */
+export type DeepPartial<T> = T extends readonly (infer Item)[]
+  ? ReadonlyArray<DeepPartial<Item>>
+  : T extends object
+    ? { readonly [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/** A tool call with the best parse of its arguments so far. */
+export interface ParsedToolCall extends ToolCallSnapshot {
+  /** The arguments parsed as far as they have streamed; `undefined` before any value shows or when they are not JSON. */
+  readonly parsedArguments: unknown;
+}
+
+/** A snapshot with the structured answer parsed as far as it has streamed. */
+export interface JsonSnapshot<T = unknown> extends Omit<ChatCompletionSnapshot, 'toolCalls'> {
+  /** The tool calls of choice 0, each with `parsedArguments`. */
+  readonly toolCalls: readonly ParsedToolCall[];
+  /**
+   * The answer (the content, or the arguments of the tool named in
+   * `answerFrom`) parsed as far as it has streamed: `undefined` until a value
+   * begins. It only grows: a field never changes type or disappears.
+   */
+  readonly partial: DeepPartial<T> | undefined;
+  /** Only on the value emitted when the stream completes, after the schema accepted the answer: its output. */
+  readonly value?: T;
+}
+
+export interface ParseJsonAsItStreamsOptions<Schema extends StandardSchemaV1 = StandardSchemaV1> {
+  /**
+   * A Standard Schema (zod, valibot, arktype, ...). When given, the whole
+   * answer is validated when the stream completes: on success one more value
+   * is emitted, with `value` set to the schema's output; otherwise the stream
+   * errors with `SchemaValidationError`. Default: none (parse only, emit
+   * nothing at completion).
+   */
+  schema?: Schema;
+  /**
+   * Where the structured answer is: `'content'` (OpenAI `response_format`,
+   * Gemini `responseSchema`) or `{ toolName }`, the first tool call of that
+   * name (Anthropic forced tool). Default `'content'`.
+   */
+  answerFrom?: 'content' | { readonly toolName: string };
+  /** Makes `SchemaValidationError` retryable, so `retryWithBackoff` asks again. Default `false`. */
+  retryOnMismatch?: boolean;
+}
+
+/**
+ * Adds to every snapshot the best parse of the partial JSON so far: `partial`
+ * for the answer and `parsedArguments` for each tool call. Objects and arrays
+ * are closed, an unfinished string is kept as far as it goes, an unfinished
+ * number, literal or key is left out, so the value only grows. Each string is
+ * parsed incrementally: a snapshot costs the parse of its new text (plus a
+ * shallow copy of the containers still open), never a re-parse of the whole.
+ * A string that does not extend the previous one (the request restarted)
+ * starts its parse over. Parsed values are deeply frozen, and containers
+ * that did not change keep their identity.
+ *
+ * With a `schema`, the answer is validated when the stream completes: one
+ * more value then carries the schema's output in `value`, or the stream
+ * errors with `SchemaValidationError` (retryable only with
+ * `retryOnMismatch`). Put `retryWithBackoff` after this operator for a
+ * mismatch to ask again.
+ *
+ * ```text
+ * snapshots:  --{"a--{"a":[1--{"a":[1,2]}--|
+ * partial:    --{}----{a:[]}---{a:[1,2]}----|
+ * with schema:                               (v|)   v.value = { a: [1, 2] }
+ * mismatch:                                  #      SchemaValidationError
+ * ```
+ *
+ * @example
+ * ```ts
+ * const Weather = z.object({ city: z.string(), days: z.array(z.object({ high: z.number() })) });
+ * fromChatCompletion({ body: { model, messages, response_format: { type: 'json_schema', json_schema: { name: 'weather', schema } } } })
+ *   .pipe(untilDone(), accumulateContent(), parseJsonAsItStreams({ schema: Weather }), retryWithBackoff())
+ *   .subscribe(({ partial, value }) => render(value ?? partial));
+ * ```
+ */
+export function parseJsonAsItStreams<Schema extends StandardSchemaV1>(
+  options: ParseJsonAsItStreamsOptions<Schema> & { schema: Schema },
+): OperatorFunction<ChatCompletionSnapshot, JsonSnapshot<StandardSchemaV1.InferOutput<Schema>>>;
+export function parseJsonAsItStreams<T = unknown>(options?: ParseJsonAsItStreamsOptions): OperatorFunction<ChatCompletionSnapshot, JsonSnapshot<T>>;
+export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}): OperatorFunction<ChatCompletionSnapshot, JsonSnapshot> {
+  const { schema, answerFrom = 'content', retryOnMismatch = false } = validateOptions(options);
+  return (source) =>
+    defer(() => {
+      const content = new StreamedJson();
+      const calls: StreamedJson[] = [];
+      let previousCalls: readonly ParsedToolCall[] = [];
+      let last: JsonSnapshot | undefined;
+      let answer: StreamedJson | undefined;
+      const withParses = map((snapshot: ChatCompletionSnapshot): JsonSnapshot => {
+        const toolCalls = snapshot.toolCalls.map((call, i) => {
+          const parsed = (calls[i] ??= new StreamedJson()).update(call.function.arguments);
+          const before = previousCalls[i];
+          return before && before.parsedArguments === parsed && sameCall(before, call) ? before : { ...call, parsedArguments: parsed };
+        });
+        previousCalls = toolCalls;
+        let partial: unknown;
+        if (answerFrom === 'content') {
+          answer = content;
+          partial = content.update(snapshot.content);
+        } else {
+          const i = snapshot.toolCalls.findIndex((call) => call.function.name === answerFrom.toolName);
+          answer = i === -1 ? undefined : calls[i];
+          partial = i === -1 ? undefined : toolCalls[i]!.parsedArguments;
+        }
+        last = { ...snapshot, toolCalls, partial: partial as JsonSnapshot['partial'] };
+        return last;
+      });
+      const validateAtEnd = defer(() => (schema ? validate(schema, last, answer, retryOnMismatch) : EMPTY));
+      return source.pipe(withParses, concatWith(validateAtEnd));
+    });
+}
+
+/** One growing JSON text and its incremental parse. */
+class StreamedJson {
+  private parser = new PartialJsonParser();
+  private length = 0;
+  /** The last characters parsed, to tell a continuation from a restart without reading the whole text. */
+  private tail = '';
+
+  /** Parses what `text` adds to the previous text (starting over if it does not extend it) and returns the best parse. */
+  update(text: string): unknown {
+    if (text.length < this.length || (this.length > 0 && text.slice(this.length - this.tail.length, this.length) !== this.tail)) {
+      this.parser = new PartialJsonParser();
+      this.length = 0;
+      this.tail = '';
+    }
+    if (text.length > this.length) {
+      if (!this.parser.failed) this.parser.push(detached(text.slice(this.length)));
+      this.length = text.length;
+      this.tail = detached(text.slice(-TAIL));
+    }
+    return this.parser.value();
+  }
+
+  finish(): unknown {
+    return this.parser.finish();
+  }
+}
+
+/**
+ * A copy of `piece` that does not keep the string it was cut from alive. V8
+ * represents a slice as a view of its parent; parsed values keep pieces of the
+ * new text, so without the copy every snapshot's whole text would stay in memory.
+ */
+function detached(piece: string): string {
+  return (' ' + piece).slice(1);
+}
+
+/** How many trailing characters are compared to detect a restart. */
+const TAIL = 32;
+
+function sameCall(parsed: ParsedToolCall, call: ToolCallSnapshot): boolean {
+  return parsed.id === call.id && parsed.index === call.index && parsed.function === call.function;
+}
+
+function validate(schema: StandardSchemaV1, last: JsonSnapshot | undefined, answer: StreamedJson | undefined, retryable: boolean): Observable<JsonSnapshot> {
+  let whole: unknown;
+  try {
+    if (!last || !answer) throw new SyntaxError('the stream ended without an answer');
+    whole = answer.finish();
+  } catch (error) {
+    const issue: SchemaIssue = { message: `not one complete JSON value (${(error as Error).message})` };
+    return defer(() => {
+      throw new SchemaValidationError([issue], undefined, retryable, { cause: error });
+    });
+  }
+  const result = schema['~standard'].validate(whole);
+  const outcome = result instanceof Promise ? from(result) : of(result);
+  return outcome.pipe(
+    map((checked) => {
+      if (checked.issues) throw new SchemaValidationError(checked.issues, whole, retryable);
+      return { ...last!, partial: whole as JsonSnapshot['partial'], value: checked.value };
+    }),
+  );
+}
+
+function validateOptions(options: ParseJsonAsItStreamsOptions): ParseJsonAsItStreamsOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('parseJsonAsItStreams: options must be an object.');
+  const { schema, answerFrom, retryOnMismatch } = options;
+  if (schema !== undefined && typeof (schema as Partial<StandardSchemaV1>)?.['~standard']?.validate !== 'function') {
+    throw new TypeError('parseJsonAsItStreams: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+): it has no ~standard.validate.');
+  }
+  if (answerFrom !== undefined && answerFrom !== 'content' && (typeof answerFrom !== 'object' || answerFrom === null || typeof answerFrom.toolName !== 'string' || answerFrom.toolName === '')) {
+    throw new TypeError("parseJsonAsItStreams: answerFrom must be 'content' or { toolName: 'a non-empty name' }.");
+  }
+  if (retryOnMismatch !== undefined && typeof retryOnMismatch !== 'boolean') throw new TypeError('parseJsonAsItStreams: retryOnMismatch must be a boolean.');
+  return options;
+}
