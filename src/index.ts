@@ -37,3 +37,4 @@ export { fromGeminiContent, DEFAULT_GEMINI_BASE_URL } from './sources/fromGemini
 export type { GeminiContentOptions, GeminiContentRequest } from './sources/fromGeminiContent.js';
 export { STREAM_START, markStreamStart, streamStartOf } from './streamStart.js';
 export type { StreamStart } from './streamStart.js';
+export type { ContentPart } from './types.js';
