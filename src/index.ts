@@ -58,3 +58,4 @@ export type { DeepPartial, JsonSnapshot, ParsedToolCall, ParseJsonAsItStreamsOpt
 export { SchemaValidationError } from './errors.js';
 export type { SchemaIssue } from './errors.js';
 export type { StandardSchemaV1 } from './internal/standardSchema.js';
+export type { ContentPart } from './types.js';
