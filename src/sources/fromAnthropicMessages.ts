@@ -1,6 +1,7 @@
 import { Observable, defer, mergeMap } from 'rxjs';
 import { anthropicEvents, newAnthropicState } from '../internal/anthropicChunks.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
+import { markFirstFresh } from '../internal/transport/index.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
 import type { ChatCompletionEvent } from '../types.js';
@@ -85,6 +86,6 @@ export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observ
   const request = prepareStreamRequest(SOURCE, options, { url, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
   return defer(() => {
     const state = newAnthropicState();
-    return serverSentEvents(request).pipe(mergeMap((message) => anthropicEvents(message, state, request.secrets, SOURCE)));
+    return serverSentEvents(request).pipe(mergeMap((message) => anthropicEvents(message, state, request.secrets, SOURCE)), markFirstFresh());
   });
 }

@@ -2,6 +2,7 @@ import { Observable, filter, map } from 'rxjs';
 import { findErrorObject, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject } from '../internal/parsePayload.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
+import { markFirstFresh } from '../internal/transport/index.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
@@ -77,6 +78,7 @@ export function fromChatCompletion(options: ChatCompletionOptions): Observable<C
   return serverSentEvents(request).pipe(
     map(toEvent),
     filter((event): event is ChatCompletionEvent => event !== SKIP),
+    markFirstFresh(),
   );
 }
 

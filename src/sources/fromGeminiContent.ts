@@ -1,6 +1,7 @@
 import { EMPTY, Observable, concatWith, defer, mergeMap, of } from 'rxjs';
 import { geminiChunk, newGeminiState } from '../internal/geminiChunks.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
+import { markFirstFresh } from '../internal/transport/index.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
@@ -81,6 +82,7 @@ export function fromGeminiContent(options: GeminiContentOptions): Observable<Cha
     return serverSentEvents(request).pipe(
       mergeMap((message) => geminiChunk(message, state, request.secrets, SOURCE)),
       concatWith(defer(() => (state.finished ? of(DONE) : EMPTY))),
+      markFirstFresh(),
     );
   });
 }
