@@ -33,7 +33,8 @@ const NO_TIMER: IdleTimer = { touch() {}, stop() {} };
  * waiting unread, so the silence may not be the network's. It then gets ONE
  * grace per silence, ending 1.5 × `timeoutMs` after the last byte (shortened
  * by the lateness just seen, so that a next timer as late still lands on the
- * deadline). A timer firing after that deadline calls `onIdle` at once.
+ * deadline; at least `timeoutMs / 20`, for waiting bytes to be read). A timer
+ * firing after that deadline calls `onIdle` at once.
  *
  * ```text
  * timeout 200, timers on time:   bytes --a-----------------|           onIdle at a+200
@@ -62,7 +63,9 @@ export function startIdleTimer(timeoutMs: number, onIdle: () => void, scheduler:
     const late = now - due;
     if (late > LATE_MS && gracedSilence !== lastActivity && silence < deadline) {
       gracedSilence = lastActivity;
-      return arm(deadline - silence - late);
+      // Shortened by the lateness just seen, so a next timer as late still lands on the
+      // deadline; at least a twentieth of the timeout, for the waiting bytes to be read.
+      return arm(Math.min(deadline - silence, Math.max(deadline - silence - late, timeoutMs / 20)));
     }
     stopped = true;
     onIdle();
