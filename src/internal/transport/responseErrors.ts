@@ -8,6 +8,9 @@ const MAX_ERROR_BODY = 64 * 1024;
 /** How much of a bad payload an error quotes. */
 const EXCERPT_LENGTH = 120;
 
+/** C0 and C1 control characters (and DEL). */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
 /** Who asks (for messages) and what never to repeat. */
 export interface ErrorContext {
   source: string;
@@ -19,7 +22,8 @@ export async function httpError(context: ErrorContext, response: Response, onByt
   const body = await readSome(response, onBytes);
   const found = findErrorObject(tryParseJson(body));
   const detail = found ? cleanMessage(found.message, context.secrets) : plainTextDetail(body, context.secrets);
-  const reason = response.statusText ? cleanMessage(response.statusText, context.secrets) : '';
+  // The reason phrase is the server's: controls out first (so a key split by one is still found), then redacted.
+  const reason = cleanMessage(response.statusText.replace(CONTROL_CHARACTERS, ''), context.secrets);
   const status = `HTTP ${response.status}${reason ? ` ${reason}` : ''}`;
   return new HttpError(
     response.status,
