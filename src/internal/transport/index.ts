@@ -27,6 +27,8 @@
  * - `parseServerSentEvents({ source, maxEventSize?, onRetry? })`: WHATWG SSE
  *   parsing with the one CR rule of `lineEndNormalizer`; `ParseError` past
  *   `maxEventSize` characters.
+ * - `mapFresh(project)`: `map` + `filter` (results equal to `SKIP` are left
+ *   out) + `markFirstFresh` in one subscriber, for a source's hot path.
  * - `markFirstFresh()`: marks the first value of each subscription with
  *   `markStreamStart(value, { resumed: false })`; resumable sources mark
  *   their own `{ resumed: true, stream }` instead.
@@ -52,6 +54,7 @@ export { decodeUtf8 } from './decodeUtf8.js';
 export { fetchBytes, type FetchBytesOptions, type FetchLike, type HttpRequest } from './fetchBytes.js';
 export { idleTimeout, type IdleTimeoutOptions } from './idleTimeout.js';
 export { lineEndNormalizer } from './lineEnds.js';
+export { mapFresh, SKIP } from './mapFresh.js';
 export { markFirstFresh } from './markFirstFresh.js';
 export {
   DEFAULT_MAX_EVENT_SIZE,
