@@ -1,5 +1,6 @@
 import { asyncScheduler, config, lastValueFrom, take, toArray, type SchedulerLike } from 'rxjs';
-import { DONE, fromChatCompletion, IdleTimeoutError, isRetryable, untilDone, accumulateContent } from '../src/index.js';
+import { DONE, fromChatCompletion, IdleTimeoutError, isRetryable, ParseError, untilDone, accumulateContent } from '../src/index.js';
+import { decodeUtf8, fetchBytes, parseServerSentEvents } from '../src/internal/transport';
 import { lineEndNormalizer } from '../src/internal/transport/lineEnds';
 import { streamStartOf } from '../src/streamStart';
 import { sleep, startLoopbackServer, waitFor, writeApart, sseHeaders, type LoopbackServer } from './support/loopbackServer';
@@ -170,5 +171,62 @@ describe('the transport', () => {
       expect(() => fromChatCompletion({ body, scheduler: {} as SchedulerLike })).toThrow(TypeError);
       expect(() => fromChatCompletion({ body, scheduler: 5 as unknown as SchedulerLike })).toThrow(/SchedulerLike/);
     });
+  });
+});
+
+describe('fetchBytes and parseServerSentEvents, for the sources to come', () => {
+  const servers: LoopbackServer[] = [];
+  const serve = async (handle: Parameters<typeof startLoopbackServer>[0]) => {
+    const server = await startLoopbackServer(handle);
+    servers.push(server);
+    return server;
+  };
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+
+  it('computes the request per subscription (a GET to another URL, a Last-Event-ID) and exposes id, event and retry', async () => {
+    const server = await serve((request, response) => {
+      sseHeaders(response);
+      response.end(`retry: 1500\nid: ${request.url === '/first' ? '1' : '2'}\nevent: delta\ndata: ${request.url}\n\n`);
+    });
+    let attempt = 0;
+    let lastEventId = '';
+    const retries: number[] = [];
+    const events$ = fetchBytes(
+      () => ({
+        method: attempt++ === 0 ? 'POST' : 'GET',
+        url: `${server.url}/${attempt === 1 ? 'first' : 'resume'}`,
+        headers: lastEventId ? { 'Last-Event-ID': lastEventId } : {},
+        secrets: [],
+      }),
+      { source: 'test', contentType: 'event-stream' },
+    ).pipe(decodeUtf8(), parseServerSentEvents({ source: 'test', onRetry: (ms) => retries.push(ms) }));
+    const first = await lastValueFrom(events$.pipe(toArray()));
+    lastEventId = first[0]!.id!;
+    const second = await lastValueFrom(events$.pipe(toArray()));
+    expect([...first, ...second]).toEqual([
+      { id: '1', event: 'delta', data: '/first' },
+      { id: '2', event: 'delta', data: '/resume' },
+    ]);
+    expect(retries).toEqual([1500, 1500]);
+    expect(server.requests.map((request) => [request.method, request.path, request.headers['last-event-id']])).toEqual([
+      ['POST', '/first', undefined],
+      ['GET', '/resume', '1'],
+    ]);
+  });
+
+  it('a 204 completes with no bytes; with contentType "event-stream" any other type is a non-retryable ParseError', async () => {
+    const server = await serve((request, response) => {
+      if (request.url === '/none') response.writeHead(204).end();
+      else response.writeHead(200, { 'content-type': 'text/plain' }).end('data: hi\n\n');
+    });
+    const get = (path: string) => fetchBytes(() => ({ method: 'GET', url: `${server.url}${path}`, headers: {}, secrets: [] }), { source: 'test', contentType: 'event-stream' });
+    const bytes = await lastValueFrom(get('/none').pipe(toArray()));
+    expect(bytes.every((chunk) => chunk.length === 0)).toBe(true);
+    const error = await lastValueFrom(get('/plain').pipe(toArray())).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ParseError);
+    expect((error as Error).message).toMatch(/^test: expected an event stream \(text\/event-stream\) but the server answered text\/plain/);
+    expect(isRetryable(error)).toBe(false);
   });
 });

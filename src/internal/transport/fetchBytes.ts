@@ -93,10 +93,14 @@ async function streamBody(
   };
   activity();
   if (!response.ok) throw await httpError(context, response, activity);
+  const stream = response.body;
+  if (response.status === 204 || stream === null) {
+    options.onResponse?.(response);
+    return void stream?.cancel().catch(() => undefined);
+  }
   await rejectNonStream(context, response, options.contentType ?? 'lenient', activity);
   options.onResponse?.(response);
-  if (response.body === null) return;
-  const reader = response.body.getReader();
+  const reader = stream.getReader();
   body.reader = reader;
   if (subscriber.closed) return void reader.cancel().catch(() => undefined);
   for (;;) {
