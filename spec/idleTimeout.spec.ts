@@ -31,16 +31,18 @@ function recording(inner: SchedulerLike, delays: number[]): SchedulerLike {
 
 describe('idleTimeout (virtual time)', () => {
   it('errors a timeout after the last value, and not before', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('-a-b 500ms c|');
       expectObservable(source.pipe(idleTimeout(5, { error }))).toBe('-a-b----#', { a: 'a', b: 'b' }, IDLE);
+      expectSubscriptions(source.subscriptions).toBe('^-------!');
     });
   });
 
   it('every value restarts the count: values closer than the timeout never time out', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('a 150ms b 150ms c 150ms d|');
       expectObservable(source.pipe(idleTimeout(200, { error }))).toBe('a 150ms b 150ms c 150ms d|');
+      expectSubscriptions(source.subscriptions).toBe('^ 453ms !');
     });
   });
 
@@ -58,9 +60,11 @@ describe('idleTimeout (virtual time)', () => {
 
   it('with every timer 30 ms late, a 200 ms timeout still fires 300 ms after the last value (one grace, no more)', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold, expectObservable }) => {
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const late = lateBy(scheduler, 30);
-      expectObservable(cold('a').pipe(idleTimeout(200, { error, scheduler: late }))).toBe('a 299ms #', undefined, IDLE);
+      const source = cold('a');
+      expectObservable(source.pipe(idleTimeout(200, { error, scheduler: late }))).toBe('a 299ms #', undefined, IDLE);
+      expectSubscriptions(source.subscriptions).toBe('^ 299ms !');
     });
   });
 

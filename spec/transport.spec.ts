@@ -1,7 +1,7 @@
 import { asyncScheduler, config, lastValueFrom, take, toArray, type SchedulerLike } from 'rxjs';
 import { DONE, fromChatCompletion, IdleTimeoutError, isRetryable, ParseError, untilDone, accumulateContent } from '../src/index.js';
 import { decodeUtf8, fetchBytes, parseServerSentEvents } from '../src/internal/transport';
-import { lineEndNormalizer } from '../src/internal/transport/lineEnds';
+import { lineEndNormalizer } from '../src/internal/transport/lineEndNormalizer';
 import { streamStartOf } from '../src/streamStart';
 import { sleep, startLoopbackServer, waitFor, writeApart, sseHeaders, type LoopbackServer } from './support/loopbackServer';
 
@@ -197,7 +197,7 @@ describe('fetchBytes and parseServerSentEvents, for the sources to come', () => 
       () => ({
         method: attempt++ === 0 ? 'POST' : 'GET',
         url: `${server.url}/${attempt === 1 ? 'first' : 'resume'}`,
-        headers: lastEventId ? { 'Last-Event-ID': lastEventId } : {},
+        headers: lastEventId ? { 'Last-Event-ID': lastEventId } : ({} as Record<string, string>),
         secrets: [],
       }),
       { source: 'test', contentType: 'event-stream' },

@@ -53,7 +53,7 @@
 export { decodeUtf8 } from './decodeUtf8.js';
 export { fetchBytes, type FetchBytesOptions, type FetchLike, type HttpRequest } from './fetchBytes.js';
 export { idleTimeout, type IdleTimeoutOptions } from './idleTimeout.js';
-export { lineEndNormalizer } from './lineEnds.js';
+export { lineEndNormalizer } from './lineEndNormalizer.js';
 export { mapFresh, SKIP } from './mapFresh.js';
 export { markFirstFresh } from './markFirstFresh.js';
 export {
