@@ -68,12 +68,12 @@ describe('resources', () => {
       await lastValueFrom(fromChatCompletion({ baseURL, body: {} }).pipe(take(1)));
       let seen = 0;
       const outcome = await lastValueFrom(
-        fromChatCompletion({ baseURL, body: {}, idleTimeout: 1000 }).pipe(
+        fromChatCompletion({ baseURL, body: {}, idleTimeout: 2000 }).pipe(
           untilDone(),
           tap(() => {
-            // A heavy synchronous render of the 5th chunk: 1.2 s (past the 1 s timeout, within the
-            // 1.5 s grace) in which the server sends 100 more chunks; the late timer grants the grace.
-            if (++seen === 5) for (const end = Date.now() + 1200; Date.now() < end; );
+            // A heavy synchronous render of the 5th chunk: 2.4 s (past the 2 s timeout, within the
+            // 3 s deadline) in which the server sends the rest; the late timer grants the grace.
+            if (++seen === 5) for (const end = Date.now() + 2400; Date.now() < end; );
           }),
           toArray(),
         ),
