@@ -45,3 +45,22 @@ describe('examples/browser/check.mjs (the plain browser check)', () => {
     expect(readFileSync(screenshot).subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
   }, 100_000);
 });
+
+describe('examples/browser/redirectCheck.mjs (credentials across origins, in Chromium)', () => {
+  beforeAll(() => {
+    if (hasChromium) ensureBuilt();
+  }, 120_000);
+
+  const title = 'a 307 to another origin sends neither x-api-key nor x-goog-api-key there, and the first origin sees each POST once';
+  (hasChromium ? it : it.skip)(hasChromium ? title : `${title} [SKIPPED: no Chromium at ${CHROMIUM}; install chromium or set CHROMIUM_PATH]`, async () => {
+    const { code, stdout, stderr } = await runScript(join(ROOT, 'examples', 'browser', 'redirectCheck.mjs'), ['--chromium', CHROMIUM], { limitMs: 90_000 });
+    expect({ code, failures: stdout.split('\n').filter((line) => line.startsWith('✘') || line.startsWith('    ')), stderr }).toEqual({
+      code: 0,
+      failures: [],
+      stderr: '',
+    });
+    expect(stdout).toContain('✔ no x-api-key or x-goog-api-key reached the other origin');
+    expect(stdout).toContain('✔ the first origin saw each POST once (2 POSTs), got 2');
+    expect(stdout.trim().endsWith('redirect check passed')).toBe(true);
+  }, 100_000);
+});

@@ -49,9 +49,10 @@ export class NetworkError extends StreamError {
 /** No byte arrived for `timeoutMs`; the request was aborted. */
 export class IdleTimeoutError extends StreamError {
   override readonly name = 'IdleTimeoutError';
-  constructor(readonly timeoutMs: number) {
+  /** `source` (e.g. `'fromChatCompletion'`) prefixes the message, as in every other error of a source. */
+  constructor(readonly timeoutMs: number, source?: string) {
     super(
-      `No data arrived for ${timeoutMs} ms, so the request was aborted. ` +
+      `${source ? `${source}: ` : ''}No data arrived for ${timeoutMs} ms, so the request was aborted. ` +
         'If the model thinks for long before its first token, raise `idleTimeout`.',
       true,
     );

@@ -1,18 +1,24 @@
+import type { SchedulerLike } from 'rxjs';
+import type { FetchLike, HttpRequest } from './transport/fetchBytes.js';
+import { DEFAULT_MAX_EVENT_SIZE } from './transport/parseServerSentEvents.js';
 import { assertDuration, assertFunction, assertHeaders } from './validate.js';
+
+export type { FetchLike };
+export { DEFAULT_MAX_EVENT_SIZE };
 
 /** Extra headers: an object, or a function called on every subscription (fresh tokens per attempt). */
 export type HeadersInput =
   | Record<string, string>
   | (() => Record<string, string> | Promise<Record<string, string>>);
 
-/** The part of `fetch` the sources use; inject one for tests, proxies and frameworks. */
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
-
 /** Transport options every source shares. */
 export interface TransportOptions {
   /** Extra headers, or a function called on every subscription that returns them. */
   headers?: HeadersInput | undefined;
-  /** The `fetch` to use. Default: `globalThis.fetch`. */
+  /**
+   * The `fetch` to use. Default: `globalThis.fetch`, looked up on every
+   * subscription (so a `fetch` patched later, by MSW or zone.js, is used).
+   */
   fetch?: FetchLike | undefined;
   /**
    * Milliseconds without a single byte, counted from the request and after
@@ -26,10 +32,15 @@ export interface TransportOptions {
    * grow memory without bound. Default: 4 MiB of characters.
    */
   maxEventSize?: number | undefined;
+  /**
+   * The clock and timers of the idle timeout. Default: `asyncScheduler`.
+   * Pass a `TestScheduler` (or any `SchedulerLike`) to drive it in virtual
+   * time, or a scheduler that runs inside or outside a framework's zone.
+   */
+  scheduler?: SchedulerLike | undefined;
 }
 
 export const DEFAULT_IDLE_TIMEOUT = 60_000;
-export const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024;
 
 /** Everything a subscription needs to make its request, checked once up front. */
 export interface StreamRequest {
@@ -41,8 +52,10 @@ export interface StreamRequest {
   body: string;
   headers: Record<string, string>;
   extraHeaders?: HeadersInput;
-  fetch: FetchLike;
+  /** The injected `fetch`; `undefined`: `globalThis.fetch`, looked up per subscription. */
+  fetch: FetchLike | undefined;
   idleTimeout: number;
+  scheduler: SchedulerLike | undefined;
   maxEventSize: number;
   /** Values never to repeat in an error: the API key and credential headers. */
   secrets: string[];
@@ -68,14 +81,41 @@ export function prepareStreamRequest(
   const secrets = [...request.secrets];
   if (typeof extraHeaders === 'function') assertFunction(`${source}: options.headers`, extraHeaders);
   else if (extraHeaders !== undefined) secrets.push(...credentialValues(assertHeaders(`${source}: options.headers`, extraHeaders)));
-  const fetch = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
-  if (fetch === undefined) {
+  const { fetch, scheduler } = options;
+  if (fetch !== undefined) assertFunction(`${source}: options.fetch`, fetch);
+  else if (typeof globalThis.fetch !== 'function') {
     throw new TypeError(`${source}: this runtime has no global fetch; pass one as options.fetch.`);
   }
-  assertFunction(`${source}: options.fetch`, fetch);
+  if (scheduler !== undefined && (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function')) {
+    throw new TypeError(`${source}: options.scheduler must be an RxJS SchedulerLike (with schedule and now), such as asyncScheduler.`);
+  }
   assertDuration(`${source}: options.idleTimeout`, idleTimeout, { allowInfinity: true });
   if (typeof maxEventSize !== 'number' || !(maxEventSize >= 1)) {
     throw new RangeError(`${source}: options.maxEventSize must be a number of characters, 1 or more (Infinity allowed).`);
   }
-  return { ...request, source, extraHeaders, fetch, idleTimeout, maxEventSize, secrets };
+  return { ...request, source, extraHeaders, fetch, idleTimeout, maxEventSize, scheduler, secrets };
+}
+
+/**
+ * The HTTP request of one subscription: the fixed headers plus the extra ones
+ * (a headers function is called now, so each attempt gets fresh tokens).
+ */
+export function httpRequestOf(request: StreamRequest): HttpRequest | Promise<HttpRequest> {
+  const { extraHeaders, source } = request;
+  const method = request.method ?? 'POST';
+  // A GET carries no body.
+  const body = method === 'GET' ? undefined : request.body;
+  if (typeof extraHeaders !== 'function') {
+    return { method, url: request.url, body, headers: { ...request.headers, ...extraHeaders }, secrets: request.secrets };
+  }
+  return Promise.resolve(extraHeaders()).then((result) => {
+    const fresh = assertHeaders(`${source}: the headers function's result`, result);
+    return {
+      method,
+      url: request.url,
+      body,
+      headers: { ...request.headers, ...fresh },
+      secrets: [...request.secrets, ...credentialValues(fresh)],
+    };
+  });
 }

@@ -1,10 +1,10 @@
-import { Observable, filter, map } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { findErrorObject, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject } from '../internal/parsePayload.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
+import { mapFresh, SKIP } from '../internal/transport/index.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
-import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 
 /** An OpenAI-compatible chat-completions request body; `stream: true` is added for you. */
@@ -75,14 +75,8 @@ export function fromChatCompletion(options: ChatCompletionOptions): Observable<C
     secrets,
   });
   const toEvent = (message: EventSourceMessage) => chatCompletionEvent(message, request.secrets);
-  return serverSentEvents(request).pipe(
-    map(toEvent),
-    filter((event): event is ChatCompletionEvent => event !== SKIP),
-    map((event, index) => (index === 0 ? markStreamStart(event, { resumed: false }) : event)),
-  );
+  return serverSentEvents(request).pipe(mapFresh(toEvent));
 }
-
-const SKIP = Symbol('skip');
 
 function chatCompletionEvent(message: EventSourceMessage, secrets: readonly string[]): ChatCompletionEvent | typeof SKIP {
   const { data } = message;

@@ -2,7 +2,7 @@ import { Observable, catchError, defer, map, mergeMap, takeWhile, tap, throwErro
 import { HttpError } from '../errors.js';
 import { newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
-import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
@@ -215,7 +215,8 @@ function cancelResponse(request: StreamRequest, endpoint: string, id: string): v
     const extra = typeof request.extraHeaders === 'function' ? assertHeaders(`${SOURCE}: the headers function's result`, await request.extraHeaders()) : request.extraHeaders;
     const headers: Record<string, string> = { ...request.headers, ...extra };
     delete headers['Content-Type'];
-    const { fetch } = request;
+    // Looked up now, like the stream's own fetch, so a fetch patched later is used.
+    const fetch = request.fetch ?? (globalThis.fetch as FetchLike);
     const response = await fetch(responseUrl(endpoint, [id, 'cancel'], {}), { method: 'POST', headers, redirect: 'error' });
     await response.body?.cancel();
   };

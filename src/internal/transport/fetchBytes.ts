@@ -1,0 +1,167 @@
+import { Observable, type Subscriber } from 'rxjs';
+import { crossOriginHeaders, hiddenRedirect, MAX_REDIRECTS, redirectTarget } from './redirects.js';
+import { brokenConnection, httpError, rejectNonStream, requestFailed, type ContentTypeRule, type ErrorContext } from './responseErrors.js';
+
+/** The part of `fetch` the transport uses; inject one for tests, proxies and frameworks. */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/** One HTTP request, computed per subscription. */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** Values never to repeat in an error: the API key, credential header values. */
+  secrets: readonly string[];
+}
+
+export interface FetchBytesOptions {
+  /** Who makes the request, for messages: `fromChatCompletion`, ... */
+  source: string;
+  /** The `fetch` to use. Default: `globalThis.fetch`, looked up on every subscription. */
+  fetch?: FetchLike;
+  /** How a 2xx response's content type is judged (see `rejectNonStream`). Default `'lenient'`. */
+  contentType?: ContentTypeRule;
+  /** Sees each final 2xx response (status, headers) before its body is read. */
+  onResponse?: (response: Response) => void;
+}
+
+/** Emitted when the response headers (and each read of an error body) arrive: activity without bytes. */
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Makes `request()`'s HTTP request on every subscription and emits the
+ * response body's bytes as they arrive; completes when the body ends (a
+ * `204` or an empty body completes at once).
+ *
+ * - Redirects: 307/308 are followed by hand, up to 5, only to http(s), never
+ *   from https to http, and with only `CROSS_ORIGIN_HEADERS` when the origin
+ *   changes. A browser's hidden (`opaqueredirect`) redirect is an error, never
+ *   re-sent. Other 3xx are `HttpError`s.
+ * - Errors: `HttpError` (non-2xx, body's provider message included),
+ *   `ParseError`/`ApiError` (a 2xx that is not an event stream),
+ *   `NetworkError` (fetch rejected, the body broke off). Secrets redacted.
+ * - Activity: an empty chunk when the headers arrive and per read of an
+ *   error body, so an idle timeout downstream sees the server is alive.
+ * - Teardown aborts the request and cancels the body reader; nothing is
+ *   emitted or reported after it, and nothing waits on a `fetch` that ignores
+ *   the abort signal.
+ *
+ * ```text
+ * server:   (headers)--[bytes]--[bytes]--(end)
+ * result:   []---------[bytes]--[bytes]--|
+ * ```
+ *
+ * @example
+ * ```ts
+ * fetchBytes(() => ({ method: 'GET', url, headers: { Accept: 'text/event-stream' }, secrets: [] }), { source: 'mySource' });
+ * ```
+ */
+export function fetchBytes(request: () => HttpRequest | Promise<HttpRequest>, options: FetchBytesOptions): Observable<Uint8Array> {
+  return new Observable<Uint8Array>((subscriber) => {
+    const controller = new AbortController();
+    const body: { reader?: ReadableStreamDefaultReader<Uint8Array> } = {};
+    streamBody(subscriber, request, options, controller.signal, body).then(
+      () => {
+        if (!subscriber.closed) subscriber.complete();
+      },
+      (error: unknown) => {
+        if (!subscriber.closed) subscriber.error(error);
+      },
+    );
+    return () => {
+      controller.abort();
+      body.reader?.cancel().catch(() => undefined);
+    };
+  });
+}
+
+async function streamBody(
+  subscriber: Subscriber<Uint8Array>,
+  makeRequest: () => HttpRequest | Promise<HttpRequest>,
+  options: FetchBytesOptions,
+  signal: AbortSignal,
+  body: { reader?: ReadableStreamDefaultReader<Uint8Array> },
+): Promise<void> {
+  const request = await makeRequest();
+  if (subscriber.closed) return;
+  const context: ErrorContext = { source: options.source, secrets: request.secrets };
+  const response = await send(request, options, context, signal);
+  if (subscriber.closed) return void response.body?.cancel().catch(() => undefined);
+  const activity = () => {
+    if (!subscriber.closed) subscriber.next(NO_BYTES);
+  };
+  activity();
+  if (!response.ok) throw await httpError(context, response, activity);
+  const stream = response.body;
+  if (response.status === 204 || stream === null) {
+    options.onResponse?.(response);
+    return void stream?.cancel().catch(() => undefined);
+  }
+  await rejectNonStream(context, response, options.contentType ?? 'lenient', activity);
+  options.onResponse?.(response);
+  const reader = stream.getReader();
+  body.reader = reader;
+  if (subscriber.closed) return void reader.cancel().catch(() => undefined);
+  for (;;) {
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await reader.read();
+    } catch (error) {
+      if (subscriber.closed) return;
+      throw brokenConnection(context, error);
+    }
+    if (result.done || subscriber.closed) return;
+    subscriber.next(result.value);
+  }
+}
+
+/** Sends the request, following 307/308 redirects by the rules of `fetchBytes`. */
+async function send(request: HttpRequest, options: FetchBytesOptions, context: ErrorContext, signal: AbortSignal): Promise<Response> {
+  // Looked up per subscription (as RxJS fromFetch does), so a fetch patched later (MSW, zone.js) is used;
+  // called unbound: a browser's fetch throws "Illegal invocation" when `this` is not the window.
+  const fetch = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
+  if (typeof fetch !== 'function') throw new TypeError(`${context.source}: this runtime has no global fetch; pass one as options.fetch.`);
+  let { url, headers } = request;
+  for (let hop = 0; ; hop++) {
+    const init: RequestInit = { method: request.method, headers, signal, redirect: 'manual' };
+    if (request.body !== undefined) init.body = request.body;
+    let response: Response;
+    try {
+      response = await unlessAborted(fetch(url, init), signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw requestFailed(context, url, error);
+    }
+    if (response.type === 'opaqueredirect') throw hiddenRedirect(context, url);
+    const location = response.headers.get('location');
+    if ((response.status !== 307 && response.status !== 308) || !location || hop === MAX_REDIRECTS) return response;
+    await response.body?.cancel().catch(() => undefined);
+    const next = redirectTarget(context, url, response.status, location);
+    if (next.origin !== new URL(url).origin) headers = crossOriginHeaders(headers);
+    url = next.href;
+  }
+}
+
+/**
+ * `promise`, or a rejection as soon as `signal` aborts, for a `fetch` that
+ * ignores its signal; a response arriving after the abort has its body cancelled.
+ */
+function unlessAborted(promise: Promise<Response>, signal: AbortSignal): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (response) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) response.body?.cancel().catch(() => undefined);
+        resolve(response);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
