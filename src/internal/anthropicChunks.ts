@@ -1,3 +1,4 @@
+import { ParseError } from '../errors.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionDelta, type ChatCompletionEvent, type Usage } from '../types.js';
 import { findErrorObject, toApiError } from './errorObject.js';
 import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
@@ -32,6 +33,19 @@ export function newAnthropicState(): AnthropicStreamState {
 }
 
 /**
+ * The chunks of one Anthropic event; a tool input nested too deeply (or too large) to
+ * write as JSON ends in a typed `ParseError`, never a plain `RangeError`.
+ */
+export function anthropicEvents(message: EventSourceMessage, state: AnthropicStreamState, secrets: readonly string[], source: string): ChatCompletionEvent[] {
+  try {
+    return anthropicEventsUnguarded(message, state, secrets, source);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ParseError(`${source}: a tool input is nested too deeply, or is too large, to write as JSON.`, '');
+  }
+}
+
+/**
  * Maps one Anthropic Messages event to normalized chunks: `message_start`
  * gives the id, model and role; text, thinking and tool-input deltas become
  * `content`, `reasoning_content` and `tool_calls` deltas; `message_delta`
@@ -42,7 +56,7 @@ export function newAnthropicState(): AnthropicStreamState {
  * `ping`, signatures, citations, redacted thinking and server tool blocks
  * (`server_tool_use`, `*_tool_result`) give nothing.
  */
-export function anthropicEvents(message: EventSourceMessage, state: AnthropicStreamState, secrets: readonly string[], source: string): ChatCompletionEvent[] {
+function anthropicEventsUnguarded(message: EventSourceMessage, state: AnthropicStreamState, secrets: readonly string[], source: string): ChatCompletionEvent[] {
   if (message.data === '') return [];
   const json = payloadObject(parsePayload(message.data, secrets, source), message.data, secrets, source, 'an event object');
   const type: string = message.event ?? json.type;

@@ -24,7 +24,7 @@ export function findErrorObject(json: unknown): ErrorObject | undefined {
   if (typeof error === 'object' && error !== null) {
     const inner = error as Record<string, unknown>;
     return {
-      message: typeof inner.message === 'string' ? inner.message : JSON.stringify(error),
+      message: typeof inner.message === 'string' ? inner.message : jsonOrNote(error),
       type: stringField(inner.type) ?? stringField(inner.status),
       code: typeof inner.code === 'number' ? inner.code : stringField(inner.code),
       param: stringField(inner.param),
@@ -84,4 +84,13 @@ function clean(text: string, secrets: readonly string[], maxLength: number): str
 
 function stringField(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** An error object without a message, as JSON; one nested too deeply to write says so instead of throwing a RangeError. */
+function jsonOrNote(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '(an error object nested too deeply to quote)';
+  }
 }

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { ApiError, ParseError } from '../errors.js';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ToolCallDelta, Usage } from '../types.js';
 import { cleanField, findErrorObject, toApiError } from './errorObject.js';
 import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
@@ -60,6 +60,19 @@ export function newGeminiState(): GeminiStreamState {
 }
 
 /**
+ * The chunks of one Gemini response; a tool input nested too deeply (or too large) to
+ * write as JSON ends in a typed `ParseError`, never a plain `RangeError`.
+ */
+export function geminiChunk(message: EventSourceMessage, state: GeminiStreamState, secrets: readonly string[], source: string): ChatCompletionChunk[] {
+  try {
+    return geminiChunkUnguarded(message, state, secrets, source);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ParseError(`${source}: a tool input is nested too deeply, or is too large, to write as JSON.`, '');
+  }
+}
+
+/**
  * Maps one Gemini `GenerateContentResponse` chunk to a normalized chunk:
  * text parts → `content`, thought parts → `reasoning_content`, `functionCall`
  * parts → whole tool calls, `finishReason` → `finish_reason` (`STOP` after a
@@ -72,7 +85,7 @@ export function newGeminiState(): GeminiStreamState {
  * `willContinue` (`{functionCall: {}}`) closes it: the arguments are then sent
  * whole, as one JSON text. A call still open at `finishReason` is closed there.
  */
-export function geminiChunk(message: EventSourceMessage, state: GeminiStreamState, secrets: readonly string[], source: string): ChatCompletionChunk[] {
+function geminiChunkUnguarded(message: EventSourceMessage, state: GeminiStreamState, secrets: readonly string[], source: string): ChatCompletionChunk[] {
   if (message.data === '') return [];
   const parsed = parsePayload(message.data, secrets, source);
   const found = findErrorObject(parsed);
