@@ -1,7 +1,10 @@
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { NetworkError } from '../src/errors.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
-import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionDelta, ChatCompletionSnapshot, ToolCallDelta, Usage } from '../src/types.js';
+import { retryWithBackoff } from '../src/operators/retryWithBackoff.js';
+import { markStreamStart } from '../src/streamStart.js';
+import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionDelta, ChatCompletionSnapshot, ChoiceSnapshot, ToolCallDelta, ToolCallSnapshot, Usage } from '../src/types.js';
 
 const chunk = (delta: ChatCompletionDelta, extra: Partial<ChatCompletionChunkChoice> & { id?: string; model?: string } = {}): ChatCompletionChunk => {
   const { id = 'c1', model = 'm', ...choice } = extra;
@@ -191,27 +194,87 @@ describe('accumulateContent', () => {
     ]);
   });
 
-  it('starts over when a chunk brings another completion id, so text is never duplicated', () => {
-    rx.run(({ cold, expectObservable }) => {
-      const source = cold('-a-b-c-d-|', {
-        a: chunk({ content: 'Hel' }, { id: 'first' }),
-        b: chunk({ content: 'lo' }, { id: 'first' }),
-        c: chunk({ content: 'Hel' }, { id: 'second' }),
-        d: chunk({ content: 'lo!' }, { id: 'second' }),
-      });
-      const content = (id: string, text: string) => expect.objectContaining({ id, content: text });
-      expectObservable(source.pipe(accumulateContent())).toBe('-a-b-c-d-|', {
-        a: content('first', 'Hel'),
-        b: content('first', 'Hello'),
-        c: content('second', 'Hel'),
-        d: content('second', 'Hello!'),
-      });
-    });
+  it('folds a stream that sends a new id on every chunk (llama.cpp, LiteLLM, foundry-local) into one message', async () => {
+    const snapshot = await last([
+      chunk({ role: 'assistant', content: 'Hello' }, { id: '0' }),
+      chunk({ content: ',' }, { id: '1' }),
+      chunk({ content: ' world' }, { id: '2' }),
+    ]);
+    expect(snapshot).toMatchObject({ id: '0', content: 'Hello, world' });
   });
 
-  it('does not start over for chunks with an empty or missing id', async () => {
-    const snapshot = await last([chunk({ content: 'a' }, { id: 'c9' }), chunk({ content: 'b' }, { id: '' }), { ...chunk({ content: 'c' }), id: undefined as never }]);
-    expect(snapshot).toMatchObject({ id: 'c9', content: 'abc' });
+  it('takes the first non-empty id, and ignores empty and missing ones', async () => {
+    const snapshot = await last([
+      { id: '', model: '', choices: [] },
+      chunk({ content: 'a' }, { id: 'c9' }),
+      chunk({ content: 'b' }, { id: '' }),
+      { ...chunk({ content: 'c' }), id: undefined as never },
+      chunk({ content: 'd' }, { id: 'c10' }),
+    ]);
+    expect(snapshot).toMatchObject({ id: 'c9', model: 'm', content: 'abcd' });
+  });
+
+  describe('restarts and resumes, marked by the source', () => {
+    const retry = <T>() => retryWithBackoff<T>({ initialDelay: 1, jitter: 'none', maxRetries: 3 });
+    const orders: Array<[string, (source: Observable<ChatCompletionChunk>) => Observable<ChatCompletionSnapshot>]> = [
+      ['accumulateContent, retryWithBackoff', (source) => source.pipe(accumulateContent(), retry())],
+      ['retryWithBackoff, accumulateContent', (source) => source.pipe(retry(), accumulateContent())],
+    ];
+    const dropped = new NetworkError('connection reset');
+    const content = (text: string) => expect.objectContaining({ content: text });
+
+    /** Each subscription gets the next of `attempts`. */
+    const attemptsOf = (attempts: Array<Observable<ChatCompletionChunk>>) => {
+      let next = 0;
+      return defer(() => attempts[next++]!);
+    };
+
+    it.each(orders)('starts over at a fresh start after a retry, so text is never duplicated (%s)', (_order, pipeline) => {
+      rx.run(({ cold, expectObservable }) => {
+        const first = cold('-a-b-#', { a: markStreamStart(chunk({ content: 'Hel' }), { resumed: false }), b: chunk({ content: 'lo' }) }, dropped);
+        const second = cold('-c-d-|', { c: markStreamStart(chunk({ content: 'Hel' }), { resumed: false }), d: chunk({ content: 'lo!' }) });
+        expectObservable(pipeline(attemptsOf([first, second]))).toBe('-a-b---c-d-|', {
+          a: content('Hel'),
+          b: content('Hello'),
+          c: content('Hel'),
+          d: content('Hello!'),
+        });
+      });
+    });
+
+    it.each(orders)('continues at a resumed start with a stream token, never showing the text from empty (%s)', (_order, pipeline) => {
+      rx.run(({ cold, expectObservable }) => {
+        const token = {};
+        const first = cold('-a-b-#', { a: markStreamStart(chunk({ content: 'Hel' }), { resumed: false, stream: token }), b: chunk({ content: 'lo' }) }, dropped);
+        const second = cold('-c-d-|', { c: markStreamStart(chunk({ content: ' wor' }), { resumed: true, stream: token }), d: chunk({ content: 'ld' }) });
+        expectObservable(pipeline(attemptsOf([first, second]))).toBe('-a-b---c-d-|', {
+          a: content('Hel'),
+          b: content('Hello'),
+          c: content('Hello wor'),
+          d: content('Hello world'),
+        });
+      });
+    });
+
+    it('continues at a resumed start without a token when it was not resubscribed itself', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const first = cold('-a-#', { a: markStreamStart(chunk({ content: 'Hel' }), { resumed: false }) }, dropped);
+        const second = cold('-b-|', { b: markStreamStart(chunk({ content: 'lo' }), { resumed: true }) });
+        expectObservable(attemptsOf([first, second]).pipe(retry(), accumulateContent())).toBe('-a---b-|', { a: content('Hel'), b: content('Hello') });
+      });
+    });
+
+    it('folds on without a mark, and keeps what each accumulateContent() call resumes apart', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const token = {};
+        const earlier = cold('-a|', { a: markStreamStart(chunk({ content: 'Hel' }), { resumed: false, stream: token }) });
+        const fold = accumulateContent();
+        expectObservable(earlier.pipe(fold)).toBe('-a|', { a: content('Hel') });
+        const later = cold('---b-c|', { b: markStreamStart(chunk({ content: 'lo' }), { resumed: true, stream: token }), c: chunk({ content: '!' }, { id: 'other' }) });
+        expectObservable(later.pipe(fold)).toBe('---b-c|', { b: content('Hello'), c: content('Hello!') });
+        expectObservable(later.pipe(accumulateContent())).toBe('---b-c|', { b: content('lo'), c: content('lo!') });
+      });
+    });
   });
 
   it('never changes a snapshot after emitting it', async () => {
@@ -229,6 +292,93 @@ describe('accumulateContent', () => {
     expect(snapshots[0]).toMatchObject({ content: 'a', toolCalls: [{ function: { arguments: '{' } }] });
     expect(snapshots[1]).toMatchObject({ content: 'ab', toolCalls: [{ function: { arguments: '{}' } }] });
     expect(new Set(snapshots).size).toBe(snapshots.length);
+  });
+
+  it('folds Mistral content parts: text parts into content, thinking parts into reasoning', async () => {
+    const parts = (...content: unknown[]) => chunk({ content: content as never });
+    const snapshot = await last([
+      chunk({ role: 'assistant', content: '' }),
+      parts({ type: 'thinking', thinking: [{ type: 'text', text: 'Okay' }] }),
+      parts({ type: 'thinking', thinking: [{ type: 'text', text: ', the user' }, { type: 'text', text: ' asks.' }] }),
+      parts({ type: 'thinking', thinking: ' Plain.' }),
+      chunk({ content: 'To cross' }),
+      parts({ type: 'text', text: ' safely' }, { type: 'image_url', image_url: 'x' }, null, { type: 'text', text: 7 }),
+      parts({ type: 'text', text: ', look.' }),
+    ]);
+    expect(snapshot).toMatchObject({ content: 'To cross safely, look.', reasoning: 'Okay, the user asks. Plain.' });
+  });
+
+  describe('choice indices', () => {
+    it('finds choice 0 by its index, whatever other indices come first', async () => {
+      const snapshot = await last([
+        { id: 'c1', choices: [{ index: -1, delta: { content: 'ghost' }, finish_reason: 'stop' }, { index: 0, delta: { content: 'Hi' }, finish_reason: null }] },
+        chunk({ content: '!' }, { finish_reason: 'stop' }),
+      ]);
+      expect(snapshot).toMatchObject({ content: 'Hi!', finishReason: 'stop' });
+    });
+
+    it('skips choices whose index is not a non-negative integer, and reads a missing index as 0', async () => {
+      const odd = (index: unknown, content: string): ChatCompletionChunk => ({ id: 'c1', choices: [{ index: index as number, delta: { content }, finish_reason: null }] });
+      const snapshot = await last([odd(1.5, 'a'), odd('0', 'b'), odd(Number.NaN, 'c'), odd(-1, 'd'), odd(undefined, 'Hi'), odd(0, '!'), odd(2, 'two')]);
+      expect(snapshot.content).toBe('Hi!');
+      expect(snapshot.choices.map((choice) => [choice.index, choice.content])).toEqual([
+        [0, 'Hi!'],
+        [2, 'two'],
+      ]);
+    });
+  });
+
+  it("keeps the last non-null finish reason when OpenRouter's usage chunk repeats the choice with finish_reason null", async () => {
+    const snapshot = await last([
+      chunk({ content: 'Done.' }),
+      chunk({}, { finish_reason: 'stop' }),
+      { ...chunk({ content: '' }, { finish_reason: null }), usage },
+    ]);
+    expect(snapshot).toMatchObject({ content: 'Done.', finishReason: 'stop', usage });
+  });
+
+  it('never overwrites a tool call id with an empty one (Qwen) and writes object arguments as JSON', async () => {
+    const snapshot = await last([
+      tools({ index: 0, id: 'call_q', type: 'function', function: { name: 'f', arguments: '{"a":' } }),
+      tools({ index: 0, id: '', function: { name: '', arguments: '1}' } }),
+      tools({ id: 'call_m', function: { name: 'g', arguments: { city: 'Oslo', n: [1, 2] } } }),
+    ]);
+    expect(snapshot.toolCalls.map((call) => [call.index, call.id, call.function.name, call.function.arguments])).toEqual([
+      [0, 'call_q', 'f', '{"a":1}'],
+      [1, 'call_m', 'g', '{"city":"Oslo","n":[1,2]}'],
+    ]);
+  });
+
+  describe('read-only snapshots', () => {
+    const frozenDeep = (value: unknown): boolean =>
+      typeof value !== 'object' || value === null || (Object.isFrozen(value) && Object.values(value).every(frozenDeep));
+
+    it('freezes every snapshot and everything in it', async () => {
+      const snapshots = await fold([
+        chunk({ content: 'a', tool_calls: [{ index: 0, id: 't', function: { name: 'f', arguments: '{' } }] }),
+        chunk({ reasoning: 'r' }, { index: 1 }),
+        { id: 'c1', choices: [], usage: { ...usage, completion_tokens_details: { reasoning_tokens: 1 } } },
+      ]);
+      for (const snapshot of snapshots) expect(frozenDeep(snapshot)).toBe(true);
+    });
+
+    it('lets no consumer add a tool call that a later, unrelated stream would show', async () => {
+      const first = await last([chunk({ content: 'no tools here' })]);
+      expect(() => (first.toolCalls as ToolCallSnapshot[]).push({ index: 0, type: 'function', function: { name: 'ghost', arguments: '{}' } })).toThrow(TypeError);
+      expect(() => (first.choices as ChoiceSnapshot[]).push(first.choices[0]!)).toThrow(TypeError);
+      const later = await last([chunk({ content: 'unrelated' })]);
+      expect(later.toolCalls).toEqual([]);
+      expect(later.choices[0]!.toolCalls).toEqual([]);
+      expect(later.choices).toHaveLength(1);
+    });
+
+    it('keeps its own copy of usage, so the chunk stays the caller\'s to change', async () => {
+      const chunkUsage: Usage = { ...usage };
+      const snapshot = await last([{ id: 'c1', choices: [], usage: chunkUsage }]);
+      chunkUsage.total_tokens = 1000;
+      expect(snapshot.usage).toEqual(usage);
+      expect(Object.isFrozen(chunkUsage)).toBe(false);
+    });
   });
 
   it('tolerates chunks of the wrong shape: no choices, null delta', async () => {

@@ -19,7 +19,7 @@ const EVENT_COUNT = responsesFormat.events(resolveScenario(scenario), 'resp').le
 const body = { model: 'm', input: 'x', background: true, store: true };
 const retry = () => retryWithBackoff<ChatCompletionChunk>({ initialDelay: 0, jitter: 'none', maxRetries: 5 });
 const chunks = (events: ChatCompletionEvent[]) => events.filter((event): event is ChatCompletionChunk => event !== DONE);
-const joined = (events: ChatCompletionChunk[], pick: (chunk: ChatCompletionChunk) => string | null | undefined) => events.map((chunk) => pick(chunk) ?? '').join('');
+const joined = (events: ChatCompletionChunk[], pick: (chunk: ChatCompletionChunk) => unknown) => events.map((chunk) => String(pick(chunk) ?? '')).join('');
 const argumentsOf = (events: ChatCompletionChunk[]) => joined(events, (chunk) => chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments);
 
 describe('fromResponses in the background: resume, fall back, cancel', () => {

@@ -1,9 +1,12 @@
-import { lastValueFrom, type Observable } from 'rxjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defer, lastValueFrom, map, type Observable } from 'rxjs';
 import { fromChatCompletion } from '../src/sources/fromChatCompletion.js';
 import { untilDone } from '../src/operators/untilDone.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
 import { retryWithBackoff, type RetryEvent } from '../src/operators/retryWithBackoff.js';
-import type { ChatCompletionSnapshot } from '../src/types.js';
+import { markStreamStart } from '../src/streamStart.js';
+import type { ChatCompletionEvent, ChatCompletionSnapshot } from '../src/types.js';
 import { sleep, sseHeaders, startLoopbackServer, type LoopbackServer } from './support/loopbackServer.js';
 
 const ANSWER = ['Ré', 'sumé: ', '中文 ', 'and ', '🚀', ' done.'];
@@ -120,5 +123,74 @@ describe('the pipeline through faults', () => {
         for (const spy of spies) spy.mockRestore();
       }
     });
+  });
+});
+
+describe('a server that sends a new id on every chunk (llama.cpp, LiteLLM, foundry-local)', () => {
+  /** The fixture's events, each with its blank line; ids chat.id.1, chat.id.2, ... */
+  const EVENTS = readFileSync(join(__dirname, 'fixtures', 'id-per-chunk.sse'), 'utf8').split(/(?<=\n\n)/);
+  const TEXT = 'The river runs on, é 中文 🚀 to the sea.';
+  /** Where the first connection drops: after the role chunk and five words. */
+  const DROP_AFTER = 6;
+
+  let server: LoopbackServer;
+  afterEach(async () => {
+    await server?.close();
+  });
+
+  /** Request 0 gets the first events, then the connection drops; request 1 gets `second(EVENTS)`. */
+  async function serveWithDrop(second: (events: string[]) => string[]) {
+    server = await startLoopbackServer(async (_req, res) => {
+      const attempt = server.requests.length - 1;
+      sseHeaders(res);
+      if (attempt > 0) return void res.end(second(EVENTS).join(''));
+      res.write(EVENTS.slice(0, DROP_AFTER).join(''));
+      await sleep(20);
+      res.socket?.destroy();
+    });
+  }
+
+  const source = () => fromChatCompletion({ baseURL: server.url, body: { model: 'local-model', messages: [] }, idleTimeout: 2000 });
+  const retry = <T>() => retryWithBackoff<T>({ initialDelay: 5, maxRetries: 3 });
+  const orders: Array<[string, (events: Observable<ChatCompletionEvent>) => Observable<ChatCompletionSnapshot>]> = [
+    ['untilDone, accumulateContent, retryWithBackoff', (events) => events.pipe(untilDone(), accumulateContent(), retry())],
+    ['untilDone, retryWithBackoff, accumulateContent', (events) => events.pipe(untilDone(), retry(), accumulateContent())],
+  ];
+
+  const contentsOf = (snapshots: Observable<ChatCompletionSnapshot>) =>
+    new Promise<{ contents: string[]; last: ChatCompletionSnapshot }>((resolve, reject) => {
+      const contents: string[] = [];
+      let last: ChatCompletionSnapshot | undefined;
+      snapshots.subscribe({
+        next: (snapshot) => {
+          contents.push(snapshot.content);
+          last = snapshot;
+        },
+        error: reject,
+        complete: () => resolve({ contents, last: last! }),
+      });
+    });
+
+  it.each(orders)('ends with the exact text after a drop in the middle (%s)', async (_order, pipeline) => {
+    await serveWithDrop((events) => events);
+    const { contents, last } = await contentsOf(pipeline(source()));
+    expect(last).toMatchObject({ id: 'chat.id.1', content: TEXT, finishReason: 'stop' });
+    expect(contents.every((content) => TEXT.startsWith(content))).toBe(true);
+    expect(contents).toContain(TEXT.slice(0, 'The river runs on, é '.length));
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it.each(orders)('continues a resumed stream to the exact text, never showing it from empty again (%s)', async (_order, pipeline) => {
+    await serveWithDrop((events) => events.slice(DROP_AFTER));
+    const token = {};
+    let attempts = 0;
+    const resumable = defer(() => {
+      const resumed = attempts++ > 0;
+      return source().pipe(map((event, index) => (index === 0 ? markStreamStart(event, { resumed, stream: token }) : event)));
+    });
+    const { contents, last } = await contentsOf(pipeline(resumable));
+    expect(last).toMatchObject({ id: 'chat.id.1', content: TEXT, finishReason: 'stop' });
+    expect(contents.every((content, k) => TEXT.startsWith(content) && (k === 0 || content.length >= contents[k - 1]!.length))).toBe(true);
+    expect(attempts).toBe(2);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { accumulateContent, DONE, fromChatCompletion, type ChatCompletionChunk } from '../src/index.js';
+import { accumulateContent, DONE, fromChatCompletion, markStreamStart, type ChatCompletionChunk } from '../src/index.js';
 import { backoffDelay, baseDelay, type BackoffSettings } from '../src/internal/backoff.js';
 
 describe('properties', () => {
@@ -86,8 +86,9 @@ describe('properties', () => {
     /** Builds chunks from steps; a tool call's first fragment carries its id and name. */
     function toChunks(steps: Array<typeof step extends fc.Arbitrary<infer T> ? T : never>): ChatCompletionChunk[] {
       const opened = new Set<string>();
-      return steps.map(({ choice, kind, text, tool, tokens }) => {
-        const base = { id: 'same-completion', object: 'chat.completion.chunk' };
+      return steps.map(({ choice, kind, text, tool, tokens }, position) => {
+        // A new id on every chunk, as llama.cpp and LiteLLM send: ids must not matter.
+        const base = { id: `chunk-${position}`, object: 'chat.completion.chunk' };
         if (kind === 'usage') return { ...base, choices: [], usage: { prompt_tokens: tokens, completion_tokens: 1, total_tokens: tokens + 1 } };
         if (kind === 'finish') return { ...base, choices: [{ index: choice, delta: {}, finish_reason: text === '' ? 'stop' : 'length' }] };
         if (kind !== 'tool') return { ...base, choices: [{ index: choice, delta: { [kind]: text }, finish_reason: null }] };
@@ -159,6 +160,22 @@ describe('properties', () => {
           expect(snapshots).toHaveLength(chunks.length);
         }),
         { numRuns: 300 },
+      );
+    });
+
+    it('starts over at a fresh stream start: the result is the fold of the chunks from there on', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), fc.nat(), async (steps, at) => {
+          const chunks = toChunks(steps);
+          const start = at % chunks.length;
+          markStreamStart(chunks[start], { resumed: false });
+          const last = await lastValueFrom(from(chunks).pipe(accumulateContent()));
+          const expected = reference(chunks.slice(start));
+          expect(last.choices.map((choice) => [choice.index, choice.content, choice.reasoning, choice.toolCalls.length])).toEqual(
+            expected.choices.map((choice) => [choice.index, choice.content, choice.reasoning, choice.toolCalls.length]),
+          );
+        }),
+        { numRuns: 200 },
       );
     });
   });

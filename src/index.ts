@@ -42,3 +42,4 @@ export type { WithDeadlineOptions } from './operators/withDeadline.js';
 export { DeadlineExceededError } from './errors.js';
 export { fromResponses } from './sources/fromResponses.js';
 export type { ResponsesOptions, ResponsesRequest, ResponsesResumePoint } from './sources/fromResponses.js';
+export type { ContentPart } from './types.js';

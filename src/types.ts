@@ -37,7 +37,8 @@ export interface ChatCompletionChunkChoice {
 
 export interface ChatCompletionDelta {
   role?: string;
-  content?: string | null;
+  /** A string; Mistral's reasoning models send an array of parts instead (`ContentPart`). */
+  content?: string | ContentPart[] | null;
   refusal?: string | null;
   /** DeepSeek, xAI, vLLM, Qwen. */
   reasoning_content?: string | null;
@@ -46,13 +47,24 @@ export interface ChatCompletionDelta {
   tool_calls?: ToolCallDelta[];
 }
 
+/**
+ * One part of an array-valued `delta.content` (Mistral): `text` parts are
+ * answer text, `thinking` parts (their `thinking` holds text parts) are
+ * reasoning. Other part types are ignored by `accumulateContent`.
+ */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'thinking'; thinking: Array<{ type: 'text'; text: string }> | string }
+  | { type: string; [field: string]: unknown };
+
 /** One fragment of a tool call. Only `arguments` is spread over many fragments. */
 export interface ToolCallDelta {
   /** Position of the call in the message; absent in some OpenAI-compatible layers. */
   index?: number;
   id?: string;
   type?: 'function';
-  function?: { name?: string; arguments?: string };
+  /** `arguments` is a JSON text; a few servers send the object itself, which is folded as `JSON.stringify(object)`. */
+  function?: { name?: string; arguments?: string | object };
 }
 
 /** Token counts; providers add their own fields. */
@@ -70,40 +82,45 @@ export interface Usage {
   [vendorField: string]: unknown;
 }
 
-/** A tool call as accumulated so far. */
+/** A tool call as accumulated so far. Read-only: frozen at run time. */
 export interface ToolCallSnapshot {
-  index: number;
-  id?: string;
-  type: 'function';
-  function: { name: string; arguments: string };
+  readonly index: number;
+  readonly id?: string;
+  readonly type: 'function';
+  readonly function: { readonly name: string; readonly arguments: string };
 }
 
-/** One choice (`n > 1` gives several) as accumulated so far. */
+/** One choice (`n > 1` gives several) as accumulated so far. Read-only: frozen at run time. */
 export interface ChoiceSnapshot {
-  index: number;
-  content: string;
-  reasoning: string;
-  refusal: string;
-  toolCalls: ToolCallSnapshot[];
-  finishReason: string | null;
+  readonly index: number;
+  readonly content: string;
+  readonly reasoning: string;
+  readonly refusal: string;
+  readonly toolCalls: readonly ToolCallSnapshot[];
+  readonly finishReason: string | null;
 }
 
-/** The whole message so far; every snapshot is a new object and never changes. */
+/**
+ * The whole message so far. Every snapshot is a new object and never changes:
+ * it and every array and object in it are frozen (parts that did not change
+ * are shared with the snapshot before).
+ */
 export interface ChatCompletionSnapshot {
-  id?: string;
-  model?: string;
-  /** Choice 0: `delta.content` joined. */
-  content: string;
-  /** Choice 0: `delta.reasoning_content` / `delta.reasoning` joined. */
-  reasoning: string;
+  /** The first non-empty chunk `id`; ids never split or restart a snapshot. */
+  readonly id?: string;
+  readonly model?: string;
+  /** Choice 0: `delta.content` joined (and the `text` parts of an array-valued content). */
+  readonly content: string;
+  /** Choice 0: `delta.reasoning_content` / `delta.reasoning` joined (and `thinking` content parts). */
+  readonly reasoning: string;
   /** Choice 0: `delta.refusal` joined. */
-  refusal: string;
+  readonly refusal: string;
   /** Choice 0: tool calls merged by index. */
-  toolCalls: ToolCallSnapshot[];
-  /** Choice 0. */
-  finishReason: string | null;
+  readonly toolCalls: readonly ToolCallSnapshot[];
+  /** Choice 0: the last non-null finish reason. */
+  readonly finishReason: string | null;
   /** From the usage chunk (`choices: []`) or the finish chunk. */
-  usage?: Usage;
+  readonly usage?: Readonly<Usage>;
   /** Every choice, by choice index. */
-  choices: ChoiceSnapshot[];
+  readonly choices: readonly ChoiceSnapshot[];
 }

@@ -85,7 +85,7 @@ export function createJsonPrinter(keeper: LineKeeper): AnswerPrinter {
   const fields = ['content', 'reasoning', 'refusal'] as const;
   let followers = newFollowers();
   let calls: ShownCall[] = [];
-  let lastCalls: ToolCallSnapshot[] = [];
+  let lastCalls: readonly ToolCallSnapshot[] = [];
   let work = 0;
   const print = (line: object) => keeper.answer(`${jsonLine(line)}\n`);
 

@@ -1,8 +1,9 @@
-import { Observable, defer, mergeMap } from 'rxjs';
+import { Observable, defer, map, mergeMap } from 'rxjs';
 import { anthropicEvents, newAnthropicState } from '../internal/anthropicChunks.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { markStreamStart } from '../streamStart.js';
 import type { ChatCompletionEvent } from '../types.js';
 
 /** An Anthropic Messages request body; `stream: true` is added for you. */
@@ -85,6 +86,9 @@ export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observ
   const request = prepareStreamRequest(SOURCE, options, { url, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
   return defer(() => {
     const state = newAnthropicState();
-    return serverSentEvents(request).pipe(mergeMap((message) => anthropicEvents(message, state, request.secrets, SOURCE)));
+    return serverSentEvents(request).pipe(
+      mergeMap((message) => anthropicEvents(message, state, request.secrets, SOURCE)),
+      map((event, index) => (index === 0 ? markStreamStart(event, { resumed: false }) : event)),
+    );
   });
 }

@@ -4,6 +4,7 @@ import { parsePayload, payloadObject } from '../internal/parsePayload.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 
 /** An OpenAI-compatible chat-completions request body; `stream: true` is added for you. */
@@ -77,6 +78,7 @@ export function fromChatCompletion(options: ChatCompletionOptions): Observable<C
   return serverSentEvents(request).pipe(
     map(toEvent),
     filter((event): event is ChatCompletionEvent => event !== SKIP),
+    map((event, index) => (index === 0 ? markStreamStart(event, { resumed: false }) : event)),
   );
 }
 

@@ -1,8 +1,9 @@
-import { EMPTY, Observable, concatWith, defer, mergeMap, of } from 'rxjs';
+import { EMPTY, Observable, concatWith, defer, map, mergeMap, of } from 'rxjs';
 import { geminiChunk, newGeminiState } from '../internal/geminiChunks.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
 
 /** A Gemini `generateContent` request body. */
@@ -81,6 +82,7 @@ export function fromGeminiContent(options: GeminiContentOptions): Observable<Cha
     return serverSentEvents(request).pipe(
       mergeMap((message) => geminiChunk(message, state, request.secrets, SOURCE)),
       concatWith(defer(() => (state.finished ? of(DONE) : EMPTY))),
+      map((event, index) => (index === 0 ? markStreamStart(event, { resumed: false }) : event)),
     );
   });
 }

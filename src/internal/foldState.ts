@@ -1,0 +1,176 @@
+import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js';
+import { limitError, MAX_CHOICES } from './foldLimits.js';
+import { appendText, textOfParts, type TextBudget } from './foldText.js';
+import { foldToolCall, isIndex, newToolCallsState, NO_TOOL_CALLS, toolCallsSnapshot, type ToolCallsState } from './foldToolCalls.js';
+
+/** One choice while it is folded: changed in place here, emitted as a frozen `ChoiceSnapshot`. */
+interface ChoiceState {
+  index: number;
+  content: string;
+  reasoning: string;
+  refusal: string;
+  finishReason: string | null;
+  /** Created at the choice's first tool-call fragment. */
+  tools: ToolCallsState | undefined;
+  /** The frozen snapshot of the choice as it is now; `undefined` after a change. */
+  snapshot: ChoiceSnapshot | undefined;
+}
+
+/**
+ * Everything one fold knows: the state behind the snapshots, changed in place
+ * chunk by chunk. Never emitted; snapshots are frozen copies of its parts.
+ */
+export interface FoldState extends TextBudget {
+  /** Chunks folded so far. */
+  chunks: number;
+  id: string | undefined;
+  model: string | undefined;
+  usage: Readonly<Usage> | undefined;
+  /** In index order. */
+  choices: ChoiceState[];
+  byIndex: Map<number, ChoiceState>;
+  /** The frozen array last emitted; stale while `choicesChanged`. */
+  choicesSnapshot: readonly ChoiceSnapshot[];
+  choicesChanged: boolean;
+}
+
+const NO_CHOICES: readonly ChoiceSnapshot[] = Object.freeze([]);
+
+/** What the snapshot shows of choice 0 before it exists. Frozen and shared. */
+const EMPTY_CHOICE: ChoiceSnapshot = Object.freeze({
+  index: 0,
+  content: '',
+  reasoning: '',
+  refusal: '',
+  toolCalls: NO_TOOL_CALLS,
+  finishReason: null,
+});
+
+export function newFoldState(): FoldState {
+  return {
+    chunks: 0,
+    textLength: 0,
+    id: undefined,
+    model: undefined,
+    usage: undefined,
+    choices: [],
+    byIndex: new Map(),
+    choicesSnapshot: NO_CHOICES,
+    choicesChanged: false,
+  };
+}
+
+/**
+ * Folds one chunk into `state` and returns the new frozen snapshot. The work
+ * is proportional to the chunk, plus one copy of the arrays of choices and
+ * tool calls the chunk changed (their length is capped).
+ */
+export function foldChunk(state: FoldState, chunk: unknown): ChatCompletionSnapshot {
+  state.chunks++;
+  if (typeof chunk === 'object' && chunk !== null) {
+    const { id, model, choices, usage } = chunk as { id?: unknown; model?: unknown; choices?: unknown; usage?: unknown };
+    if (state.id === undefined && typeof id === 'string' && id !== '') state.id = id;
+    if (typeof model === 'string' && (model !== '' || state.model === undefined)) state.model = model;
+    if (Array.isArray(choices)) for (let i = 0; i < choices.length; i++) foldChoice(state, choices[i]);
+    if (typeof usage === 'object' && usage !== null) state.usage = frozenUsage(usage as Usage);
+  }
+  return snapshotOf(state);
+}
+
+/**
+ * Folds one choice of a chunk into the choice of its index. A missing index
+ * means 0; an index that is not a non-negative integer skips the choice.
+ */
+function foldChoice(state: FoldState, choice: unknown): void {
+  if (typeof choice !== 'object' || choice === null) return;
+  const { index: rawIndex, delta, finish_reason: finish } = choice as { index?: unknown; delta?: unknown; finish_reason?: unknown };
+  const index = rawIndex === undefined || rawIndex === null ? 0 : rawIndex;
+  if (!isIndex(index)) return;
+  const target = state.byIndex.get(index) ?? openChoice(state, index);
+  if (typeof delta === 'object' && delta !== null) foldDelta(state, target, delta);
+  if (typeof finish === 'string' && finish !== '') target.finishReason = finish;
+  target.snapshot = undefined;
+  state.choicesChanged = true;
+}
+
+function foldDelta(state: FoldState, target: ChoiceState, delta: object): void {
+  const { content, reasoning_content: reasoningContent, reasoning, refusal, tool_calls: toolCalls } = delta as Record<string, unknown>;
+  if (typeof content === 'string') {
+    target.content = appendText(state, target.content, content);
+  } else if (Array.isArray(content)) {
+    const parts = textOfParts(content);
+    target.reasoning = appendText(state, target.reasoning, parts.reasoning);
+    target.content = appendText(state, target.content, parts.content);
+  }
+  // Some servers repeat one text in both fields: reasoning_content wins.
+  const thought = typeof reasoningContent === 'string' && reasoningContent !== '' ? reasoningContent : reasoning;
+  if (typeof thought === 'string') target.reasoning = appendText(state, target.reasoning, thought);
+  if (typeof refusal === 'string') target.refusal = appendText(state, target.refusal, refusal);
+  if (Array.isArray(toolCalls) && toolCalls.length > 0) {
+    const tools = (target.tools ??= newToolCallsState());
+    for (let i = 0; i < toolCalls.length; i++) foldToolCall(tools, toolCalls[i], state);
+  }
+}
+
+function openChoice(state: FoldState, index: number): ChoiceState {
+  const { choices } = state;
+  if (choices.length >= MAX_CHOICES) {
+    throw limitError(
+      `the stream sent more than ${MAX_CHOICES} choices (a server that gives every chunk a new choice index, as some foundry-local versions do, needs its indices set to 0 first)`,
+    );
+  }
+  const choice: ChoiceState = { index, content: '', reasoning: '', refusal: '', finishReason: null, tools: undefined, snapshot: undefined };
+  let position = choices.length;
+  while (position > 0 && choices[position - 1]!.index > index) position--;
+  if (position === choices.length) choices.push(choice);
+  else choices.splice(position, 0, choice);
+  state.byIndex.set(index, choice);
+  return choice;
+}
+
+function snapshotOf(state: FoldState): ChatCompletionSnapshot {
+  if (state.choicesChanged) {
+    const { choices } = state;
+    const snapshot = new Array<ChoiceSnapshot>(choices.length);
+    for (let i = 0; i < choices.length; i++) {
+      const choice = choices[i]!;
+      snapshot[i] = choice.snapshot ??= freezeChoice(choice);
+    }
+    state.choicesSnapshot = Object.freeze(snapshot);
+    state.choicesChanged = false;
+  }
+  const first = state.byIndex.get(0)?.snapshot ?? EMPTY_CHOICE;
+  const snapshot: { -readonly [K in keyof ChatCompletionSnapshot]: ChatCompletionSnapshot[K] } = {
+    id: state.id,
+    model: state.model,
+    content: first.content,
+    reasoning: first.reasoning,
+    refusal: first.refusal,
+    toolCalls: first.toolCalls,
+    finishReason: first.finishReason,
+    choices: state.choicesSnapshot,
+  };
+  if (state.usage !== undefined) snapshot.usage = state.usage;
+  return Object.freeze(snapshot);
+}
+
+function freezeChoice(choice: ChoiceState): ChoiceSnapshot {
+  return Object.freeze({
+    index: choice.index,
+    content: choice.content,
+    reasoning: choice.reasoning,
+    refusal: choice.refusal,
+    toolCalls: choice.tools === undefined ? NO_TOOL_CALLS : toolCallsSnapshot(choice.tools),
+    finishReason: choice.finishReason,
+  });
+}
+
+/** A frozen copy of the chunk's usage, its nested detail objects frozen copies too (the chunk stays the caller's). */
+function frozenUsage(usage: Usage): Readonly<Usage> {
+  const copy: Record<string, unknown> = { ...usage };
+  for (const key of Object.keys(copy)) {
+    const value = copy[key];
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) copy[key] = Object.freeze({ ...value });
+  }
+  return Object.freeze(copy) as Readonly<Usage>;
+}
