@@ -353,13 +353,17 @@ describe('accumulateContent', () => {
     const frozenDeep = (value: unknown): boolean =>
       typeof value !== 'object' || value === null || (Object.isFrozen(value) && Object.values(value).every(frozenDeep));
 
-    it('freezes every snapshot and everything in it', async () => {
+    it('freezes everything a snapshot can share with another: choices, tool calls, usage', async () => {
       const snapshots = await fold([
         chunk({ content: 'a', tool_calls: [{ index: 0, id: 't', function: { name: 'f', arguments: '{' } }] }),
         chunk({ reasoning: 'r' }, { index: 1 }),
         { id: 'c1', choices: [], usage: { ...usage, completion_tokens_details: { reasoning_tokens: 1 } } },
       ]);
-      for (const snapshot of snapshots) expect(frozenDeep(snapshot)).toBe(true);
+      for (const snapshot of snapshots) {
+        expect(Object.values(snapshot).every(frozenDeep)).toBe(true);
+      }
+      expect(snapshots[2]!.choices).toBe(snapshots[1]!.choices);
+      expect(snapshots[1]!.toolCalls).toBe(snapshots[0]!.toolCalls);
     });
 
     it('lets no consumer add a tool call that a later, unrelated stream would show', async () => {

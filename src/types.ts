@@ -102,8 +102,8 @@ export interface ChoiceSnapshot {
 
 /**
  * The whole message so far. Every snapshot is a new object and never changes:
- * it and every array and object in it are frozen (parts that did not change
- * are shared with the snapshot before).
+ * it is typed read-only, and every array and object in it is frozen (parts
+ * that did not change are shared with the snapshot before).
  */
 export interface ChatCompletionSnapshot {
   /** The first non-empty chunk `id`; ids never split or restart a snapshot. */

@@ -151,7 +151,9 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
     choices: state.choicesSnapshot,
   };
   if (state.usage !== undefined) snapshot.usage = state.usage;
-  return Object.freeze(snapshot);
+  // Typed read-only, not frozen: no other snapshot shares this object, and a
+  // freeze per chunk costs more than everything else here.
+  return snapshot;
 }
 
 function freezeChoice(choice: ChoiceState): ChoiceSnapshot {

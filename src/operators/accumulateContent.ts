@@ -6,8 +6,9 @@ import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
 /**
  * Folds chunks into a snapshot of the whole message so far, emitting a new
  * snapshot after every chunk: text, reasoning, refusal and tool calls of each
- * choice, the finish reason and usage. Snapshots are frozen and never change
- * after they are emitted (unchanged parts are shared between them).
+ * choice, the finish reason and usage. Snapshots are read-only and never
+ * change after they are emitted: unchanged parts are shared between them, and
+ * every array and object in them is frozen.
  *
  * ```text
  * chunks:     --{Hel}--{lo}--{stop}--
