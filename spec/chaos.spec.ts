@@ -2,6 +2,7 @@ import { defer, from, lastValueFrom, mergeMap, tap, timeout, toArray, type Obser
 import {
   accumulateContent,
   fromChatCompletion,
+  fromResponses,
   retryWithBackoff,
   untilDone,
   type ChatCompletionEvent,
@@ -10,25 +11,32 @@ import {
 } from '../src/index.js';
 import { streamStartOf, type StreamStart } from '../src/streamStart.js';
 import { expectedOutput, startMockChatServer } from '../src/testing/index.js';
-import { chaosScenario, type ChaosScenario } from './support/chaosScenario';
+import { tokenize } from '../src/testing/scenario.js';
+import { chaosScenario, type ChaosApi, type ChaosScenario } from './support/chaosScenario';
 import { blockEventLoop, startBusySiblings } from './support/cpuStarvation';
 import { mulberry32 } from './support/mulberry32';
 
 /**
  * Seeded chaos over real HTTP: each scenario is a random mix of faults, then
  * success; the final snapshot must equal one full generation exactly. It runs
- * twice: on whatever CPU the machine gives, then with the CPU starved (busy
- * sibling processes on every core, and a consumer that blocks the event loop
- * for random milliseconds between reads, as heavy rendering does).
+ * three times: Chat Completions on whatever CPU the machine gives, then with
+ * the CPU starved (busy sibling processes on every core, and a consumer that
+ * blocks the event loop for random milliseconds between reads, as heavy
+ * rendering does), then the Responses API in background mode, where every
+ * retry after a drop resumes the response: there the mock server must also
+ * have generated exactly one answer's tokens (nothing generated twice).
  *
  *   CHAOS_SCENARIOS=10000 npm run test:chaos                  run any number (each mode)
  *   CHAOS_STARVED_SCENARIOS=500                               the starved run's own count
+ *   CHAOS_RESPONSES_SCENARIOS=1000                            the Responses run's own count
  *   CHAOS_SEED=123 CHAOS_SCENARIOS=1 npm run test:chaos       replay one scenario
- *   CHAOS_MODE=starved                                        only one mode: normal or starved
+ *   CHAOS_MODE=starved                                        only one mode: normal, starved or responses
  *   CHAOS_CONCURRENCY=4                                       fewer at once on a busy machine
  */
 const SCENARIOS = Number(process.env.CHAOS_SCENARIOS ?? 150);
 const STARVED_SCENARIOS = Number(process.env.CHAOS_STARVED_SCENARIOS ?? process.env.CHAOS_SCENARIOS ?? 40);
+/** Kept small by default so the Responses run adds a few seconds to CI. */
+const RESPONSES_SCENARIOS = Number(process.env.CHAOS_RESPONSES_SCENARIOS ?? process.env.CHAOS_SCENARIOS ?? 60);
 const FIRST_SEED = Number(process.env.CHAOS_SEED ?? 1);
 const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 8);
 const MODE = process.env.CHAOS_MODE ?? 'both';
@@ -48,8 +56,9 @@ const IDLE_TIMEOUT_MS = 250;
 /** A scenario still running after this has hung. */
 const HANG_LIMIT_MS = 20_000;
 
-type Mode = 'normal' | 'starved';
-type Verdict = 'exact' | 'lost' | 'duplicated' | 'wrong' | 'hung' | 'failed' | 'unexplained-request' | 'unmarked-start';
+/** `responses`: the Responses API source in background mode, on whatever CPU the machine gives. */
+type Mode = 'normal' | 'starved' | 'responses';
+type Verdict = 'exact' | 'lost' | 'duplicated' | 'wrong' | 'hung' | 'failed' | 'unexplained-request' | 'unmarked-start' | 'regenerated';
 
 interface Outcome {
   seed: number;
@@ -63,6 +72,10 @@ interface Outcome {
   seconds: number;
   /** For each idle timeout: milliseconds from the attempt's last value (or its start) to the IdleTimeoutError. */
   silences: number[];
+  /** Tokens the mock generated beyond one answer (a restart generates its answer again; a resume nothing). */
+  regenerated: number;
+  /** Subscriptions whose first chunk was marked `resumed: true` (Responses run). */
+  resumes: number;
   detail: string;
 }
 
@@ -108,9 +121,24 @@ function observed(source: Observable<ChatCompletionEvent>, seed: number, mode: M
   });
 }
 
+/** The tokens one generation of the scenario takes on the mock (reasoning, text and argument fragments), counted here independently of the mock. */
+function oneAnswerTokens(chaos: ChaosScenario): number {
+  const { scenario } = chaos;
+  const size = scenario.tokenSize ?? 4;
+  const texts = [scenario.reasoning ?? '', typeof scenario.text === 'string' ? scenario.text : '', ...(scenario.toolCalls ?? []).map((call) => call.arguments)];
+  return texts.reduce((sum, text) => sum + tokenize(text, size).length, 0);
+}
+
+/** The source each mode streams from: Chat Completions, or the Responses API in background mode (resumable). */
+function sourceFor(api: ChaosApi, baseURL: string): Observable<ChatCompletionEvent> {
+  if (api === 'chat') return fromChatCompletion({ baseURL, body: { model: 'mock-model', messages: [{ role: 'user', content: 'chaos' }] }, idleTimeout: IDLE_TIMEOUT_MS });
+  return fromResponses({ baseURL, body: { model: 'mock-model', input: 'chaos', background: true, store: true }, idleTimeout: IDLE_TIMEOUT_MS });
+}
+
 async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
   const started = performance.now();
-  const chaos = chaosScenario(seed);
+  const api: ChaosApi = mode === 'responses' ? 'responses' : 'chat';
+  const chaos = chaosScenario(seed, api);
   const server = await startMockChatServer({ scenario: chaos.scenario, script: chaos.script });
   const causes: string[] = [];
   const starts: (StreamStart | undefined)[] = [];
@@ -126,26 +154,36 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
     const planned = chaos.script.filter((step) => step.fault && step.fault.kind !== 'stall' && step.fault.kind !== 'holdOpen').length;
     const unexplained =
       verdict === 'exact' && (requests > causes.length + 1 || causes.length - idle > planned || requests > chaos.faults + 1 + spuriousIdle);
-    // Once sources mark fresh starts, every attempt's first chunk must carry { resumed: false }.
-    const unmarked = verdict === 'exact' && starts.some((start) => start !== undefined) && !starts.every((start) => start?.resumed === false);
+    // Chat Completions: once sources mark fresh starts, every attempt's first chunk must carry { resumed: false }.
+    // Responses: every attempt's first chunk is marked, the first one fresh; later ones resume (or, after a
+    // drop before the response's id arrived, start afresh).
+    const unmarked =
+      verdict === 'exact' &&
+      (api === 'chat'
+        ? starts.some((start) => start !== undefined) && !starts.every((start) => start?.resumed === false)
+        : starts.length === 0 || starts[0]?.resumed !== false || starts.some((start) => start === undefined));
+    const regenerated = server.generatedTokens - oneAnswerTokens(chaos);
+    const resumes = starts.filter((start) => start?.resumed === true).length;
+    // Only the Responses run promises that nothing is generated twice; Chat Completions regenerates on every restart.
+    const wasteful = verdict === 'exact' && api === 'responses' && regenerated !== 0;
     return {
       seed,
-      verdict: unexplained ? 'unexplained-request' : unmarked ? 'unmarked-start' : verdict,
+      verdict: unexplained ? 'unexplained-request' : unmarked ? 'unmarked-start' : wasteful ? 'regenerated' : verdict,
       requests,
       retries: causes.length,
       spuriousIdle,
       seconds: (performance.now() - started) / 1000,
       silences,
-      detail: `${detail} (order ${chaos.order}, ${chaos.faults} scripted faults, retried after [${causes.join(', ')}])`,
+      regenerated,
+      resumes,
+      detail:
+        `${detail} (${api}, order ${chaos.order}, ${chaos.faults} scripted faults, retried after [${causes.join(', ')}]` +
+        `${api === 'responses' ? `, generated ${regenerated >= 0 ? '+' : ''}${regenerated} tokens beyond one answer, requests [${server.requests.map((request) => `${request.method} ${request.path}`).join(', ')}]` : ''})`,
     };
   };
   try {
     const source = observed(
-      fromChatCompletion({
-        baseURL: `${server.url}/v1`,
-        body: { model: 'mock-model', messages: [{ role: 'user', content: 'chaos' }] },
-        idleTimeout: IDLE_TIMEOUT_MS,
-      }),
+      sourceFor(api, `${server.url}/v1`),
       seed,
       mode,
       starts,
@@ -212,10 +250,18 @@ async function runChaos(mode: Mode, count: number): Promise<ChaosRun> {
   const durations = outcomes.map((outcome) => outcome.seconds);
   const silences = outcomes.flatMap((outcome) => outcome.silences);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const resumed = outcomes.filter((outcome) => outcome.resumes > 0);
+  const resumeFigures =
+    mode === 'responses'
+      ? `regenerated ${counted('regenerated')}; resumed scenarios ${resumed.length} (${resumed.reduce((sum, outcome) => sum + outcome.resumes, 0)} resumes), ` +
+        `tokens generated beyond one answer: ${resumed.reduce((sum, outcome) => sum + Math.max(0, outcome.regenerated), 0)} in resumed scenarios, ` +
+        `${outcomes.reduce((sum, outcome) => sum + Math.max(0, outcome.regenerated), 0)} in all; `
+      : '';
   const summary =
-    `chaos (${mode}): ${outcomes.length} scenarios (seeds ${FIRST_SEED}..${FIRST_SEED + count - 1}), exact ${counted('exact')}, lost ${counted('lost')}, ` +
+    `chaos (${mode === 'responses' ? 'responses, background resume' : mode}): ${outcomes.length} scenarios (seeds ${FIRST_SEED}..${FIRST_SEED + count - 1}), exact ${counted('exact')}, lost ${counted('lost')}, ` +
     `duplicated ${counted('duplicated')}, wrong ${counted('wrong')}, hung ${counted('hung')}, failed ${counted('failed')}, ` +
     `unexplained requests ${counted('unexplained-request')}, unmarked starts ${counted('unmarked-start')}; ` +
+    resumeFigures +
     `retries median ${median(retries)}, max ${Math.max(0, ...retries)} (bound ${MAX_RETRIES}); ` +
     `idle timeouts beyond the scripted stalls ${spurious}; silence before an idle timeout (timeout ${IDLE_TIMEOUT_MS} ms) ` +
     `median ${median(silences).toFixed(0)} ms, max ${Math.max(0, ...silences).toFixed(0)} ms; scenario seconds median ${median(durations).toFixed(2)}, max ${Math.max(0, ...durations).toFixed(2)}; ` +
@@ -244,13 +290,15 @@ function expectClean(run: ChaosRun, count: number): void {
   expect(Math.max(0, ...run.outcomes.map((outcome) => outcome.retries))).toBeLessThanOrEqual(MAX_RETRIES);
 }
 
+/** CHAOS_MODE (for replaying a seed) picks which run is defined; by default (`both`, or `all`) every run is. */
+const runs = (mode: Mode) => MODE === mode || MODE === 'both' || MODE === 'all';
+
 describe('chaos', () => {
-  // CHAOS_MODE (for replaying a seed) picks which of the two runs is defined; by default both are.
-  if (MODE !== 'starved') it(`${SCENARIOS} seeded scenarios from seed ${FIRST_SEED}: every final snapshot exact, none hung, requests within the retry bound`, async () => {
+  if (runs('normal')) it(`${SCENARIOS} seeded scenarios from seed ${FIRST_SEED}: every final snapshot exact, none hung, requests within the retry bound`, async () => {
     expectClean(await runChaos('normal', SCENARIOS), SCENARIOS);
   }, 900_000);
 
-  if (MODE !== 'normal') it(
+  if (runs('starved')) it(
     `${STARVED_SCENARIOS} seeded scenarios with the CPU starved (${BUSY_SIBLINGS} busy sibling processes, event-loop blocks up to ${MAX_BLOCK_MS} ms between reads): exact, none hung`,
     async () => {
       const siblings = await startBusySiblings(BUSY_SIBLINGS, 600_000);
@@ -261,6 +309,18 @@ describe('chaos', () => {
         await siblings.stop();
       }
       expectClean(run, STARVED_SCENARIOS);
+    },
+    900_000,
+  );
+
+  if (runs('responses')) it(
+    `${RESPONSES_SCENARIOS} seeded scenarios on the Responses API in background mode (drops at any byte, 429/5xx, stalls; both pipe orders): exact, none hung, every drop resumed with nothing generated twice`,
+    async () => {
+      const run = await runChaos('responses', RESPONSES_SCENARIOS);
+      expectClean(run, RESPONSES_SCENARIOS);
+      expect(run.outcomes.map((outcome) => outcome.regenerated).filter((tokens) => tokens !== 0)).toEqual([]);
+      // The run exercises resumes at all: some scenario's retry continued a response.
+      if (RESPONSES_SCENARIOS >= 20) expect(run.outcomes.some((outcome) => outcome.resumes > 0)).toBe(true);
     },
     900_000,
   );

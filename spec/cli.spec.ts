@@ -293,6 +293,20 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(run.stderr).toMatch(/retry 1\/3 in \d+ ms: NetworkError/);
   });
 
+  it('--mock --api responses --background resumes the drop: the exact answer, the response id and one retry on stderr', async () => {
+    const run = await runCli(['--mock', '--api', 'responses', '--background', 'hello']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${expectedOutput().content[0]}\n`);
+    expect(run.stderr).toMatch(/^response id: resp_mock_1\nretry 1\/3 in \d+ ms: NetworkError: [^\n]+\n$/);
+  });
+
+  it('--background without --api responses is a usage error (exit 2)', async () => {
+    const run = await runCli(['--background', '--mock', 'hello']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe('error: --background needs --api responses (only the Responses API can resume a response)\nRun with --help for usage.\n');
+  });
+
   it('needs no key for a loopback server (the Ollama case), sending none when none is set', async () => {
     server = await startMockChatServer({});
     const run = await runCli(['--base-url', `${server.url}/v1`, 'q']);

@@ -1,15 +1,20 @@
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
-import { runScript } from './support/runScript';
+import { runScript, type ScriptRun } from './support/runScript';
 
 /** Runs `npm run demo`'s script as a child process and collects its output. */
 const runDemo = () => runScript(join(ROOT, 'demo', 'demo.mjs'), [], { env: { ...process.env, NO_COLOR: '1' } });
 
 describe('npm run demo', () => {
-  beforeAll(() => ensureBuilt(), 120_000);
+  /** One run of the demo, shared by the specs of its two scenes. */
+  let demo: ScriptRun;
+  beforeAll(async () => {
+    await ensureBuilt();
+    demo = await runDemo();
+  }, 160_000);
 
-  it('survives a mid-character drop, a 429 with Retry-After and a stall, then prints a matching summary within 30 s', async () => {
-    const { code, stdout, stderr, seconds } = await runDemo();
+  it('survives a mid-character drop, a 429 with Retry-After and a stall, then prints a matching summary within 30 s', () => {
+    const { code, stdout, stderr, seconds } = demo;
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(seconds).toBeLessThan(30);
@@ -25,5 +30,27 @@ describe('npm run demo', () => {
     const afterLastRestart = stdout.slice(stdout.lastIndexOf('↻ restarted'));
     expect(afterLastRestart).toContain('This answer survived all three and arrived exactly once.');
     expect(afterLastRestart.split('Streams break in real life').length).toBe(2);
-  }, 40_000);
+  });
+
+  it('survives the same drop by restart and by resume: the restart generated more than one answer, the resume exactly one', () => {
+    const { code, stdout } = demo;
+    expect(code).toBe(0);
+    const scene = stdout.slice(stdout.indexOf('Scene 2:'));
+    const [, dropAt, answerTokens] = /after (\d+) of the answer's (\d+) tokens/.exec(scene) ?? [];
+    const row = (name: string) => new RegExp(`^${name} {3,}(.+?) {3,}(.+)$`, 'm').exec(scene)?.slice(1) ?? [];
+    const [restartGenerated, resumeGenerated] = row('tokens generated').map(Number);
+    const oneAnswer = Number(answerTokens);
+    expect(row("one answer's tokens").map(Number)).toEqual([oneAnswer, oneAnswer]);
+    // The restart generated the part before the drop again; the resume generated nothing twice.
+    expect(restartGenerated).toBeGreaterThan(oneAnswer);
+    expect(restartGenerated).toBeGreaterThanOrEqual(oneAnswer + Number(dropAt));
+    expect(resumeGenerated).toBe(oneAnswer);
+    expect(row('requests')).toEqual(['2: POST, POST', expect.stringMatching(/^2: POST, GET \?stream=true&starting_after=\d+$/)]);
+    expect(row('text exact')).toEqual(['yes', 'yes']);
+    expect(row('time to the full answer')).toEqual([expect.stringMatching(/^\d+\.\d\d s$/), expect.stringMatching(/^\d+\.\d\d s$/)]);
+    // Live, the restart starts the text over and the resume goes on.
+    expect(scene.indexOf('↺ started over')).toBeGreaterThan(-1);
+    expect(scene.indexOf('⏵ resumed')).toBeGreaterThan(scene.indexOf('↺ started over'));
+    expect(scene).toContain('✔ both texts exact');
+  });
 });

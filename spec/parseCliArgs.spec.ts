@@ -27,6 +27,8 @@ describe('parseCliArgs', () => {
       raw: false,
       noKey: false,
       mock: false,
+      api: 'chat',
+      background: false,
     });
   });
 
@@ -59,6 +61,12 @@ describe('parseCliArgs', () => {
     expect(config([]).prompt).toBe('');
   });
 
+  it('takes --api responses and --background', () => {
+    expect(config(['--api', 'responses', 'q'])).toMatchObject({ api: 'responses', background: false });
+    expect(config(['--api=responses', '--background', 'q'])).toMatchObject({ api: 'responses', background: true, prompt: 'q' });
+    expect(config(['--api', 'chat', 'q'])).toMatchObject({ api: 'chat', background: false });
+  });
+
   it('asks for help with --help or -h, whatever else is there', () => {
     expect(parseCliArgs(['--help'], {})).toEqual({ kind: 'help' });
     expect(parseCliArgs(['-h', '--max-retries', 'x'], {})).toEqual({ kind: 'help' });
@@ -73,6 +81,9 @@ describe('parseCliArgs', () => {
     [['--api-key-env', 'not a name', 'q'], '--api-key-env must be a variable name, got "not a name"'],
     [['--base-url', 'ftp://example.test', 'q'], '--base-url must be an absolute http(s) URL'],
     [['--base-url', 'http://[broken', 'q'], '--base-url must be an absolute http(s) URL'],
+    [['--api', 'completions', 'q'], '--api must be "chat" or "responses", got "completions"'],
+    [['--background', 'q'], '--background needs --api responses (only the Responses API can resume a response)'],
+    [['--api', 'chat', '--background', 'q'], '--background needs --api responses (only the Responses API can resume a response)'],
   ])('rejects %j with a one-line message', (argv, message) => {
     expect(usageError(argv)).toBe(message);
   });

@@ -2,6 +2,7 @@ import { runChat, type CliIo } from '../src/cli/runChat.js';
 import type { CliConfig } from '../src/cli/parseCliArgs.js';
 import { EXIT } from '../src/cli/exitCodes.js';
 import { startMockChatServer, type MockChatServer, type MockChatServerOptions } from '../src/testing/index.js';
+import { tokenize } from '../src/testing/scenario.js';
 import { waitFor } from './support/loopbackServer';
 
 /** A fake terminal: what went where, in order, plus triggers for Ctrl-C and a broken stdout. */
@@ -47,6 +48,8 @@ const config = (overrides: Partial<CliConfig> = {}): CliConfig => ({
   raw: false,
   noKey: false,
   mock: false,
+  api: 'chat',
+  background: false,
   ...overrides,
 });
 
@@ -186,5 +189,97 @@ describe('runChat', () => {
     await waitFor(() => server!.requests[0]?.closedByClient === true);
     expect(server!.requests).toHaveLength(1);
     expect(fake.listening()).toBe(false);
+  });
+
+  describe('--api responses', () => {
+    // Tokens "Hel", "lo ", "the", "re," are events 4-7 (after created, in_progress, output_item.added,
+    // content_part.added); the drop cuts event 8, the token " 世界", inside "世".
+    const TEXT = 'Hello there, 世界, and the rest of the answer.';
+    const scenario = { text: TEXT, tokenSize: 3 };
+    const dropInside = { fault: { kind: 'drop', afterChunks: 8, atByte: 'midCharacter' } } as const;
+    const paths = () => server!.requests.map((request) => `${request.method} ${request.path}`);
+
+    it('sends POST /responses with { model, input } (the system message as instructions) and prints the answer', async () => {
+      const baseURL = await serve({ scenario });
+      const fake = fakeIo(false);
+      await expect(runChat(config({ api: 'responses', system: 'Be brief.' }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      expect(paths()).toEqual(['POST /v1/responses']);
+      expect(server!.requests[0]!.body).toEqual({ model: 'm', input: 'q', instructions: 'Be brief.', stream: true });
+      expect(fake.stdout()).toBe(`${TEXT}\n`);
+      expect(fake.stderr()).toBe('');
+    });
+
+    it('without --background, a drop restarts the response: a second POST, the text generated again, printed once', async () => {
+      const baseURL = await serve({ scenario, script: [dropInside, {}] });
+      const fake = fakeIo(false);
+      await expect(runChat(config({ api: 'responses' }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      expect(paths()).toEqual(['POST /v1/responses', 'POST /v1/responses']);
+      expect(fake.stdout()).toBe(`${TEXT}\n`);
+      expect(server!.generatedTokens).toBeGreaterThan(tokenize(TEXT, 3).length);
+    });
+
+    it('with --background, prints the response id, resumes a drop mid-answer with GET ?starting_after, ends with the exact text, and the mock generated one answer', async () => {
+      const baseURL = await serve({ scenario, script: [dropInside, {}] });
+      const fake = fakeIo(false);
+      await expect(runChat(config({ api: 'responses', background: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      expect(server!.requests[0]!.body).toEqual({ model: 'm', input: 'q', background: true, store: true, stream: true });
+      expect(paths()).toEqual(['POST /v1/responses', 'GET /v1/responses/resp_mock_1?stream=true&starting_after=7']);
+      expect(fake.stdout()).toBe(`${TEXT}\n`);
+      expect(fake.stderr()).toMatch(/^response id: resp_mock_1\nretry 1\/3 in \d+ ms: NetworkError: [^\n]+\n$/);
+      expect(server!.generatedTokens).toBe(tokenize(TEXT, 3).length);
+    });
+
+    it('with --background on a shared terminal, the resumed answer goes on after the retry line with its unfinished line whole', async () => {
+      const baseURL = await serve({ scenario, script: [dropInside, {}] });
+      const fake = fakeIo(true);
+      await expect(runChat(config({ api: 'responses', background: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      expect(fake.terminal()).toMatch(new RegExp(`^response id: resp_mock_1\nHello there,\nretry 1/3 in \\d+ ms: NetworkError: [^\n]+\n${TEXT}\n$`));
+    });
+
+    it('with --background and --json, the deltas after the resume continue the answer: no restart line, the deltas join to the final text', async () => {
+      const baseURL = await serve({ scenario, script: [dropInside, {}] });
+      const fake = fakeIo(false);
+      await expect(runChat(config({ api: 'responses', background: true, json: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      const lines = fake.stdout().trim().split('\n').map((line) => JSON.parse(line) as { type: string; content?: string });
+      expect(lines.map((line) => line.type)).not.toContain('restart');
+      expect(lines.filter((line) => line.type === 'delta').map((line) => line.content ?? '').join('')).toBe(TEXT);
+      expect(lines.at(-1)).toMatchObject({ type: 'final', content: TEXT, finishReason: 'stop' });
+      expect(server!.generatedTokens).toBe(tokenize(TEXT, 3).length);
+    });
+
+    it('with --background, Ctrl-C cancels the response at the provider; running out of retries leaves it running', async () => {
+      const baseURL = await serve({ scenario: { text: 'x'.repeat(400), tokenSize: 1, paceMs: 10 } });
+      const fake = fakeIo(false);
+      const code = runChat(config({ api: 'responses', background: true }), { baseURL }, fake.io);
+      await waitFor(() => fake.stdout() !== '');
+      fake.interrupt();
+      await expect(code).resolves.toBe(EXIT.interrupted);
+      await waitFor(() => paths().includes('POST /v1/responses/resp_mock_1/cancel'));
+      await server!.close();
+
+      // Every attempt drops: the last error ends the run, and nothing is cancelled.
+      const dropped = await serve({ scenario, script: [dropInside] });
+      const exhausted = fakeIo(false);
+      await expect(runChat(config({ api: 'responses', background: true, maxRetries: 1 }), { baseURL: dropped }, exhausted.io)).resolves.toBe(EXIT.failed);
+      expect(exhausted.stderr()).toMatch(/^response id: resp_mock_1\nretry 1\/1 in \d+ ms: [^\n]+\nerror: gave up after 1 retry: /);
+      expect(paths()).toEqual(['POST /v1/responses', 'GET /v1/responses/resp_mock_1?stream=true&starting_after=7']);
+      const retrieved = (await (await fetch(`${dropped}/responses/resp_mock_1`)).json()) as { status: string };
+      expect(retrieved.status).toBe('in_progress');
+    });
+
+    it('strips control characters and escape sequences from a response id a server sends', async () => {
+      const id = 'resp_\x1b]0;owned\x07evil\x1b[2J\u009b1m';
+      const response = { id, object: 'response', status: 'in_progress', model: 'm', output: [] };
+      const chunks = [
+        { type: 'response.created', sequence_number: 0, response },
+        { type: 'response.output_text.delta', sequence_number: 1, output_index: 0, content_index: 0, delta: 'Hi' },
+        { type: 'response.completed', sequence_number: 2, response: { ...response, status: 'completed' } },
+      ];
+      const baseURL = await serve({ scenario: { chunks } });
+      const fake = fakeIo(false);
+      await expect(runChat(config({ api: 'responses', background: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
+      expect(fake.stdout()).toBe('Hi\n');
+      expect(fake.stderr()).toBe('response id: resp_evil\n');
+    });
   });
 });

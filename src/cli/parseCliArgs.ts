@@ -19,6 +19,10 @@ export interface CliConfig {
   /** Send no API key, and need none. */
   noKey: boolean;
   mock: boolean;
+  /** `chat`: `POST /chat/completions` (`fromChatCompletion`); `responses`: `POST /responses` (`fromResponses`). */
+  api: 'chat' | 'responses';
+  /** Responses API only: `background: true, store: true`, so that a drop is resumed instead of restarted. */
+  background: boolean;
 }
 
 export type ParsedCommandLine = { kind: 'help' } | { kind: 'error'; message: string } | { kind: 'run'; config: CliConfig };
@@ -31,6 +35,7 @@ export type ParsedCommandLine = { kind: 'help' } | { kind: 'error'; message: str
  * ```text
  * ["--model", "m", "Say", "hi"]  -> { kind: 'run', config: { prompt: 'Say hi', model: 'm', maxRetries: 3, ... } }
  * ["--max-retries", "x", "q"]    -> { kind: 'error', message: '--max-retries must be an integer >= 0, got "x"' }
+ * ["--api", "responses", "--background", "q"] -> { kind: 'run', config: { api: 'responses', background: true, ... } }
  * ["-h"]                         -> { kind: 'help' }
  * ```
  *
@@ -59,6 +64,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
         raw: { type: 'boolean', default: false },
         'no-key': { type: 'boolean', default: false },
         mock: { type: 'boolean', default: false },
+        api: { type: 'string' },
+        background: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -76,6 +83,10 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
   if (typeof timeout === 'string') return { kind: 'error', message: timeout };
   const baseURL = (values['base-url'] ?? env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
   if (!isHttpUrl(baseURL)) return { kind: 'error', message: `${values['base-url'] === undefined ? 'OPENAI_BASE_URL' : '--base-url'} must be an absolute http(s) URL` };
+  const api = values.api ?? 'chat';
+  if (api !== 'chat' && api !== 'responses') return { kind: 'error', message: `--api must be "chat" or "responses", got "${api}"` };
+  const background = values.background ?? false;
+  if (background && api !== 'responses') return { kind: 'error', message: '--background needs --api responses (only the Responses API can resume a response)' };
   const apiKeyEnv = values['api-key-env'] ?? 'OPENAI_API_KEY';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(apiKeyEnv)) return { kind: 'error', message: `--api-key-env must be a variable name, got "${apiKeyEnv}"` };
   return {
@@ -93,6 +104,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
       raw: values.raw ?? false,
       noKey: values['no-key'] ?? false,
       mock: values.mock ?? false,
+      api,
+      background,
     },
   };
 }

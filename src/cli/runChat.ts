@@ -1,16 +1,19 @@
-import { tap, type Subscription } from 'rxjs';
+import { tap, type Observable, type Subscription } from 'rxjs';
 import { isRetryable } from '../errors.js';
 import { accumulateContent } from '../operators/accumulateContent.js';
 import { retryWithBackoff } from '../operators/retryWithBackoff.js';
 import { untilDone } from '../operators/untilDone.js';
 import { withDeadline } from '../operators/withDeadline.js';
 import { fromChatCompletion } from '../sources/fromChatCompletion.js';
-import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
+import { fromResponses } from '../sources/fromResponses.js';
+import { streamStartOf } from '../streamStart.js';
+import type { ChatCompletionChunk, ChatCompletionEvent, ChatCompletionSnapshot } from '../types.js';
 import { createJsonPrinter, createTextPrinter } from './answerPrinters.js';
 import { describeError } from './describeError.js';
 import { EXIT, type ExitCode } from './exitCodes.js';
 import { createLineKeeper, type OutputStreams } from './lineKeeper.js';
 import type { CliConfig } from './parseCliArgs.js';
+import { stripControls } from './stripControls.js';
 
 /** Where the tool writes, and how it learns that it must stop. */
 export interface CliIo extends OutputStreams {
@@ -35,7 +38,8 @@ export interface Endpoint {
 /**
  * Streams one answer through
  * `fromChatCompletion → untilDone → accumulateContent → retryWithBackoff → withDeadline`
- * and resolves the process exit code (see `EXIT`).
+ * (`fromResponses` with `--api responses`) and resolves the process exit
+ * code (see `EXIT`).
  *
  * Text mode prints only what each snapshot adds beyond the text already
  * printed (the work per chunk is the chunk's size), so a retry that
@@ -53,6 +57,19 @@ export interface Endpoint {
  * attempt 2:  --"Hel"--"Hello wo"--"Hello world"--|
  * stdout:     --Hel----lo wo----------------------rld\n
  * stderr:     -------------------retry 1/3 in 812 ms: StreamInterruptedError: ...
+ * ```
+ *
+ * With `--api responses --background`, the response id goes to stderr
+ * (`response id: resp_...`, stripped of control characters) as soon as it is
+ * known, and a retry after a drop resumes the response where it stopped: the
+ * subscription's first chunk is marked `resumed: true`, so the answer goes on
+ * with nothing printed or generated twice.
+ *
+ * ```text
+ * attempt 1 (POST):                  --"Hel"--"Hello wo"--#  (drop)
+ * attempt 2 (GET ?starting_after=N):  --"Hello wor"--"Hello world"--|
+ * stdout:     --Hel----lo wo--------------r-------------ld\n
+ * stderr:     response id: resp_1 ------retry 1/3 in 812 ms: NetworkError: ...
  * ```
  *
  * Ctrl-C unsubscribes (which aborts the request), prints `aborted` and
@@ -76,16 +93,36 @@ export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo):
   /** Set on each (re)subscription: the next snapshot starts a new fold. */
   let newFold = true;
   // Built before any listener is attached: bad options throw here, and the promise rejects with nothing to clean up.
-  const answer$ = fromChatCompletion({
-    baseURL: endpoint.baseURL,
-    apiKey: endpoint.apiKey,
-    idleTimeout: config.idleTimeout,
-    body: { model: config.model, messages, stream_options: { include_usage: true } },
-  }).pipe(
+  const source: Observable<ChatCompletionEvent> =
+    config.api === 'responses'
+      ? fromResponses({
+          baseURL: endpoint.baseURL,
+          apiKey: endpoint.apiKey,
+          idleTimeout: config.idleTimeout,
+          body: {
+            model: config.model,
+            input: config.prompt,
+            ...(config.system ? { instructions: config.system } : {}),
+            ...(config.background ? { background: true, store: true } : {}),
+          },
+          // The id a later run (or the provider's dashboard) can pick the response up with; a server's text, so stripped.
+          ...(config.background ? { onResponseId: (id: string) => keeper.line(`response id: ${stripControls(id)}`, { resume: true }) } : {}),
+        })
+      : fromChatCompletion({
+          baseURL: endpoint.baseURL,
+          apiKey: endpoint.apiKey,
+          idleTimeout: config.idleTimeout,
+          body: { model: config.model, messages, stream_options: { include_usage: true } },
+        });
+  const answer$ = source.pipe(
     untilDone(),
     tap({
       subscribe: () => (newFold = true),
-      next: (chunk) => (lastChunk = chunk),
+      next: (chunk) => {
+        // A resumed response continues the fold: the printers go on from the chunk alone.
+        if (streamStartOf(chunk)?.resumed === true) newFold = false;
+        lastChunk = chunk;
+      },
     }),
     accumulateContent(),
     tap((snapshot) => {
