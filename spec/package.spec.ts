@@ -65,10 +65,12 @@ describe('the packed package', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency', () => {
+  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency and redis an optional peer', () => {
     const manifest = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
     expect(Object.keys(manifest.dependencies)).toEqual(['eventsource-parser']);
-    expect(manifest.peerDependencies).toEqual({ rxjs: expect.stringMatching(/^\^7\.8/) });
+    // rxjs, and redis only for redisRelayStore (optional: nothing installs or imports it otherwise).
+    expect(manifest.peerDependencies).toEqual({ rxjs: expect.stringMatching(/^\^7\.8/), redis: expect.any(String) });
+    expect(manifest.peerDependenciesMeta).toEqual({ redis: { optional: true } });
     expect(manifest.sideEffects).toBe(false);
     const installed = join(dir, 'node_modules', 'rxjs-llm-stream');
     const files = readdirSync(installed).sort();
