@@ -137,6 +137,9 @@ try {
 
   await check('a 401 shows a clear error and is not retried', async () => {
     const question = 'Hello with a wrong token.';
+    // The mock server refuses a wrong key before reading the body, so count the requests from here on.
+    const before = example.mock.requests.length;
+    const sent = () => example.mock.requests.slice(before);
     await page.fill('input[name="token"]', 'wrong-token');
     await ask(question);
     await waitForStatus('failed');
@@ -145,7 +148,8 @@ try {
     assert(error.includes('Check the API key'), `the error gives no hint: ${error}`);
     assert(!error.includes('wrong-token'), 'the error shows the token');
     await sleep(1_500);
-    assert(requestsFor(question).length === 1, `a 401 was retried: ${requestsFor(question).length} requests`);
+    assert(sent().length === 1, `a 401 was retried: ${sent().length} requests`);
+    assert(sent()[0].headers.authorization === 'Bearer wrong-token', 'the request did not carry the wrong token');
   });
 
   await check('no uncaught errors in the page', async () => {

@@ -64,7 +64,7 @@ export class AppComponent {
     ),
   );
 
-  protected readonly busy = computed(() => ['connecting', 'streaming', 'retrying'].includes(this.state()?.status ?? 'idle'));
+  protected readonly busy = computed(() => ['connecting', 'streaming', 'resuming', 'retrying'].includes(this.state()?.status ?? 'idle'));
 
   protected readonly statusText = computed(() => {
     const state = this.state();
@@ -75,6 +75,8 @@ export class AppComponent {
         return `Connecting… (${attempt})`;
       case 'streaming':
         return `Streaming… (${attempt})`;
+      case 'resuming':
+        return `Resuming where the answer stopped… (${attempt})`;
       case 'retrying':
         return `Connection problem: retrying in ${seconds(state.retryInMs)} (attempt ${state.attempt + 1} of ${state.maxAttempts})`;
       case 'done':
