@@ -4,11 +4,13 @@ import { Subject, switchMap, tap } from 'rxjs';
 import type { ChatCompletionSnapshot, StreamState } from 'rxjs-llm-stream';
 import { AuthService } from './auth.service';
 import { ChatService } from './chat.service';
+import { TripFormComponent } from './trip-form.component';
 
 type State = StreamState<ChatCompletionSnapshot>;
 
 @Component({
   selector: 'app-root',
+  imports: [TripFormComponent],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <main>
@@ -29,6 +31,7 @@ type State = StreamState<ChatCompletionSnapshot>;
           <li>{{ line }}</li>
         }
       </ol>
+      <app-trip-form />
     </main>
   `,
   styles: `
