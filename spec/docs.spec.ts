@@ -126,7 +126,8 @@ declare module '@angular/core' {
   export type ProviderToken<T> = (abstract new (...args: any[]) => T) | InjectionToken<T>;
   export function inject<T>(token: ProviderToken<T>): T;
   export function Injectable(options?: { providedIn?: 'root' | 'platform' | 'any' | null }): ClassDecorator;
-  export function Component(options: { selector?: string; template?: string; imports?: unknown[]; standalone?: boolean }): ClassDecorator;
+  export enum ChangeDetectionStrategy { OnPush = 0, Default = 1 }
+  export function Component(options: { selector?: string; template?: string; styles?: string | string[]; imports?: unknown[]; standalone?: boolean; changeDetection?: ChangeDetectionStrategy }): ClassDecorator;
   export interface Signal<T> { (): T }
   export interface WritableSignal<T> extends Signal<T> { set(value: T): void; update(updateFn: (value: T) => T): void }
   export function signal<T>(initialValue: T): WritableSignal<T>;

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { expectedOutput } from 'rxjs-llm-stream/testing';
-import { ANSWER, scenarioFor, startExample } from './serve.mjs';
+import { ANSWER, scenarioFor, startExample, TRIP } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SCREENSHOT = process.env.SCREENSHOT ?? join(ROOT, 'docs', 'angular-example.png');
@@ -135,8 +135,60 @@ try {
     assert(requestsFor(question).length === 1, 'Stop started another request');
   });
 
+  await check('the trip form fills in field by field while the JSON answer streams, and ends exact', async () => {
+    const request = 'Four days somewhere sunny in spring.';
+    const names = Object.keys(TRIP);
+    const final = names.map((name) => String(TRIP[name]));
+    // A recorder in the page writes down every state of the form (status and field values)
+    // as it renders, so what the test sees does not depend on how fast it polls.
+    await page.evaluate((names) => {
+      const read = () => ({
+        status: document.querySelector('.trip-status')?.getAttribute('data-status') ?? '',
+        values: names.map((name) => document.querySelector(`.trip input[name="${name}"]`)?.value ?? ''),
+      });
+      const seen = (window.tripStates = [read()]);
+      const started = Date.now();
+      const timer = setInterval(() => {
+        const now = read();
+        if (JSON.stringify(now) !== JSON.stringify(seen.at(-1))) seen.push(now);
+        if (['done', 'failed', 'stopped'].includes(now.status) || Date.now() - started > 60_000) clearInterval(timer);
+      }, 2);
+    }, names);
+    await page.fill('input[name="trip-request"]', request);
+    await page.click('.trip button[type="submit"]');
+    await page.waitForSelector('.trip-status[data-status="done"]', { timeout: 30_000 });
+    const states = await page.evaluate(() => window.tripStates);
+    const filled = (state) => state.values.filter((value) => value !== '').length;
+
+    const values = await page.$$eval('.trip .fields input', (inputs) => inputs.map((input) => input.value));
+    assert(JSON.stringify(values) === JSON.stringify(final), `final fields differ:\n  got      ${JSON.stringify(values)}\n  expected ${JSON.stringify(final)}`);
+    assert(/Done: 5 of 5 fields, checked against the schema/.test((await page.textContent('.trip-status')) ?? ''), 'the status does not say the schema accepted the answer');
+    const streaming = states.filter((state) => state.status === 'streaming');
+    assert(
+      streaming.some((state) => filled(state) >= 1 && filled(state) < names.length),
+      `no state while streaming with a field filled and another empty: ${JSON.stringify(states)}`,
+    );
+    // One by one: while streaming, the form showed 1, 2, 3, 4 and 5 filled fields, each time the first ones in order.
+    const counts = new Set(streaming.map(filled));
+    assert([1, 2, 3, 4, 5].every((count) => counts.has(count)), `fields did not appear one by one; filled counts seen while streaming: ${[...counts].sort()}`);
+    for (const state of states) {
+      const n = filled(state);
+      assert(state.values.slice(n).every((value) => value === ''), `a field filled before an earlier one: ${JSON.stringify(state.values)}`);
+      assert(state.values.every((value, i) => final[i].startsWith(value)), `a field showed a value that is not the start of its final value: ${JSON.stringify(state.values)}`);
+      assert(state.values[2] === '' || state.values[2] === '4', `the number showed before it was complete: ${state.values[2]}`);
+    }
+    const sent = example.mock.requests.filter((r) => r.body?.messages?.at(-1)?.content === request);
+    assert(sent.length === 1, `expected exactly one request, got ${sent.length}`);
+    assert(sent[0].body.response_format?.json_schema?.name === 'trip', 'the request lacks the response_format');
+    assert(sent[0].headers.authorization === 'Bearer demo-token', 'the interceptor did not add the token to the structured request');
+    console.log(`     ${states.length} form states recorded, ${streaming.length} of them while streaming`);
+  });
+
   await check('a 401 shows a clear error and is not retried', async () => {
     const question = 'Hello with a wrong token.';
+    // The mock server refuses a wrong key before reading the body, so count the requests from here on.
+    const before = example.mock.requests.length;
+    const sent = () => example.mock.requests.slice(before);
     await page.fill('input[name="token"]', 'wrong-token');
     await ask(question);
     await waitForStatus('failed');
@@ -145,7 +197,8 @@ try {
     assert(error.includes('Check the API key'), `the error gives no hint: ${error}`);
     assert(!error.includes('wrong-token'), 'the error shows the token');
     await sleep(1_500);
-    assert(requestsFor(question).length === 1, `a 401 was retried: ${requestsFor(question).length} requests`);
+    assert(sent().length === 1, `a 401 was retried: ${sent().length} requests`);
+    assert(sent()[0].headers.authorization === 'Bearer wrong-token', 'the request did not carry the wrong token');
   });
 
   await check('no uncaught errors in the page', async () => {

@@ -15,6 +15,16 @@ export const ANSWER =
   'its interceptor added the token, and rxjs-llm-stream kept every character exactly once — ' +
   'even when the connection broke half-way.';
 
+/** The trip form's structured answer: the mock server streams it as JSON text, slowly, so the form fills in visibly. */
+export const TRIP = {
+  destination: 'Lisbon',
+  country: 'Portugal',
+  days: 4,
+  season: 'late spring, when the jacarandas bloom',
+  highlight: 'the tram up to the Alfama at sunset',
+};
+const TRIP_ANSWER = { text: JSON.stringify(TRIP), tokenSize: 3, paceMs: 80 };
+
 /**
  * The scenario of each request, chosen by keywords in the question, so a person
  * (or the e2e test) can ask for a fault: "drop" cuts the first attempt mid-line
@@ -35,6 +45,8 @@ export async function startExample({ port = 0, apiKey = 'demo-token' } = {}) {
   const mock = await startMockChatServer({
     apiKey,
     script: (_index, request) => {
+      // The trip form asks for JSON (response_format); everything else gets the text answer.
+      if (request.body?.response_format?.type === 'json_schema') return TRIP_ANSWER;
       const question = String(request.body?.messages?.at(-1)?.content ?? '');
       attempts.set(question, (attempts.get(question) ?? 0) + 1);
       return scenarioFor(question, attempts.get(question));
@@ -91,6 +103,6 @@ function forward(req, res, upstream) {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const example = await startExample({ port: Number(process.env.PORT ?? 4200) });
   console.log(`Angular example on ${example.url}  (mock API key: demo-token)`);
-  console.log('Put "drop", "429" or "slow" in a question to have the mock server break the first attempt. Ctrl+C stops.');
+  console.log('Put "drop", "429" or "slow" in a question to have the mock server break the first attempt; the trip form gets a JSON answer. Ctrl+C stops.');
   process.once('SIGINT', () => example.close().then(() => process.exit(0)));
 }

@@ -4,11 +4,13 @@ import { Subject, switchMap, tap } from 'rxjs';
 import type { ChatCompletionSnapshot, StreamState } from 'rxjs-llm-stream';
 import { AuthService } from './auth.service';
 import { ChatService } from './chat.service';
+import { TripFormComponent } from './trip-form.component';
 
 type State = StreamState<ChatCompletionSnapshot>;
 
 @Component({
   selector: 'app-root',
+  imports: [TripFormComponent],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <main>
@@ -29,6 +31,7 @@ type State = StreamState<ChatCompletionSnapshot>;
           <li>{{ line }}</li>
         }
       </ol>
+      <app-trip-form />
     </main>
   `,
   styles: `
@@ -64,7 +67,7 @@ export class AppComponent {
     ),
   );
 
-  protected readonly busy = computed(() => ['connecting', 'streaming', 'retrying'].includes(this.state()?.status ?? 'idle'));
+  protected readonly busy = computed(() => ['connecting', 'streaming', 'resuming', 'retrying'].includes(this.state()?.status ?? 'idle'));
 
   protected readonly statusText = computed(() => {
     const state = this.state();
@@ -75,6 +78,8 @@ export class AppComponent {
         return `Connecting… (${attempt})`;
       case 'streaming':
         return `Streaming… (${attempt})`;
+      case 'resuming':
+        return `Resuming where the answer stopped… (${attempt})`;
       case 'retrying':
         return `Connection problem: retrying in ${seconds(state.retryInMs)} (attempt ${state.attempt + 1} of ${state.maxAttempts})`;
       case 'done':
