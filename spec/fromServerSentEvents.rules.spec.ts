@@ -47,7 +47,7 @@ describe('fromServerSentEvents rules (followEventIds)', () => {
     });
   });
 
-  it('marks only the first event: resumed with the source token when a Last-Event-ID was sent, else fresh', () => {
+  it('marks only the first event with the stream token: resumed when a Last-Event-ID was sent, else fresh', () => {
     newScheduler().run(({ cold, flush }) => {
       const memory = newMemory('5');
       const resumed: unknown[] = [];
@@ -58,7 +58,7 @@ describe('fromServerSentEvents rules (followEventIds)', () => {
       flush();
       expect(resumed).toEqual([{ resumed: true, stream: memory.stream }, undefined]);
       expect(resumed[0] && (resumed[0] as { stream: object }).stream).toBe(memory.stream);
-      expect(fresh).toEqual([{ resumed: false }, undefined]);
+      expect(fresh).toEqual([{ resumed: false, stream: memory.stream }, undefined]);
     });
   });
 
@@ -66,7 +66,7 @@ describe('fromServerSentEvents rules (followEventIds)', () => {
     newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const memory = newMemory();
       memory.reconnectDelay = 3000;
-      const source = cold('-a-#', { a: { data: 'a', id: '1' } }, new NetworkError('cut'));
+      const source = cold<EventSourceMessage>('-a-#', { a: { data: 'a', id: '1' } }, new NetworkError('cut'));
       const result = source.pipe(followEventIds(memory, false), retryWithBackoff({ initialDelay: 10, jitter: 'none', maxRetries: 1 }));
       expectObservable(result).toBe('-a- 3000ms -a-#', { a: { data: 'a', event: undefined, id: '1' } }, expect.objectContaining({ retryAfterMs: 3000 }));
       expectSubscriptions(source.subscriptions).toBe(['^--!', '--- 3000ms ^--!']);
@@ -80,9 +80,9 @@ describe('fromServerSentEvents rules (followEventIds)', () => {
     newScheduler().run(({ cold, expectObservable }) => {
       const memory = newMemory();
       memory.reconnectDelay = 100;
-      expectObservable(cold('#', {}, large).pipe(followEventIds(memory, false))).toBe('#', {}, large);
-      expectObservable(cold('#', {}, small).pipe(followEventIds(memory, false))).toBe('#', {}, small);
-      expectObservable(cold('#', {}, plain).pipe(followEventIds(newMemory(), false))).toBe('#', {}, plain);
+      expectObservable(cold<EventSourceMessage>('#', {}, large).pipe(followEventIds(memory, false))).toBe('#', {}, large);
+      expectObservable(cold<EventSourceMessage>('#', {}, small).pipe(followEventIds(memory, false))).toBe('#', {}, small);
+      expectObservable(cold<EventSourceMessage>('#', {}, plain).pipe(followEventIds(newMemory(), false))).toBe('#', {}, plain);
     });
     expect(large.retryAfterMs).toBe(5000);
     expect(small.retryAfterMs).toBe(100);

@@ -1,10 +1,10 @@
-import { lastValueFrom, map, toArray } from 'rxjs';
+import { lastValueFrom, map, toArray, type Observable } from 'rxjs';
 import { HttpError, ParseError } from '../src/errors';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks } from '../src/operators/parseRelayedChunks';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { untilDone } from '../src/operators/untilDone';
-import { fromServerSentEvents } from '../src/sources/fromServerSentEvents';
+import { fromServerSentEvents, type ServerSentEvent } from '../src/sources/fromServerSentEvents';
 import { streamStartOf } from '../src/streamStart';
 import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
 
@@ -44,14 +44,17 @@ describe('fromServerSentEvents over HTTP', () => {
     expect(seen.map((event) => event.data)).toEqual(events);
     expect(server.requests.map((request) => request.headers['last-event-id'])).toEqual([undefined, '1']);
     expect(server.requests.every((request) => request.method === 'GET' && request.headers.accept === 'text/event-stream')).toBe(true);
-    expect(seen[0]!.start).toEqual({ resumed: false });
+    expect(seen[0]!.start).toMatchObject({ resumed: false });
     expect(seen[2]!.start).toMatchObject({ resumed: true });
     expect(seen.filter((event) => event.start !== undefined)).toHaveLength(2);
     // The server's retry: 5 is the least wait, above the 1 ms backoff.
     expect(delays).toEqual([5]);
   }, 20_000);
 
-  it('a relay-style pipeline resumes to the exact full text after a cut (accumulateContent continues)', async () => {
+  it.each([
+    ['before', (events: Observable<ServerSentEvent>) => events.pipe(parseRelayedChunks(), untilDone(), retryWithBackoff({ initialDelay: 1, jitter: 'none' }), accumulateContent())],
+    ['after', (events: Observable<ServerSentEvent>) => events.pipe(parseRelayedChunks(), untilDone(), accumulateContent(), retryWithBackoff({ initialDelay: 1, jitter: 'none' }))],
+  ])('a relay-style pipeline (retryWithBackoff %s accumulateContent) resumes to the exact full text after a cut', async (_order, client) => {
     const pieces = ['Hel', 'lo, ', 'wor', 'ld!'];
     server = await startLoopbackServer((request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -63,7 +66,7 @@ describe('fromServerSentEvents over HTTP', () => {
       response.end(`id: ${pieces.length}\nevent: done\ndata: [DONE]\n\n`);
     });
     const snapshot = await lastValueFrom(
-      fromServerSentEvents({ url: `${server.url}/chat/a` }).pipe(parseRelayedChunks(), untilDone(), retryWithBackoff({ initialDelay: 1, jitter: 'none' }), accumulateContent()),
+      client(fromServerSentEvents({ url: `${server.url}/chat/a` })),
     );
     expect(snapshot.content).toBe('Hello, world!');
     expect(server.requests.map((request) => request.headers['last-event-id'])).toEqual([undefined, '1']);
@@ -101,10 +104,11 @@ describe('fromServerSentEvents over HTTP', () => {
       response.end('id: 4\ndata: a\n\nid:\ndata: b\n\n');
     });
     const source = fromServerSentEvents({ url: server.url });
-    await lastValueFrom(source.pipe(toArray()));
+    const first = await lastValueFrom(source.pipe(toArray()));
     const again = await lastValueFrom(source.pipe(toArray()));
     expect(server.requests[1]!.headers['last-event-id']).toBeUndefined();
-    expect(streamStartOf(again[0])).toEqual({ resumed: false });
+    expect(streamStartOf(again[0])).toMatchObject({ resumed: false });
+    expect(streamStartOf(again[0])!.stream).not.toBe(streamStartOf(first[0])!.stream);
   }, 20_000);
 
   it('completes on 204 with no event and no second request', async () => {

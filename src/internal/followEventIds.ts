@@ -18,8 +18,12 @@ export interface EventStreamMemory {
   lastEventId: string;
   /** The last `retry:` value (ms): the least wait before the next retry. */
   reconnectDelay: number | undefined;
-  /** Identifies the stream in the resume mark, the same object for every subscription of the source. */
-  readonly stream: object;
+  /**
+   * Identifies the response in the start marks: a fresh subscription (no
+   * `Last-Event-ID`) sets a new object, the subscriptions that resume it
+   * carry the same one, so a fold placed before `retryWithBackoff` finds where it was.
+   */
+  stream: object;
 }
 
 /**
@@ -27,7 +31,7 @@ export interface EventStreamMemory {
  * last event id (an empty one resets it, one containing NULL is ignored, an
  * event without `id:` leaves it), the first event is marked
  * `{ resumed: true, stream }` when the subscription sent a `Last-Event-ID`,
- * else `{ resumed: false }`, and an error carries the last `retry:` value as
+ * else `{ resumed: false, stream }` (`memory.stream`), and an error carries the last `retry:` value as
  * `retryAfterMs` (the larger one, when it already has one).
  *
  * ```text
@@ -49,7 +53,7 @@ export function followEventIds(memory: EventStreamMemory, resumed: boolean): Ope
         if (id !== undefined && !id.includes('\0')) memory.lastEventId = id;
         const event: ServerSentEvent = { data: message.data, event: message.event, id: message.id };
         if (index > 0) return event;
-        return markStreamStart(event, resumed ? { resumed: true, stream: memory.stream } : { resumed: false });
+        return markStreamStart(event, { resumed, stream: memory.stream });
       }),
       catchError((error: unknown) => throwError(() => withReconnectDelay(error, memory.reconnectDelay))),
     );

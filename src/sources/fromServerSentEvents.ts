@@ -49,8 +49,9 @@ const SOURCE = 'fromServerSentEvents';
  * - the last event id is kept: an `id:` sets it, an empty `id:` resets it, an
  *   `id:` containing NULL is ignored, events without `id:` leave it; a new
  *   subscription (`retryWithBackoff`) sends it as `Last-Event-ID`, and its
- *   first event is marked `{ resumed: true }` (see `markStreamStart`), so
- *   `accumulateContent` continues the snapshot; without it `{ resumed: false }`;
+ *   first event is marked `{ resumed: true, stream }` (see `markStreamStart`), so
+ *   `accumulateContent` continues the snapshot, in either pipe order; without
+ *   it `{ resumed: false, stream }` with a new `stream` token;
  * - a `retry:` field sets the least wait before the next retry: every error
  *   this source raises after it carries it as `retryAfterMs`, which
  *   `retryWithBackoff` waits at least (an error raised downstream, such as
@@ -94,6 +95,8 @@ export function fromServerSentEvents(options: ServerSentEventsOptions): Observab
 
   return defer(() => {
     const sent = memory.lastEventId;
+    // A request without Last-Event-ID starts a new response: a new token for the fold to know it by.
+    if (sent === '') memory.stream = {};
     const httpRequest = () => {
       const sentHeaders = sent === '' ? headers : { ...headers, 'Last-Event-ID': sent };
       return httpRequestOf({ ...request, method, url: url(), headers: sentHeaders });
