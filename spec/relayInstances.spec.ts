@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { from, lastValueFrom, type OperatorFunction } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
@@ -9,34 +8,9 @@ import { untilDone } from '../src/operators/untilDone';
 import { fromServerSentEvents, type ServerSentEvent } from '../src/sources/fromServerSentEvents';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../src/types';
-import { ensureBuilt, ROOT } from './support/ensureBuilt';
+import { ensureBuilt } from './support/ensureBuilt';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
-
-interface RelayProcess {
-  url: string;
-  child: ChildProcess;
-  /** The requests it logged: `METHOD PATH LAST-EVENT-ID` (`-` for none). */
-  requests(): string[];
-}
-
-/** Starts one relay process and resolves with its URL once it listens. */
-function startRelayProcess(env: NodeJS.ProcessEnv): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'spec', 'support', 'relayProcess.mjs')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let listening = false;
-    const requests = () => [...out.matchAll(/^request (.*)$/gm)].map((match) => match[1]!);
-    child.stdout!.on('data', (piece: Buffer) => {
-      out += piece.toString();
-      const port = /listening (\d+)/.exec(out)?.[1];
-      if (port && !listening) {
-        listening = true;
-        resolve({ url: `http://127.0.0.1:${port}`, child, requests });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`relay process exited with ${code}`)));
-  });
-}
+import { startRelayProcess } from './support/startRelayProcess';
 
 async function readEvents(url: string, init: RequestInit, stopAfter = Infinity): Promise<EventSourceMessage[]> {
   const controller = new AbortController();
