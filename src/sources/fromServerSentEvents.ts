@@ -8,7 +8,7 @@ import { assertHeaderValue, assertObject } from '../internal/validate.js';
 export type { ServerSentEvent };
 
 /** Options of `fromServerSentEvents`. */
-export interface ServerSentEventsOptions extends TransportOptions {
+export interface FromServerSentEventsOptions extends TransportOptions {
   /**
    * The endpoint: an http(s) URL (relative URLs resolve against the page in a
    * browser), or a function called on every subscription that returns one,
@@ -78,7 +78,7 @@ const SOURCE = 'fromServerSentEvents';
  * ).subscribe((snapshot) => render(snapshot.content));
  * ```
  */
-export function fromServerSentEvents(options: ServerSentEventsOptions): Observable<ServerSentEvent> {
+export function fromServerSentEvents(options: FromServerSentEventsOptions): Observable<ServerSentEvent> {
   assertObject(`${SOURCE}: options`, options);
   const url = urlOf(options.url);
   const headers: Record<string, string> = { Accept: 'text/event-stream' };
