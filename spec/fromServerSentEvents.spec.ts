@@ -98,6 +98,18 @@ describe('fromServerSentEvents over HTTP', () => {
     }
   }, 20_000);
 
+  it('sends a non-ASCII last event id as its UTF-8 bytes, as EventSource does', async () => {
+    server = await startLoopbackServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end('id: café-中\ndata: a\n\n');
+    });
+    const source = fromServerSentEvents({ url: server.url });
+    await lastValueFrom(source.pipe(toArray()));
+    await lastValueFrom(source.pipe(toArray()));
+    // Node reads header bytes as latin1.
+    expect(Buffer.from(server.requests[1]!.headers['last-event-id'] as string, 'latin1').toString('utf8')).toBe('café-中');
+  }, 20_000);
+
   it('an empty id: stops the next subscription from sending Last-Event-ID', async () => {
     server = await startLoopbackServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -98,7 +98,7 @@ export function fromServerSentEvents(options: FromServerSentEventsOptions): Obse
     // A request without Last-Event-ID starts a new response: a new token for the fold to know it by.
     if (sent === '') memory.stream = {};
     const httpRequest = () => {
-      const sentHeaders = sent === '' ? headers : { ...headers, 'Last-Event-ID': sent };
+      const sentHeaders = sent === '' ? headers : { ...headers, 'Last-Event-ID': utf8Bytes(sent) };
       return httpRequestOf({ ...request, method, url: url(), headers: sentHeaders });
     };
     return fetchBytes(httpRequest, { source: SOURCE, fetch: request.fetch, contentType: 'event-stream' }).pipe(
@@ -135,6 +135,12 @@ function checkedUrl(where: string, value: unknown): string {
     throw new TypeError(`${where} must not hold credentials (user:password@ before the host); pass them in options.headers.`);
   }
   return url.href;
+}
+
+/** The UTF-8 bytes of `text` as a byte string, which is how a header value carries any id (`fetch` refuses characters above U+00FF). */
+function utf8Bytes(text: string): string {
+  if (!/[^\u0000-\u007f]/.test(text)) return text;
+  return Array.from(new TextEncoder().encode(text), (byte) => String.fromCharCode(byte)).join('');
 }
 
 function bodyOf(value: unknown): string {
