@@ -51,7 +51,8 @@ const SOURCE = 'fromServerSentEvents';
  *   subscription (`retryWithBackoff`) sends it as `Last-Event-ID`, and its
  *   first event is marked `{ resumed: true, stream }` (see `markStreamStart`), so
  *   `accumulateContent` continues the snapshot, in either pipe order; without
- *   it `{ resumed: false, stream }` with a new `stream` token;
+ *   it `{ resumed: false, stream }` with a new `stream` token (an `id:` in a
+ *   block without `data:` dispatches no event and is not seen);
  * - a `retry:` field sets the least wait before the next retry: every error
  *   this source raises after it carries it as `retryAfterMs`, which
  *   `retryWithBackoff` waits at least (an error raised downstream, such as
