@@ -1,26 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { from, lastValueFrom } from 'rxjs';
+import { from, lastValueFrom, type OperatorFunction } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
+import { parseRelayedChunks } from '../src/operators/parseRelayedChunks';
+import { retryWithBackoff } from '../src/operators/retryWithBackoff';
+import { untilDone } from '../src/operators/untilDone';
+import { fromServerSentEvents, type ServerSentEvent } from '../src/sources/fromServerSentEvents';
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing';
-import type { ChatCompletionChunk } from '../src/types';
-import { ensureBuilt, ROOT } from './support/ensureBuilt';
+import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../src/types';
+import { ensureBuilt } from './support/ensureBuilt';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
-
-/** Starts one relay process and resolves with its URL once it listens. */
-function startRelayProcess(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(ROOT, 'spec', 'support', 'relayProcess.mjs')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (piece: Buffer) => {
-      out += piece.toString();
-      const port = /listening (\d+)/.exec(out)?.[1];
-      if (port) resolve({ url: `http://127.0.0.1:${port}`, child });
-    });
-    child.once('exit', (code) => reject(new Error(`relay process exited with ${code}`)));
-  });
-}
+import { startRelayProcess } from './support/startRelayProcess';
 
 async function readEvents(url: string, init: RequestInit, stopAfter = Infinity): Promise<EventSourceMessage[]> {
   const controller = new AbortController();
@@ -80,6 +70,34 @@ describeWithRedis('two relay instances sharing one redis-server', () => {
     const snapshot = await lastValueFrom(from(chunks).pipe(accumulateContent()));
     expect(snapshot.content).toBe(expectedOutput(scenario).content[0]);
     expect(provider.requests.filter((request) => request.path === '/v1/chat/completions')).toHaveLength(1);
+  }, 60_000);
+
+  const pipeOrders: Array<[string, OperatorFunction<ServerSentEvent, ChatCompletionSnapshot>]> = [
+    ['retryWithBackoff before accumulateContent', (events) => events.pipe(parseRelayedChunks(), untilDone(), retryWithBackoff({ initialDelay: 10, jitter: 'none' }), accumulateContent())],
+    ['retryWithBackoff after accumulateContent', (events) => events.pipe(parseRelayedChunks(), untilDone(), accumulateContent(), retryWithBackoff({ initialDelay: 10, jitter: 'none' }))],
+  ];
+
+  it.each(pipeOrders)('the client pipeline (fromServerSentEvents, %s) cut on A resumes on B: exact text, one generation', async (_order, client) => {
+    const env = { REDIS_URL: redis.url, PROVIDER_URL: `${provider.url}/v1`, KEY_PREFIX: 'client-pipeline:' };
+    const a = await startRelayProcess({ ...env, CUT_AFTER: '6' });
+    const b = await startRelayProcess(env);
+    relays.push(a.child, b.child);
+    const streamId = `answer-${pipeOrders.findIndex(([order]) => order === _order) + 10}`;
+    const generationsBefore = provider.requests.filter((request) => request.path === '/v1/chat/completions').length;
+    let connections = 0;
+    const events = fromServerSentEvents({
+      url: () => `${connections++ === 0 ? a.url : b.url}/chat/${streamId}`,
+      body: { model: 'mock-model', messages: [{ role: 'user', content: 'Hello' }] },
+    });
+    const snapshot = await lastValueFrom(events.pipe(client));
+
+    expect(snapshot.content).toBe(expectedOutput(scenario).content[0]);
+    expect(provider.requests.filter((request) => request.path === '/v1/chat/completions')).toHaveLength(generationsBefore + 1);
+    expect(a.requests()).toEqual([`POST /chat/${streamId} -`]);
+    // B was asked for the rest: after the sixth event of the stream (ids are the store's).
+    expect(b.requests()).toHaveLength(1);
+    expect(b.requests()[0]).toMatch(new RegExp(`^POST /chat/${streamId} \\S+$`));
+    expect(b.requests()[0]).not.toMatch(/ -$/);
   }, 60_000);
 
   it('aborts the provider request when the client is gone and nobody resumes within abandonAfter', async () => {

@@ -59,3 +59,5 @@ export { SchemaValidationError } from './errors.js';
 export type { SchemaIssue } from './errors.js';
 export type { StandardSchemaV1 } from './internal/standardSchema.js';
 export type { ContentPart } from './types.js';
+export { fromServerSentEvents } from './sources/fromServerSentEvents.js';
+export type { FromServerSentEventsOptions, ServerSentEvent } from './sources/fromServerSentEvents.js';

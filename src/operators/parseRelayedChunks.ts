@@ -6,8 +6,8 @@ import { DONE, type ChatCompletionChunk } from '../types.js';
 /** An SSE event as `fromServerSentEvents` emits it. */
 export interface RelayedEvent {
   data: string;
-  event?: string;
-  id?: string;
+  event?: string | undefined;
+  id?: string | undefined;
 }
 
 /** The relay's stream failed upstream (`error` event) or was cancelled (`cancelled`). */

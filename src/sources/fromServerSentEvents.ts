@@ -1,0 +1,156 @@
+import { defer, type Observable } from 'rxjs';
+import { IdleTimeoutError } from '../errors.js';
+import { followEventIds, type EventStreamMemory, type ServerSentEvent } from '../internal/followEventIds.js';
+import { httpRequestOf, prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents } from '../internal/transport/index.js';
+import { assertHeaderValue, assertObject } from '../internal/validate.js';
+
+export type { ServerSentEvent };
+
+/** Options of `fromServerSentEvents`. */
+export interface FromServerSentEventsOptions extends TransportOptions {
+  /**
+   * The endpoint: an http(s) URL (relative URLs resolve against the page in a
+   * browser), or a function called on every subscription that returns one,
+   * so a reconnect can go to another instance (failover: `() => urls[attempt++ % urls.length]`).
+   */
+  url: string | (() => string);
+  /**
+   * Sends a `POST` with this body instead of a `GET`: a string as it is, any
+   * other object as JSON (with `Content-Type: application/json`). Every
+   * subscription sends it again, reconnects included: an endpoint that starts
+   * work on `POST` should resume on `Last-Event-ID` rather than start over.
+   */
+  body?: string | object | undefined;
+  /**
+   * The last event id to start from, as if an earlier subscription had seen
+   * it (a page reload that kept it): the first request sends it as
+   * `Last-Event-ID` and its first event is marked resumed.
+   */
+  lastEventId?: string | undefined;
+}
+
+const SOURCE = 'fromServerSentEvents';
+
+/**
+ * Streams the events of any Server-Sent Events endpoint (your own backend, a
+ * relay made with `createRelay`, a provider without an adapter) as
+ * `{ data, event, id }`: `data` raw (parse it with `map`), `event` and `id`
+ * the event's own fields, `undefined` when absent. `GET` by default, `POST`
+ * with `body`. Completes when the response ends; a `204 No Content` completes
+ * at once, with no event.
+ *
+ * ```text
+ * server:  id: 1␤data: a␤␤   data: b␤␤   (end)
+ * result:  --{data:'a', id:'1'}--{data:'b', id: undefined}--|
+ * ```
+ *
+ * WHATWG reconnection rules, per source (across its subscriptions):
+ * - the last event id is kept: an `id:` sets it, an empty `id:` resets it, an
+ *   `id:` containing NULL is ignored, events without `id:` leave it; a new
+ *   subscription (`retryWithBackoff`) sends it as `Last-Event-ID`, and its
+ *   first event is marked `{ resumed: true, stream }` (see `markStreamStart`), so
+ *   `accumulateContent` continues the snapshot, in either pipe order; without
+ *   it `{ resumed: false, stream }` with a new `stream` token (an `id:` in a
+ *   block without `data:` dispatches no event and is not seen);
+ * - a `retry:` field sets the least wait before the next retry: every error
+ *   this source raises after it carries it as `retryAfterMs`, which
+ *   `retryWithBackoff` waits at least (an error raised downstream, such as
+ *   `untilDone`'s `StreamInterruptedError`, does not);
+ * - the server stops a client from reconnecting by answering `204`: the
+ *   source completes, and `retryWithBackoff` does not resubscribe after a
+ *   completion (with `untilDone` downstream, an answer that ends before its
+ *   end marker is an error, and is retried).
+ *
+ * Errors: `HttpError` for a non-2xx answer (retryable for 408, 409, 425, 429,
+ * 5xx; `Retry-After` honoured), `ParseError` (not retryable) for a 2xx answer
+ * that is not `text/event-stream` or an event past `maxEventSize`,
+ * `NetworkError` when the connection fails or breaks off, `IdleTimeoutError`.
+ * Unsubscribing aborts the request. Bad options throw `TypeError`/`RangeError`
+ * right here.
+ *
+ * @example
+ * ```ts
+ * fromServerSentEvents({ url: `/chat/${id}` }).pipe(
+ *   parseRelayedChunks(),
+ *   untilDone(),
+ *   retryWithBackoff(),   // reconnects with Last-Event-ID: the rest of the answer
+ *   accumulateContent(),
+ * ).subscribe((snapshot) => render(snapshot.content));
+ * ```
+ */
+export function fromServerSentEvents(options: FromServerSentEventsOptions): Observable<ServerSentEvent> {
+  assertObject(`${SOURCE}: options`, options);
+  const url = urlOf(options.url);
+  const headers: Record<string, string> = { Accept: 'text/event-stream' };
+  let body = '';
+  if (options.body !== undefined) {
+    body = bodyOf(options.body);
+    if (typeof options.body !== 'string') headers['Content-Type'] = 'application/json';
+  }
+  const method = options.body === undefined ? 'GET' : 'POST';
+  const request = prepareStreamRequest(SOURCE, options, { url: '', body, headers, secrets: [] });
+  const lastEventId = options.lastEventId === undefined ? '' : assertHeaderValue(`${SOURCE}: options.lastEventId`, options.lastEventId);
+  const memory: EventStreamMemory = { lastEventId, reconnectDelay: undefined, stream: {} };
+  const { idleTimeout: timeoutMs } = request;
+
+  return defer(() => {
+    const sent = memory.lastEventId;
+    // A request without Last-Event-ID starts a new response: a new token for the fold to know it by.
+    if (sent === '') memory.stream = {};
+    const httpRequest = () => {
+      const sentHeaders = sent === '' ? headers : { ...headers, 'Last-Event-ID': utf8Bytes(sent) };
+      return httpRequestOf({ ...request, method, url: url(), headers: sentHeaders });
+    };
+    return fetchBytes(httpRequest, { source: SOURCE, fetch: request.fetch, contentType: 'event-stream' }).pipe(
+      idleTimeout(timeoutMs, { scheduler: request.scheduler, error: () => new IdleTimeoutError(timeoutMs, SOURCE) }),
+      decodeUtf8(),
+      parseServerSentEvents({ source: SOURCE, maxEventSize: request.maxEventSize, onRetry: (ms) => (memory.reconnectDelay = ms) }),
+      followEventIds(memory, sent !== ''),
+    );
+  });
+}
+
+/** A function returning the checked URL of each subscription. */
+function urlOf(value: unknown): () => string {
+  if (typeof value === 'function') {
+    const pick = value as () => unknown;
+    return () => checkedUrl(`${SOURCE}: the url function's result`, pick());
+  }
+  const url = checkedUrl(`${SOURCE}: options.url`, value);
+  return () => url;
+}
+
+/** An absolute http(s) URL (a relative one resolved against the page, where there is one), without credentials. */
+function checkedUrl(where: string, value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError(`${where} must be a string URL (or, for options.url, a function returning one).`);
+  const base = (globalThis as { location?: { href?: unknown } }).location?.href;
+  let url: URL;
+  try {
+    url = new URL(value, typeof base === 'string' ? base : undefined);
+  } catch {
+    throw new TypeError(`${where} is not a valid absolute URL.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`${where} must use http: or https:, got ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError(`${where} must not hold credentials (user:password@ before the host); pass them in options.headers.`);
+  }
+  return url.href;
+}
+
+/** The UTF-8 bytes of `text` as a byte string, which is how a header value carries any id (`fetch` refuses characters above U+00FF). */
+function utf8Bytes(text: string): string {
+  if (!/[^\u0000-\u007f]/.test(text)) return text;
+  return Array.from(new TextEncoder().encode(text), (byte) => String.fromCharCode(byte)).join('');
+}
+
+function bodyOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null) throw new TypeError(`${SOURCE}: options.body must be a string or an object to send as JSON.`);
+  try {
+    return JSON.stringify(value);
+  } catch {
+    throw new TypeError(`${SOURCE}: options.body cannot be turned into JSON (a cycle, or a BigInt).`);
+  }
+}
+
