@@ -39,15 +39,15 @@ export interface ParseJsonAsItStreamsOptions<Schema extends StandardSchemaV1 = S
    * errors with `SchemaValidationError`. Default: none (parse only, emit
    * nothing at completion).
    */
-  schema?: Schema;
+  schema?: Schema | undefined;
   /**
    * Where the structured answer is: `'content'` (OpenAI `response_format`,
    * Gemini `responseSchema`) or `{ toolName }`, the first tool call of that
    * name (Anthropic forced tool). Default `'content'`.
    */
-  answerFrom?: 'content' | { readonly toolName: string };
+  answerFrom?: 'content' | { readonly toolName: string } | undefined;
   /** Makes `SchemaValidationError` retryable, so `retryWithBackoff` asks again. Default `false`. */
-  retryOnMismatch?: boolean;
+  retryOnMismatch?: boolean | undefined;
 }
 
 /**

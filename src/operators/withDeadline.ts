@@ -4,7 +4,7 @@ import { DeadlineExceededError } from '../errors.js';
 /** Options of `withDeadline`; every field is optional. */
 export interface WithDeadlineOptions {
   /** Where the deadline's timer runs. Default: RxJS's `asyncScheduler`; tests pass a `TestScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 const NAME = 'withDeadline';

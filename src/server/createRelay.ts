@@ -24,21 +24,21 @@ import { defaultErrorEvent, DEFAULT_HEARTBEAT, toServerSentEvents } from './toSe
 /** Options of `createRelay`; every field is optional. */
 export interface RelayOptions {
   /** Where the events are kept. Default: `memoryRelayStore()` (one process). */
-  store?: RelayStore;
+  store?: RelayStore | undefined;
   /** How long a stream's log lives from its start, ms. Default: 600000 (10 minutes). */
-  ttl?: number;
+  ttl?: number | undefined;
   /** How long a log is kept after the stream ended, ms, for late reconnects. Default: 60000. */
-  ttlAfterEnd?: number;
+  ttlAfterEnd?: number | undefined;
   /**
    * With no client reading for this long (ms), the provider request is
    * aborted and the stream ends as `cancelled`. `Infinity` keeps it running
    * to the end. Default: 30000.
    */
-  abandonAfter?: number;
+  abandonAfter?: number | undefined;
   /** The `: ping` heartbeat to clients, ms (0 turns it off). Default: 15000. */
-  heartbeat?: number;
+  heartbeat?: number | undefined;
   /** The scheduler of the heartbeat and the abandonment checks. Default: `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** How `start` stores each value. Default: `JSON.stringify(value)` as a plain data event. */

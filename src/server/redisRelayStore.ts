@@ -17,11 +17,11 @@ export interface RedisClientLike {
 /** Options of `redisRelayStore`. */
 export interface RedisRelayStoreOptions {
   /** Prefix of every key. Default: `'rxjs-llm-stream:relay:'`. */
-  keyPrefix?: string;
+  keyPrefix?: string | undefined;
   /** The most entries a log keeps (`XADD MAXLEN ~`). Default: 100000. */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
   /** How long one blocking `XREAD` waits before it asks again, ms. Default: 5000. */
-  blockMs?: number;
+  blockMs?: number | undefined;
 }
 
 const KIND = 'k';

@@ -4,11 +4,11 @@ import { SSE_HEADERS } from './sseHeaders.js';
 /** Options of `serverSentEventsResponse`. */
 export interface ServerSentEventsResponseOptions {
   /** Default: 200. */
-  status?: number;
+  status?: number | undefined;
   /** Extra response headers, merged over the SSE headers. */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /** Frames the stream may hold before it stops taking more until the client reads. Default: 16. */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
 }
 
 /**

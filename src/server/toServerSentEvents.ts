@@ -20,19 +20,19 @@ import { formatServerSentEvent, type ServerSentEventInit } from './formatServerS
 /** Options of `toServerSentEvents`; every field is optional. */
 export interface ServerSentEventsOptions<T> {
   /** The event of each value. Default: `data` = the value (strings as they are, anything else as JSON), `id` = its position, 0, 1, 2, ... */
-  toEvent?: (value: T, index: number) => ServerSentEventInit;
+  toEvent?: ((value: T, index: number) => ServerSentEventInit) | undefined;
   /** Milliseconds without a frame before a `: ping` comment is sent; `0` turns it off. Default: 15000. */
-  heartbeat?: number;
+  heartbeat?: number | undefined;
   /** The event sent after the last value, so a client can tell a finished stream from a cut one; `false` sends none. Default: `{ event: 'done', data: '[DONE]' }`. */
-  end?: ServerSentEventInit | false;
+  end?: ServerSentEventInit | false | undefined;
   /**
    * The event sent instead of an error, after which the stream ends (the
    * headers are out: a status can no longer tell it). Default:
    * `{ event: 'error', data: JSON.stringify({ name, message, retryable }) }`.
    */
-  toErrorEvent?: (error: unknown) => ServerSentEventInit;
+  toErrorEvent?: ((error: unknown) => ServerSentEventInit) | undefined;
   /** The scheduler of the heartbeat. Default: `asyncScheduler`. */
-  scheduler?: SchedulerLike;
+  scheduler?: SchedulerLike | undefined;
 }
 
 /** Default heartbeat: under the ~60 s after which proxies close idle connections. */

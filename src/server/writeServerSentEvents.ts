@@ -5,9 +5,9 @@ import { SSE_HEADERS } from './sseHeaders.js';
 /** Options of `writeServerSentEvents`. */
 export interface WriteServerSentEventsOptions {
   /** Status when the headers are not sent yet. Default: 200. */
-  status?: number;
+  status?: number | undefined;
   /** Extra response headers (CORS, ...), merged over the SSE headers. */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
 }
 
 /**

@@ -27,17 +27,17 @@ export interface ResponsesResumePoint {
    * response from its start (the fold starts from empty); with it, only the
    * events after it come, and the first chunk is marked `resumed: true`.
    */
-  after?: number;
+  after?: number | undefined;
 }
 
 /** Options of `fromResponses`. */
 export interface ResponsesOptions extends TransportOptions {
   /** Default: `https://api.openai.com/v1`; requests go to `{baseURL}/responses` and `{baseURL}/responses/{id}...`. */
-  baseURL?: string;
+  baseURL?: string | undefined;
   /** The full `/responses` endpoint URL, overriding `baseURL`; resume and cancel URLs are built on it (its query kept). */
-  url?: string;
+  url?: string | undefined;
   /** Sent as `Authorization: Bearer {apiKey}`; omit it for servers that need none. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** The request: `model`, `input`, `instructions`, `tools`, `reasoning`, `background`, `store`, ... */
   body: ResponsesRequest;
   /**
@@ -45,11 +45,11 @@ export interface ResponsesOptions extends TransportOptions {
    * retry after an error) sends `POST /responses/{id}/cancel`. `false` leaves
    * it running, to resume later with `resumeFrom`. Default: `true`.
    */
-  cancelOnUnsubscribe?: boolean;
+  cancelOnUnsubscribe?: boolean | undefined;
   /** Called once per response when its id is known (at `response.created`): keep it to resume after a page reload. */
-  onResponseId?: (id: string) => void;
+  onResponseId?: ((id: string) => void) | undefined;
   /** The first subscription resumes this background response with a `GET` instead of a new `POST`. */
-  resumeFrom?: ResponsesResumePoint;
+  resumeFrom?: ResponsesResumePoint | undefined;
 }
 
 const SOURCE = 'fromResponses';
