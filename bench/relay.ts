@@ -16,8 +16,8 @@ import { startRedisServer } from '../spec/support/redisServer.js';
 
 const quick = process.argv.includes('--quick');
 const CLIENTS = quick ? 100 : 1_000;
-const EVENTS = 50;
-const GAP_MS = 20;
+const EVENTS = 30;
+const GAP_MS = 100;
 const ROUNDS = quick ? 1 : 3;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
