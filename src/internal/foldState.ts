@@ -193,8 +193,8 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
   };
   if (state.usage !== undefined) snapshot.usage = state.usage;
   // Typed read-only, not frozen: no other snapshot shares this object, and a
-  // freeze per chunk costs more than everything else here. The mark is a
-  // read-only property, and frozen itself.
+  // freeze per chunk costs more than everything else here. The same goes for
+  // the mark, held in a read-only property.
   markAppended(snapshot, appendedOf(state));
   return snapshot;
 }
@@ -204,14 +204,14 @@ function appendedOf(state: FoldState): Appended {
   const { chunks } = state;
   const zero = state.byIndex.get(0);
   const added = zero !== undefined && zero.addedAt === chunks;
-  return Object.freeze({
+  return {
     fold: state.origin,
     chunk: chunks,
     content: added ? zero.addedContent : '',
     reasoning: added ? zero.addedReasoning : '',
     refusal: added ? zero.addedRefusal : '',
     toolCalls: zero?.tools === undefined ? NO_TOOL_CALLS_APPENDED : appendedArguments(zero.tools, chunks),
-  });
+  };
 }
 
 const NO_TOOL_CALLS_APPENDED: readonly string[] = Object.freeze([]);
