@@ -10,7 +10,7 @@
  * property under a `Symbol.for` key: the ESM and CJS copies of the package
  * agree on it, `JSON.stringify`, spreading and deep equality do not see it,
  * and a pipeline that never reads it pays one small object and one
- * `Object.defineProperty` per chunk (about half a microsecond). Like the
+ * `Object.defineProperty` per chunk (under a microsecond). Like the
  * snapshot object itself, the mark belongs to one snapshot only, so it is
  * typed read-only but not frozen; the property holding it cannot be changed.
  */
