@@ -3,16 +3,22 @@
  * npm run bench:json -- --quick a smoke run (1 KB to 100 KB, one round)
  *
  * Every document arrives in 100-character fragments (10,000 of them for 1 MB),
- * and after each fragment the best parse of the text so far is read. Four
- * contenders, in one process, interleaved round by round; figures are medians:
+ * and after each fragment the best parse of the text so far is read. The
+ * records document is a structured answer (the content), the long string one
+ * tool-call arguments. Six contenders, in one process, interleaved round by
+ * round; figures are medians:
  *
  * - parse only:  the library's parser, fed each fragment (src/internal/partialJson.ts),
  *                without reading the value;
  * - incremental: the same, reading the value after each fragment (new frozen copies of
  *                the containers still open: the price of immutable values);
- * - operator:    parseJsonAsItStreams over snapshots whose content grows by `+=`, as
- *                accumulateContent builds it (adds reading the new text out of the
- *                snapshot string, see docs/structured-output.md);
+ * - operator:    the pipeline as users run it: each fragment as a chunk through
+ *                accumulateContent and parseJsonAsItStreams (adds the fold, and the
+ *                operator's bookkeeping; the new text comes from the snapshot's
+ *                appended mark);
+ * - no mark:     parseJsonAsItStreams alone over snapshots built by `+=` without the
+ *                mark (snapshots made elsewhere): it reads the new text out of the
+ *                snapshot string, which makes V8 flatten the whole rope;
  * - re-parse:    the same parser run afresh over the whole prefix at every fragment
  *                (the naive way, as openai-node and the AI SDK do with their parsers);
  * - partial-json: the npm package openai-node vendors, `parse(prefix)` at every fragment.
@@ -25,8 +31,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse as partialJsonParse } from 'partial-json';
 import { Subject } from 'rxjs';
 import { PartialJsonParser } from '../src/internal/partialJson.js';
-import { parseJsonAsItStreams } from '../src/operators/parseJsonAsItStreams.js';
-import type { ChatCompletionSnapshot } from '../src/types.js';
+import { accumulateContent } from '../src/operators/accumulateContent.js';
+import { parseJsonAsItStreams, type ParseJsonAsItStreamsOptions } from '../src/operators/parseJsonAsItStreams.js';
+import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../src/types.js';
 import { fmt, median, rotate } from './stats.js';
 
 const quick = process.argv.includes('--quick');
@@ -64,7 +71,26 @@ const sampleSet = (count: number) => new Set(Array.from({ length: Math.min(SAMPL
 const now = () => process.hrtime.bigint();
 const micros = (from: bigint, to: bigint) => Number(to - from) / 1000;
 
-type Contender = (parts: string[], whole: unknown) => number[];
+/** Where a document streams: the answer text, or the arguments of a tool call. */
+type Carrier = 'content' | 'arguments';
+
+type Contender = (parts: string[], whole: unknown, carrier: Carrier) => number[];
+
+const TOOL = 'write_file';
+const answerFrom = (carrier: Carrier): ParseJsonAsItStreamsOptions['answerFrom'] => (carrier === 'content' ? 'content' : { toolName: TOOL });
+
+function chunkOf(part: string, carrier: Carrier, first: boolean): ChatCompletionChunk {
+  const delta =
+    carrier === 'content'
+      ? { content: part }
+      : { tool_calls: [first ? { index: 0, id: 'call_1', type: 'function' as const, function: { name: TOOL, arguments: part } } : { index: 0, function: { arguments: part } }] };
+  return { id: 'c1', choices: [{ index: 0, delta, finish_reason: null }] };
+}
+
+function snapshotOf(text: string, carrier: Carrier): ChatCompletionSnapshot {
+  const toolCalls = carrier === 'content' ? [] : [{ index: 0, id: 'call_1', type: 'function' as const, function: { name: TOOL, arguments: text } }];
+  return { content: carrier === 'content' ? text : '', reasoning: '', refusal: '', toolCalls, finishReason: null, choices: [] };
+}
 
 const contenders: Record<string, Contender> = {
   'parse only'(parts, whole) {
@@ -90,22 +116,37 @@ const contenders: Record<string, Contender> = {
     if (!isDeepStrictEqual(parser.finish(), whole)) throw new Error('incremental: wrong result');
     return times;
   },
-  operator(parts, whole) {
+  operator(parts, whole, carrier) {
+    const chunks = new Subject<ChatCompletionChunk>();
+    let last: unknown;
+    chunks.pipe(accumulateContent(), parseJsonAsItStreams({ answerFrom: answerFrom(carrier) })).subscribe((value) => (last = value.partial));
+    const times: number[] = [];
+    parts.forEach((part, k) => {
+      const chunk = chunkOf(part, carrier, k === 0);
+      const started = now();
+      chunks.next(chunk);
+      times.push(micros(started, now()));
+    });
+    chunks.complete();
+    // A top-level object is whole once its closing brace arrived.
+    if (!isDeepStrictEqual(last, whole)) throw new Error('operator: wrong result');
+    return times;
+  },
+  'no mark'(parts, whole, carrier) {
     const snapshots = new Subject<ChatCompletionSnapshot>();
     let last: unknown;
-    snapshots.pipe(parseJsonAsItStreams()).subscribe((value) => (last = value.partial));
+    snapshots.pipe(parseJsonAsItStreams({ answerFrom: answerFrom(carrier) })).subscribe((value) => (last = value.partial));
     const times: number[] = [];
-    let content = '';
+    let text = '';
     for (const part of parts) {
-      content += part;
-      const snapshot: ChatCompletionSnapshot = { content, reasoning: '', refusal: '', toolCalls: [], finishReason: null, choices: [] };
+      text += part;
+      const snapshot = snapshotOf(text, carrier);
       const started = now();
       snapshots.next(snapshot);
       times.push(micros(started, now()));
     }
     snapshots.complete();
-    // A top-level object is whole once its closing brace arrived.
-    if (!isDeepStrictEqual(last, whole)) throw new Error('operator: wrong result');
+    if (!isDeepStrictEqual(last, whole)) throw new Error('no mark: wrong result');
     return times;
   },
   're-parse'(parts, whole) {
@@ -145,21 +186,24 @@ const contenders: Record<string, Contender> = {
 const gc = (globalThis as { gc?: () => void }).gc;
 const names = Object.keys(contenders);
 // Warm-up: every contender once over a 10 KB document of each shape, so the JIT has compiled them.
-for (const build of [recordsDocument, longStringDocument]) {
+for (const [build, carrier] of [
+  [recordsDocument, 'content'],
+  [longStringDocument, 'arguments'],
+] as const) {
   const text = build(10_000);
-  for (const name of names) contenders[name]!(fragments(text), JSON.parse(text));
+  for (const name of names) contenders[name]!(fragments(text), JSON.parse(text), carrier);
 }
 log(`# Partial JSON: µs per ${FRAGMENT}-character fragment (median), ${ROUNDS} round(s), Node ${process.version}`);
-for (const [shape, build] of [
-  ['records', recordsDocument],
-  ['long string', longStringDocument],
+for (const [shape, build, carrier] of [
+  ['records (content)', recordsDocument, 'content'],
+  ['long string (tool-call arguments)', longStringDocument, 'arguments'],
 ] as const) {
   log('');
   log(`## ${shape}`);
   log('');
   log(`| document | fragments | ${names.join(' | ')} | re-parse / incremental | partial-json / incremental |`);
   log(`|---|---|${names.map(() => '---|').join('')}---|---|`);
-  const flat: Record<string, number[]> = { 'parse only': [], incremental: [], operator: [] };
+  const flat: Record<string, number[]> = { 'parse only': [], incremental: [], operator: [], 'no mark': [] };
   for (const size of SIZES) {
     const text = build(size);
     const whole: unknown = JSON.parse(text);
@@ -168,7 +212,7 @@ for (const [shape, build] of [
     for (let round = 0; round < ROUNDS; round++) {
       for (const name of rotate(names, round)) {
         gc?.();
-        results[name]!.push(median(contenders[name]!(parts, whole)));
+        results[name]!.push(median(contenders[name]!(parts, whole, carrier)));
       }
     }
     const medians = Object.fromEntries(names.map((name) => [name, median(results[name]!)])) as Record<string, number>;

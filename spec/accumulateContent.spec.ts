@@ -1,8 +1,9 @@
-import { defer, from, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { defer, from, lastValueFrom, map, toArray, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { NetworkError } from '../src/errors.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff.js';
+import { appendedOf, APPENDED } from '../src/internal/foldAppended.js';
 import { markStreamStart } from '../src/streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionDelta, ChatCompletionSnapshot, ChoiceSnapshot, ToolCallDelta, ToolCallSnapshot, Usage } from '../src/types.js';
 
@@ -382,6 +383,73 @@ describe('accumulateContent', () => {
       chunkUsage.total_tokens = 1000;
       expect(snapshot.usage).toEqual(usage);
       expect(Object.isFrozen(chunkUsage)).toBe(false);
+    });
+  });
+
+  describe('the appended mark', () => {
+    it('marks every snapshot with what its chunk appended to content, reasoning, refusal and each call\'s arguments', async () => {
+      const snapshots = await fold([
+        chunk({ role: 'assistant', content: 'Hel', reasoning_content: 'th' }),
+        chunk({ content: 'lo', refusal: 'no' }),
+        tools({ index: 0, id: 'a', type: 'function', function: { name: 'f', arguments: '{"x"' } }, { index: 1, id: 'b', type: 'function', function: { name: 'g', arguments: '[' } }),
+        tools({ index: 1, function: { arguments: '1' } }, { index: 1, function: { arguments: ',2' } }),
+        chunk({}, { finish_reason: 'tool_calls' }),
+      ]);
+      const marks = snapshots.map((snapshot) => appendedOf(snapshot)!);
+      expect(marks.map(({ fold: _fold, ...rest }) => rest)).toEqual([
+        { chunk: 1, content: 'Hel', reasoning: 'th', refusal: '', toolCalls: [] },
+        { chunk: 2, content: 'lo', reasoning: '', refusal: 'no', toolCalls: [] },
+        { chunk: 3, content: '', reasoning: '', refusal: '', toolCalls: ['{"x"', '['] },
+        { chunk: 4, content: '', reasoning: '', refusal: '', toolCalls: ['', '1,2'] },
+        { chunk: 5, content: '', reasoning: '', refusal: '', toolCalls: ['', ''] },
+      ]);
+      // One fold, one identity; applying the marks in order rebuilds every text.
+      expect(new Set(marks.map((mark) => mark.fold)).size).toBe(1);
+      expect(marks.map((mark) => mark.content).join('')).toBe(snapshots.at(-1)!.content);
+      expect(marks.map((mark) => mark.toolCalls![1]).join('')).toBe(snapshots.at(-1)!.toolCalls[1]!.function.arguments);
+    });
+
+    it('is invisible to JSON, spreading, deep equality and key listings, and cannot be replaced', async () => {
+      const [snapshot] = await fold([chunk({ content: 'Hi' })]);
+      expect(JSON.parse(JSON.stringify(snapshot))).toEqual({ id: 'c1', model: 'm', content: 'Hi', reasoning: '', refusal: '', toolCalls: [], finishReason: null, choices: [expect.anything()] });
+      expect(appendedOf({ ...snapshot })).toBeUndefined();
+      expect(Object.keys(snapshot!)).not.toContain(APPENDED);
+      expect(APPENDED).toBe(Symbol.for('rxjs-llm-stream.appended'));
+      expect(() => Object.defineProperty(snapshot, APPENDED, { value: undefined })).toThrow(TypeError);
+    });
+
+    it('gives a fold that starts over a new identity, and a resumed fold its old one, counting on', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const token = {};
+        const source = cold('-a-b-c-d-|', {
+          a: markStreamStart(chunk({ content: 'A' }), { resumed: false, stream: token }),
+          b: markStreamStart(chunk({ content: 'B' }), { resumed: true, stream: token }),
+          c: markStreamStart(chunk({ content: 'C' }), { resumed: false }),
+          d: chunk({ content: 'D' }),
+        });
+        const marks: object[] = [];
+        const result = source.pipe(accumulateContent());
+        result.subscribe((snapshot) => marks.push(appendedOf(snapshot)!.fold));
+        expectObservable(result.pipe(map((snapshot) => ({ chunk: appendedOf(snapshot)!.chunk, content: appendedOf(snapshot)!.content })))).toBe('-a-b-c-d-|', {
+          a: { chunk: 1, content: 'A' },
+          b: { chunk: 2, content: 'B' },
+          c: { chunk: 1, content: 'C' },
+          d: { chunk: 2, content: 'D' },
+        });
+        rx.flush();
+        expect(marks[0]).toBe(marks[1]);
+        expect(marks[2]).not.toBe(marks[1]);
+        expect(marks[3]).toBe(marks[2]);
+      });
+    });
+
+    it('gives no tool-call texts for a chunk that opened a call before an open one, since the positions moved', async () => {
+      const snapshots = await fold([
+        tools({ index: 2, id: 'b', type: 'function', function: { name: 'g', arguments: '[1' } }),
+        tools({ index: 0, id: 'a', type: 'function', function: { name: 'f', arguments: '{' } }),
+        tools({ index: 2, function: { arguments: ']' } }),
+      ]);
+      expect(snapshots.map((snapshot) => appendedOf(snapshot)!.toolCalls)).toEqual([['[1'], undefined, ['', ']']]);
     });
   });
 

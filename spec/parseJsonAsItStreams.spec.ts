@@ -1,10 +1,13 @@
-import { defer, map } from 'rxjs';
+import { defer, filter, map, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
 import { parseJsonAsItStreams, type JsonSnapshot, type DeepPartial } from '../src/operators/parseJsonAsItStreams.js';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff.js';
+import { accumulateContent } from '../src/operators/accumulateContent.js';
+import { PartialJsonParser } from '../src/internal/partialJson.js';
+import { markStreamStart } from '../src/streamStart.js';
 import { isRetryable, SchemaValidationError } from '../src/errors.js';
-import type { ChatCompletionSnapshot, ToolCallSnapshot } from '../src/types.js';
+import type { ChatCompletionChunk, ChatCompletionSnapshot, ToolCallDelta, ToolCallSnapshot } from '../src/types.js';
 import { isJsonPrefix } from './support/jsonPrefix';
 
 const snapshot = (content: string, toolCalls: ToolCallSnapshot[] = []): ChatCompletionSnapshot => ({
@@ -146,6 +149,102 @@ describe('parseJsonAsItStreams', () => {
     expect(outputs).toHaveLength(text.length + 1);
     for (let i = 0; i + 1 < outputs.length; i++) expect(isJsonPrefix(outputs[i]!.partial, outputs[i + 1]!.partial)).toBe(true);
     expect(outputs.at(-1)!.value).toEqual(JSON.parse(text));
+  });
+
+  describe('behind accumulateContent', () => {
+    const text = (content: string): ChatCompletionChunk => ({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+    const args = (...tool_calls: ToolCallDelta[]): ChatCompletionChunk => ({ id: 'c1', choices: [{ index: 0, delta: { tool_calls }, finish_reason: null }] });
+
+    it('reads each fragment from the mark, never the whole string: 1 MB of arguments in 10,000 fragments reads about 1 MB', () => {
+      let code = '';
+      for (let i = 0; code.length < 1_000_000; i++) code += `const value${i} = "text ${i}"; // \u2713\n`;
+      const document = JSON.stringify({ path: 'src/app.ts', code });
+      const chunks = new Subject<ChatCompletionChunk>();
+      let last: unknown;
+      chunks.pipe(accumulateContent(), parseJsonAsItStreams({ answerFrom: { toolName: 'write' } })).subscribe((value) => (last = value.partial));
+      // Every string the operator or its parser slices, by its length. Slicing
+      // the new text out of each snapshot (what V8 flattens: a copy of the
+      // whole) would slice strings up to 1 MB long, about 10,000 × 1 MB / 2 in
+      // all. Cutting a fragment into tokens slices it a few times.
+      const slice = String.prototype.slice;
+      let sliced = 0;
+      let longest = 0;
+      let fed = 0;
+      const originalPush = PartialJsonParser.prototype.push;
+      const push = jest.spyOn(PartialJsonParser.prototype, 'push').mockImplementation(function (this: PartialJsonParser, fragment: string) {
+        fed += fragment.length;
+        originalPush.call(this, fragment);
+      });
+      let fragments = 0;
+      String.prototype.slice = function (this: string, ...bounds: [number?, number?]) {
+        sliced += this.length;
+        longest = Math.max(longest, this.length);
+        return slice.apply(this, bounds);
+      };
+      try {
+        for (let k = 0; k < 10_000; k++) {
+          const piece = slice.call(document, Math.floor((k * document.length) / 10_000), Math.floor(((k + 1) * document.length) / 10_000));
+          chunks.next(args(k === 0 ? { index: 0, id: 'call_1', type: 'function', function: { name: 'write', arguments: piece } } : { index: 0, function: { arguments: piece } }));
+          fragments++;
+        }
+      } finally {
+        String.prototype.slice = slice;
+        push.mockRestore();
+      }
+      expect(fragments).toBe(10_000);
+      expect(fed).toBe(document.length);
+      expect(longest).toBeLessThan(1_000);
+      expect(sliced).toBeLessThan(20 * document.length);
+      expect(last).toEqual(JSON.parse(document));
+    });
+
+    it('reads the whole string when it did not see the snapshot before (a filter in between), and parses right', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-d-|', { a: text('{"a":'), b: text('"x'), c: text('y"'), d: text(',"b":[1]}') });
+        const skipping = source.pipe(
+          accumulateContent(),
+          filter((snapshot) => snapshot.content.length !== 7),
+          parseJsonAsItStreams(),
+        );
+        expectObservable(skipping.pipe(mapParses())).toBe('-a---c-d-|', {
+          a: { partial: {}, value: undefined, calls: [] },
+          c: { partial: { a: 'xy' }, value: undefined, calls: [] },
+          d: { partial: { a: 'xy', b: [1] }, value: undefined, calls: [] },
+        });
+      });
+    });
+
+    it('starts its parse over when the fold starts over (a fresh request after a retry)', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-d-|', {
+          a: markStreamStart(text('{"city":"Os'), { resumed: false }),
+          b: text('lo"'),
+          c: markStreamStart(text('{"city":"Be'), { resumed: false }),
+          d: text('rgen"}'),
+        });
+        expectObservable(source.pipe(accumulateContent(), parseJsonAsItStreams(), mapParses())).toBe('-a-b-c-d-|', {
+          a: { partial: { city: 'Os' }, value: undefined, calls: [] },
+          b: { partial: { city: 'Oslo' }, value: undefined, calls: [] },
+          c: { partial: { city: 'Be' }, value: undefined, calls: [] },
+          d: { partial: { city: 'Bergen' }, value: undefined, calls: [] },
+        });
+      });
+    });
+
+    it('keeps each call\'s parse with its call when a call opens before an open one', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-|', {
+          a: args({ index: 2, id: 'b', type: 'function', function: { name: 'g', arguments: '[1,' } }),
+          b: args({ index: 0, id: 'a', type: 'function', function: { name: 'f', arguments: '{"k":' } }),
+          c: args({ index: 2, function: { arguments: '2]' } }, { index: 0, function: { arguments: 'true}' } }),
+        });
+        expectObservable(source.pipe(accumulateContent(), parseJsonAsItStreams(), mapParses())).toBe('-a-b-c-|', {
+          a: { partial: undefined, value: undefined, calls: [[1]] },
+          b: { partial: undefined, value: undefined, calls: [{}, [1]] },
+          c: { partial: undefined, value: undefined, calls: [{ k: true }, [1, 2]] },
+        });
+      });
+    });
   });
 
   it('types the partial value as a deep-partial of the schema output and the value as the output', () => {

@@ -1,7 +1,8 @@
 import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js';
+import { markAppended, type Appended } from './foldAppended.js';
 import { limitError, MAX_CHOICES } from './foldLimits.js';
 import { appendText, textOfParts, type TextBudget } from './foldText.js';
-import { foldToolCall, isIndex, newToolCallsState, NO_TOOL_CALLS, toolCallsSnapshot, type ToolCallsState } from './foldToolCalls.js';
+import { appendedArguments, foldToolCall, isIndex, newToolCallsState, NO_TOOL_CALLS, toolCallsSnapshot, type ToolCallsState } from './foldToolCalls.js';
 
 /** One choice while it is folded: changed in place here, emitted as a frozen `ChoiceSnapshot`. */
 interface ChoiceState {
@@ -10,6 +11,11 @@ interface ChoiceState {
   reasoning: string;
   refusal: string;
   finishReason: string | null;
+  /** The chunk (its number in `FoldState.chunks`) the three texts below were appended by. */
+  addedAt: number;
+  addedContent: string;
+  addedReasoning: string;
+  addedRefusal: string;
   /** Created at the choice's first tool-call fragment. */
   tools: ToolCallsState | undefined;
   /** The frozen snapshot of the choice as it is now; `undefined` after a change. */
@@ -23,6 +29,8 @@ interface ChoiceState {
 export interface FoldState extends TextBudget {
   /** Chunks folded so far. */
   chunks: number;
+  /** Names this fold in the `Appended` marks of its snapshots; a fold that starts over is a new state with a new one. */
+  readonly origin: object;
   id: string | undefined;
   model: string | undefined;
   usage: Readonly<Usage> | undefined;
@@ -49,6 +57,7 @@ const EMPTY_CHOICE: ChoiceSnapshot = Object.freeze({
 export function newFoldState(): FoldState {
   return {
     chunks: 0,
+    origin: Object.freeze({}),
     textLength: 0,
     id: undefined,
     model: undefined,
@@ -61,9 +70,10 @@ export function newFoldState(): FoldState {
 }
 
 /**
- * Folds one chunk into `state` and returns the new frozen snapshot. The work
- * is proportional to the chunk, plus one copy of the arrays of choices and
- * tool calls the chunk changed (their length is capped).
+ * Folds one chunk into `state` and returns the new frozen snapshot, marked
+ * with what the chunk appended (`Appended`). The work is proportional to the
+ * chunk, plus one copy of the arrays of choices and tool calls the chunk
+ * changed (their length is capped).
  */
 export function foldChunk(state: FoldState, chunk: unknown): ChatCompletionSnapshot {
   state.chunks++;
@@ -95,21 +105,40 @@ function foldChoice(state: FoldState, choice: unknown): void {
 
 function foldDelta(state: FoldState, target: ChoiceState, delta: object): void {
   const { content, reasoning_content: reasoningContent, reasoning, refusal, tool_calls: toolCalls } = delta as Record<string, unknown>;
+  if (target.addedAt !== state.chunks) {
+    target.addedAt = state.chunks;
+    target.addedContent = target.addedReasoning = target.addedRefusal = '';
+  }
   if (typeof content === 'string') {
-    target.content = appendText(state, target.content, content);
+    addContent(state, target, content);
   } else if (Array.isArray(content)) {
     const parts = textOfParts(content);
-    target.reasoning = appendText(state, target.reasoning, parts.reasoning);
-    target.content = appendText(state, target.content, parts.content);
+    addReasoning(state, target, parts.reasoning);
+    addContent(state, target, parts.content);
   }
   // Some servers repeat one text in both fields: reasoning_content wins.
   const thought = typeof reasoningContent === 'string' && reasoningContent !== '' ? reasoningContent : reasoning;
-  if (typeof thought === 'string') target.reasoning = appendText(state, target.reasoning, thought);
-  if (typeof refusal === 'string') target.refusal = appendText(state, target.refusal, refusal);
+  if (typeof thought === 'string') addReasoning(state, target, thought);
+  if (typeof refusal === 'string' && refusal !== '') {
+    target.refusal = appendText(state, target.refusal, refusal);
+    target.addedRefusal += refusal;
+  }
   if (Array.isArray(toolCalls) && toolCalls.length > 0) {
     const tools = (target.tools ??= newToolCallsState());
     for (let i = 0; i < toolCalls.length; i++) foldToolCall(tools, toolCalls[i], state);
   }
+}
+
+function addContent(state: FoldState, target: ChoiceState, text: string): void {
+  if (text === '') return;
+  target.content = appendText(state, target.content, text);
+  target.addedContent += text;
+}
+
+function addReasoning(state: FoldState, target: ChoiceState, text: string): void {
+  if (text === '') return;
+  target.reasoning = appendText(state, target.reasoning, text);
+  target.addedReasoning += text;
 }
 
 function openChoice(state: FoldState, index: number): ChoiceState {
@@ -119,7 +148,19 @@ function openChoice(state: FoldState, index: number): ChoiceState {
       `the stream sent more than ${MAX_CHOICES} choices (a server that gives every chunk a new choice index, as some foundry-local versions do, needs its indices set to 0 first)`,
     );
   }
-  const choice: ChoiceState = { index, content: '', reasoning: '', refusal: '', finishReason: null, tools: undefined, snapshot: undefined };
+  const choice: ChoiceState = {
+    index,
+    content: '',
+    reasoning: '',
+    refusal: '',
+    finishReason: null,
+    addedAt: 0,
+    addedContent: '',
+    addedReasoning: '',
+    addedRefusal: '',
+    tools: undefined,
+    snapshot: undefined,
+  };
   let position = choices.length;
   while (position > 0 && choices[position - 1]!.index > index) position--;
   if (position === choices.length) choices.push(choice);
@@ -152,9 +193,28 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
   };
   if (state.usage !== undefined) snapshot.usage = state.usage;
   // Typed read-only, not frozen: no other snapshot shares this object, and a
-  // freeze per chunk costs more than everything else here.
+  // freeze per chunk costs more than everything else here. The same goes for
+  // the mark, held in a read-only property.
+  markAppended(snapshot, appendedOf(state));
   return snapshot;
 }
+
+/** What the chunk just folded appended to choice 0. */
+function appendedOf(state: FoldState): Appended {
+  const { chunks } = state;
+  const zero = state.byIndex.get(0);
+  const added = zero !== undefined && zero.addedAt === chunks;
+  return {
+    fold: state.origin,
+    chunk: chunks,
+    content: added ? zero.addedContent : '',
+    reasoning: added ? zero.addedReasoning : '',
+    refusal: added ? zero.addedRefusal : '',
+    toolCalls: zero?.tools === undefined ? NO_TOOL_CALLS_APPENDED : appendedArguments(zero.tools, chunks),
+  };
+}
+
+const NO_TOOL_CALLS_APPENDED: readonly string[] = Object.freeze([]);
 
 function freezeChoice(choice: ChoiceState): ChoiceSnapshot {
   return Object.freeze({

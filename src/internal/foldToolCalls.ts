@@ -2,12 +2,20 @@ import type { ToolCallSnapshot } from '../types.js';
 import { limitError, MAX_TOOL_CALLS } from './foldLimits.js';
 import { appendText, type TextBudget } from './foldText.js';
 
+/** What `foldToolCall` needs of the fold: its text budget, and the number of the chunk being folded. */
+export interface ToolCallBudget extends TextBudget {
+  readonly chunks: number;
+}
+
 /** A tool call while it is folded: changed in place here, emitted as a frozen `ToolCallSnapshot`. */
 interface CallState {
   index: number;
   id: string | undefined;
   name: string;
   arguments: string;
+  /** The chunk (its number) that appended `added` to the arguments. */
+  addedAt: number;
+  added: string;
   /** The frozen snapshot of the call as it is now; `undefined` after a change. */
   snapshot: ToolCallSnapshot | undefined;
 }
@@ -26,13 +34,31 @@ export interface ToolCallsState {
   /** The frozen array last emitted; stale while `changed`. */
   snapshot: readonly ToolCallSnapshot[];
   changed: boolean;
+  /** The last chunk that appended to any call's arguments. */
+  addedAt: number;
+  /** The last chunk that opened a call before an open one, moving it to a later position. */
+  movedAt: number;
+  /** A frozen array of `''` per call, for the chunks that appended no arguments. */
+  nothingAdded: readonly string[];
 }
 
 /** The array every choice without tool calls shares; frozen, so no consumer can add to it. */
 export const NO_TOOL_CALLS: readonly ToolCallSnapshot[] = Object.freeze([]);
 
+const NOTHING_ADDED: readonly string[] = Object.freeze([]);
+
 export function newToolCallsState(): ToolCallsState {
-  return { calls: [], byId: new Map(), byIndex: new Map(), highestIndex: -1, snapshot: NO_TOOL_CALLS, changed: false };
+  return {
+    calls: [],
+    byId: new Map(),
+    byIndex: new Map(),
+    highestIndex: -1,
+    snapshot: NO_TOOL_CALLS,
+    changed: false,
+    addedAt: 0,
+    movedAt: 0,
+    nothingAdded: NOTHING_ADDED,
+  };
 }
 
 /**
@@ -50,16 +76,26 @@ export function isIndex(value: unknown): value is number {
  * a new call after the last one. Empty ids are ignored, so a call's id is
  * never overwritten with `""`.
  */
-export function foldToolCall(tools: ToolCallsState, fragment: unknown, budget: TextBudget): void {
+export function foldToolCall(tools: ToolCallsState, fragment: unknown, budget: ToolCallBudget): void {
   if (typeof fragment !== 'object' || fragment === null) return;
   const { id: rawId, index: rawIndex, function: fn } = fragment as { id?: unknown; index?: unknown; function?: unknown };
   const id = typeof rawId === 'string' && rawId !== '' ? rawId : undefined;
   const index = isIndex(rawIndex) ? rawIndex : undefined;
-  const call = findCall(tools, id, index) ?? openCall(tools, index);
+  const call = findCall(tools, id, index) ?? openCall(tools, index, budget.chunks);
   if (typeof fn === 'object' && fn !== null) {
     const { name, arguments: args } = fn as { name?: unknown; arguments?: unknown };
     if (typeof name === 'string' && name !== '') call.name = name;
-    call.arguments = appendText(budget, call.arguments, argumentsText(args));
+    const text = argumentsText(args);
+    if (text !== '') {
+      call.arguments = appendText(budget, call.arguments, text);
+      const chunk = budget.chunks;
+      if (call.addedAt === chunk) call.added += text;
+      else {
+        call.addedAt = chunk;
+        call.added = text;
+      }
+      tools.addedAt = chunk;
+    }
   }
   if (id !== undefined && call.id === undefined) {
     call.id = id;
@@ -92,15 +128,37 @@ function findCall(tools: ToolCallsState, id: string | undefined, index: number |
   return atIndex !== undefined && (id === undefined || atIndex.id === undefined) ? atIndex : undefined;
 }
 
-function openCall(tools: ToolCallsState, index: number | undefined): CallState {
+/**
+ * What chunk number `chunk` appended to each call's arguments, by position; `undefined` when
+ * it opened a call before an open one (the positions moved).
+ */
+export function appendedArguments(tools: ToolCallsState, chunk: number): readonly string[] | undefined {
+  if (tools.movedAt === chunk) return undefined;
+  const { calls } = tools;
+  if (tools.addedAt !== chunk) {
+    if (tools.nothingAdded.length !== calls.length) tools.nothingAdded = Object.freeze(new Array<string>(calls.length).fill(''));
+    return tools.nothingAdded;
+  }
+  const added = new Array<string>(calls.length);
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i]!;
+    added[i] = call.addedAt === chunk ? call.added : '';
+  }
+  return Object.freeze(added);
+}
+
+function openCall(tools: ToolCallsState, index: number | undefined, chunk: number): CallState {
   const { calls } = tools;
   if (calls.length >= MAX_TOOL_CALLS) throw limitError(`a choice opened more than ${MAX_TOOL_CALLS} tool calls`);
   const at = index !== undefined && !tools.byIndex.has(index) ? index : tools.highestIndex + 1;
-  const call: CallState = { index: at, id: undefined, name: '', arguments: '', snapshot: undefined };
+  const call: CallState = { index: at, id: undefined, name: '', arguments: '', addedAt: 0, added: '', snapshot: undefined };
   let position = calls.length;
   while (position > 0 && calls[position - 1]!.index > at) position--;
   if (position === calls.length) calls.push(call);
-  else calls.splice(position, 0, call);
+  else {
+    calls.splice(position, 0, call);
+    tools.movedAt = chunk;
+  }
   tools.byIndex.set(at, call);
   if (at > tools.highestIndex) tools.highestIndex = at;
   return call;

@@ -34,6 +34,11 @@ import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
  * Subscribe one subscriber at a time to a resumable pipeline. An operator
  * that maps chunks to new objects before `accumulateContent` drops the mark.
  *
+ * Each snapshot also carries, in a non-enumerable property under
+ * `Symbol.for('rxjs-llm-stream.appended')`, what its chunk appended to the
+ * texts, so that an operator after this one (`parseJsonAsItStreams`) can
+ * follow them without reading the whole strings.
+ *
  * Tool calls merge by `index`; indices may start at 1 or skip. A fragment
  * without `index` opens a new call when it brings a new `id` and continues the
  * last call otherwise. Mistral's array-valued `delta.content` is folded: text

@@ -1,5 +1,6 @@
 import { concatWith, defer, EMPTY, from, map, of, type Observable, type OperatorFunction } from 'rxjs';
 import { SchemaValidationError, type SchemaIssue } from '../errors.js';
+import { appendedOf, type Appended } from '../internal/foldAppended.js';
 import { PartialJsonParser } from '../internal/partialJson.js';
 import type { StandardSchemaV1 } from '../internal/standardSchema.js';
 import type { ChatCompletionSnapshot, ToolCallSnapshot } from '../types.js';
@@ -57,9 +58,12 @@ export interface ParseJsonAsItStreamsOptions<Schema extends StandardSchemaV1 = S
  * number, literal or key is left out, so the value only grows. Each string is
  * parsed incrementally: a snapshot costs the parse of its new text (plus a
  * shallow copy of the containers still open), never a re-parse of the whole.
- * A string that does not extend the previous one (the request restarted)
- * starts its parse over. Parsed values are deeply frozen, and containers
- * that did not change keep their identity.
+ * The new text comes from what `accumulateContent` marks each snapshot with
+ * having appended, so not even reading it touches the whole string; for
+ * snapshots made elsewhere, or after one was skipped (a `filter` in between),
+ * it is read out of the string. A string that does not extend the previous
+ * one (the request restarted) starts its parse over. Parsed values are deeply
+ * frozen, and containers that did not change keep their identity.
  *
  * With a `schema`, the answer is validated when the stream completes: one
  * more value then carries the schema's output in `value`, or the stream
@@ -95,9 +99,19 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
       let previousCalls: readonly ParsedToolCall[] = [];
       let last: JsonSnapshot | undefined;
       let answer: StreamedJson | undefined;
+      /** The fold and chunk of the last snapshot, from its mark. */
+      let fold: object | undefined;
+      let chunk = 0;
       const withParses = map((snapshot: ChatCompletionSnapshot): JsonSnapshot => {
+        const mark = appendedOf(snapshot);
+        // The mark holds the new text only for a consumer that saw the snapshot just before.
+        const appended: Appended | undefined = mark !== undefined && mark.fold === fold && mark.chunk === chunk + 1 ? mark : undefined;
+        fold = mark?.fold;
+        chunk = mark?.chunk ?? 0;
+        const addedArguments = appended?.toolCalls;
         const toolCalls = snapshot.toolCalls.map((call, i) => {
-          const parsed = (calls[i] ??= new StreamedJson()).update(call.function.arguments);
+          const added = addedArguments?.[i];
+          const parsed = (calls[i] ??= new StreamedJson()).update(call.function.arguments, typeof added === 'string' ? added : undefined);
           const before = previousCalls[i];
           return before && before.parsedArguments === parsed && sameCall(before, call) ? before : { ...call, parsedArguments: parsed };
         });
@@ -105,7 +119,7 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
         let partial: unknown;
         if (answerFrom === 'content') {
           answer = content;
-          partial = content.update(snapshot.content);
+          partial = content.update(snapshot.content, appended?.content);
         } else {
           const i = snapshot.toolCalls.findIndex((call) => call.function.name === answerFrom.toolName);
           answer = i === -1 ? undefined : calls[i];
@@ -126,19 +140,30 @@ class StreamedJson {
   /** The last characters parsed, to tell a continuation from a restart without reading the whole text. */
   private tail = '';
 
-  /** Parses what `text` adds to the previous text (starting over if it does not extend it) and returns the best parse. */
-  update(text: string): unknown {
+  /**
+   * Parses what `text` adds to the previous text (starting over if it does
+   * not extend it) and returns the best parse. `added`, when known, is what
+   * was appended to the previous text to make `text`: then `text` itself is
+   * not read (reading a string built by `+=` copies the whole of it).
+   */
+  update(text: string, added?: string): unknown {
+    if (added !== undefined && this.length + added.length === text.length) {
+      if (added !== '') this.append(added);
+      return this.parser.value();
+    }
     if (text.length < this.length || (this.length > 0 && text.slice(this.length - this.tail.length, this.length) !== this.tail)) {
       this.parser = new PartialJsonParser();
       this.length = 0;
       this.tail = '';
     }
-    if (text.length > this.length) {
-      if (!this.parser.failed) this.parser.push(detached(text.slice(this.length)));
-      this.length = text.length;
-      this.tail = detached(text.slice(-TAIL));
-    }
+    if (text.length > this.length) this.append(detached(text.slice(this.length)));
     return this.parser.value();
+  }
+
+  private append(piece: string): void {
+    if (!this.parser.failed) this.parser.push(piece);
+    this.length += piece.length;
+    this.tail = detached((this.tail + piece).slice(-TAIL));
   }
 
   finish(): unknown {
