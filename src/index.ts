@@ -59,3 +59,4 @@ export { SchemaValidationError } from './errors.js';
 export type { SchemaIssue } from './errors.js';
 export type { StandardSchemaV1 } from './internal/standardSchema.js';
 export type { ContentPart } from './types.js';
+export type { ChatContinuation } from './internal/continuation.js';
