@@ -1,8 +1,9 @@
 import { Observable, defer, mergeMap } from 'rxjs';
 import { anthropicEvents, newAnthropicState } from '../internal/anthropicChunks.js';
+import { assertContinuation, continuable } from '../internal/continuation.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
 import { markFirstFresh } from '../internal/transport/index.js';
-import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
 import type { ChatCompletionEvent } from '../types.js';
 
@@ -26,6 +27,13 @@ export interface AnthropicMessagesOptions extends TransportOptions {
   anthropicVersion?: string | undefined;
   /** The native Messages request: `model`, `max_tokens`, `messages`, `system`, `tools`, `thinking`, ... */
   body: AnthropicMessagesRequest;
+  /**
+   * Opt-in: `'prefill'` continues a dropped answer by sending its partial
+   * text as the final assistant turn (trailing whitespace trimmed) instead of
+   * starting over. Not with extended thinking (a `TypeError` here), not
+   * after a tool call (that restarts). See docs/continuation.md.
+   */
+  continuation?: 'prefill' | undefined;
 }
 
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com/v1';
@@ -84,8 +92,18 @@ export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observ
   const secrets = apiKey === undefined ? [] : [apiKey];
   if (apiKey !== undefined) headers['x-api-key'] = apiKey;
   const request = prepareStreamRequest(SOURCE, options, { url, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
-  return defer(() => {
-    const state = newAnthropicState();
-    return serverSentEvents(request).pipe(mergeMap((message) => anthropicEvents(message, state, request.secrets, SOURCE)), markFirstFresh());
-  });
+  const events = (attempt: StreamRequest) =>
+    defer(() => {
+      const state = newAnthropicState();
+      return serverSentEvents(attempt).pipe(mergeMap((message) => anthropicEvents(message, state, request.secrets, SOURCE)), markFirstFresh());
+    });
+  if (assertContinuation(SOURCE, options.continuation, ['prefill'], body) === undefined) return events(request);
+  if (body.thinking !== undefined && (body.thinking as { type?: unknown } | null)?.type !== 'disabled') {
+    throw new TypeError(`${SOURCE}: options.continuation 'prefill' cannot be used with extended thinking (options.body.thinking); Anthropic refuses a prefilled answer then.`);
+  }
+  return continuable((partial) => {
+    if (partial === undefined) return events(request);
+    const messages = [...body.messages, { role: 'assistant', content: partial }];
+    return events({ ...request, body: JSON.stringify({ ...body, messages, stream: true }) });
+  }, true);
 }

@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import { assertContinuation, continuable, type ChatContinuation } from '../internal/continuation.js';
 import { findErrorObject, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject } from '../internal/parsePayload.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
@@ -24,6 +25,14 @@ export interface ChatCompletionOptions extends TransportOptions {
   apiKey?: string | undefined;
   /** The request: `model`, `messages`, `temperature`, `tools`, `stream_options`, ... */
   body: ChatCompletionRequest;
+  /**
+   * Opt-in: after a drop, ask the server to continue the partial answer
+   * instead of starting over: `'vllm'` (`continue_final_message`) or
+   * `'deepseek'` (`prefix: true`, on DeepSeek's beta base URL). Not after a
+   * tool call or with `n > 1` (those restart). Default: restart. See
+   * docs/continuation.md for the caveats.
+   */
+  continuation?: ChatContinuation | undefined;
 }
 
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -75,7 +84,19 @@ export function fromChatCompletion(options: ChatCompletionOptions): Observable<C
     secrets,
   });
   const toEvent = (message: EventSourceMessage) => chatCompletionEvent(message, request.secrets);
-  return serverSentEvents(request).pipe(mapFresh(toEvent));
+  const continuation = assertContinuation(SOURCE, options.continuation, ['vllm', 'deepseek'], body);
+  if (continuation === undefined) return serverSentEvents(request).pipe(mapFresh(toEvent));
+  return continuable((partial) => {
+    const continued = partial === undefined ? request : { ...request, body: JSON.stringify(continuedBody(body, partial, continuation)) };
+    return serverSentEvents(continued).pipe(mapFresh(toEvent));
+  }, false);
+}
+
+/** The request asking the server to continue `partial` as the final assistant message. */
+function continuedBody(body: ChatCompletionRequest, partial: string, continuation: ChatContinuation): ChatCompletionRequest {
+  const messages = [...(body.messages ?? [])];
+  if (continuation === 'deepseek') return { ...body, messages: [...messages, { role: 'assistant', content: partial, prefix: true }], stream: true };
+  return { ...body, messages: [...messages, { role: 'assistant', content: partial }], continue_final_message: true, add_generation_prompt: false, stream: true };
 }
 
 function chatCompletionEvent(message: EventSourceMessage, secrets: readonly string[]): ChatCompletionEvent | typeof SKIP {
