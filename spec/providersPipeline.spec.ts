@@ -16,13 +16,18 @@ import { expectedOutput, startMockChatServer, type MockChatServer, type MockScen
 import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
 
 const KEY = 'provider-secret-key-77';
+/**
+ * Long enough that a loaded machine (a process descheduled for a few hundred
+ * ms) never looks like a stalled server: only the scripted stall may time out.
+ */
+const IDLE_TIMEOUT = 1_000;
 
 /** One source per wire format, pointed at the mock server. */
 const providers: Record<string, (url: string) => Observable<ChatCompletionEvent>> = {
-  openai: (url) => fromChatCompletion({ baseURL: `${url}/v1`, apiKey: KEY, body: { model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }, idleTimeout: 300 }),
+  openai: (url) => fromChatCompletion({ baseURL: `${url}/v1`, apiKey: KEY, body: { model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] }, idleTimeout: IDLE_TIMEOUT }),
   anthropic: (url) =>
-    fromAnthropicMessages({ baseURL: `${url}/v1`, apiKey: KEY, body: { model: 'mock-model', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }, idleTimeout: 300 }),
-  gemini: (url) => fromGeminiContent({ baseURL: `${url}/v1beta`, apiKey: KEY, model: 'mock-model', body: { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }, idleTimeout: 300 }),
+    fromAnthropicMessages({ baseURL: `${url}/v1`, apiKey: KEY, body: { model: 'mock-model', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }, idleTimeout: IDLE_TIMEOUT }),
+  gemini: (url) => fromGeminiContent({ baseURL: `${url}/v1beta`, apiKey: KEY, model: 'mock-model', body: { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }, idleTimeout: IDLE_TIMEOUT }),
 };
 
 const scenario: MockScenario = {
