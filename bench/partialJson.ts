@@ -92,6 +92,26 @@ function snapshotOf(text: string, carrier: Carrier): ChatCompletionSnapshot {
   return { content: carrier === 'content' ? text : '', reasoning: '', refusal: '', toolCalls, finishReason: null, choices: [] };
 }
 
+/**
+ * Times `parse` over the whole text received so far, at the sampled fragments
+ * (see sampleSet), and checks its result on the last fragment.
+ */
+function timeWholeParses(name: string, parts: string[], whole: unknown, parse: (prefix: string) => unknown): number[] {
+  const sampled = sampleSet(parts.length);
+  const times: number[] = [];
+  let prefix = '';
+  parts.forEach((part, k) => {
+    prefix += part;
+    if (!sampled.has(k) && k !== parts.length - 1) return;
+    const started = now();
+    const value = parse(prefix);
+    const elapsed = micros(started, now());
+    if (sampled.has(k)) times.push(elapsed);
+    if (k === parts.length - 1 && !isDeepStrictEqual(value, whole)) throw new Error(`${name}: wrong result`);
+  });
+  return times;
+}
+
 const contenders: Record<string, Contender> = {
   'parse only'(parts, whole) {
     const parser = new PartialJsonParser();
@@ -149,38 +169,13 @@ const contenders: Record<string, Contender> = {
     if (!isDeepStrictEqual(last, whole)) throw new Error('no mark: wrong result');
     return times;
   },
-  're-parse'(parts, whole) {
-    const sampled = sampleSet(parts.length);
-    const times: number[] = [];
-    let prefix = '';
-    parts.forEach((part, k) => {
-      prefix += part;
-      if (!sampled.has(k) && k !== parts.length - 1) return;
-      const started = now();
+  're-parse': (parts, whole) =>
+    timeWholeParses('re-parse', parts, whole, (prefix) => {
       const parser = new PartialJsonParser();
       parser.push(prefix);
-      const value = parser.value();
-      const elapsed = micros(started, now());
-      if (sampled.has(k)) times.push(elapsed);
-      if (k === parts.length - 1 && !isDeepStrictEqual(value, whole)) throw new Error('re-parse: wrong result');
-    });
-    return times;
-  },
-  'partial-json'(parts, whole) {
-    const sampled = sampleSet(parts.length);
-    const times: number[] = [];
-    let prefix = '';
-    parts.forEach((part, k) => {
-      prefix += part;
-      if (!sampled.has(k) && k !== parts.length - 1) return;
-      const started = now();
-      const value = partialJsonParse(prefix);
-      const elapsed = micros(started, now());
-      if (sampled.has(k)) times.push(elapsed);
-      if (k === parts.length - 1 && !isDeepStrictEqual(value, whole)) throw new Error('partial-json: wrong result');
-    });
-    return times;
-  },
+      return parser.value();
+    }),
+  'partial-json': (parts, whole) => timeWholeParses('partial-json', parts, whole, partialJsonParse),
 };
 
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -12,7 +12,8 @@ import {
   StreamInterruptedError,
   untilDone,
 } from '../src/index.js';
-import { sleep, startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
+import { sleep } from './support/loopbackServer';
+import { serveEachTest } from './support/serveEachTest';
 
 const KEY = 'sk-hostile-secret-31337';
 const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
@@ -33,15 +34,7 @@ function everything(error: unknown): string {
 }
 
 describe('hostile input', () => {
-  const servers: LoopbackServer[] = [];
-  const serve = async (handle: Parameters<typeof startLoopbackServer>[0]) => {
-    const server = await startLoopbackServer(handle);
-    servers.push(server);
-    return server;
-  };
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-  });
+  const serve = serveEachTest();
 
   it('a 10 MB line with no newline fails with ParseError at maxEventSize, aborts, and keeps memory bounded', async () => {
     const server = await serve(async (_request, response) => {

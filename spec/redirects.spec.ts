@@ -1,7 +1,7 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent, fromChatCompletion, fromGeminiContent, HttpError, isRetryable, untilDone } from '../src/index.js';
 import { CROSS_ORIGIN_HEADERS, redirectTarget } from '../src/internal/transport/redirects';
-import { startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
+import { serveEachTest } from './support/serveEachTest';
 
 const KEY = 'sk-redirect-secret-4242';
 const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
@@ -19,15 +19,7 @@ function everything(error: unknown): string {
 }
 
 describe('redirects and credentials', () => {
-  const servers: LoopbackServer[] = [];
-  const serve = async (handle: Parameters<typeof startLoopbackServer>[0]) => {
-    const server = await startLoopbackServer(handle);
-    servers.push(server);
-    return server;
-  };
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-  });
+  const serve = serveEachTest();
 
   /** A server that answers every request with a 307 to `location`. */
   const redirectTo = (location: string) =>

@@ -1,4 +1,4 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { EventSourceMessage } from 'eventsource-parser';
 import { createClient } from 'redis';
 import { finalize, interval, map, Observable, take } from 'rxjs';
 import { createRelay, type Relay } from '../src/server/createRelay';
@@ -8,6 +8,7 @@ import type { RelayStore } from '../src/server/relayStore';
 import { writeServerSentEvents } from '../src/server/writeServerSentEvents';
 import { markStreamStart } from '../src/streamStart';
 import { startLoopbackServer, waitFor, type LoopbackServer } from './support/loopbackServer';
+import { readEvents } from './support/readEvents';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 
 const WORDS = Array.from({ length: 40 }, (_, n) => `w${n} `);
@@ -41,27 +42,6 @@ function relayServer(relay: Relay, source: () => Observable<unknown>): Promise<L
     const lastEventId = request.headers['last-event-id'];
     writeServerSentEvents(response, relay.frames(id, typeof lastEventId === 'string' ? lastEventId : undefined));
   });
-}
-
-/** Reads SSE events from `url` until `stopAfter` events have come (then cuts the connection) or the body ends. */
-async function readEvents(url: string, init: RequestInit, stopAfter = Infinity): Promise<{ events: EventSourceMessage[]; status: number }> {
-  const controller = new AbortController();
-  const response = await fetch(url, { ...init, signal: controller.signal });
-  const events: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (event) => events.push(event) });
-  if (response.body === null) return { events, status: response.status };
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  try {
-    while (events.length < stopAfter) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parser.feed(decoder.decode(value, { stream: true }));
-    }
-  } finally {
-    controller.abort();
-  }
-  return { events: events.slice(0, stopAfter), status: response.status };
 }
 
 const text = (events: EventSourceMessage[]) =>

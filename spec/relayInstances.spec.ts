@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { from, lastValueFrom, type OperatorFunction } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks } from '../src/operators/parseRelayedChunks';
@@ -9,27 +8,9 @@ import { fromServerSentEvents, type ServerSentEvent } from '../src/sources/fromS
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../src/types';
 import { ensureBuilt } from './support/ensureBuilt';
+import { readEvents } from './support/readEvents';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 import { startRelayProcess } from './support/startRelayProcess';
-
-async function readEvents(url: string, init: RequestInit, stopAfter = Infinity): Promise<EventSourceMessage[]> {
-  const controller = new AbortController();
-  const response = await fetch(url, { ...init, signal: controller.signal });
-  const events: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (event) => events.push(event) });
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  try {
-    while (events.length < stopAfter) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parser.feed(decoder.decode(value, { stream: true }));
-    }
-  } finally {
-    controller.abort();
-  }
-  return events.slice(0, stopAfter);
-}
 
 const describeWithRedis = redisServerAvailable('two-instance relay spec') ? describe : describe.skip;
 
@@ -61,9 +42,9 @@ describeWithRedis('two relay instances sharing one redis-server', () => {
     relays.push(a.child, b.child);
     const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Hello' }] });
 
-    const onA = await readEvents(`${a.url}/chat/answer-1`, { method: 'POST', body }, 10);
+    const { events: onA } = await readEvents(`${a.url}/chat/answer-1`, { method: 'POST', body }, 10);
     expect(onA).toHaveLength(10);
-    const onB = await readEvents(`${b.url}/chat/answer-1`, { headers: { 'last-event-id': onA.at(-1)!.id! } });
+    const { events: onB } = await readEvents(`${b.url}/chat/answer-1`, { headers: { 'last-event-id': onA.at(-1)!.id! } });
     expect(onB.at(-1)).toMatchObject({ event: 'done', data: '[DONE]' });
 
     const chunks = [...onA, ...onB].filter((event) => event.event === undefined).map((event) => JSON.parse(event.data) as ChatCompletionChunk);

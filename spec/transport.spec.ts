@@ -3,22 +3,15 @@ import { DONE, fromChatCompletion, IdleTimeoutError, isRetryable, ParseError, un
 import { decodeUtf8, fetchBytes, parseServerSentEvents } from '../src/internal/transport';
 import { lineEndNormalizer } from '../src/internal/transport/lineEndNormalizer';
 import { streamStartOf } from '../src/streamStart';
-import { sleep, startLoopbackServer, waitFor, writeApart, sseHeaders, type LoopbackServer } from './support/loopbackServer';
+import { sleep, waitFor, writeApart, sseHeaders } from './support/loopbackServer';
+import { serveEachTest } from './support/serveEachTest';
 
 const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 const chunk = (content: string) =>
   `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}`;
 
 describe('the transport', () => {
-  const servers: LoopbackServer[] = [];
-  const serve = async (handle: Parameters<typeof startLoopbackServer>[0]) => {
-    const server = await startLoopbackServer(handle);
-    servers.push(server);
-    return server;
-  };
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-  });
+  const serve = serveEachTest();
 
   describe('the one CR rule', () => {
     it('a read of exactly "\\n" after a read ending in "\\r" drops that LF only (reads …\\r | \\n | \\ndata: [DONE])', async () => {
@@ -175,15 +168,7 @@ describe('the transport', () => {
 });
 
 describe('fetchBytes and parseServerSentEvents, for the sources to come', () => {
-  const servers: LoopbackServer[] = [];
-  const serve = async (handle: Parameters<typeof startLoopbackServer>[0]) => {
-    const server = await startLoopbackServer(handle);
-    servers.push(server);
-    return server;
-  };
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.close()));
-  });
+  const serve = serveEachTest();
 
   it('computes the request per subscription (a GET to another URL, a Last-Event-ID) and exposes id, event and retry', async () => {
     const server = await serve((request, response) => {

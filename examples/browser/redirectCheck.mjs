@@ -13,8 +13,8 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { bundlePageScript } from './bundlePageScript.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -73,17 +73,7 @@ deadline.unref();
 const servers = [];
 let browser;
 try {
-  const bundle = await build({
-    stdin: { contents: PAGE_SCRIPT, resolveDir: ROOT, loader: 'js' },
-    absWorkingDir: ROOT,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-  });
-  const script = bundle.outputFiles[0].contents;
+  const script = await bundlePageScript(PAGE_SCRIPT, ROOT);
 
   // Origin B: where the redirect leads. It would answer, and CORS would let the page read it.
   const target = await recordingServer((_request, response, cors) => {

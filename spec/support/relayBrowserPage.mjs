@@ -9,8 +9,8 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { bundlePageScript } from '../../examples/browser/bundlePageScript.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values: args } = parseArgs({
@@ -50,17 +50,7 @@ deadline.unref();
 let browser;
 let site;
 try {
-  const bundle = await build({
-    stdin: { contents: PAGE_SCRIPT, resolveDir: ROOT, loader: 'js' },
-    absWorkingDir: ROOT,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-  });
-  const script = bundle.outputFiles[0].contents;
+  const script = await bundlePageScript(PAGE_SCRIPT, ROOT);
   site = createServer((request, response) => {
     if (request.url === '/main.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
     else response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>relay check</title><script type="module" src="/main.js"></script>');
