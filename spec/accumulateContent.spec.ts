@@ -1,4 +1,4 @@
-import { defer, from, lastValueFrom, map, toArray, type Observable } from 'rxjs';
+import { asapScheduler, defer, from, lastValueFrom, map, observeOn, toArray, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { NetworkError } from '../src/errors.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
@@ -17,6 +17,9 @@ const usage: Usage = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 
 /** Folds the chunks and returns every snapshot. */
 const fold = (chunks: ChatCompletionChunk[]) => lastValueFrom(from(chunks).pipe(accumulateContent(), toArray()));
 const last = async (chunks: ChatCompletionChunk[]) => (await fold(chunks)).at(-1)!;
+/** Folds the chunks and returns every snapshot with the mark read while it was delivered. */
+const foldMarked = (chunks: ChatCompletionChunk[]) =>
+  lastValueFrom(from(chunks).pipe(accumulateContent(), map((snapshot) => ({ snapshot, mark: appendedOf(snapshot) })), toArray()));
 
 describe('accumulateContent', () => {
   let rx: TestScheduler;
@@ -354,27 +357,61 @@ describe('accumulateContent', () => {
     const frozenDeep = (value: unknown): boolean =>
       typeof value !== 'object' || value === null || (Object.isFrozen(value) && Object.values(value).every(frozenDeep));
 
-    it('freezes everything a snapshot can share with another: choices, tool calls, usage', async () => {
+    it('freezes what every stream shares: the empty arrays, the empty choice 0, usage', async () => {
       const snapshots = await fold([
-        chunk({ content: 'a', tool_calls: [{ index: 0, id: 't', function: { name: 'f', arguments: '{' } }] }),
-        chunk({ reasoning: 'r' }, { index: 1 }),
+        { id: 'c1', choices: [] },
+        chunk({ content: 'a' }),
         { id: 'c1', choices: [], usage: { ...usage, completion_tokens_details: { reasoning_tokens: 1 } } },
       ]);
-      for (const snapshot of snapshots) {
-        expect(Object.values(snapshot).every(frozenDeep)).toBe(true);
-      }
-      expect(snapshots[2]!.choices).toBe(snapshots[1]!.choices);
-      expect(snapshots[1]!.toolCalls).toBe(snapshots[0]!.toolCalls);
+      const [before, text, withUsage] = snapshots;
+      expect(before!.choices).toEqual([]);
+      expect(Object.isFrozen(before!.choices)).toBe(true);
+      expect(Object.isFrozen(before!.toolCalls)).toBe(true);
+      expect(Object.isFrozen(text!.toolCalls)).toBe(true);
+      expect(Object.isFrozen(text!.choices[0]!.toolCalls)).toBe(true);
+      expect(frozenDeep(withUsage!.usage)).toBe(true);
+      // Unchanged parts are shared: the usage chunk changed no choice.
+      expect(withUsage!.choices).toBe(text!.choices);
     });
 
     it('lets no consumer add a tool call that a later, unrelated stream would show', async () => {
       const first = await last([chunk({ content: 'no tools here' })]);
       expect(() => (first.toolCalls as ToolCallSnapshot[]).push({ index: 0, type: 'function', function: { name: 'ghost', arguments: '{}' } })).toThrow(TypeError);
-      expect(() => (first.choices as ChoiceSnapshot[]).push(first.choices[0]!)).toThrow(TypeError);
+      const empty = await last([{ id: 'c0', choices: [] }]);
+      expect(() => (empty.choices as ChoiceSnapshot[]).push(first.choices[0]!)).toThrow(TypeError);
       const later = await last([chunk({ content: 'unrelated' })]);
       expect(later.toolCalls).toEqual([]);
       expect(later.choices[0]!.toolCalls).toEqual([]);
       expect(later.choices).toHaveLength(1);
+      expect((await last([{ id: 'c2', choices: [] }])).choices).toEqual([]);
+    });
+
+    it('keeps the fold apart from what a consumer changes in a snapshot against its types', async () => {
+      const changed: ChatCompletionSnapshot[] = [];
+      const snapshots = await lastValueFrom(
+        from([
+          chunk({ content: 'Hel', tool_calls: [{ index: 0, id: 't', type: 'function', function: { name: 'f', arguments: '{"a"' } }] }),
+          chunk({ content: 'lo', tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }),
+        ]).pipe(
+          accumulateContent(),
+          map((snapshot) => {
+            if (changed.length === 0) {
+              // What a careless consumer could do from JavaScript or through a cast.
+              const loose = snapshot as unknown as { choices: { content: string }[]; toolCalls: ToolCallSnapshot[] };
+              loose.choices[0]!.content = 'XXX';
+              (loose.toolCalls[0]!.function as { arguments: string }).arguments = 'YYY';
+              loose.toolCalls.push({ index: 5, type: 'function', function: { name: 'ghost', arguments: '' } });
+            }
+            changed.push(snapshot);
+            return snapshot;
+          }),
+          toArray(),
+        ),
+      );
+      const final = snapshots.at(-1)!;
+      expect(final.content).toBe('Hello');
+      expect(final.choices[0]!.content).toBe('Hello');
+      expect(final.toolCalls).toEqual([{ index: 0, id: 't', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }]);
     });
 
     it('keeps its own copy of usage, so the chunk stays the caller\'s to change', async () => {
@@ -387,15 +424,15 @@ describe('accumulateContent', () => {
   });
 
   describe('the appended mark', () => {
-    it('marks every snapshot with what its chunk appended to content, reasoning, refusal and each call\'s arguments', async () => {
-      const snapshots = await fold([
+    it('tells, while each snapshot is delivered, what its chunk appended to content, reasoning, refusal and each call\'s arguments', async () => {
+      const folded = await foldMarked([
         chunk({ role: 'assistant', content: 'Hel', reasoning_content: 'th' }),
         chunk({ content: 'lo', refusal: 'no' }),
         tools({ index: 0, id: 'a', type: 'function', function: { name: 'f', arguments: '{"x"' } }, { index: 1, id: 'b', type: 'function', function: { name: 'g', arguments: '[' } }),
         tools({ index: 1, function: { arguments: '1' } }, { index: 1, function: { arguments: ',2' } }),
         chunk({}, { finish_reason: 'tool_calls' }),
       ]);
-      const marks = snapshots.map((snapshot) => appendedOf(snapshot)!);
+      const marks = folded.map(({ mark }) => mark!);
       expect(marks.map(({ fold: _fold, ...rest }) => rest)).toEqual([
         { chunk: 1, content: 'Hel', reasoning: 'th', refusal: '', toolCalls: [] },
         { chunk: 2, content: 'lo', reasoning: '', refusal: 'no', toolCalls: [] },
@@ -405,17 +442,56 @@ describe('accumulateContent', () => {
       ]);
       // One fold, one identity; applying the marks in order rebuilds every text.
       expect(new Set(marks.map((mark) => mark.fold)).size).toBe(1);
-      expect(marks.map((mark) => mark.content).join('')).toBe(snapshots.at(-1)!.content);
-      expect(marks.map((mark) => mark.toolCalls![1]).join('')).toBe(snapshots.at(-1)!.toolCalls[1]!.function.arguments);
+      const final = folded.at(-1)!.snapshot;
+      expect(marks.map((mark) => mark.content).join('')).toBe(final.content);
+      expect(marks.map((mark) => mark.toolCalls![1]).join('')).toBe(final.toolCalls[1]!.function.arguments);
     });
 
-    it('is invisible to JSON, spreading, deep equality and key listings, and cannot be replaced', async () => {
-      const [snapshot] = await fold([chunk({ content: 'Hi' })]);
+    it('is no property of the snapshot, and is gone once the delivery is over or behind an asynchronous step', async () => {
+      const [{ snapshot, mark }] = await foldMarked([chunk({ content: 'Hi' })]);
+      expect(mark).toMatchObject({ chunk: 1, content: 'Hi' });
       expect(JSON.parse(JSON.stringify(snapshot))).toEqual({ id: 'c1', model: 'm', content: 'Hi', reasoning: '', refusal: '', toolCalls: [], finishReason: null, choices: [expect.anything()] });
-      expect(appendedOf({ ...snapshot })).toBeUndefined();
-      expect(Object.keys(snapshot!)).not.toContain(APPENDED);
-      expect(APPENDED).toBe(Symbol.for('rxjs-llm-stream.appended'));
-      expect(() => Object.defineProperty(snapshot, APPENDED, { value: undefined })).toThrow(TypeError);
+      expect(Reflect.ownKeys(snapshot).filter((key) => typeof key === 'symbol')).toEqual([]);
+      expect(appendedOf(snapshot)).toBeUndefined();
+      expect(APPENDED).toBe(Symbol.for('rxjs-llm-stream.appendedSlot'));
+      const late = await lastValueFrom(
+        from([chunk({ content: 'a' }), chunk({ content: 'b' })]).pipe(accumulateContent(), observeOn(asapScheduler), map(appendedOf), toArray()),
+      );
+      expect(late).toEqual([undefined, undefined]);
+    });
+
+    it('gives, behind a synchronous filter or copy, the mark of the snapshot delivered, and nothing for a copy', async () => {
+      const seen = await lastValueFrom(
+        from([chunk({ content: 'a' }), chunk({ content: 'b' }), chunk({ content: 'c' })]).pipe(
+          accumulateContent(),
+          map((snapshot) => ({ snapshot, copy: { ...snapshot } })),
+          map(({ snapshot, copy }) => [appendedOf(snapshot)?.content, appendedOf(copy)]),
+          toArray(),
+        ),
+      );
+      expect(seen).toEqual([
+        ['a', undefined],
+        ['b', undefined],
+        ['c', undefined],
+      ]);
+    });
+
+    it('nests: a fold delivered inside the delivery of another gives each its own mark', async () => {
+      const seen: string[] = [];
+      await lastValueFrom(
+        from([chunk({ content: 'outer' })]).pipe(
+          accumulateContent(),
+          map((outer) => {
+            from([chunk({ content: 'inner' })])
+              .pipe(accumulateContent())
+              .subscribe((inner) => seen.push(`${appendedOf(inner)?.content} ${appendedOf(outer)?.content}`));
+            seen.push(`${appendedOf(outer)?.content}`);
+            return outer;
+          }),
+        ),
+      );
+      // During the inner delivery only the inner snapshot is named; after it, the outer one again.
+      expect(seen).toEqual(['inner undefined', 'outer']);
     });
 
     it('gives a fold that starts over a new identity, and a resumed fold its old one, counting on', () => {
@@ -444,12 +520,12 @@ describe('accumulateContent', () => {
     });
 
     it('gives no tool-call texts for a chunk that opened a call before an open one, since the positions moved', async () => {
-      const snapshots = await fold([
+      const folded = await foldMarked([
         tools({ index: 2, id: 'b', type: 'function', function: { name: 'g', arguments: '[1' } }),
         tools({ index: 0, id: 'a', type: 'function', function: { name: 'f', arguments: '{' } }),
         tools({ index: 2, function: { arguments: ']' } }),
       ]);
-      expect(snapshots.map((snapshot) => appendedOf(snapshot)!.toolCalls)).toEqual([['[1'], undefined, ['', ']']]);
+      expect(folded.map(({ mark }) => mark!.toolCalls)).toEqual([['[1'], undefined, ['', ']']]);
     });
   });
 

@@ -139,6 +139,40 @@ describe('the packed package', () => {
     expect(run(process.execPath, ['both.mjs'], dir)).toBe('true');
   });
 
+  it("hands the ESM fold's appended text to the CJS partial JSON parser: it slices fragments, never the whole string", () => {
+    // 2,000 fragments of a 200 KB document. Without the shared mark, the
+    // parser slices each new fragment out of the whole string: strings up to
+    // 200 KB long, about 2,000 × 100 KB in all.
+    writeFileSync(
+      join(dir, 'mark.mjs'),
+      `import { Subject } from 'rxjs';
+import { accumulateContent } from 'rxjs-llm-stream';
+import { createRequire } from 'node:module';
+const { parseJsonAsItStreams } = createRequire(import.meta.url)('rxjs-llm-stream');
+let code = '';
+for (let i = 0; code.length < 200000; i++) code += 'const value' + i + ' = "text ' + i + '";\\n';
+const document = JSON.stringify({ code });
+const chunks = new Subject();
+let last;
+chunks.pipe(accumulateContent(), parseJsonAsItStreams()).subscribe((value) => (last = value.partial));
+const slice = String.prototype.slice;
+let longest = 0;
+String.prototype.slice = function (...bounds) {
+  longest = Math.max(longest, this.length);
+  return slice.apply(this, bounds);
+};
+for (let k = 0; k < 2000; k++) {
+  const content = slice.call(document, Math.floor((k * document.length) / 2000), Math.floor(((k + 1) * document.length) / 2000));
+  chunks.next({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+}
+String.prototype.slice = slice;
+process.stdout.write(JSON.stringify({ longest, same: JSON.stringify(last) === document }));`,
+    );
+    const { longest, same } = JSON.parse(run(process.execPath, ['mark.mjs'], dir)) as { longest: number; same: boolean };
+    expect(same).toBe(true);
+    expect(longest).toBeLessThan(1_000);
+  });
+
   it.each([
     ['node16', { module: 'node16', moduleResolution: 'node16' }],
     ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],

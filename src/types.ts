@@ -82,7 +82,7 @@ export interface Usage {
   [vendorField: string]: unknown;
 }
 
-/** A tool call as accumulated so far. Read-only: frozen at run time. */
+/** A tool call as accumulated so far. Read-only. */
 export interface ToolCallSnapshot {
   readonly index: number;
   readonly id?: string;
@@ -90,7 +90,7 @@ export interface ToolCallSnapshot {
   readonly function: { readonly name: string; readonly arguments: string };
 }
 
-/** One choice (`n > 1` gives several) as accumulated so far. Read-only: frozen at run time. */
+/** One choice (`n > 1` gives several) as accumulated so far. Read-only. */
 export interface ChoiceSnapshot {
   readonly index: number;
   readonly content: string;
@@ -101,9 +101,10 @@ export interface ChoiceSnapshot {
 }
 
 /**
- * The whole message so far. Every snapshot is a new object and never changes:
- * it is typed read-only, and every array and object in it is frozen (parts
- * that did not change are shared with the snapshot before).
+ * The whole message so far. Every snapshot is a new object and the library
+ * never changes it: it is typed read-only all the way down (parts that did
+ * not change are shared with the snapshot before), and what every stream
+ * shares (the empty `toolCalls` and `choices` arrays) is frozen.
  */
 export interface ChatCompletionSnapshot {
   /** The first non-empty chunk `id`; ids never split or restart a snapshot. */

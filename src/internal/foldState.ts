@@ -1,10 +1,10 @@
 import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js';
-import { markAppended, type Appended } from './foldAppended.js';
+import type { Appended } from './foldAppended.js';
 import { limitError, MAX_CHOICES } from './foldLimits.js';
 import { appendText, textOfParts, type TextBudget } from './foldText.js';
 import { appendedArguments, foldToolCall, isIndex, newToolCallsState, NO_TOOL_CALLS, toolCallsSnapshot, type ToolCallsState } from './foldToolCalls.js';
 
-/** One choice while it is folded: changed in place here, emitted as a frozen `ChoiceSnapshot`. */
+/** One choice while it is folded: changed in place here, emitted as a `ChoiceSnapshot` copy. */
 interface ChoiceState {
   index: number;
   content: string;
@@ -18,13 +18,15 @@ interface ChoiceState {
   addedRefusal: string;
   /** Created at the choice's first tool-call fragment. */
   tools: ToolCallsState | undefined;
-  /** The frozen snapshot of the choice as it is now; `undefined` after a change. */
+  /** The snapshot of the choice as it is now; `undefined` after a change. */
   snapshot: ChoiceSnapshot | undefined;
 }
 
 /**
  * Everything one fold knows: the state behind the snapshots, changed in place
- * chunk by chunk. Never emitted; snapshots are frozen copies of its parts.
+ * chunk by chunk. Never emitted; snapshots are copies of its parts, so a
+ * consumer that changes a snapshot (against its `readonly` types) cannot
+ * change the fold.
  */
 export interface FoldState extends TextBudget {
   /** Chunks folded so far. */
@@ -37,14 +39,14 @@ export interface FoldState extends TextBudget {
   /** In index order. */
   choices: ChoiceState[];
   byIndex: Map<number, ChoiceState>;
-  /** The frozen array last emitted; stale while `choicesChanged`. */
+  /** The array last emitted; stale while `choicesChanged`. */
   choicesSnapshot: readonly ChoiceSnapshot[];
   choicesChanged: boolean;
 }
 
 const NO_CHOICES: readonly ChoiceSnapshot[] = Object.freeze([]);
 
-/** What the snapshot shows of choice 0 before it exists. Frozen and shared. */
+/** What the snapshot shows of choice 0 before it exists. Frozen: every stream shares it. */
 const EMPTY_CHOICE: ChoiceSnapshot = Object.freeze({
   index: 0,
   content: '',
@@ -70,10 +72,10 @@ export function newFoldState(): FoldState {
 }
 
 /**
- * Folds one chunk into `state` and returns the new frozen snapshot, marked
- * with what the chunk appended (`Appended`). The work is proportional to the
- * chunk, plus one copy of the arrays of choices and tool calls the chunk
- * changed (their length is capped).
+ * Folds one chunk into `state` and returns the new snapshot. The work is
+ * proportional to the chunk, plus one copy of the arrays of choices and tool
+ * calls the chunk changed (their length is capped). What the chunk appended
+ * is worked out only when asked, by `appendedAt`.
  */
 export function foldChunk(state: FoldState, chunk: unknown): ChatCompletionSnapshot {
   state.chunks++;
@@ -175,9 +177,9 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
     const snapshot = new Array<ChoiceSnapshot>(choices.length);
     for (let i = 0; i < choices.length; i++) {
       const choice = choices[i]!;
-      snapshot[i] = choice.snapshot ??= freezeChoice(choice);
+      snapshot[i] = choice.snapshot ??= choiceSnapshotOf(choice);
     }
-    state.choicesSnapshot = Object.freeze(snapshot);
+    state.choicesSnapshot = snapshot;
     state.choicesChanged = false;
   }
   const first = state.byIndex.get(0)?.snapshot ?? EMPTY_CHOICE;
@@ -192,16 +194,15 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
     choices: state.choicesSnapshot,
   };
   if (state.usage !== undefined) snapshot.usage = state.usage;
-  // Typed read-only, not frozen: no other snapshot shares this object, and a
-  // freeze per chunk costs more than everything else here. The same goes for
-  // the mark, held in a read-only property.
-  markAppended(snapshot, appendedOf(state));
   return snapshot;
 }
 
-/** What the chunk just folded appended to choice 0. */
-function appendedOf(state: FoldState): Appended {
-  const { chunks } = state;
+/**
+ * What chunk number `chunks` appended to choice 0, while it is still the last
+ * chunk folded into `state`; `undefined` once another one was.
+ */
+export function appendedAt(state: FoldState, chunks: number): Appended | undefined {
+  if (state.chunks !== chunks) return undefined;
   const zero = state.byIndex.get(0);
   const added = zero !== undefined && zero.addedAt === chunks;
   return {
@@ -216,15 +217,15 @@ function appendedOf(state: FoldState): Appended {
 
 const NO_TOOL_CALLS_APPENDED: readonly string[] = Object.freeze([]);
 
-function freezeChoice(choice: ChoiceState): ChoiceSnapshot {
-  return Object.freeze({
+function choiceSnapshotOf(choice: ChoiceState): ChoiceSnapshot {
+  return {
     index: choice.index,
     content: choice.content,
     reasoning: choice.reasoning,
     refusal: choice.refusal,
     toolCalls: choice.tools === undefined ? NO_TOOL_CALLS : toolCallsSnapshot(choice.tools),
     finishReason: choice.finishReason,
-  });
+  };
 }
 
 /** A frozen copy of the chunk's usage, its nested detail objects frozen copies too (the chunk stays the caller's). */

@@ -7,7 +7,7 @@ export interface ToolCallBudget extends TextBudget {
   readonly chunks: number;
 }
 
-/** A tool call while it is folded: changed in place here, emitted as a frozen `ToolCallSnapshot`. */
+/** A tool call while it is folded: changed in place here, emitted as a `ToolCallSnapshot` copy. */
 interface CallState {
   index: number;
   id: string | undefined;
@@ -16,7 +16,7 @@ interface CallState {
   /** The chunk (its number) that appended `added` to the arguments. */
   addedAt: number;
   added: string;
-  /** The frozen snapshot of the call as it is now; `undefined` after a change. */
+  /** The snapshot of the call as it is now; `undefined` after a change. */
   snapshot: ToolCallSnapshot | undefined;
 }
 
@@ -31,18 +31,18 @@ export interface ToolCallsState {
   byId: Map<string, CallState>;
   byIndex: Map<number, CallState>;
   highestIndex: number;
-  /** The frozen array last emitted; stale while `changed`. */
+  /** The array last emitted; stale while `changed`. */
   snapshot: readonly ToolCallSnapshot[];
   changed: boolean;
   /** The last chunk that appended to any call's arguments. */
   addedAt: number;
   /** The last chunk that opened a call before an open one, moving it to a later position. */
   movedAt: number;
-  /** A frozen array of `''` per call, for the chunks that appended no arguments. */
+  /** An array of `''` per call, for the chunks that appended no arguments. */
   nothingAdded: readonly string[];
 }
 
-/** The array every choice without tool calls shares; frozen, so no consumer can add to it. */
+/** The array every choice without tool calls shares, in every stream; frozen, so no consumer can add to it. */
 export const NO_TOOL_CALLS: readonly ToolCallSnapshot[] = Object.freeze([]);
 
 const NOTHING_ADDED: readonly string[] = Object.freeze([]);
@@ -105,17 +105,17 @@ export function foldToolCall(tools: ToolCallsState, fragment: unknown, budget: T
   tools.changed = true;
 }
 
-/** The frozen array of the calls as they are now; the same array as before when nothing changed. */
+/** The array of the calls as they are now; the same array as before when nothing changed. */
 export function toolCallsSnapshot(tools: ToolCallsState): readonly ToolCallSnapshot[] {
   if (!tools.changed) return tools.snapshot;
   const { calls } = tools;
   const snapshot = new Array<ToolCallSnapshot>(calls.length);
   for (let i = 0; i < calls.length; i++) {
     const call = calls[i]!;
-    snapshot[i] = call.snapshot ??= freezeCall(call);
+    snapshot[i] = call.snapshot ??= callSnapshotOf(call);
   }
   tools.changed = false;
-  return (tools.snapshot = Object.freeze(snapshot));
+  return (tools.snapshot = snapshot);
 }
 
 function findCall(tools: ToolCallsState, id: string | undefined, index: number | undefined): CallState | undefined {
@@ -136,7 +136,7 @@ export function appendedArguments(tools: ToolCallsState, chunk: number): readonl
   if (tools.movedAt === chunk) return undefined;
   const { calls } = tools;
   if (tools.addedAt !== chunk) {
-    if (tools.nothingAdded.length !== calls.length) tools.nothingAdded = Object.freeze(new Array<string>(calls.length).fill(''));
+    if (tools.nothingAdded.length !== calls.length) tools.nothingAdded = new Array<string>(calls.length).fill('');
     return tools.nothingAdded;
   }
   const added = new Array<string>(calls.length);
@@ -144,7 +144,7 @@ export function appendedArguments(tools: ToolCallsState, chunk: number): readonl
     const call = calls[i]!;
     added[i] = call.addedAt === chunk ? call.added : '';
   }
-  return Object.freeze(added);
+  return added;
 }
 
 function openCall(tools: ToolCallsState, index: number | undefined, chunk: number): CallState {
@@ -176,9 +176,7 @@ function argumentsText(args: unknown): string {
   }
 }
 
-function freezeCall(call: CallState): ToolCallSnapshot {
-  const fn = Object.freeze({ name: call.name, arguments: call.arguments });
-  return Object.freeze(
-    call.id === undefined ? { index: call.index, type: 'function' as const, function: fn } : { index: call.index, id: call.id, type: 'function' as const, function: fn },
-  );
+function callSnapshotOf(call: CallState): ToolCallSnapshot {
+  const fn = { name: call.name, arguments: call.arguments };
+  return call.id === undefined ? { index: call.index, type: 'function', function: fn } : { index: call.index, id: call.id, type: 'function', function: fn };
 }

@@ -1,14 +1,15 @@
-import { defer, map, type OperatorFunction } from 'rxjs';
-import { foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
+import { Observable, type OperatorFunction } from 'rxjs';
+import { deliverWithAppended } from '../internal/foldAppended.js';
+import { appendedAt, foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
 import { streamStartOf, type StreamStart } from '../streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
 
 /**
  * Folds chunks into a snapshot of the whole message so far, emitting a new
  * snapshot after every chunk: text, reasoning, refusal and tool calls of each
- * choice, the finish reason and usage. Snapshots are read-only and never
- * change after they are emitted: unchanged parts are shared between them, and
- * every array and object in them is frozen.
+ * choice, the finish reason and usage. Snapshots are typed read-only and
+ * never change after they are emitted: unchanged parts are shared between
+ * them, and what every stream shares (the empty arrays) is frozen.
  *
  * ```text
  * chunks:     --{Hel}--{lo}--{stop}--
@@ -34,10 +35,10 @@ import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
  * Subscribe one subscriber at a time to a resumable pipeline. An operator
  * that maps chunks to new objects before `accumulateContent` drops the mark.
  *
- * Each snapshot also carries, in a non-enumerable property under
- * `Symbol.for('rxjs-llm-stream.appended')`, what its chunk appended to the
- * texts, so that an operator after this one (`parseJsonAsItStreams`) can
- * follow them without reading the whole strings.
+ * While a snapshot is handed downstream, an operator after this one
+ * (`parseJsonAsItStreams`) can also learn what its chunk appended to the
+ * texts, and follow them without reading the whole strings (see
+ * `internal/foldAppended.ts`).
  *
  * Tool calls merge by `index`; indices may start at 1 or skip. A fragment
  * without `index` opens a new call when it brings a new `id` and continues the
@@ -64,15 +65,26 @@ export function accumulateContent(): OperatorFunction<ChatCompletionChunk, ChatC
     if (token !== undefined) (byStream ??= new WeakMap()).set(token, state);
     return state;
   };
+  // A subscriber of its own rather than `map`: the snapshot must be named as
+  // the one being delivered until the delivery returns (`deliverWithAppended`).
   return (source) =>
-    defer(() => {
+    new Observable<ChatCompletionSnapshot>((subscriber) => {
       let state = newFoldState();
-      return source.pipe(
-        map((chunk) => {
-          const start = streamStartOf(chunk);
-          if (start !== undefined) state = stateAtStart(state, start);
-          return foldChunk(state, chunk);
-        }),
-      );
+      return source.subscribe({
+        next: (chunk) => {
+          let snapshot: ChatCompletionSnapshot;
+          try {
+            const start = streamStartOf(chunk);
+            if (start !== undefined) state = stateAtStart(state, start);
+            snapshot = foldChunk(state, chunk);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          deliverWithAppended(subscriber, snapshot, state, state.chunks, appendedAt);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
     });
 }

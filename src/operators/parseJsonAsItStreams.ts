@@ -58,10 +58,10 @@ export interface ParseJsonAsItStreamsOptions<Schema extends StandardSchemaV1 = S
  * number, literal or key is left out, so the value only grows. Each string is
  * parsed incrementally: a snapshot costs the parse of its new text (plus a
  * shallow copy of the containers still open), never a re-parse of the whole.
- * The new text comes from what `accumulateContent` marks each snapshot with
- * having appended, so not even reading it touches the whole string; for
- * snapshots made elsewhere, or after one was skipped (a `filter` in between),
- * it is read out of the string. A string that does not extend the previous
+ * The new text comes from what `accumulateContent` says each snapshot's chunk
+ * appended, so not even reading it touches the whole string; for snapshots
+ * made elsewhere, after one was skipped (a `filter` in between) or behind an
+ * asynchronous step (`observeOn`, `auditTime`), it is read out of the string. A string that does not extend the previous
  * one (the request restarted) starts its parse over. Parsed values are deeply
  * frozen, and containers that did not change keep their identity.
  *
