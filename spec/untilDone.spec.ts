@@ -1,3 +1,4 @@
+import { from } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { untilDone } from '../src/operators/untilDone.js';
 import { StreamInterruptedError } from '../src/errors.js';
@@ -55,5 +56,23 @@ describe('untilDone', () => {
     rx.run(({ cold, expectObservable }) => {
       expectObservable(cold('--a---', { a: 1 }).pipe(untilDone())).toBe('--a---', { a: 1 });
     });
+  });
+
+  it('stops a synchronous source at DONE: nothing after it is read', () => {
+    const read: unknown[] = [];
+    function* recorded() {
+      for (const value of [1, 2, DONE, 3, 4]) {
+        read.push(value);
+        yield value;
+      }
+    }
+    const seen: unknown[] = [];
+    let completed = false;
+    from(recorded())
+      .pipe(untilDone())
+      .subscribe({ next: (value) => seen.push(value), complete: () => (completed = true) });
+    expect(seen).toEqual([1, 2]);
+    expect(completed).toBe(true);
+    expect(read).toEqual([1, 2, DONE]);
   });
 });

@@ -1,4 +1,4 @@
-import { concatWith, defer, filter, map, of, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 
 /**
  * Decodes a stream of byte chunks as UTF-8 into text pieces: a character cut
@@ -18,13 +18,19 @@ import { concatWith, defer, filter, map, of, type OperatorFunction } from 'rxjs'
  * ```
  */
 export function decodeUtf8(): OperatorFunction<Uint8Array, string> {
+  // One subscriber of its own rather than `map` + `concatWith`: this runs for
+  // every read of the body, and each operator is one more hop per read.
   return (bytes) =>
-    defer(() => {
+    new Observable<string>((subscriber) => {
       const decoder = new TextDecoder();
-      return bytes.pipe(
-        map((chunk) => decoder.decode(chunk, { stream: true })),
-        concatWith(defer(() => of(decoder.decode())).pipe(filter((rest) => rest !== ''))),
-      );
+      return bytes.subscribe({
+        next: (chunk) => subscriber.next(decoder.decode(chunk, { stream: true })),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          const rest = decoder.decode();
+          if (rest !== '') subscriber.next(rest);
+          subscriber.complete();
+        },
+      });
     });
 }
-
