@@ -1,7 +1,11 @@
 import { createParser } from 'eventsource-parser';
 import OpenAI from 'openai';
 import { lastValueFrom, tap } from 'rxjs';
-import { accumulateContent, fromChatCompletion, untilDone } from '../src/index.js';
+// The library as it ships: its own built package (`npm run bench` builds it
+// first), not the TypeScript sources. Run from source through tsx, every call
+// from one module to another goes through a getter that the build has not, and
+// the split transport makes many such calls per chunk.
+import { accumulateContent, fromChatCompletion, untilDone } from 'rxjs-llm-stream';
 import type { Fetch } from './delivery.js';
 
 /** What a contender ends with, and when its first content arrived (ms from the call). */
