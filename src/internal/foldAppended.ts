@@ -11,7 +11,7 @@
  * made it; `appendedOf(snapshot)` asks the slot, and works out the mark only
  * then. So an operator that reads it during the delivery (synchronously, as
  * `map` does, also behind `filter`, `tap` or `share`) gets it, and a pipeline
- * that never reads it pays two writes per chunk. After the delivery, or
+ * that never reads it pays one read and two writes per chunk. After the delivery, or
  * behind an asynchronous step (`observeOn`, `auditTime`), there is no mark
  * and the consumer reads the whole strings. (A non-enumerable property per
  * snapshot, the first design, cost an `Object.defineProperty` per chunk: a
@@ -50,55 +50,41 @@ export interface Appended {
   readonly toolCalls: readonly string[] | undefined;
 }
 
-/** The snapshot being delivered, and how to work out its mark. */
-interface AppendedSlot {
-  snapshot: object | undefined;
-  /** Opaque to every reader but `read`: the fold's state. */
-  fold: unknown;
-  /** The count of chunks the fold had folded when it made `snapshot`. */
-  chunk: number;
-  read: ((fold: unknown, chunk: number) => Appended | undefined) | undefined;
+/** What a fold puts in the slot while it delivers a snapshot. */
+export interface AppendedSource {
+  /** The snapshot being delivered: the fold's last. */
+  readonly delivered: object | undefined;
+  /** Works out what the chunk that made `delivered` appended. */
+  readonly appended: () => Appended | undefined;
 }
 
 /** The key of the slot on `globalThis`. Shared by every copy of the package. */
 export const APPENDED: unique symbol = Symbol.for('rxjs-llm-stream.appendedSlot') as never;
 
-const slot: AppendedSlot = sharedSlot();
+const slot: { current: AppendedSource | undefined } = sharedSlot();
 
-function sharedSlot(): AppendedSlot {
-  const holder = globalThis as { [APPENDED]?: AppendedSlot };
+function sharedSlot(): { current: AppendedSource | undefined } {
+  const holder = globalThis as { [APPENDED]?: { current: AppendedSource | undefined } };
   const existing = holder[APPENDED];
   if (typeof existing === 'object' && existing !== null) return existing;
-  const created: AppendedSlot = { snapshot: undefined, fold: undefined, chunk: 0, read: undefined };
+  const created = { current: undefined };
   Object.defineProperty(holder, APPENDED, { value: created });
   return created;
 }
 
 /**
- * Hands `snapshot` to `subscriber` with the slot naming it as made by `fold`
- * at chunk number `chunk`; `read(fold, chunk)` works the mark out when
- * someone asks. The slot is put back as it was afterwards, so a delivery
- * inside a delivery (a fold feeding another) nests.
+ * Hands `snapshot` (the last of `source`) to `subscriber` with the slot
+ * naming `source`, which works the mark out when someone asks. The slot is
+ * put back as it was afterwards, so a delivery inside a delivery (a fold
+ * feeding another) nests. One read and two writes per snapshot.
  */
-export function deliverWithAppended<State>(
-  subscriber: { next(value: ChatCompletionSnapshot): void },
-  snapshot: ChatCompletionSnapshot,
-  fold: State,
-  chunk: number,
-  read: (fold: State, chunk: number) => Appended | undefined,
-): void {
-  const { snapshot: outerSnapshot, fold: outerFold, chunk: outerChunk, read: outerRead } = slot;
-  slot.snapshot = snapshot;
-  slot.fold = fold;
-  slot.chunk = chunk;
-  slot.read = read as AppendedSlot['read'];
+export function deliverWithAppended(subscriber: { next(value: ChatCompletionSnapshot): void }, snapshot: ChatCompletionSnapshot, source: AppendedSource): void {
+  const outer = slot.current;
+  slot.current = source;
   try {
     subscriber.next(snapshot);
   } finally {
-    slot.snapshot = outerSnapshot;
-    slot.fold = outerFold;
-    slot.chunk = outerChunk;
-    slot.read = outerRead;
+    slot.current = outer;
   }
 }
 
@@ -108,8 +94,9 @@ export function deliverWithAppended<State>(
  * `accumulateContent` (or a mark of another shape).
  */
 export function appendedOf(snapshot: unknown): Appended | undefined {
-  if (typeof snapshot !== 'object' || snapshot === null || slot.snapshot !== snapshot || typeof slot.read !== 'function') return undefined;
-  const mark = slot.read(slot.fold, slot.chunk) as Partial<Appended> | undefined;
+  const source = slot.current;
+  if (source === undefined || typeof snapshot !== 'object' || snapshot === null || source.delivered !== snapshot || typeof source.appended !== 'function') return undefined;
+  const mark = source.appended() as Partial<Appended> | undefined;
   if (typeof mark !== 'object' || mark === null) return undefined;
   const { fold, chunk, content, reasoning, refusal, toolCalls } = mark;
   const valid =

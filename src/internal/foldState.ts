@@ -1,5 +1,5 @@
 import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js';
-import type { Appended } from './foldAppended.js';
+import type { Appended, AppendedSource } from './foldAppended.js';
 import { limitError, MAX_CHOICES } from './foldLimits.js';
 import { appendText, textOfParts, type TextBudget } from './foldText.js';
 import { appendedArguments, foldToolCall, isIndex, newToolCallsState, NO_TOOL_CALLS, toolCallsSnapshot, type ToolCallsState } from './foldToolCalls.js';
@@ -28,7 +28,7 @@ interface ChoiceState {
  * consumer that changes a snapshot (against its `readonly` types) cannot
  * change the fold.
  */
-export interface FoldState extends TextBudget {
+export interface FoldState extends TextBudget, AppendedSource {
   /** Chunks folded so far. */
   chunks: number;
   /** Names this fold in the `Appended` marks of its snapshots; a fold that starts over is a new state with a new one. */
@@ -39,9 +39,13 @@ export interface FoldState extends TextBudget {
   /** In index order. */
   choices: ChoiceState[];
   byIndex: Map<number, ChoiceState>;
+  /** Choice 0 (`byIndex.get(0)`), kept at hand: most chunks touch only it. */
+  zero: ChoiceState | undefined;
   /** The array last emitted; stale while `choicesChanged`. */
   choicesSnapshot: readonly ChoiceSnapshot[];
   choicesChanged: boolean;
+  /** The last snapshot made. */
+  delivered: ChatCompletionSnapshot | undefined;
 }
 
 const NO_CHOICES: readonly ChoiceSnapshot[] = Object.freeze([]);
@@ -57,7 +61,7 @@ const EMPTY_CHOICE: ChoiceSnapshot = Object.freeze({
 });
 
 export function newFoldState(): FoldState {
-  return {
+  const state: FoldState = {
     chunks: 0,
     origin: Object.freeze({}),
     textLength: 0,
@@ -66,9 +70,13 @@ export function newFoldState(): FoldState {
     usage: undefined,
     choices: [],
     byIndex: new Map(),
+    zero: undefined,
     choicesSnapshot: NO_CHOICES,
     choicesChanged: false,
+    delivered: undefined,
+    appended: () => appendedAt(state),
   };
+  return state;
 }
 
 /**
@@ -98,7 +106,7 @@ function foldChoice(state: FoldState, choice: unknown): void {
   const { index: rawIndex, delta, finish_reason: finish } = choice as { index?: unknown; delta?: unknown; finish_reason?: unknown };
   const index = rawIndex === undefined || rawIndex === null ? 0 : rawIndex;
   if (!isIndex(index)) return;
-  const target = state.byIndex.get(index) ?? openChoice(state, index);
+  const target = (index === 0 ? state.zero : state.byIndex.get(index)) ?? openChoice(state, index);
   if (typeof delta === 'object' && delta !== null) foldDelta(state, target, delta);
   if (typeof finish === 'string' && finish !== '') target.finishReason = finish;
   target.snapshot = undefined;
@@ -168,6 +176,7 @@ function openChoice(state: FoldState, index: number): ChoiceState {
   if (position === choices.length) choices.push(choice);
   else choices.splice(position, 0, choice);
   state.byIndex.set(index, choice);
+  if (index === 0) state.zero = choice;
   return choice;
 }
 
@@ -182,7 +191,7 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
     state.choicesSnapshot = snapshot;
     state.choicesChanged = false;
   }
-  const first = state.byIndex.get(0)?.snapshot ?? EMPTY_CHOICE;
+  const first = state.zero?.snapshot ?? EMPTY_CHOICE;
   const snapshot: { -readonly [K in keyof ChatCompletionSnapshot]: ChatCompletionSnapshot[K] } = {
     id: state.id,
     model: state.model,
@@ -194,16 +203,13 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
     choices: state.choicesSnapshot,
   };
   if (state.usage !== undefined) snapshot.usage = state.usage;
+  state.delivered = snapshot;
   return snapshot;
 }
 
-/**
- * What chunk number `chunks` appended to choice 0, while it is still the last
- * chunk folded into `state`; `undefined` once another one was.
- */
-export function appendedAt(state: FoldState, chunks: number): Appended | undefined {
-  if (state.chunks !== chunks) return undefined;
-  const zero = state.byIndex.get(0);
+/** What the last chunk folded into `state` appended to choice 0. */
+function appendedAt(state: FoldState): Appended {
+  const { chunks, zero } = state;
   const added = zero !== undefined && zero.addedAt === chunks;
   return {
     fold: state.origin,

@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { deliverWithAppended } from '../internal/foldAppended.js';
-import { appendedAt, foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
+import { foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
 import { streamStartOf, type StreamStart } from '../streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
 
@@ -81,7 +81,7 @@ export function accumulateContent(): OperatorFunction<ChatCompletionChunk, ChatC
             subscriber.error(error);
             return;
           }
-          deliverWithAppended(subscriber, snapshot, state, state.chunks, appendedAt);
+          deliverWithAppended(subscriber, snapshot, state);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
