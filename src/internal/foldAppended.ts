@@ -7,15 +7,16 @@
  * a consumer of the mark costs in proportion to the new text, not the document.
  *
  * The mark is not stored on the snapshot. While `accumulateContent` hands a
- * snapshot downstream, one shared slot names that snapshot and the fold that
- * made it; `appendedOf(snapshot)` asks the slot, and works out the mark only
- * then. So an operator that reads it during the delivery (synchronously, as
- * `map` does, also behind `filter`, `tap` or `share`) gets it, and a pipeline
- * that never reads it pays one read and two writes per chunk. After the delivery, or
- * behind an asynchronous step (`observeOn`, `auditTime`), there is no mark
- * and the consumer reads the whole strings. (A non-enumerable property per
- * snapshot, the first design, cost an `Object.defineProperty` per chunk: a
- * fifth of the whole pipeline's time on a stream of small chunks.)
+ * snapshot downstream, one shared slot names the fold that made it (and the
+ * fold knows its last snapshot); `appendedOf(snapshot)` asks the slot, and
+ * works out the mark only then. So an operator that reads it during the
+ * delivery (synchronously, as `map` does, also behind `filter`, `tap` or
+ * `share`) gets it, and a pipeline that never reads it pays one read and two
+ * writes per chunk. After the delivery, or behind an asynchronous step
+ * (`observeOn`, `auditTime`), there is no mark and the consumer reads the
+ * whole strings. (A non-enumerable property per snapshot, the first design,
+ * cost an `Object.defineProperty` per chunk: about a fifth of the whole
+ * pipeline's time on a stream of small chunks.)
  *
  * The slot lives on `globalThis` under a `Symbol.for` key, so the ESM and CJS
  * copies of the package share it; a mark of another shape (another version
