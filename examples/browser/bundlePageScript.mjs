@@ -1,12 +1,14 @@
-// Bundles a page script given as source text for the browser, in memory, with
-// esbuild: its imports of rxjs and rxjs-llm-stream resolve from `root` (the
-// package's own "exports", so `npm run build` first).
+// Bundles a page script for the browser, in memory, with esbuild: given as
+// source text (JavaScript) or as a file (`{ entry }`, TypeScript too), its
+// imports of rxjs and rxjs-llm-stream resolve from `root` (the package's own
+// "exports", so `npm run build` first).
 import { build } from 'esbuild';
 
-/** Returns the bundled script's bytes, ready to serve as /main.js. */
-export async function bundlePageScript(source, root) {
+/** Returns the bundled script's bytes, ready to serve as /main.js. `script`: source text, or `{ entry: path }`. */
+export async function bundlePageScript(script, root) {
+  const input = typeof script === 'string' ? { stdin: { contents: script, resolveDir: root, loader: 'js' } } : { entryPoints: [script.entry] };
   const bundle = await build({
-    stdin: { contents: source, resolveDir: root, loader: 'js' },
+    ...input,
     absWorkingDir: root,
     bundle: true,
     format: 'esm',

@@ -13,9 +13,9 @@ import { createServer } from 'node:http';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { expectedOutput, startMockChatServer } from 'rxjs-llm-stream/testing';
+import { bundlePageScript } from './bundlePageScript.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -66,17 +66,7 @@ let site;
 let browser;
 try {
   // 1. Bundle for the browser, from the package's own "exports" (dist/esm), in memory.
-  const bundle = await build({
-    absWorkingDir: ROOT,
-    entryPoints: [join(HERE, 'main.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-  });
-  const script$ = bundle.outputFiles[0].contents;
+  const script$ = await bundlePageScript({ entry: join(HERE, 'main.ts') }, ROOT);
   check(script$.length > 0, `bundled ${relative(ROOT, join(HERE, 'main.ts'))} for the browser (${(script$.length / 1024).toFixed(1)} KiB, no Node built-ins)`);
   const html = await readFile(join(HERE, 'index.html'));
 
