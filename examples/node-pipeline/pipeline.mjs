@@ -5,7 +5,7 @@
 //
 //   npm run build
 //   node examples/node-pipeline/pipeline.mjs [--prompts 24] [--concurrency 4] [--seed 7]
-//        [--fault-rate 0.5] [--unrecoverable 0] [--input prompts.json] [--out results.ndjson]
+//        [--fault-rate 0.5] [--unrecoverable 0] [--idle-timeout 400] [--input prompts.json] [--out results.ndjson]
 //
 // --input: a JSON array of { "prompt": string, "answer"?: string }; the mock
 //   server answers each prompt with its "answer" (default: a generated one).
@@ -20,7 +20,7 @@ import { defer, finalize, from, last, lastValueFrom, map, mergeMap, tap } from '
 import { accumulateContent, fromChatCompletion, untilDone, withStreamStatus } from 'rxjs-llm-stream';
 import { startMockChatServer } from 'rxjs-llm-stream/testing';
 
-const USAGE = 'usage: node examples/node-pipeline/pipeline.mjs [--prompts N] [--concurrency N] [--seed N] [--fault-rate 0..1] [--unrecoverable N] [--input FILE] [--out FILE]';
+const USAGE = 'usage: node examples/node-pipeline/pipeline.mjs [--prompts N] [--concurrency N] [--seed N] [--fault-rate 0..1] [--unrecoverable N] [--idle-timeout MS] [--input FILE] [--out FILE]';
 
 /** Parses a non-negative integer option, or exits with the usage line. */
 function integer(value, name, min) {
@@ -43,6 +43,7 @@ try {
       seed: { type: 'string', default: '7' },
       'fault-rate': { type: 'string', default: '0.5' },
       unrecoverable: { type: 'string', default: '0' },
+      'idle-timeout': { type: 'string', default: '400' },
       input: { type: 'string' },
       out: { type: 'string' },
     },
@@ -55,6 +56,8 @@ const seed = integer(args.seed, 'seed', 0);
 const faultRate = Number(args['fault-rate']);
 if (!(faultRate >= 0 && faultRate <= 1)) usageError('--fault-rate must be between 0 and 1');
 const unrecoverableCount = integer(args.unrecoverable, 'unrecoverable', 0);
+// How long a silent stream waits before it is retried: what recovers a stalled one.
+const idleTimeout = integer(args['idle-timeout'], 'idle-timeout', 1);
 
 // ---------------------------------------------------------------- seeded randomness
 
@@ -114,7 +117,6 @@ const unrecoverable = new Set(
 // ---------------------------------------------------------------- the mock server's script
 
 const MAX_FAULTY_ATTEMPTS = 3; // attempt 4 of a prompt is always clean, so maxRetries 6 is enough
-const IDLE_TIMEOUT = 400;
 const attemptsSeen = new Map();
 const faultsInjected = {};
 
@@ -184,7 +186,7 @@ function answer({ index, prompt }) {
       apiKey: 'sk-example-not-a-real-key',
       headers: { 'x-prompt-index': String(index) },
       body: { model: 'mock-model', messages: [{ role: 'user', content: prompt }], stream_options: { include_usage: true } },
-      idleTimeout: IDLE_TIMEOUT,
+      idleTimeout,
     }),
   ).pipe(
     untilDone(),
