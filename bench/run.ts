@@ -3,7 +3,8 @@
  * npm run bench -- --quick a smoke run in under a minute: prints only, exits 1 if any output is wrong
  *
  * Every contender runs in the same process, interleaved round by round, so
- * machine drift hits all alike; figures are medians.
+ * machine drift hits all alike; figures are medians, and ratios are medians
+ * of per-round ratios (`pairedRatio`).
  */
 import { writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
@@ -13,13 +14,13 @@ import { CONTENDERS, floor, library, type Contender, type Result } from './conte
 import { inMemoryFetch, startBenchServer, type Fetch } from './delivery.js';
 import { cut, generateStream, type GeneratedStream } from './generator.js';
 import { ratioChart, table, type Row } from './report.js';
-import { fmt, kilo, max, median, min, rotate } from './stats.js';
+import { fmt, kilo, max, median, min, pairedRatio, rotate } from './stats.js';
 import { simulateStorm } from './storm.js';
 
 const quick = process.argv.includes('--quick');
 const config = quick
   ? { chunks: 10_000, rounds: 2, scaling: [10_000, 30_000], heapChunks: 50_000, ttfcRequests: 10, concurrent: 50, concurrentChunks: 300, stormClients: 2_000 }
-  : { chunks: 100_000, rounds: 7, scaling: [10_000, 100_000, 1_000_000], heapChunks: 1_000_000, ttfcRequests: 50, concurrent: 500, concurrentChunks: 2_000, stormClients: 10_000 };
+  : { chunks: 100_000, rounds: 11, scaling: [10_000, 100_000, 1_000_000], heapChunks: 1_000_000, ttfcRequests: 50, concurrent: 500, concurrentChunks: 2_000, stormClients: 10_000 };
 const gc = (globalThis as { gc?: () => void }).gc;
 const wrong = new Set<string>();
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -30,7 +31,7 @@ function check(name: string, result: Result, expected: GeneratedStream): boolean
   return ok;
 }
 
-/** Runs every contender once per round (after a warm-up), rotating the order; returns ms per contender. */
+/** Runs every contender once per round (after a warm-up), rotating the order; returns ms per contender and round (NaN: wrong output). */
 async function rounds(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = -1; round < count; round++) {
@@ -39,7 +40,8 @@ async function rounds(names: string[], expected: GeneratedStream, run: (contende
       const started = performance.now();
       const result = await run(CONTENDERS[name]!);
       const ms = performance.now() - started;
-      if (check(name, result, expected) && round >= 0) times[name]!.push(ms);
+      const ok = check(name, result, expected);
+      if (round >= 0) times[name]!.push(ok ? ms : NaN);
     }
   }
   return times;
@@ -106,7 +108,7 @@ async function scaling(): Promise<Row[]> {
       chunks: kilo(size),
       'FLOOR µs/chunk': fmt((median(times.FLOOR!) * 1000) / size, 3),
       'library µs/chunk': fmt((median(times['library']!) * 1000) / size, 3),
-      'library / FLOOR': fmt(median(times['library']!) / median(times.FLOOR!)),
+      'library / FLOOR': fmt(pairedRatio(times['library']!, times.FLOOR!)),
     });
     log(`  measured scaling at ${kilo(size)}`);
   }
@@ -155,8 +157,8 @@ async function concurrency(): Promise<Row[]> {
         const seconds = (performance.now() - started) / 1000;
         histogram.disable();
         const allOk = results.every((result) => check(name, result, stream));
-        if (round >= 0 && allOk) {
-          rows[name]!.rates.push((config.concurrent * stream.chunks) / seconds);
+        if (round >= 0) {
+          rows[name]!.rates.push(allOk ? (config.concurrent * stream.chunks) / seconds : NaN);
           rows[name]!.delays.push(histogram.max / 1e6);
         }
       }
@@ -168,7 +170,7 @@ async function concurrency(): Promise<Row[]> {
     contender: name,
     streams: String(config.concurrent),
     'chunks/s (aggregate, median)': kilo(median(rates)),
-    'ratio to FLOOR': fmt(median(rates) / median(rows.FLOOR!.rates)),
+    'ratio to FLOOR': fmt(pairedRatio(rates, rows.FLOOR!.rates)),
     'worst event-loop delay (ms)': fmt(median(delays), 1),
   }));
 }
@@ -177,7 +179,6 @@ async function main(): Promise<void> {
   const started = performance.now();
   log(`rxjs-llm-stream benchmark${quick ? ' (quick)' : ''}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
   const modes = await throughput();
-  const openaiMedian = (figures: ModeFigures) => median(figures.times['openai create']!);
   const throughputRows: Row[] = modes.flatMap((figures) =>
     Object.entries(figures.times).map(([name, times]) => ({
       mode: figures.mode,
@@ -185,8 +186,8 @@ async function main(): Promise<void> {
       'chunks/s median': kilo(figures.chunks / (median(times) / 1000)),
       'min–max': `${kilo(figures.chunks / (max(times) / 1000))}–${kilo(figures.chunks / (min(times) / 1000))}`,
       'µs/chunk': fmt((median(times) * 1000) / figures.chunks, 3),
-      'time / FLOOR': fmt(median(times) / median(figures.times.FLOOR!)),
-      'time / openai create': fmt(median(times) / openaiMedian(figures)),
+      'time / FLOOR': fmt(pairedRatio(times, figures.times.FLOOR!)),
+      'time / openai create': fmt(pairedRatio(times, figures.times['openai create']!)),
     })),
   );
   const ttfc = await timeToFirstChunk();
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
     const results = [
       '# Benchmark results',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${seconds} s): ${versions}. The machine is shared and noisy; every figure is a median of interleaved rounds in one process, and the ratios matter more than the absolute numbers.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${seconds} s): ${versions}. The machine is shared and noisy; every figure is a median of interleaved rounds in one process, each ratio the median of the per-round ratios (each round runs every contender once, back to back), and the ratios matter more than the absolute numbers.`,
       '',
       '![time ratios](ratios.svg)',
       '',
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
       join(__dirname, 'ratios.svg'),
       ratioChart(chartModes, chartContenders, (mode, contender) => {
         const figures = modes.find((m) => m.mode === mode)!;
-        return median(figures.times[contender]!) / median(figures.times.FLOOR!);
+        return pairedRatio(figures.times[contender]!, figures.times.FLOOR!);
       }),
     );
     log('wrote bench/RESULTS.md and bench/ratios.svg');

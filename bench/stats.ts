@@ -1,11 +1,24 @@
+/** The median of the finite values (a round with a wrong answer is NaN, and left out). */
 export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-export const min = (values: number[]) => Math.min(...values);
-export const max = (values: number[]) => Math.max(...values);
+/**
+ * The median over rounds of `times[i] / baseline[i]`: each round runs every
+ * contender once, back to back, so each ratio compares runs made under the
+ * same machine state, and a round disturbed for both cancels out. More robust
+ * on a shared machine than the ratio of the two medians, which pairs runs
+ * from different rounds.
+ */
+export function pairedRatio(times: number[], baseline: number[]): number {
+  return median(times.map((ms, round) => ms / baseline[round]!));
+}
+
+export const min = (values: number[]) => Math.min(...values.filter(Number.isFinite));
+export const max = (values: number[]) => Math.max(...values.filter(Number.isFinite));
 
 /** Rotates `items` by `round`, so no contender always runs first. */
 export function rotate<T>(items: T[], round: number): T[] {

@@ -2,6 +2,7 @@ import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js'
 import type { Appended, AppendedSource } from './foldAppended.js';
 import { limitError, MAX_CHOICES } from './foldLimits.js';
 import { appendText, textOfParts, type TextBudget } from './foldText.js';
+import { snapshotArray } from './snapshotArray.js';
 import { appendedArguments, foldToolCall, isIndex, newToolCallsState, NO_TOOL_CALLS, toolCallsSnapshot, type ToolCallsState } from './foldToolCalls.js';
 
 /** One choice while it is folded: changed in place here, emitted as a `ChoiceSnapshot` copy. */
@@ -182,13 +183,7 @@ function openChoice(state: FoldState, index: number): ChoiceState {
 
 function snapshotOf(state: FoldState): ChatCompletionSnapshot {
   if (state.choicesChanged) {
-    const { choices } = state;
-    const snapshot = new Array<ChoiceSnapshot>(choices.length);
-    for (let i = 0; i < choices.length; i++) {
-      const choice = choices[i]!;
-      snapshot[i] = choice.snapshot ??= choiceSnapshotOf(choice);
-    }
-    state.choicesSnapshot = snapshot;
+    state.choicesSnapshot = snapshotArray(state.choices, cachedChoiceSnapshot);
     state.choicesChanged = false;
   }
   const first = state.zero?.snapshot ?? EMPTY_CHOICE;
@@ -222,6 +217,10 @@ function appendedAt(state: FoldState): Appended {
 }
 
 const NO_TOOL_CALLS_APPENDED: readonly string[] = Object.freeze([]);
+
+function cachedChoiceSnapshot(choice: ChoiceState): ChoiceSnapshot {
+  return (choice.snapshot ??= choiceSnapshotOf(choice));
+}
 
 function choiceSnapshotOf(choice: ChoiceState): ChoiceSnapshot {
   return {

@@ -1,6 +1,7 @@
 import type { ToolCallSnapshot } from '../types.js';
 import { limitError, MAX_TOOL_CALLS } from './foldLimits.js';
 import { appendText, type TextBudget } from './foldText.js';
+import { snapshotArray } from './snapshotArray.js';
 
 /** What `foldToolCall` needs of the fold: its text budget, and the number of the chunk being folded. */
 export interface ToolCallBudget extends TextBudget {
@@ -108,14 +109,8 @@ export function foldToolCall(tools: ToolCallsState, fragment: unknown, budget: T
 /** The array of the calls as they are now; the same array as before when nothing changed. */
 export function toolCallsSnapshot(tools: ToolCallsState): readonly ToolCallSnapshot[] {
   if (!tools.changed) return tools.snapshot;
-  const { calls } = tools;
-  const snapshot = new Array<ToolCallSnapshot>(calls.length);
-  for (let i = 0; i < calls.length; i++) {
-    const call = calls[i]!;
-    snapshot[i] = call.snapshot ??= callSnapshotOf(call);
-  }
   tools.changed = false;
-  return (tools.snapshot = snapshot);
+  return (tools.snapshot = snapshotArray(tools.calls, cachedCallSnapshot));
 }
 
 function findCall(tools: ToolCallsState, id: string | undefined, index: number | undefined): CallState | undefined {
@@ -174,6 +169,10 @@ function argumentsText(args: unknown): string {
     // A RangeError from an object nested thousands deep, or JSON past V8's string limit.
     throw limitError('a tool call sent arguments as an object that cannot be written as JSON (nested too deeply or too large)');
   }
+}
+
+function cachedCallSnapshot(call: CallState): ToolCallSnapshot {
+  return (call.snapshot ??= callSnapshotOf(call));
 }
 
 function callSnapshotOf(call: CallState): ToolCallSnapshot {

@@ -1,10 +1,10 @@
-import type { Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import { assertContinuation, continuable, type ChatContinuation } from '../internal/continuation.js';
 import { findErrorObject, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject } from '../internal/parsePayload.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
-import { mapFresh, SKIP } from '../internal/transport/index.js';
-import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { freshMarker, SKIP } from '../internal/transport/index.js';
+import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 
@@ -83,13 +83,20 @@ export function fromChatCompletion(options: ChatCompletionOptions): Observable<C
     headers,
     secrets,
   });
-  const toEvent = (message: EventSourceMessage) => chatCompletionEvent(message, request.secrets);
   const continuation = assertContinuation(SOURCE, options.continuation, ['vllm', 'deepseek'], body);
-  if (continuation === undefined) return serverSentEvents(request).pipe(mapFresh(toEvent));
+  if (continuation === undefined) return chatCompletionEvents(request);
   return continuable((partial) => {
     const continued = partial === undefined ? request : { ...request, body: JSON.stringify(continuedBody(body, partial, continuation)) };
-    return serverSentEvents(continued).pipe(mapFresh(toEvent));
+    return chatCompletionEvents(continued);
   }, false);
+}
+
+/** The request's events as chunks and `DONE`, the first chunk of each subscription marked fresh. */
+function chatCompletionEvents(request: StreamRequest): Observable<ChatCompletionEvent> {
+  return defer(() => {
+    const markFresh = freshMarker<ChatCompletionEvent | typeof SKIP>();
+    return serverSentEvents(request, (message) => markFresh(chatCompletionEvent(message, request.secrets)));
+  });
 }
 
 /** The request asking the server to continue `partial` as the final assistant message. */

@@ -24,11 +24,13 @@
  *   comes by 1.5 × `ms` after the last value). Timers run on `scheduler`
  *   (default `asyncScheduler`).
  * - `decodeUtf8()`: one `TextDecoder` per subscription.
- * - `parseServerSentEvents({ source, maxEventSize?, onRetry? })`: WHATWG SSE
- *   parsing with the one CR rule of `lineEndNormalizer`; `ParseError` past
- *   `maxEventSize` characters.
- * - `mapFresh(project)`: `map` + `filter` (results equal to `SKIP` are left
- *   out) + `markFirstFresh` in one subscriber, for a source's hot path.
+ * - `parseServerSentEvents({ source, maxEventSize?, onRetry?, select? })`:
+ *   WHATWG SSE parsing with the one CR rule of `lineEndNormalizer`;
+ *   `ParseError` past `maxEventSize` characters. `select` maps each event in
+ *   the same step (results equal to `SKIP` are left out), for a source's hot
+ *   path.
+ * - `freshMarker()`: a function marking the first object it passes with
+ *   `markStreamStart(value, { resumed: false })`; one per subscription.
  * - `markFirstFresh()`: marks the first value of each subscription with
  *   `markStreamStart(value, { resumed: false })`; resumable sources mark
  *   their own `{ resumed: true, stream }` instead.
@@ -54,13 +56,15 @@ export { decodeUtf8 } from './decodeUtf8.js';
 export { fetchBytes, type FetchBytesOptions, type FetchLike, type HttpRequest } from './fetchBytes.js';
 export { idleTimeout, type IdleTimeoutOptions } from './idleTimeout.js';
 export { lineEndNormalizer } from './lineEndNormalizer.js';
-export { mapFresh, SKIP } from './mapFresh.js';
+export { freshMarker } from './freshMarker.js';
 export { markFirstFresh } from './markFirstFresh.js';
 export {
   DEFAULT_MAX_EVENT_SIZE,
   parseServerSentEvents,
+  SKIP,
   type EventSourceMessage,
   type ParseServerSentEventsOptions,
+  type SelectServerSentEventsOptions,
 } from './parseServerSentEvents.js';
 export { CROSS_ORIGIN_HEADERS, crossOriginHeaders, MAX_REDIRECTS } from './redirects.js';
 export { excerpt, type ContentTypeRule } from './responseErrors.js';

@@ -1,5 +1,5 @@
 import { defer, map, type MonoTypeOperatorFunction } from 'rxjs';
-import { markStreamStart } from '../../streamStart.js';
+import { freshMarker } from './freshMarker.js';
 
 /**
  * Marks the first object value of each subscription as the start of a fresh
@@ -18,15 +18,5 @@ import { markStreamStart } from '../../streamStart.js';
  * ```
  */
 export function markFirstFresh<T>(): MonoTypeOperatorFunction<T> {
-  return (source) =>
-    defer(() => {
-      let marked = false;
-      return source.pipe(
-        map((value) => {
-          if (marked || typeof value !== 'object' || value === null) return value;
-          marked = true;
-          return markStreamStart(value, { resumed: false });
-        }),
-      );
-    });
+  return (source) => defer(() => source.pipe(map(freshMarker<T>())));
 }

@@ -5,6 +5,9 @@ import { lineEndNormalizer } from './lineEndNormalizer.js';
 
 export type { EventSourceMessage };
 
+/** What a `select` projection returns for an event to leave out. */
+export const SKIP: unique symbol = Symbol('skip');
+
 /** The default cap on one event's (or line's) characters. */
 export const DEFAULT_MAX_EVENT_SIZE = 4 * 1024 * 1024;
 
@@ -17,6 +20,16 @@ export interface ParseServerSentEventsOptions {
   onRetry?: (milliseconds: number) => void;
 }
 
+/** The options with `select`: each event is emitted as what `select` makes of it. */
+export interface SelectServerSentEventsOptions<R> extends ParseServerSentEventsOptions {
+  /**
+   * Maps each event as it is dispatched, in the same step: a source's own
+   * step (payload → chunk) without one more subscriber per event on its hot
+   * path. `SKIP` leaves the event out; a throw errors the stream.
+   */
+  select: (event: EventSourceMessage) => R | typeof SKIP;
+}
+
 /**
  * Parses text pieces as Server-Sent Events (WHATWG rules, by
  * `eventsource-parser`, after `lineEndNormalizer`'s one CR rule) and emits
@@ -26,7 +39,9 @@ export interface ParseServerSentEventsOptions {
  * skipped; `retry:` goes to `options.onRetry`. An event left unfinished when
  * the text ends is dropped, as the standard says. An event growing past
  * `maxEventSize` fails with `ParseError`. Nothing is emitted once the
- * subscriber has unsubscribed, even from the rest of the same piece.
+ * subscriber has unsubscribed, even from the rest of the same piece. With
+ * `options.select`, each event is emitted as `select(event)` instead, and
+ * left out when that is `SKIP`.
  *
  * ```text
  * text:    -"data: a\n\nda"-"ta: b\r"-"\n\r\n"-|
@@ -36,18 +51,33 @@ export interface ParseServerSentEventsOptions {
  * @example
  * ```ts
  * text$.pipe(parseServerSentEvents({ source: 'mySource', onRetry: (ms) => (retryDelay = ms) }));
+ * text$.pipe(parseServerSentEvents({ source: 'mySource', select: (event) => (event.data === '' ? SKIP : JSON.parse(event.data)) }));
  * ```
  */
-export function parseServerSentEvents(options: ParseServerSentEventsOptions): OperatorFunction<string, EventSourceMessage> {
-  const { source: who, maxEventSize = DEFAULT_MAX_EVENT_SIZE, onRetry } = options;
+export function parseServerSentEvents(options: ParseServerSentEventsOptions): OperatorFunction<string, EventSourceMessage>;
+export function parseServerSentEvents<R>(options: SelectServerSentEventsOptions<R>): OperatorFunction<string, R>;
+export function parseServerSentEvents<R>(options: ParseServerSentEventsOptions & Partial<SelectServerSentEventsOptions<R>>): OperatorFunction<string, R | EventSourceMessage> {
+  const { source: who, maxEventSize = DEFAULT_MAX_EVENT_SIZE, onRetry, select } = options;
   return (text) =>
-    new Observable<EventSourceMessage>((subscriber) => {
+    new Observable<R | EventSourceMessage>((subscriber) => {
       let failure: ParseError | undefined;
       const toLF = lineEndNormalizer();
       const parser = createParser({
         maxBufferSize: maxEventSize,
         onEvent: (event) => {
-          if (!subscriber.closed) subscriber.next(event);
+          if (subscriber.closed) return;
+          if (select === undefined) {
+            subscriber.next(event);
+            return;
+          }
+          let selected: R | typeof SKIP;
+          try {
+            selected = select(event);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          if (selected !== SKIP) subscriber.next(selected);
         },
         onRetry,
         onError: (error) => {
