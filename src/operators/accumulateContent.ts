@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { deliverWithAppended } from '../internal/foldAppended.js';
+import { subscribeLinked } from '../internal/linkedSubscriber.js';
 import { foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
 import { streamStartOf, type StreamStart } from '../streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
@@ -67,10 +68,11 @@ export function accumulateContent(): OperatorFunction<ChatCompletionChunk, ChatC
   };
   // A subscriber of its own rather than `map`: the snapshot must be named as
   // the one being delivered until the delivery returns (`deliverWithAppended`).
+  // Linked (see `subscribeLinked`): one call chain fewer per chunk.
   return (source) =>
     new Observable<ChatCompletionSnapshot>((subscriber) => {
       let state = newFoldState();
-      return source.subscribe({
+      return subscribeLinked(source, subscriber, {
         next: (chunk) => {
           let snapshot: ChatCompletionSnapshot;
           try {
@@ -83,7 +85,7 @@ export function accumulateContent(): OperatorFunction<ChatCompletionChunk, ChatC
           }
           deliverWithAppended(subscriber, snapshot, state);
         },
-        error: (error: unknown) => subscriber.error(error),
+        error: (error) => subscriber.error(error),
         complete: () => subscriber.complete(),
       });
     });

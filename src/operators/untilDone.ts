@@ -1,5 +1,6 @@
-import { Observable, takeWhile, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import { StreamInterruptedError } from '../errors.js';
+import { subscribeLinked } from '../internal/linkedSubscriber.js';
 import { DONE } from '../types.js';
 
 /**
@@ -21,21 +22,17 @@ import { DONE } from '../types.js';
  * ```
  */
 export function untilDone<T>(): OperatorFunction<T | typeof DONE, T> {
-  // `takeWhile` and a flag rather than `concatWith(throwError(...))`: this
-  // runs for every event of every stream, and `concatWith` is two more hops
-  // per value.
+  // One linked subscriber rather than `takeWhile` plus a subscriber for the
+  // missing-DONE check (or `concatWith(throwError(...))`): this runs for
+  // every event of every stream, and each subscriber is one more call chain
+  // per value. Completing at DONE unsubscribes the source at once, so a
+  // synchronous source stops there too.
   return (source) =>
-    new Observable<T>((subscriber) => {
-      let done = false;
-      const beforeDone = (value: T | typeof DONE): value is T => {
-        if (value !== DONE) return true;
-        done = true;
-        return false;
-      };
-      return source.pipe(takeWhile(beforeDone)).subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => (done ? subscriber.complete() : subscriber.error(new StreamInterruptedError())),
-      });
-    });
+    new Observable<T>((subscriber) =>
+      subscribeLinked(source, subscriber, {
+        next: (value) => (value === DONE ? subscriber.complete() : subscriber.next(value)),
+        error: (error) => subscriber.error(error),
+        complete: () => subscriber.error(new StreamInterruptedError()),
+      }),
+    );
 }
