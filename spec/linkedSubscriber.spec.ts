@@ -63,7 +63,7 @@ describe('subscribeLinked', () => {
   });
 
   it('through untilDone and accumulateContent: a synchronous source is read up to DONE, or up to what the consumer takes', () => {
-    const read: unknown[] = [];
+    const read: (ChatCompletionChunk | typeof DONE)[] = [];
     const contents: string[] = [];
     recording<ChatCompletionChunk | typeof DONE>([chunk('a'), chunk('b'), DONE, chunk('c')], read)
       .pipe(untilDone(), accumulateContent())
@@ -71,7 +71,7 @@ describe('subscribeLinked', () => {
     expect(contents).toEqual(['a', 'ab']);
     expect(read).toHaveLength(3);
 
-    const readTaken: unknown[] = [];
+    const readTaken: (ChatCompletionChunk | typeof DONE)[] = [];
     const taken: string[] = [];
     recording<ChatCompletionChunk | typeof DONE>([chunk('a'), chunk('b'), chunk('c'), DONE], readTaken)
       .pipe(untilDone(), accumulateContent(), take(1))

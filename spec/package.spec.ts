@@ -173,6 +173,40 @@ process.stdout.write(JSON.stringify({ longest, same: JSON.stringify(last) === do
     expect(longest).toBeLessThan(1_000);
   });
 
+  it('works across the rxjs copies: CJS operators between ESM rxjs sources and operators stop a synchronous source at DONE or at take(1)', () => {
+    // untilDone and accumulateContent subscribe through a linked subscriber of
+    // their own rxjs copy; the other copy must call it directly and close it
+    // when its consumer leaves, or a synchronous source runs on past the end.
+    writeFileSync(
+      join(dir, 'copies.mjs'),
+      `import { config, from, take } from 'rxjs';
+import { createRequire } from 'node:module';
+const lib = createRequire(import.meta.url)('rxjs-llm-stream');
+const cjsConfig = createRequire(import.meta.url)('rxjs').config;
+const stopped = [];
+config.onStoppedNotification = cjsConfig.onStoppedNotification = (notification) => stopped.push(notification.kind);
+const chunk = (content) => ({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+function* recording(values, read) {
+  for (const value of values) {
+    read.push(value);
+    yield value;
+  }
+}
+const read = [];
+const seen = [];
+from(recording([chunk('a'), chunk('b'), lib.DONE, chunk('c')], read))
+  .pipe(lib.untilDone(), lib.accumulateContent())
+  .subscribe({ next: (snapshot) => seen.push(snapshot.content), complete: () => seen.push('|') });
+const readTaken = [];
+const taken = [];
+from(recording([chunk('a'), chunk('b'), chunk('c'), lib.DONE], readTaken))
+  .pipe(lib.untilDone(), lib.accumulateContent(), take(1))
+  .subscribe({ next: (snapshot) => taken.push(snapshot.content), complete: () => taken.push('|') });
+process.stdout.write(JSON.stringify({ seen, read: read.length, taken, readTaken: readTaken.length, stopped }));`,
+    );
+    expect(JSON.parse(run(process.execPath, ['copies.mjs'], dir))).toEqual({ seen: ['a', 'ab', '|'], read: 3, taken: ['a', '|'], readTaken: 1, stopped: [] });
+  });
+
   it.each([
     ['node16', { module: 'node16', moduleResolution: 'node16' }],
     ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],
