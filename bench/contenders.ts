@@ -47,28 +47,40 @@ export const floor: Contender = async (fetch, baseURL) => {
   return { text, args, firstChunkMs };
 };
 
+/** The three parts of the library that its contender uses: this build's, or another build's (`npm run bench:compare`). */
+export interface LibraryParts {
+  fromChatCompletion: typeof fromChatCompletion;
+  untilDone: typeof untilDone;
+  accumulateContent: typeof accumulateContent;
+}
+
 /**
  * The library: fromChatCompletion → untilDone → accumulateContent, subscribed
  * as an app does, keeping the last snapshot. The first-content check sits in
  * `next`, as the other contenders have it inline: a `tap` for it would add a
  * step per chunk that only the measurement needs.
  */
-export const library: Contender = (fetch, baseURL) =>
-  new Promise((resolve, reject) => {
-    const started = performance.now();
-    let firstChunkMs = -1;
-    let last: ChatCompletionSnapshot | undefined;
-    fromChatCompletion({ baseURL, fetch, body })
-      .pipe(untilDone(), accumulateContent())
-      .subscribe({
-        next: (snapshot) => {
-          if (firstChunkMs < 0 && snapshot.content !== '') firstChunkMs = performance.now() - started;
-          last = snapshot;
-        },
-        error: reject,
-        complete: () => resolve({ text: last?.content ?? '', args: (last?.toolCalls ?? []).map((call) => call.function.arguments).join(''), firstChunkMs }),
-      });
-  });
+export const libraryOf =
+  (parts: LibraryParts): Contender =>
+  (fetch, baseURL) =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      let firstChunkMs = -1;
+      let last: ChatCompletionSnapshot | undefined;
+      parts
+        .fromChatCompletion({ baseURL, fetch, body })
+        .pipe(parts.untilDone(), parts.accumulateContent())
+        .subscribe({
+          next: (snapshot) => {
+            if (firstChunkMs < 0 && snapshot.content !== '') firstChunkMs = performance.now() - started;
+            last = snapshot;
+          },
+          error: reject,
+          complete: () => resolve({ text: last?.content ?? '', args: (last?.toolCalls ?? []).map((call) => call.function.arguments).join(''), firstChunkMs }),
+        });
+    });
+
+export const library = libraryOf({ fromChatCompletion, untilDone, accumulateContent });
 
 const client = (fetch: Fetch, baseURL: string) => new OpenAI({ apiKey: 'sk-bench', baseURL, fetch: fetch as never, maxRetries: 0 });
 
