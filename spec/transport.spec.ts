@@ -100,6 +100,26 @@ describe('the transport', () => {
     });
   });
 
+  it('aborts a request left mid-body, and leaves alone one whose body was read to its end', async () => {
+    const server = await serve(async (request, response) => {
+      sseHeaders(response);
+      response.write(`${chunk('a')}\n\n`);
+      if (request.url!.includes('/whole/')) return void response.end('data: [DONE]\n\n');
+      await sleep(2_000);
+      if (!response.destroyed) response.end('data: [DONE]\n\n');
+    });
+    const signals: AbortSignal[] = [];
+    const recordingFetch = (url: string, init: RequestInit) => {
+      signals.push(init.signal!);
+      return globalThis.fetch(url, init);
+    };
+    const whole = await lastValueFrom(fromChatCompletion({ baseURL: `${server.url}/whole`, body, fetch: recordingFetch }).pipe(toArray()));
+    expect(whole.at(-1)).toBe(DONE);
+    const first = await lastValueFrom(fromChatCompletion({ baseURL: `${server.url}/half`, body, fetch: recordingFetch }).pipe(take(1)));
+    expect(first).toMatchObject({ choices: [{ delta: { content: 'a' } }] });
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, true]);
+  });
+
   it('looks fetch up on every subscription, so a fetch patched after the source was made (MSW, zone.js) is used', async () => {
     const server = await serve((_request, response) => {
       sseHeaders(response);

@@ -1,6 +1,7 @@
 import { concatWith, defer, EMPTY, from, map, of, type Observable, type OperatorFunction } from 'rxjs';
 import { SchemaValidationError, type SchemaIssue } from '../errors.js';
 import { appendedOf, type Appended } from '../internal/foldAppended.js';
+import { extended } from '../internal/extended.js';
 import { PartialJsonParser } from '../internal/partialJson.js';
 import type { StandardSchemaV1 } from '../internal/standardSchema.js';
 import type { ChatCompletionSnapshot, ToolCallSnapshot } from '../types.js';
@@ -113,7 +114,7 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
           const added = addedArguments?.[i];
           const parsed = (calls[i] ??= new StreamedJson()).update(call.function.arguments, typeof added === 'string' ? added : undefined);
           const before = previousCalls[i];
-          return before && before.parsedArguments === parsed && sameCall(before, call) ? before : { ...call, parsedArguments: parsed };
+          return before && before.parsedArguments === parsed && sameCall(before, call) ? before : extended(call, { parsedArguments: parsed });
         });
         previousCalls = toolCalls;
         let partial: unknown;
@@ -125,7 +126,7 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
           answer = i === -1 ? undefined : calls[i];
           partial = i === -1 ? undefined : toolCalls[i]!.parsedArguments;
         }
-        last = { ...snapshot, toolCalls, partial: partial as JsonSnapshot['partial'] };
+        last = extended(snapshot, { toolCalls, partial: partial as JsonSnapshot['partial'] });
         return last;
       });
       const validateAtEnd = defer(() => (schema ? validate(schema, last, answer, retryOnMismatch) : EMPTY));
@@ -203,7 +204,7 @@ function validate(schema: StandardSchemaV1, last: JsonSnapshot | undefined, answ
   return outcome.pipe(
     map((checked) => {
       if (checked.issues) throw new SchemaValidationError(checked.issues, whole, retryable);
-      return { ...last!, partial: whole as JsonSnapshot['partial'], value: checked.value };
+      return extended(last!, { partial: whole as JsonSnapshot['partial'], value: checked.value });
     }),
   );
 }

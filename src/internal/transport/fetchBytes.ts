@@ -45,7 +45,7 @@ const NO_BYTES = new Uint8Array(0);
  *   error body, so an idle timeout downstream sees the server is alive.
  * - Teardown aborts the request and cancels the body reader; nothing is
  *   emitted or reported after it, and nothing waits on a `fetch` that ignores
- *   the abort signal.
+ *   the abort signal. A body read to its end is not aborted afterwards.
  *
  * ```text
  * server:   (headers)--[bytes]--[bytes]--(end)
@@ -60,7 +60,7 @@ const NO_BYTES = new Uint8Array(0);
 export function fetchBytes(request: () => HttpRequest | Promise<HttpRequest>, options: FetchBytesOptions): Observable<Uint8Array> {
   return new Observable<Uint8Array>((subscriber) => {
     const controller = new AbortController();
-    const body: { reader?: ReadableStreamDefaultReader<Uint8Array> } = {};
+    const body: BodyState = { ended: false };
     streamBody(subscriber, request, options, controller.signal, body).then(
       () => {
         if (!subscriber.closed) subscriber.complete();
@@ -70,10 +70,19 @@ export function fetchBytes(request: () => HttpRequest | Promise<HttpRequest>, op
       },
     );
     return () => {
+      // A body read to its end leaves nothing to abort (and an abort makes an
+      // AbortError, a cost on every stream).
+      if (body.ended) return;
       controller.abort();
       body.reader?.cancel().catch(() => undefined);
     };
   });
+}
+
+/** The body of one subscription: its reader once there is one, and whether it was read to its end. */
+interface BodyState {
+  reader?: ReadableStreamDefaultReader<Uint8Array>;
+  ended: boolean;
 }
 
 async function streamBody(
@@ -81,7 +90,7 @@ async function streamBody(
   makeRequest: () => HttpRequest | Promise<HttpRequest>,
   options: FetchBytesOptions,
   signal: AbortSignal,
-  body: { reader?: ReadableStreamDefaultReader<Uint8Array> },
+  body: BodyState,
 ): Promise<void> {
   const request = await makeRequest();
   if (subscriber.closed) return;
@@ -111,7 +120,11 @@ async function streamBody(
       if (subscriber.closed) return;
       throw brokenConnection(context, error);
     }
-    if (result.done || subscriber.closed) return;
+    if (result.done) {
+      body.ended = true;
+      return;
+    }
+    if (subscriber.closed) return;
     subscriber.next(result.value);
   }
 }
