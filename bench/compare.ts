@@ -19,7 +19,8 @@ import { floor, library, libraryOf, type Contender, type LibraryParts, type Resu
 import { inMemoryFetch, startBenchServer, type Fetch } from './delivery.js';
 import { cut, generateStream, type GeneratedStream } from './generator.js';
 import { table, type Row } from './report.js';
-import { fmt, pairedRatio, rotate } from './stats.js';
+import { rounds } from './rounds.js';
+import { fmt, pairedRatio } from './stats.js';
 
 const ref = process.argv[2];
 const roundsFlag = process.argv.indexOf('--rounds');
@@ -46,22 +47,13 @@ function buildOf(ref: string): { parts: LibraryParts; remove: () => void } {
   }
 }
 
-/** Runs the contenders once per round after a warm-up, rotating the order; ms per contender and round (NaN: wrong output). */
-async function rounds(contenders: Record<string, Contender>, expected: GeneratedStream, fetch: Fetch, url: string): Promise<Record<string, number[]>> {
-  const names = Object.keys(contenders);
-  const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
-  for (let round = -2; round < roundCount; round++) {
-    for (const name of rotate(names, round + 2)) {
-      (globalThis as { gc?: () => void }).gc?.();
-      const started = performance.now();
-      const result: Result = await contenders[name]!(fetch, url);
-      const ms = performance.now() - started;
-      const ok = result.text === expected.text && result.args === expected.args;
-      if (!ok) throw new Error(`${name} gave the wrong text`);
-      if (round >= 0) times[name]!.push(ms);
-    }
-  }
-  return times;
+/** The contenders' ms per round in one mode, after two warm-up rounds; a wrong answer stops the comparison. */
+async function measure(contenders: Record<string, Contender>, expected: GeneratedStream, fetch: Fetch, url: string): Promise<Record<string, number[]>> {
+  const right = (name: string, result: Result) => {
+    if (result.text !== expected.text || result.args !== expected.args) throw new Error(`${name} gave the wrong text`);
+    return true;
+  };
+  return rounds(contenders, roundCount, (contender) => contender(fetch, url), right, 2);
 }
 
 async function main(): Promise<void> {
@@ -86,11 +78,11 @@ async function main(): Promise<void> {
       ['tiny pieces (1–64 B)', text, cut(text.bytes, 'tiny')],
       ['tool-call arguments, 16 KiB', tools, cut(tools.bytes, '16k')],
     ] as const) {
-      add(mode, await rounds(contenders, stream, inMemoryFetch(pieces), 'http://bench.invalid/v1'));
+      add(mode, await measure(contenders, stream, inMemoryFetch(pieces), 'http://bench.invalid/v1'));
     }
     const server = await startBenchServer(() => cut(text.bytes, '16k'));
     try {
-      add('loopback HTTP', await rounds(contenders, text, globalThis.fetch as Fetch, server.url));
+      add('loopback HTTP', await measure(contenders, text, globalThis.fetch as Fetch, server.url));
     } finally {
       await server.close();
     }

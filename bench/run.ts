@@ -14,6 +14,7 @@ import { CONTENDERS, floor, library, type Contender, type Result } from './conte
 import { inMemoryFetch, startBenchServer, type Fetch } from './delivery.js';
 import { cut, generateStream, type GeneratedStream } from './generator.js';
 import { ratioChart, table, type Row } from './report.js';
+import { rounds } from './rounds.js';
 import { fmt, kilo, max, median, min, pairedRatio, rotate } from './stats.js';
 import { simulateStorm } from './storm.js';
 
@@ -31,20 +32,10 @@ function check(name: string, result: Result, expected: GeneratedStream): boolean
   return ok;
 }
 
-/** Runs every contender once per round (after a warm-up), rotating the order; returns ms per contender and round (NaN: wrong output). */
-async function rounds(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds): Promise<Record<string, number[]>> {
-  const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
-  for (let round = -1; round < count; round++) {
-    for (const name of rotate(names, round + 1)) {
-      gc?.();
-      const started = performance.now();
-      const result = await run(CONTENDERS[name]!);
-      const ms = performance.now() - started;
-      const ok = check(name, result, expected);
-      if (round >= 0) times[name]!.push(ok ? ms : NaN);
-    }
-  }
-  return times;
+/** The contenders named, each run once per round after a warm-up round; ms per contender and round (NaN: wrong output). */
+function roundsOf(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds): Promise<Record<string, number[]>> {
+  const chosen = Object.fromEntries(names.map((name) => [name, CONTENDERS[name]!]));
+  return rounds(chosen, count, run, (name, result) => check(name, result, expected));
 }
 
 interface ModeFigures {
@@ -64,12 +55,12 @@ async function throughput(): Promise<ModeFigures[]> {
     ['tool-call arguments, 16 KiB', tools, cut(tools.bytes, '16k')],
   ] as const) {
     const fetch = inMemoryFetch(pieces);
-    figures.push({ mode, chunks: stream.chunks, times: await rounds(names, stream, (contender) => contender(fetch, 'http://bench.invalid/v1')) });
+    figures.push({ mode, chunks: stream.chunks, times: await roundsOf(names, stream, (contender) => contender(fetch, 'http://bench.invalid/v1')) });
     log(`  measured ${mode}`);
   }
   const server = await startBenchServer(() => cut(text.bytes, '16k'));
   try {
-    figures.push({ mode: 'loopback HTTP', chunks: text.chunks, times: await rounds(names, text, (contender) => contender(globalThis.fetch as Fetch, server.url)) });
+    figures.push({ mode: 'loopback HTTP', chunks: text.chunks, times: await roundsOf(names, text, (contender) => contender(globalThis.fetch as Fetch, server.url)) });
     log('  measured loopback HTTP');
   } finally {
     await server.close();
@@ -103,7 +94,7 @@ async function scaling(): Promise<Row[]> {
     const fetch = inMemoryFetch(cut(stream.bytes, '16k'));
         // Small sizes get more rounds, so warm-up and noise weigh the same at every size.
     const count = quick ? 2 : Math.max(3, Math.min(40, Math.round(2_000_000 / size)));
-    const times = await rounds(['FLOOR', 'library'], stream, (contender) => contender(fetch, 'http://bench.invalid/v1'), count);
+    const times = await roundsOf(['FLOOR', 'library'], stream, (contender) => contender(fetch, 'http://bench.invalid/v1'), count);
     rows.push({
       chunks: kilo(size),
       'FLOOR µs/chunk': fmt((median(times.FLOOR!) * 1000) / size, 3),

@@ -1,4 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
+import { extended } from './extended.js';
 import type { FetchLike, HttpRequest } from './transport/fetchBytes.js';
 import { DEFAULT_MAX_EVENT_SIZE } from './transport/parseServerSentEvents.js';
 import { assertDuration, assertFunction, assertHeaders } from './validate.js';
@@ -93,8 +94,7 @@ export function prepareStreamRequest(
   if (typeof maxEventSize !== 'number' || !(maxEventSize >= 1)) {
     throw new RangeError(`${source}: options.maxEventSize must be a number of characters, 1 or more (Infinity allowed).`);
   }
-  // Written out, not `{ ...request, source, ... }`: on Node 20 a spread copy followed by new keys costs about 1 µs per key.
-  return { url: request.url, body: request.body, headers: request.headers, source, extraHeaders, fetch, idleTimeout, maxEventSize, scheduler, secrets };
+  return extended(request, { source, extraHeaders, fetch, idleTimeout, maxEventSize, scheduler, secrets });
 }
 
 /**
