@@ -447,6 +447,28 @@ describe('accumulateContent', () => {
       expect(marks.map((mark) => mark.toolCalls![1]).join('')).toBe(final.toolCalls[1]!.function.arguments);
     });
 
+    it('joins what two deltas of one chunk appended to a text, and starts afresh at the next chunk', async () => {
+      const twice = (first: ChatCompletionDelta, second: ChatCompletionDelta): ChatCompletionChunk => ({
+        id: 'c1',
+        choices: [
+          { index: 0, delta: first, finish_reason: null },
+          { index: 0, delta: second, finish_reason: null },
+        ],
+      });
+      const mistral = [{ type: 'thinking', thinking: [{ type: 'text', text: 'hm' }] }, { type: 'text', text: 'Yes' }] as unknown as string;
+      const folded = await foldMarked([
+        twice({ content: 'a', reasoning: 'r1', refusal: 'n' }, { content: 'b', reasoning: 'r2', refusal: 'o' }),
+        chunk({ content: mistral }),
+        twice({ reasoning: 'x' }, { content: 'c' }),
+      ]);
+      expect(folded.map(({ mark }) => [mark!.content, mark!.reasoning, mark!.refusal])).toEqual([
+        ['ab', 'r1r2', 'no'],
+        ['Yes', 'hm', ''],
+        ['c', 'x', ''],
+      ]);
+      expect(folded.at(-1)!.snapshot).toMatchObject({ content: 'abYesc', reasoning: 'r1r2hmx', refusal: 'no' });
+    });
+
     it('is no property of the snapshot, and is gone once the delivery is over or behind an asynchronous step', async () => {
       const [{ snapshot, mark }] = await foldMarked([chunk({ content: 'Hi' })]);
       expect(mark).toMatchObject({ chunk: 1, content: 'Hi' });
