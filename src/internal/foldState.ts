@@ -12,17 +12,11 @@ interface ChoiceState {
   reasoning: string;
   refusal: string;
   finishReason: string | null;
-  /**
-   * What the last chunk that appended to each text appended, and that chunk
-   * (its number in `FoldState.chunks`). Stamped per text, when it grows: a
-   * chunk that appends nothing writes nothing here.
-   */
+  /** The chunk (its number in `FoldState.chunks`) the three texts below were appended by. */
+  addedAt: number;
   addedContent: string;
-  contentAddedAt: number;
   addedReasoning: string;
-  reasoningAddedAt: number;
   addedRefusal: string;
-  refusalAddedAt: number;
   /** Created at the choice's first tool-call fragment. */
   tools: ToolCallsState | undefined;
   /** The snapshot of the choice as it is now; `undefined` after a change. */
@@ -122,6 +116,10 @@ function foldChoice(state: FoldState, choice: unknown): void {
 
 function foldDelta(state: FoldState, target: ChoiceState, delta: object): void {
   const { content, reasoning_content: reasoningContent, reasoning, refusal, tool_calls: toolCalls } = delta as Record<string, unknown>;
+  if (target.addedAt !== state.chunks) {
+    target.addedAt = state.chunks;
+    target.addedContent = target.addedReasoning = target.addedRefusal = '';
+  }
   if (typeof content === 'string') {
     addContent(state, target, content);
   } else if (Array.isArray(content)) {
@@ -134,8 +132,7 @@ function foldDelta(state: FoldState, target: ChoiceState, delta: object): void {
   if (typeof thought === 'string') addReasoning(state, target, thought);
   if (typeof refusal === 'string' && refusal !== '') {
     target.refusal = appendText(state, target.refusal, refusal);
-    target.addedRefusal = target.refusalAddedAt === state.chunks ? target.addedRefusal + refusal : refusal;
-    target.refusalAddedAt = state.chunks;
+    target.addedRefusal += refusal;
   }
   if (Array.isArray(toolCalls) && toolCalls.length > 0) {
     const tools = (target.tools ??= newToolCallsState());
@@ -146,15 +143,13 @@ function foldDelta(state: FoldState, target: ChoiceState, delta: object): void {
 function addContent(state: FoldState, target: ChoiceState, text: string): void {
   if (text === '') return;
   target.content = appendText(state, target.content, text);
-  target.addedContent = target.contentAddedAt === state.chunks ? target.addedContent + text : text;
-  target.contentAddedAt = state.chunks;
+  target.addedContent += text;
 }
 
 function addReasoning(state: FoldState, target: ChoiceState, text: string): void {
   if (text === '') return;
   target.reasoning = appendText(state, target.reasoning, text);
-  target.addedReasoning = target.reasoningAddedAt === state.chunks ? target.addedReasoning + text : text;
-  target.reasoningAddedAt = state.chunks;
+  target.addedReasoning += text;
 }
 
 function openChoice(state: FoldState, index: number): ChoiceState {
@@ -170,12 +165,10 @@ function openChoice(state: FoldState, index: number): ChoiceState {
     reasoning: '',
     refusal: '',
     finishReason: null,
+    addedAt: 0,
     addedContent: '',
-    contentAddedAt: 0,
     addedReasoning: '',
-    reasoningAddedAt: 0,
     addedRefusal: '',
-    refusalAddedAt: 0,
     tools: undefined,
     snapshot: undefined,
   };
@@ -212,12 +205,13 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
 /** What the last chunk folded into `state` appended to choice 0. */
 function appendedAt(state: FoldState): Appended {
   const { chunks, zero } = state;
+  const added = zero !== undefined && zero.addedAt === chunks;
   return {
     fold: state.origin,
     chunk: chunks,
-    content: zero !== undefined && zero.contentAddedAt === chunks ? zero.addedContent : '',
-    reasoning: zero !== undefined && zero.reasoningAddedAt === chunks ? zero.addedReasoning : '',
-    refusal: zero !== undefined && zero.refusalAddedAt === chunks ? zero.addedRefusal : '',
+    content: added ? zero.addedContent : '',
+    reasoning: added ? zero.addedReasoning : '',
+    refusal: added ? zero.addedRefusal : '',
     toolCalls: zero?.tools === undefined ? NO_TOOL_CALLS_APPENDED : appendedArguments(zero.tools, chunks),
   };
 }
