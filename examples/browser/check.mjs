@@ -94,8 +94,21 @@ try {
   check(main?.status === 'done', 'the first answer ends "done"', JSON.stringify(main));
   check(main?.content === expectedMain, 'its text is exactly what the server sent', `got ${JSON.stringify(main?.content)}`);
   check((await page.textContent('#main-answer')) === expectedMain, 'the page shows that exact text');
-  const expectedStatuses = ['connecting', 'streaming', 'retrying', 'connecting', 'retrying', 'connecting', 'streaming', 'done'];
-  check(JSON.stringify(main?.statuses) === JSON.stringify(expectedStatuses), 'it went through the drop and the 429 (3 attempts)', `statuses ${JSON.stringify(main?.statuses)}`);
+  // On a busy machine the page may get the first attempt's error before any of its text (seen once
+  // in CI, with the jest workers beside it): Chromium does not promise to hand over the bytes it has
+  // not yet passed to the page when the connection breaks. Then that attempt goes straight from
+  // connecting to retrying. Both orders are right; any other is not.
+  const throughDrop = ['connecting', 'streaming', 'retrying', 'connecting', 'retrying', 'connecting', 'streaming', 'done'];
+  const dropBeforeAnyText = ['connecting', 'retrying', 'connecting', 'retrying', 'connecting', 'streaming', 'done'];
+  const statuses = JSON.stringify(main?.statuses);
+  check(
+    statuses === JSON.stringify(throughDrop) || statuses === JSON.stringify(dropBeforeAnyText),
+    'it went through the drop and the 429 (3 attempts)',
+    `statuses ${statuses}`,
+  );
+  if (statuses === JSON.stringify(dropBeforeAnyText)) {
+    process.stdout.write('  (the page read none of the first attempt before the drop: nothing of it to keep or replace)\n');
+  }
 
   // 5. The stop: wait for the stalled text, press Stop, and watch the server see the close.
   await page.waitForFunction(
