@@ -4,7 +4,7 @@ import { finalize, interval, map, Observable, take } from 'rxjs';
 import { createRelay, type Relay } from '../src/server/createRelay';
 import { memoryRelayStore } from '../src/server/memoryRelayStore';
 import { redisRelayStore, type RedisClientLike } from '../src/server/redisRelayStore';
-import type { RelayStore } from '../src/server/relayStore';
+import type { LegacyRelayStore as RelayStore } from '../src/server/legacyRelayStore';
 import { writeServerSentEvents } from '../src/server/writeServerSentEvents';
 import { markStreamStart } from '../src/streamStart';
 import { startLoopbackServer, waitFor, type LoopbackServer } from './support/loopbackServer';

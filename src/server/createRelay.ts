@@ -18,7 +18,8 @@ import {
 import { assertDuration, assertFunction } from '../internal/validate.js';
 import { streamStartOf } from '../streamStart.js';
 import { memoryRelayStore } from './memoryRelayStore.js';
-import type { RelayEntry, RelayEvent, RelayStore } from './relayStore.js';
+import type { LegacyRelayStore as RelayStore } from './legacyRelayStore.js';
+import type { RelayEntry, RelayEvent } from './relayStore.js';
 import { defaultErrorEvent, DEFAULT_HEARTBEAT, toServerSentEvents } from './toServerSentEvents.js';
 
 /** Options of `createRelay`; every field is optional. */

@@ -14,5 +14,15 @@ export type { Relay, RelayOptions, ToRelayEvent } from './createRelay.js';
 export { memoryRelayStore } from './memoryRelayStore.js';
 export { redisRelayStore } from './redisRelayStore.js';
 export type { RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
-export { RelayStreamNotFoundError } from './relayStore.js';
-export type { RelayEntry, RelayEvent, RelayStore } from './relayStore.js';
+export { RelayBusyError, RelayForbiddenError, RelayLeaseLostError, RelayLogFullError, RelayStreamNotFoundError } from './relayStore.js';
+export type {
+  RelayClaim,
+  RelayClaimOptions,
+  RelayEntry,
+  RelayEvent,
+  RelayLease,
+  RelayLogEntry,
+  RelayLogState,
+  RelayPage,
+  RelayStore,
+} from './relayStore.js';

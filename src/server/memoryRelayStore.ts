@@ -1,5 +1,6 @@
 import { concat, defer, from, Subject, throwError, type Observable } from 'rxjs';
-import { RelayStreamNotFoundError, type RelayEntry, type RelayEvent, type RelayStore } from './relayStore.js';
+import type { LegacyRelayStore as RelayStore } from './legacyRelayStore.js';
+import { RelayStreamNotFoundError, type RelayEntry, type RelayEvent } from './relayStore.js';
 
 interface Log {
   entries: RelayEntry[];

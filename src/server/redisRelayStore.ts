@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
-import { RelayStreamNotFoundError, type RelayEntry, type RelayEvent, type RelayStore } from './relayStore.js';
+import type { LegacyRelayStore as RelayStore } from './legacyRelayStore.js';
+import { RelayStreamNotFoundError, type RelayEntry, type RelayEvent } from './relayStore.js';
 
 /**
  * The part of a node-redis client (`redis` 4, 5 or 6: `createClient()`) the

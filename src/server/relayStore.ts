@@ -1,4 +1,138 @@
 import type { Observable } from 'rxjs';
+import { StreamError } from '../errors.js';
+
+/**
+ * The relay's store interface (wave 3): what `createRelay` asks of a place
+ * that keeps each stream's log. It is settled here, once, so that every store
+ * (memory, Redis through any client, a Durable Streams server) implements the
+ * same semantics and the relay's engine can change underneath:
+ *
+ * - **A log per stream id**, created by the first `claim`, with a random
+ *   `log` name that never repeats (an event id is `<log>-<seq>`, so a
+ *   `Last-Event-ID` from another log of the same stream id is recognised)
+ *   and entries numbered 1, 2, 3, ... (`seq`). The last entry may be a
+ *   terminal one (`end: true`); nothing follows it.
+ * - **One producer, by lease, fenced.** `claim` hands out a `RelayLease`
+ *   (a token and a producer epoch that grows by one on every claim of the
+ *   log). Every write (`append`, `renew`, `end`, `release`) is checked
+ *   against it in one atomic step (Redis: one script; memory: a compare):
+ *   a producer that lost its lease can no longer write, and rejects with
+ *   `RelayLeaseLostError`.
+ * - **Takeover.** A log whose lease lapsed (not renewed for `leaseMs`) or was
+ *   released, with no terminal entry, is claimed again by the next `claim`:
+ *   same `log`, a higher epoch, numbering continues after `lastSeq`, and the
+ *   last recorded resume point comes back.
+ * - **Lifetime from the last write.** Every fenced write extends the log's
+ *   life to `ttlMs` from now; `end` sets it to its own `ttlMs`. A write never
+ *   re-creates a log that expired (it rejects with `RelayLeaseLostError`).
+ * - **Pull reads.** Readers ask for a page after a position (`read`) and are
+ *   told when to ask again (`changes`); nothing is pushed to a reader that has
+ *   not asked, so a reader that does not drain costs nothing in the store.
+ * - **Faults are errors, never crashes.** A method may reject (or `changes`
+ *   may error) when the store is unreachable; a store never throws
+ *   asynchronously outside them, and never lets an `'error'` event go
+ *   unhandled.
+ * - **Nothing is written for an unknown id** by `read`, `state`, `changes`,
+ *   `touch` or `lastSeen`.
+ *
+ * Stream ids reaching a store are already validated by the relay (1 to 200
+ * characters of `A-Z a-z 0-9 - _ . :`).
+ */
+export interface RelayStore {
+  /**
+   * Claims `streamId` for a producer: creates its log (`'created'`), or takes
+   * over a log whose lease lapsed or was released with no terminal entry
+   * (`'takenOver'`). Otherwise answers why not, without writing anything:
+   * `'held'` (a live lease), `'ended'` (the log has its terminal entry),
+   * `'forbidden'` (the log records another `owner`). Rejects with
+   * `RelayBusyError` when the store takes no more streams.
+   */
+  claim(streamId: string, options: RelayClaimOptions): Promise<RelayClaim>;
+  /**
+   * Appends `events` in order under `lease`, renews the lease and the log's
+   * life, and records `resume` (when given) as the log's resume point, all in
+   * one atomic step. Resolves to the `seq` of the last appended entry.
+   * Rejects with `RelayLeaseLostError` when `lease` no longer holds the log
+   * (or the log expired), and with `RelayLogFullError` when the entries would
+   * pass the store's `maxEntries` or `maxBytes` (nothing is appended then).
+   */
+  append(lease: RelayLease, events: readonly RelayEvent[], resume?: string): Promise<number>;
+  /** Renews the lease and the log's life. Resolves `false` (writing nothing) when `lease` no longer holds the log. */
+  renew(lease: RelayLease): Promise<boolean>;
+  /**
+   * Appends the terminal entry under `lease`, sets the log's life to `ttlMs`
+   * from now and drops the lease. Resolves to the terminal entry's `seq`.
+   * Rejects with `RelayLeaseLostError` like `append`; never with
+   * `RelayLogFullError` (the terminal entry is always room).
+   */
+  end(lease: RelayLease, event: RelayEvent, ttlMs: number): Promise<number>;
+  /**
+   * Drops the lease at once without a terminal entry, so that the next
+   * `claim` (on any instance) takes the log over without waiting for a lapse.
+   * Does nothing when `lease` no longer holds the log.
+   */
+  release(lease: RelayLease): Promise<void>;
+  /** The log's state, or `undefined` for an unknown or expired stream id. */
+  state(streamId: string): Promise<RelayLogState | undefined>;
+  /**
+   * Up to `limit` entries with `seq` greater than `afterSeq` (0: from the
+   * start), with the log's state, or `undefined` for an unknown or expired
+   * stream id. When the log has ended and `afterSeq` is at or past its
+   * terminal entry, the page holds the terminal entry again.
+   */
+  read(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined>;
+  /**
+   * Emits whenever the log of `streamId` may have changed (entries appended,
+   * ended, lease released or taken over), so a reader that is waiting reads
+   * again. May emit spuriously; never replays. A lapsed lease need not be
+   * signalled: readers poll `state` (or `read`) on their heartbeat for that.
+   * Errors when the store loses its connection (the reader then ends its
+   * response without a terminal event, and its client resumes).
+   */
+  changes(streamId: string): Observable<void>;
+  /** Records that a client read `streamId` now (kept `ttlMs`). Writes nothing for an unknown stream id. */
+  touch(streamId: string, ttlMs: number): Promise<void>;
+  /** When a client last read `streamId` (ms since the epoch), if ever. */
+  lastSeen(streamId: string): Promise<number | undefined>;
+  /** Closes what the store opened itself (its own connections, timers); not the client it was given. */
+  close?(): Promise<void>;
+}
+
+/** What `claim` needs. */
+export interface RelayClaimOptions {
+  /** How long the lease lasts without a renewal, ms. */
+  readonly leaseMs: number;
+  /** How long the log lives after its last write, ms. */
+  readonly ttlMs: number;
+  /** Who may read the stream (`start`'s `owner`); recorded when the log is created, compared on takeover. */
+  readonly owner?: string | undefined;
+}
+
+/** The right to write one log, as `claim` hands it out; pass it back to every write. */
+export interface RelayLease {
+  readonly streamId: string;
+  /** The log this lease writes (the first part of every event id). */
+  readonly log: string;
+  /** A random token only this producer knows. */
+  readonly token: string;
+  /** The producer epoch: 1 for the producer that created the log, one more for each takeover. */
+  readonly epoch: number;
+  readonly leaseMs: number;
+  readonly ttlMs: number;
+}
+
+/** What `claim` answers. */
+export type RelayClaim =
+  | { readonly status: 'created'; readonly lease: RelayLease }
+  | {
+      readonly status: 'takenOver';
+      readonly lease: RelayLease;
+      /** The `seq` of the last entry the earlier producers appended; the next one is `lastSeq + 1`. */
+      readonly lastSeq: number;
+      /** The last resume point recorded with an append, if any. */
+      readonly resume?: string | undefined;
+    }
+  | { readonly status: 'held' | 'ended' | 'forbidden' };
 
 /** One event of a relayed stream, as a store keeps it. */
 export interface RelayEvent {
@@ -7,45 +141,76 @@ export interface RelayEvent {
   data: string;
 }
 
-/** A stored event with its id: the position in the stream's log, sent as the SSE `id`. */
+/** A stored event with its position in the log. */
+export interface RelayLogEntry extends RelayEvent {
+  /** 1, 2, 3, ...: the position in the log. */
+  seq: number;
+  /** Set on the terminal entry (the stream ended, failed or was cancelled); nothing follows it. */
+  end?: true;
+}
+
+/** A stored event as the relay hands it out, with its SSE id (`<log>-<seq>`). */
 export interface RelayEntry extends RelayEvent {
   id: string;
   /** Set on the terminal entry (the stream ended, failed or was cancelled); nothing follows it. */
   end?: true;
 }
 
-/**
- * Where a relay keeps each stream's events: an ordered, append-only log per
- * stream id with a terminal entry in the log itself, readable from any offset
- * and followed live, with an expiry. `memoryRelayStore()` serves one process;
- * `redisRelayStore(client)` lets many instances share the logs.
- */
-export interface RelayStore {
-  /** Starts a log for `streamId` that lives `ttlMs`; `false` when the id is already taken. */
-  create(streamId: string, ttlMs: number): Promise<boolean>;
-  /** Appends an event; resolves to its id. */
-  append(streamId: string, event: RelayEvent): Promise<string>;
-  /** Appends the terminal entry and shortens the log's life to `ttlMs`. */
-  end(streamId: string, event: RelayEvent, ttlMs: number): Promise<void>;
-  /** Whether the log exists (not unknown, not expired). */
-  has(streamId: string): Promise<boolean>;
-  /**
-   * The entries after `afterId` (all of them when it is undefined), then each
-   * new one as it is appended, completing after the terminal entry. Errors
-   * with `RelayStreamNotFoundError` for an unknown or expired stream, and
-   * `TypeError` for an `afterId` this store never gave out.
-   */
-  follow(streamId: string, afterId?: string): Observable<RelayEntry>;
-  /** Records that a client is reading `streamId` now. */
-  touch(streamId: string, ttlMs: number): Promise<void>;
-  /** When a client last read `streamId` (ms since the epoch), if ever. */
-  lastSeen(streamId: string): Promise<number | undefined>;
+/** What a store knows of one log. */
+export interface RelayLogState {
+  /** The log's name: random, never reused, the first part of every event id. */
+  readonly log: string;
+  /** The `seq` of the last entry (0 for an empty log). */
+  readonly lastSeq: number;
+  /** Whether the log holds its terminal entry. */
+  readonly ended: boolean;
+  /** Whether a producer holds a live lease on it now. */
+  readonly leased: boolean;
+  /** The owner recorded by the first `claim`, if any. */
+  readonly owner?: string | undefined;
+}
+
+/** One page of a log, as `read` answers. */
+export interface RelayPage extends RelayLogState {
+  readonly entries: readonly RelayLogEntry[];
 }
 
 /** The stream id is unknown, or its log expired. */
-export class RelayStreamNotFoundError extends Error {
+export class RelayStreamNotFoundError extends StreamError {
   override readonly name = 'RelayStreamNotFoundError';
   constructor(streamId: string) {
-    super(`relay: no stream "${streamId.slice(0, 80)}" (unknown, or expired).`);
+    super(`relay: no stream "${streamId.slice(0, 80)}" (unknown, or expired).`, false);
+  }
+}
+
+/** A write under a lease that no longer holds the log (another producer took it over, or the log expired). */
+export class RelayLeaseLostError extends StreamError {
+  override readonly name = 'RelayLeaseLostError';
+  constructor(streamId: string) {
+    super(`relay: this instance no longer holds the lease on stream "${streamId.slice(0, 80)}"; it stops writing.`, false);
+  }
+}
+
+/** The log reached the store's `maxEntries` or `maxBytes`: the producer is stopped and the log ends with an error entry. */
+export class RelayLogFullError extends StreamError {
+  override readonly name = 'RelayLogFullError';
+  constructor(readonly limit: 'maxEntries' | 'maxBytes', readonly max: number) {
+    super(`relay: the stream's log reached its ${limit} (${max}); the answer was stopped there.`, false);
+  }
+}
+
+/** The store takes no more streams (`maxStreams`): answer 503 with `Retry-After`. */
+export class RelayBusyError extends StreamError {
+  override readonly name = 'RelayBusyError';
+  constructor(readonly maxStreams: number) {
+    super(`relay: this instance already runs ${maxStreams} streams (maxStreams); try again later.`, true);
+  }
+}
+
+/** The stream belongs to another owner (or to one, and none was given). */
+export class RelayForbiddenError extends StreamError {
+  override readonly name = 'RelayForbiddenError';
+  constructor() {
+    super('relay: this stream belongs to another owner.', false);
   }
 }
