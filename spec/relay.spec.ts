@@ -351,8 +351,9 @@ describe('createRelay (memory store)', () => {
     faults.lastSeen = () => Promise.reject(new Error('store unreachable'));
     faults.renew = () => Promise.reject(new Error('store unreachable'));
     const errors: unknown[] = [];
-    const relay = track(createRelay({ store, heartbeat: 0, abandonAfter: 90, leaseMs: 90, onError: (error) => errors.push(error) }));
-    const { source, seen } = provider(WORDS, 10);
+    const relay = track(createRelay({ store, heartbeat: 0, abandonAfter: 90, leaseMs: 900, onError: (error) => errors.push(error) }));
+    // 40 words 40 ms apart: several renewals (every 300 ms) and abandonment checks (every 30 ms) fail meanwhile.
+    const { source, seen } = provider(WORDS, 40);
     await relay.start('bookkeeping', source);
     const entries = await lastValueFrom(relay.events('bookkeeping').pipe(toArray()));
     expect(text(entries as EventSourceMessage[])).toBe(WORDS.join(''));
