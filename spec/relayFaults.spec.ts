@@ -79,7 +79,7 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
   beforeAll(async () => {
     ensureBuilt();
     redis = await startRedisServer();
-    provider = await startMockChatServer({ script: (_index, request) => (JSON.stringify(request.body).includes('quick') ? FAST : SLOW) });
+    provider = await startMockChatServer({ script: (_index, request) => (JSON.stringify(request.body ?? '').includes('quick') ? FAST : SLOW) });
   }, 60_000);
   afterEach(async () => {
     for (const relay of processes) relay.child.kill('SIGKILL');
