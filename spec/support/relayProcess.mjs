@@ -27,7 +27,7 @@ const number = (name, fallback) => (env[name] === undefined ? fallback : Number(
 async function makeStore() {
   if (!env.REDIS_URL) return { store: memoryRelayStore(), close: async () => undefined };
   const { redisRelayStore } = await import('../../dist/esm/server/index.js');
-  if ((env.REDIS_CLIENT ?? 'redis') === 'ioredis') {
+  if ((env.REDIS_CLIENT ?? 'redis').toLowerCase().includes('ioredis')) {
     const { default: Redis } = await import('ioredis');
     const client = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
     client.on('error', () => undefined);
