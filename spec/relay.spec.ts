@@ -398,6 +398,56 @@ describe('createRelay (memory store)', () => {
     expect(text(entries as EventSourceMessage[])).toBe(WORDS.slice(0, 10).join(''));
   });
 
+  it('appends that keep failing are retried for about leaseMs, then the lease is released without a terminal entry (another instance takes over)', async () => {
+    const { store, faults } = faultyStore();
+    const errors: unknown[] = [];
+    const relay = track(createRelay({ store, heartbeat: 0, leaseMs: 600, onError: (error) => errors.push(error) }));
+    const { source, seen } = provider(WORDS, 20);
+    faults.append = () => Promise.reject(new Error('store unreachable'));
+    await relay.start('unwritable', source);
+    await waitFor(() => seen.aborted === 1, 15_000);
+    await waitFor(() => errors.length > 1, 15_000);
+    const state = await store.state('unwritable');
+    expect(state).toMatchObject({ lastSeq: 0, ended: false });
+    // Released (or lapsed): the next start anywhere takes it over.
+    const other = track(createRelay({ store, heartbeat: 0 }));
+    delete faults.append;
+    let taken = false;
+    for (let round = 0; round < 100 && !taken; round++) {
+      taken = await other.start('unwritable', provider(WORDS.slice(0, 2), 1).source);
+      if (!taken) await new Promise((wait) => setTimeout(wait, 50));
+    }
+    expect(taken).toBe(true);
+  });
+
+  it('a reader whose store fails ends its response without a terminal event', async () => {
+    const { store, faults } = faultyStore();
+    const activities: RelayActivity[] = [];
+    const relay = track(createRelay({ store, heartbeat: 0, onActivity: (activity) => activities.push(activity) }));
+    const { source } = provider(WORDS, 30);
+    await relay.start('read-fails', source);
+    const server = await startLoopbackServer((_request, response) => void writeServerSentEvents(response, relay.frames('read-fails')));
+    servers.push(server);
+    faults.read = (call) => (call >= 3 ? Promise.reject(new Error('connection lost')) : undefined);
+    const { events } = await readEvents(server.url, {});
+    expect(events.filter((event) => ['done', 'error', 'cancelled'].includes(event.event ?? ''))).toEqual([]);
+    expect(activities).toContainEqual(expect.objectContaining({ type: 'readerClosed', streamId: 'read-fails', reason: 'storeError' }));
+  });
+
+  it('relays huge and hostile event data exactly (3 MB, line breaks of every kind, NUL, control characters)', async () => {
+    const values = ['x'.repeat(3 * 1024 * 1024), 'a\r\nb\rc\nd', '\u0000\u001b[31m\u2028\ud83d\ude00', ''];
+    const relay = track(createRelay({ heartbeat: 0 }));
+    await relay.start('hostile', new Observable<{ content: string }>((subscriber) => {
+      for (const content of values) subscriber.next({ content });
+      subscriber.complete();
+    }));
+    const server = await startLoopbackServer((_request, response) => void writeServerSentEvents(response, relay.frames('hostile')));
+    servers.push(server);
+    const { events } = await readEvents(server.url, {});
+    expect(events.filter((event) => event.event === undefined).map((event) => (JSON.parse(event.data) as { content: string }).content)).toEqual(values);
+    expect(events.at(-1)).toMatchObject({ event: 'done' });
+  });
+
   it('a producer that loses its lease stops: the provider request is aborted and nothing more is written', async () => {
     const { store, faults } = faultyStore();
     const activities: RelayActivity[] = [];

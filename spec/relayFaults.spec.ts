@@ -144,11 +144,12 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     let killedAt = 0;
     // A second reader on B, following the same stream, to see its response end without a terminal event.
     let follower: Promise<Awaited<ReturnType<typeof readEvents>>> | undefined;
+    let followerEndedAt = 0;
     const run = await readAnswer(
       (connection) => (connection === 0 ? a!.url : b!.url),
       'owner-killed',
       (count) => {
-        if (count === 3 && !follower) follower = readEvents(`${b!.url}/chat/owner-killed`, {});
+        if (count === 3 && !follower) follower = readEvents(`${b!.url}/chat/owner-killed`, {}).finally(() => (followerEndedAt = performance.now()));
         if (count !== 8 || killedAt) return;
         killedAt = performance.now();
         a!.child.kill('SIGKILL');
@@ -156,7 +157,9 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     );
     const followed = await follower!;
     const seconds = (performance.now() - killedAt) / 1000;
-    process.stdout.write(`owner killed: exact text ${seconds.toFixed(1)} s after the SIGKILL (lease 1.5 s), ${run.connections} connections, ${run.restarts} restart events\n`);
+    process.stdout.write(
+      `owner killed: a reader on B ended ${((followerEndedAt - killedAt) / 1000).toFixed(1)} s after the SIGKILL (lease 1.5 s + heartbeat 0.5 s); exact text after ${seconds.toFixed(1)} s, ${run.connections} connections, ${run.restarts} restart events\n`,
+    );
     expect(run.content).toBe(ANSWER);
     expect(generations() - before).toBe(2);
     expect(run.restarts).toBe(1);
