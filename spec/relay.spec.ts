@@ -314,6 +314,24 @@ describe('createRelay (memory store)', () => {
     expect(JSON.parse(exposed!.data)).toMatchObject({ message: 'upstream http://10.0.0.1:1 said: secret', retryable: false });
   });
 
+  it('a provider failure reaches the browser pipeline once, as a RelayedError naming its cause, not retried against the ended log', async () => {
+    const failing = new Observable<never>((subscriber) => subscriber.error(Object.assign(new Error('upstream 503 at http://10.0.0.1:1'), { name: 'HttpError', retryable: true })));
+    const relay = track(createRelay({ heartbeat: 0 }));
+    const server = await serve(relay, () => failing);
+    let connections = 0;
+    const error = await lastValueFrom(
+      fromServerSentEvents({ url: () => (connections++, `${server.url}/chat/failed`), body: {} }).pipe(
+        parseRelayedChunks(),
+        untilDone(),
+        retryWithBackoff({ initialDelay: 10, jitter: 'none' }),
+        accumulateContent(),
+      ),
+    ).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ name: 'RelayedError', upstreamName: 'HttpError', retryable: false });
+    expect((error as Error).message).not.toContain('10.0.0.1');
+    expect(connections).toBe(1);
+  });
+
   it('works unbound: const { start, has, frames, events, close } = relay', async () => {
     const { start, has, frames, events, stop } = createRelay({ heartbeat: 0 });
     const { source } = provider(WORDS.slice(0, 2), 1);
