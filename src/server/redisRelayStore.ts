@@ -376,10 +376,15 @@ class RedisRelayStore implements RelayStore {
     if (watchers) for (const watcher of [...watchers]) watcher.next();
   }
 
-  /** Every `blockMs`, readers that follow Redis read again even without a notification. */
+  /**
+   * Every `blockMs`, readers that follow Redis read again even without a
+   * notification, and on a Cluster, readers of a stream whose slot moved to
+   * another node resume there.
+   */
   private startPoking(): void {
     if (this.poke) return;
     this.poke = setInterval(() => {
+      this.feeds.checkNodes();
       for (const watchers of this.watchers.values()) for (const watcher of [...watchers]) if (watcher.stopRemote) watcher.next();
     }, this.settings.blockMs);
     (this.poke as { unref?: () => void }).unref?.();
