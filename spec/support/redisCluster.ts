@@ -124,11 +124,18 @@ export async function startRedisCluster(options: { replica?: boolean } = {}): Pr
       if (!replica) throw new Error('no replica');
       // Whichever of the first master and its replica is the replica now takes over (failovers alternate).
       const port = (await answers(ports[3]!, ['ROLE']))?.startsWith('master') ? ports[0]! : ports[3]!;
-      if ((await answers(port, ['CLUSTER', 'FAILOVER'])) !== 'OK') throw new Error('CLUSTER FAILOVER refused');
-      const until = Date.now() + 30_000;
-      while (!(await answers(port, ['ROLE']))?.startsWith('master')) {
-        if (Date.now() > until) throw new Error('the replica did not become master');
-        await new Promise((wait) => setTimeout(wait, 100));
+      const until = Date.now() + 90_000;
+      // A manual failover needs a replica in sync, and gives up after a few seconds on a busy machine: try again then.
+      for (let attempt = 1; ; attempt++) {
+        while (!(await answers(port, ['INFO', 'replication']))?.includes('master_link_status:up')) {
+          if (Date.now() > until) throw new Error('the replica is not in sync with its master');
+          await new Promise((wait) => setTimeout(wait, 100));
+        }
+        if ((await answers(port, ['CLUSTER', 'FAILOVER'])) !== 'OK') throw new Error('CLUSTER FAILOVER refused');
+        const attemptUntil = Date.now() + 15_000;
+        while (!(await answers(port, ['ROLE']))?.startsWith('master') && Date.now() < attemptUntil) await new Promise((wait) => setTimeout(wait, 100));
+        if ((await answers(port, ['ROLE']))?.startsWith('master')) break;
+        if (attempt >= 4 || Date.now() > until) throw new Error('the replica did not become master');
       }
       await clusterOk(30_000);
     };
