@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
@@ -69,6 +70,34 @@ function readAnswer(urls: (connection: number) => string, streamId: string, onEv
   ).then((snapshot) => ({ content: snapshot.content, connections, restarts, events }));
 }
 
+describe('the routes docs/backend.md shows', () => {
+  it('are the routes of the fault suite\'s relay process, statement for statement', () => {
+    const squash = (text: string) => text.replace(/\s+/g, ' ');
+    const docs = squash(readFileSync(join(ROOT, 'docs', 'backend.md'), 'utf8'));
+    const tested = squash(readFileSync(join(ROOT, 'spec', 'support', 'relayProcess.mjs'), 'utf8'));
+    const statements = [
+      "const id = decodeURIComponent(request.url?.split('?')[0]?.split('/').pop() ?? '');",
+      'if (!isRelayStreamId(id)) return void response.writeHead(400).end();',
+      "const lastEventId = request.headers['last-event-id'];",
+      "if (request.method === 'POST') {",
+      'if (!started && !(await relay.has(id, { owner }))) return void response.writeHead(409).end();',
+      '} else if (!(await relay.has(id, { owner }))) {',
+      'return void response.writeHead(204).end();',
+      "relay.frames(id, typeof lastEventId === 'string' ? lastEventId : undefined, { owner })",
+      'if (response.headersSent) return void response.destroy();',
+      "if (error instanceof RelayBusyError) return void response.writeHead(503, { 'retry-after': '1' }).end();",
+      'response.writeHead(error instanceof SyntaxError ? 400 : 500).end();',
+      'server.close();',
+      'await relay.close({ drainMs:',
+      'process.exit(0);',
+    ];
+    expect(statements.filter((statement) => !docs.includes(squash(statement)))).toEqual([]);
+    expect(statements.filter((statement) => !tested.includes(squash(statement)))).toEqual([]);
+    expect(tested).toMatch(/const started = await relay\.start\(id, \(resume\) => providerStream\(chat, resume\), \{ owner, resumePoint \}\);/);
+    expect(docs).toContain('const started = await relay.start(id, answer, { owner });');
+  });
+});
+
 describeWithRedis('relay faults (child relay processes, real redis-server)', () => {
   let redis: RedisServer;
   let provider: MockChatServer;
@@ -79,7 +108,7 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
   beforeAll(async () => {
     ensureBuilt();
     redis = await startRedisServer();
-    provider = await startMockChatServer({ script: (_index, request) => (JSON.stringify(request.body).includes('quick') ? FAST : SLOW) });
+    provider = await startMockChatServer({ script: (_index, request) => (JSON.stringify(request.body ?? '').includes('quick') ? FAST : SLOW) });
   }, 60_000);
   afterEach(async () => {
     for (const relay of processes) relay.child.kill('SIGKILL');
@@ -144,11 +173,12 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     let killedAt = 0;
     // A second reader on B, following the same stream, to see its response end without a terminal event.
     let follower: Promise<Awaited<ReturnType<typeof readEvents>>> | undefined;
+    let followerEndedAt = 0;
     const run = await readAnswer(
       (connection) => (connection === 0 ? a!.url : b!.url),
       'owner-killed',
       (count) => {
-        if (count === 3 && !follower) follower = readEvents(`${b!.url}/chat/owner-killed`, {});
+        if (count === 3 && !follower) follower = readEvents(`${b!.url}/chat/owner-killed`, {}).finally(() => (followerEndedAt = performance.now()));
         if (count !== 8 || killedAt) return;
         killedAt = performance.now();
         a!.child.kill('SIGKILL');
@@ -156,7 +186,9 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     );
     const followed = await follower!;
     const seconds = (performance.now() - killedAt) / 1000;
-    process.stdout.write(`owner killed: exact text ${seconds.toFixed(1)} s after the SIGKILL (lease 1.5 s), ${run.connections} connections, ${run.restarts} restart events\n`);
+    process.stdout.write(
+      `owner killed: a reader on B ended ${((followerEndedAt - killedAt) / 1000).toFixed(1)} s after the SIGKILL (lease 1.5 s + heartbeat 0.5 s); exact text after ${seconds.toFixed(1)} s, ${run.connections} connections, ${run.restarts} restart events\n`,
+    );
     expect(run.content).toBe(ANSWER);
     expect(generations() - before).toBe(2);
     expect(run.restarts).toBe(1);
