@@ -12,7 +12,11 @@ export interface RunRecord {
   /** CPU time of instances A and B during the run, µs. */
   relayCpuMicros: number;
   redisCpuMicros: number;
-  /** Probe round only: heap growth of A + B per open stream (bytes), and the contender's Redis connections per instance. */
+  /**
+   * Probe round only: heap growth of A + B per open stream (bytes), and the contender's Redis
+   * connections per instance (the most seen in three samples; `unnamed`: connections with no
+   * client name, which no contender should open).
+   */
   heapPerStream?: number | undefined;
   connections?: { a: number; b: number; unnamed: number } | undefined;
 }
@@ -97,7 +101,8 @@ export function table(all: RowFigures[]): string[] {
   ];
   for (const f of all) {
     const base = f.row.flow === 'direct';
-    const connections = f.connections ? `${f.connections.a} / ${f.connections.b}` : '–';
+    const unnamed = f.connections && f.connections.unnamed > 0 ? ` (+${f.connections.unnamed} unnamed)` : '';
+    const connections = f.connections ? `${f.connections.a} / ${f.connections.b}${unnamed}` : '–';
     lines.push(
       `| ${f.size.toLocaleString('en')} | ${f.row.label} | ${base ? '(baseline)' : `${signed(f.addedMedian)} / ${signed(f.addedP99)}`} | ${fmt(f.median, 1)} / ${fmt(f.p99, 1)} | ` +
         `${fmt(f.eventsPerSecond, 0)} | ${fmt(f.relayCpuPerEvent, 0)} | ${f.row.flow === 'direct' || f.row.flow === 'memory' ? '–' : fmt(f.redisCpuPerEvent, 0)} | ` +
