@@ -18,7 +18,10 @@
  * "added" latencies are the per-round difference to pass-through's.
  * Every stream's events are checked (exactly n = 0 … events−1, once each, in
  * order, then `done`); `--quick` (the CI smoke) only asserts that, in under a
- * minute. Exits 1 when any stream was wrong.
+ * minute, and exits 1 when any stream of any contender was wrong; a full run
+ * exits 1 when a stream of this library's paths was wrong (resumable-stream's
+ * failures, such as its 1 s resume acknowledgement timing out on a loaded
+ * machine, are reported in the table and under it).
  */
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -27,7 +30,7 @@ import { join } from 'node:path';
 import { startRedisServer } from '../spec/support/redisServer.js';
 import { ask, startClients, startRelayInstance, stop, type RelayInstance } from './relayProcesses.js';
 import { monitorRedis, type RedisMonitor } from './relayRedis.js';
-import { figures, table, targets, type RunRecord } from './relayReport.js';
+import { figures, table, targets, wrongNotes, type RunRecord } from './relayReport.js';
 import type { ClientResult, ClientRun, Flow } from './relayTypes.js';
 import { rotate } from './stats.js';
 import type { ChildProcess } from 'node:child_process';
@@ -45,8 +48,9 @@ const positive = (name: string, value: number) => {
 const SIZES = flag('sizes', quick ? '40' : '100,500,1000').split(',').map((size) => positive('sizes', Number(size)));
 const ROUNDS = positive('rounds', Number(flag('rounds', quick ? '1' : '3')));
 const EVENTS = positive('events', Number(flag('events', '30')));
-const GAP_MS = positive('gap', Number(flag('gap', quick ? '50' : '100')));
-const RESUME_AFTER = positive('resume-after', Number(flag('resume-after', String(Math.floor(EVENTS / 3)))));
+const GAP_MS = positive('gap', Number(flag('gap', '100')));
+// Quick resumes early, leaving resumable-stream (which cannot resume a finished stream) seconds of margin on a loaded CI machine.
+const RESUME_AFTER = positive('resume-after', Number(flag('resume-after', String(quick ? 5 : Math.floor(EVENTS / 3)))));
 const OUT = flag('out', quick ? '' : join(__dirname, 'RELAY-RESULTS.md'));
 /** Streams start evenly over one gap, so the provider's ticks are spread as real traffic's are. */
 const STAGGER_MS = GAP_MS;
@@ -152,7 +156,7 @@ async function main(): Promise<number> {
   const loadBefore = load();
   log(
     `relay bench${quick ? ' (quick: exact delivery only)' : ''}: ${SIZES.join(', ')} concurrent streams of ${EVENTS} events ${GAP_MS} ms apart, ` +
-      `resuming after ${RESUME_AFTER}; ${ROUNDS} timed round(s) after a probe round; load average ${loadBefore}`,
+      `resuming after ${RESUME_AFTER}; ${quick ? 'one round' : `${ROUNDS} timed round(s) after a probe round`}; load average ${loadBefore}`,
   );
   const server = await startRedisServer();
   const runTag = `${Date.now().toString(36)}`;
@@ -192,6 +196,8 @@ async function main(): Promise<number> {
   const lines = table(all);
   const goals = targets(all, SIZES);
   const targetLines = goals.map((goal) => `- ${goal.pass ? 'PASS' : 'MISS'}: ${goal.text}: ${goal.measured}`);
+  const notes = wrongNotes(records);
+  const wrongLines = notes.length === 0 ? ['Every stream of every run delivered exactly the provider\'s events.'] : ['Streams not delivered exactly (their readers\' events after the failure are missing from the latencies):', '', ...notes];
   const about =
     `${startedAt.toISOString()}, Node ${process.version}, ${cpus().length} cores, load average (1, 5, 15 min) ${loadBefore} before and ${loadAfter} after; ` +
     `${SIZES.join(', ')} streams of ${EVENTS} events ${GAP_MS} ms apart, resuming after ${RESUME_AFTER}; medians of ${ROUNDS} timed rounds; ${gitDescription()}.`;
@@ -199,6 +205,8 @@ async function main(): Promise<number> {
   for (const line of lines) log(line);
   log('');
   for (const line of targetLines) log(line);
+  log('');
+  for (const line of wrongLines) log(line);
   log(`\n${about}`);
   if (OUT) {
     const text = [
@@ -214,11 +222,15 @@ async function main(): Promise<number> {
       '',
       ...targetLines,
       '',
+      ...wrongLines,
+      '',
     ].join('\n');
     writeFileSync(OUT, text);
     log(`written to ${OUT}`);
   }
-  return wrong === 0 ? 0 : 1;
+  // A full run fails for this library's paths only: resumable-stream's own failures under load are reported above.
+  const oursWrong = records.filter((record) => record.flow !== 'rs' && record.flow !== 'rsRemote').reduce((sum, record) => sum + record.result.wrong, 0);
+  return oursWrong === 0 ? 0 : 1;
 }
 
 main().then(

@@ -112,6 +112,20 @@ export function table(all: RowFigures[]): string[] {
   return lines;
 }
 
+/** Why streams were wrong, per size and flow (a few reasons each), for the notes under the table. */
+export function wrongNotes(records: RunRecord[]): string[] {
+  const notes = new Map<string, { count: number; reasons: Set<string> }>();
+  for (const record of records) {
+    if (record.result.wrong === 0) continue;
+    const key = `${record.size} streams, ${record.flow}`;
+    const note = notes.get(key) ?? { count: 0, reasons: new Set<string>() };
+    note.count += record.result.wrong;
+    for (const reason of record.result.wrongSamples) note.reasons.add(reason.slice(0, 160));
+    notes.set(key, note);
+  }
+  return [...notes].map(([key, note]) => `- ${key}: ${note.count} stream(s) over all rounds: ${[...note.reasons].slice(0, 3).join('; ')}`);
+}
+
 export interface Target {
   text: string;
   measured: string;
