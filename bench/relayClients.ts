@@ -7,7 +7,7 @@
  * the latency of every event per reader kind.
  *
  * Latency of an event = the time it arrived here − max(the time the
- * provider made it, the time this connection was asked for). Both clocks
+ * provider's schedule made it due, the time this connection was asked for). Both clocks
  * are wall clocks (`performance.timeOrigin + performance.now()`) of
  * processes on one machine; the offset between them is the same for every
  * contender, so it cancels in "added over pass-through".

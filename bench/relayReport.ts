@@ -143,11 +143,16 @@ export function targets(all: RowFigures[], sizes: number[]): Target[] {
     [local, at(top, 'rs', 'local'), 'local readers against resumable-stream first readers'],
     [resume, rsResume, 'remote/resuming run against resumable-stream remote/resuming run'],
   ];
-  const connections = (flow: Flow) => sizes.map((size) => at(size, flow, flow === 'redis' ? 'local' : 'follow').connections);
-  const counts = [...connections('redis'), ...connections('redisRemote')];
-  const constant = counts.every((c) => c !== undefined) && new Set(counts.map((c) => c!.a)).size === 1 && new Set(counts.map((c) => c!.b)).size === 1;
-  const shown = (flow: Flow) =>
-    sizes.map((size, i) => `${size}: ${connections(flow)[i] ? `${connections(flow)[i]!.a}/${connections(flow)[i]!.b}` : '?'}`).join(', ');
+  // Per instance and size: the most Redis connections either Redis run (local; remote and resuming) had.
+  // A connection opened on first use (B's subscriber, by the first remote reader) stays open for later
+  // runs, so a single run's count depends on what ran before it; the instance's count does not.
+  const perSize = sizes.map((size) => {
+    const runs = [at(size, 'redis', 'local').connections, at(size, 'redisRemote', 'follow').connections];
+    if (runs.some((c) => c === undefined)) return undefined;
+    return { a: Math.max(...runs.map((c) => c!.a)), b: Math.max(...runs.map((c) => c!.b)) };
+  });
+  const constant = perSize.every((c) => c !== undefined) && new Set(perSize.map((c) => c!.a)).size === 1 && new Set(perSize.map((c) => c!.b)).size === 1;
+  const shown = sizes.map((size, i) => `${size}: ${perSize[i] ? `${perSize[i]!.a} / ${perSize[i]!.b}` : '?'}`).join(', ');
   return [
     {
       text: `Redis, local readers: added p99 within 2 ms of pass-through at ${top} streams`,
@@ -165,8 +170,8 @@ export function targets(all: RowFigures[], sizes: number[]): Target[] {
       pass: ours.relayCpuPerEvent <= theirs.relayCpuPerEvent,
     })),
     {
-      text: 'Redis connections per instance constant across sizes (A/B, local run; remote run)',
-      measured: `${shown('redis')}; ${shown('redisRemote')}`,
+      text: 'Redis connections per instance (A / B, the most of both Redis runs) the same at every size',
+      measured: shown,
       pass: constant,
     },
   ];

@@ -15,14 +15,14 @@
  * - `GET  /rs/read/:id?skip=` `resumeExistingStream(id, skip)` (a remote or resuming reader)
  *
  * The synthetic provider: EVENTS values GAP_MS apart, each stamped with the
- * wall time it was made (`t`, ms). The driver asks over IPC for
+ * wall time it was due (`t`, ms). The driver asks over IPC for
  * `{ heapUsed, cpu }` (after a GC when asked). Prints "listening PORT".
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { createClient } from 'redis';
 import { createResumableStreamContext } from 'resumable-stream';
-import { interval, map, take, type Observable } from 'rxjs';
+import { concatMap, defer, map, range, timer, type Observable } from 'rxjs';
 import { createRelay, memoryRelayStore, redisRelayStore, toServerSentEvents, writeServerSentEvents } from 'rxjs-llm-stream/server';
 
 const instance = process.env.INSTANCE ?? 'A';
@@ -33,12 +33,23 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const now = () => performance.timeOrigin + performance.now();
 const fail = (what: string) => (error: unknown) => process.stderr.write(`relay ${instance}: ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
 
-/** The provider: values `{ n, t, content }`, GAP_MS apart. */
+/**
+ * The provider: values `{ n, t, content }` due GAP_MS apart from the request,
+ * on a fixed schedule, each stamped with the time it was due (`t`). A real
+ * provider's bytes arrive on the provider's schedule whatever this process is
+ * doing, so a busy event loop here (the relay's own work) shows as latency:
+ * a late timer catches up at once rather than shifting the stamps.
+ */
 const provider = () =>
-  interval(gapMs).pipe(
-    take(events),
-    map((n) => ({ n, t: now(), content: `token ${n} ` })),
-  );
+  defer(() => {
+    const start = now();
+    return range(0, events).pipe(
+      concatMap((n) => {
+        const due = start + (n + 1) * gapMs;
+        return timer(Math.max(0, due - now())).pipe(map(() => ({ n, t: due, content: `token ${n} ` })));
+      }),
+    );
+  });
 /** The provider as the SSE frames pass-through writes (`toServerSentEvents`, with its `done` end event). */
 const providerFrames = () => provider().pipe(toServerSentEvents({ heartbeat: 0 }));
 
