@@ -7,6 +7,7 @@ import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { untilDone } from '../src/operators/untilDone';
 import { createRelay, type Relay } from '../src/server/createRelay';
 import { memoryRelayStore } from '../src/server/memoryRelayStore';
+import { redisRelayStore } from '../src/server/redisRelayStore';
 import type { RelayActivity } from '../src/server/relayActivity';
 import { RelayBusyError, RelayForbiddenError, RelayStreamNotFoundError, type RelayStore } from '../src/server/relayStore';
 import { isRelayStreamId } from '../src/server/relayStreamId';
@@ -17,6 +18,8 @@ import { markStreamStart } from '../src/streamStart';
 import { expectedOutput, startMockChatServer } from '../src/testing';
 import { startLoopbackServer, waitFor, type LoopbackServer } from './support/loopbackServer';
 import { readEvents } from './support/readEvents';
+import { CLIENT_FLAVOURS, type TestClient } from './support/redisClients';
+import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 
 jest.setTimeout(60_000);
 
@@ -395,6 +398,56 @@ describe('createRelay (memory store)', () => {
     expect(text(entries as EventSourceMessage[])).toBe(WORDS.slice(0, 10).join(''));
   });
 
+  it('appends that keep failing are retried for about leaseMs, then the lease is released without a terminal entry (another instance takes over)', async () => {
+    const { store, faults } = faultyStore();
+    const errors: unknown[] = [];
+    const relay = track(createRelay({ store, heartbeat: 0, leaseMs: 600, onError: (error) => errors.push(error) }));
+    const { source, seen } = provider(WORDS, 20);
+    faults.append = () => Promise.reject(new Error('store unreachable'));
+    await relay.start('unwritable', source);
+    await waitFor(() => seen.aborted === 1, 15_000);
+    await waitFor(() => errors.length > 1, 15_000);
+    const state = await store.state('unwritable');
+    expect(state).toMatchObject({ lastSeq: 0, ended: false });
+    // Released (or lapsed): the next start anywhere takes it over.
+    const other = track(createRelay({ store, heartbeat: 0 }));
+    delete faults.append;
+    let taken = false;
+    for (let round = 0; round < 100 && !taken; round++) {
+      taken = await other.start('unwritable', provider(WORDS.slice(0, 2), 1).source);
+      if (!taken) await new Promise((wait) => setTimeout(wait, 50));
+    }
+    expect(taken).toBe(true);
+  });
+
+  it('a reader whose store fails ends its response without a terminal event', async () => {
+    const { store, faults } = faultyStore();
+    const activities: RelayActivity[] = [];
+    const relay = track(createRelay({ store, heartbeat: 0, onActivity: (activity) => activities.push(activity) }));
+    const { source } = provider(WORDS, 30);
+    await relay.start('read-fails', source);
+    const server = await startLoopbackServer((_request, response) => void writeServerSentEvents(response, relay.frames('read-fails')));
+    servers.push(server);
+    faults.read = (call) => (call >= 3 ? Promise.reject(new Error('connection lost')) : undefined);
+    const { events } = await readEvents(server.url, {});
+    expect(events.filter((event) => ['done', 'error', 'cancelled'].includes(event.event ?? ''))).toEqual([]);
+    expect(activities).toContainEqual(expect.objectContaining({ type: 'readerClosed', streamId: 'read-fails', reason: 'storeError' }));
+  });
+
+  it('relays huge and hostile event data exactly (3 MB, line breaks of every kind, NUL, control characters)', async () => {
+    const values = ['x'.repeat(3 * 1024 * 1024), 'a\r\nb\rc\nd', '\u0000\u001b[31m\u2028\ud83d\ude00', ''];
+    const relay = track(createRelay({ heartbeat: 0 }));
+    await relay.start('hostile', new Observable<{ content: string }>((subscriber) => {
+      for (const content of values) subscriber.next({ content });
+      subscriber.complete();
+    }));
+    const server = await startLoopbackServer((_request, response) => void writeServerSentEvents(response, relay.frames('hostile')));
+    servers.push(server);
+    const { events } = await readEvents(server.url, {});
+    expect(events.filter((event) => event.event === undefined).map((event) => (JSON.parse(event.data) as { content: string }).content)).toEqual(values);
+    expect(events.at(-1)).toMatchObject({ event: 'done' });
+  });
+
   it('a producer that loses its lease stops: the provider request is aborted and nothing more is written', async () => {
     const { store, faults } = faultyStore();
     const activities: RelayActivity[] = [];
@@ -517,3 +570,81 @@ describe('createRelay (memory store)', () => {
     expect(received).toBeLessThan(8_000_000);
   });
 });
+
+const describeWithRedis = redisServerAvailable('relay spec (Redis store)') ? describe : describe.skip;
+
+describeWithRedis.each(CLIENT_FLAVOURS.filter((flavour) => flavour.name === 'node-redis 5 RESP3' || flavour.name === 'ioredis 5').map((flavour) => [flavour.name, flavour] as const))(
+  'createRelay with the Redis store (%s)',
+  (_name, flavour) => {
+    let redis: RedisServer;
+    let clients: TestClient[] = [];
+    beforeAll(async () => {
+      redis = await startRedisServer();
+    }, 30_000);
+    afterAll(async () => {
+      await redis?.stop();
+    });
+    afterEach(async () => {
+      await Promise.all(relays.map((relay) => relay.stop()));
+      relays = [];
+      await Promise.all(clients.map((client) => client.close()));
+      clients = [];
+    });
+    const redisStore = async (keyPrefix: string) => {
+      const client = await flavour.connect(redis.url);
+      clients.push(client);
+      return redisRelayStore(client.client, { keyPrefix, blockMs: 500 });
+    };
+
+    it('serves a reconnecting client on another instance exactly the rest; at or past the end, the end again; a foreign id, a restart', async () => {
+      const { source, seen } = provider(WORDS, 5);
+      const a = track(createRelay({ store: await redisStore('rest:'), heartbeat: 0 }));
+      const b = track(createRelay({ store: await redisStore('rest:'), heartbeat: 0 }));
+      const onA = await serve(a, () => source);
+      const onB = await serve(b, () => source);
+      const first = await readEvents(`${onA.url}/chat/r1`, { method: 'POST', body: '{}' }, 7);
+      const rest = await readEvents(`${onB.url}/chat/r1`, { method: 'POST', body: '{}', headers: { 'last-event-id': first.events.at(-1)!.id! } });
+      expect(text(first.events) + text(rest.events)).toBe(WORDS.join(''));
+      const terminal = rest.events.at(-1)!;
+      expect(terminal).toMatchObject({ event: 'done' });
+      expect((await readEvents(`${onB.url}/chat/r1`, { headers: { 'last-event-id': terminal.id! } })).events).toEqual([terminal]);
+      const foreign = await readEvents(`${onA.url}/chat/r1`, { headers: { 'last-event-id': 'ffffffffffffffff-3' } });
+      expect(foreign.events[0]!.event).toBe('restart');
+      expect(text(foreign.events)).toBe(WORDS.join(''));
+      expect(seen.requests).toBe(1);
+    });
+
+    it('close() on A hands the stream over: B takes it over at once, a restart event, then the new answer', async () => {
+      const a = track(createRelay({ store: await redisStore('hand:'), heartbeat: 0, leaseMs: 60_000 }));
+      const b = track(createRelay({ store: await redisStore('hand:'), heartbeat: 0, leaseMs: 60_000 }));
+      const first = provider(WORDS, 100);
+      await a.start('h1', first.source);
+      const onA = lastValueFrom(a.events('h1').pipe(toArray()));
+      await new Promise((wait) => setTimeout(wait, 400));
+      await a.close();
+      const left = await onA;
+      expect(left.some((entry) => entry.end)).toBe(false);
+      expect(first.seen.aborted).toBe(1);
+      expect(await b.start('h1', provider(WORDS, 1).source)).toBe(true);
+      const all = await lastValueFrom(b.events('h1').pipe(toArray()));
+      const restartAt = all.findIndex((entry) => entry.event === 'restart');
+      expect(restartAt).toBeGreaterThan(0);
+      expect(text(all.slice(restartAt) as EventSourceMessage[])).toBe(WORDS.join(''));
+    });
+
+    it('owners on Redis: another owner is refused (409, RelayForbiddenError), nothing is written for an unknown id', async () => {
+      const store = await redisStore('own:');
+      const relay = track(createRelay({ store, heartbeat: 0 }));
+      const { source } = provider(WORDS.slice(0, 3), 20);
+      const server = await serve(relay, () => source);
+      const mine = readEvents(`${server.url}/chat/o1`, { method: 'POST', body: '{}', headers: { 'x-user': 'alice' } });
+      await waitFor(() => server.requests.length === 1, 10_000);
+      await new Promise((wait) => setTimeout(wait, 100));
+      expect((await fetch(`${server.url}/chat/o1`, { method: 'POST', body: '{}', headers: { 'x-user': 'mallory' } })).status).toBe(409);
+      expect(await lastValueFrom(relay.events('o1', undefined, { owner: 'mallory' })).catch((error: unknown) => error)).toBeInstanceOf(RelayForbiddenError);
+      expect(text((await mine).events)).toBe(WORDS.slice(0, 3).join(''));
+      await expect(lastValueFrom(relay.events('o-unknown'))).rejects.toBeInstanceOf(RelayStreamNotFoundError);
+      expect(await store.state('o-unknown')).toBeUndefined();
+    });
+  },
+);

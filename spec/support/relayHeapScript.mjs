@@ -31,6 +31,7 @@ const server = createServer((_request, response) => writeServerSentEvents(respon
 await new Promise((ready) => server.listen(0, '127.0.0.1', ready));
 const { port } = server.address();
 await pause(200);
+activities.length = 0;
 const before = heapAfterGc();
 
 const clients = [];

@@ -27,7 +27,7 @@ const number = (name, fallback) => (env[name] === undefined ? fallback : Number(
 async function makeStore() {
   if (!env.REDIS_URL) return { store: memoryRelayStore(), close: async () => undefined };
   const { redisRelayStore } = await import('../../dist/esm/server/index.js');
-  if ((env.REDIS_CLIENT ?? 'redis') === 'ioredis') {
+  if ((env.REDIS_CLIENT ?? 'redis').toLowerCase().includes('ioredis')) {
     const { default: Redis } = await import('ioredis');
     const client = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
     client.on('error', () => undefined);
@@ -115,7 +115,9 @@ const server = createServer(async (request, response) => {
     const owner = typeof request.headers['x-user'] === 'string' ? request.headers['x-user'] : undefined;
     if (request.method === 'POST') {
       const chat = JSON.parse(await readBody(request));
-      const started = await relay.start(id, (resume) => providerStream(chat, resume), { owner, resumePoint: (chunk) => chunk.id || undefined });
+      // A Responses background response can be resumed by another instance: its id is the resume point.
+      const resumePoint = env.PROVIDER === 'responses' ? (chunk) => chunk.id || undefined : undefined;
+      const started = await relay.start(id, (resume) => providerStream(chat, resume), { owner, resumePoint });
       // Not started: it runs elsewhere (resume it), it ended (replay it), or it is someone else's (409).
       if (!started && !(await relay.has(id, { owner }))) return void response.writeHead(409).end();
     } else if (!(await relay.has(id, { owner }))) {

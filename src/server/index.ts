@@ -20,7 +20,7 @@ export type { FramesDemand, PullFrames } from './pullFrames.js';
 export { memoryRelayStore } from './memoryRelayStore.js';
 export type { MemoryRelayStoreOptions } from './memoryRelayStore.js';
 export { redisRelayStore } from './redisRelayStore.js';
-export type { RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
+export type { NamedRedisClient, RedisClientKind, RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
 export { RelayBusyError, RelayForbiddenError, RelayLeaseLostError, RelayLogFullError, RelayStreamNotFoundError } from './relayStore.js';
 export type {
   RelayClaim,

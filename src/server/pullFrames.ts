@@ -21,9 +21,7 @@ export const PULL_FRAMES: unique symbol = Symbol.for('rxjs-llm-stream.pullFrames
  * `serverSentEventsResponse`) calls the hook with a `FramesDemand` instead,
  * and the stream then reads its next page only when the client has drained.
  */
-export interface PullFrames extends Observable<string> {
-  readonly [PULL_FRAMES]: (demand: FramesDemand) => Observable<string>;
-}
+export type PullFrames = Observable<string> & { readonly [PULL_FRAMES]: (demand: FramesDemand) => Observable<string> };
 
 /** A demand that never waits: what a frame stream uses when nobody tells it of its client. */
 export const UNPACED: FramesDemand = { buffered: () => 0, drained: () => of(undefined) };
