@@ -154,6 +154,8 @@ function gitDescription(): string {
 async function main(): Promise<number> {
   const startedAt = new Date();
   const loadBefore = load();
+  // The code measured: taken before the run, so a commit made while it runs is not named.
+  const measured = gitDescription();
   log(
     `relay bench${quick ? ' (quick: exact delivery only)' : ''}: ${SIZES.join(', ')} concurrent streams of ${EVENTS} events ${GAP_MS} ms apart, ` +
       `resuming after ${RESUME_AFTER}; ${quick ? 'one round' : `${ROUNDS} timed round(s) after a probe round`}; load average ${loadBefore}`,
@@ -200,7 +202,7 @@ async function main(): Promise<number> {
   const wrongLines = notes.length === 0 ? ['Every stream of every run delivered exactly the provider\'s events.'] : ['Streams not delivered exactly (their readers\' events after the failure are missing from the latencies):', '', ...notes];
   const about =
     `${startedAt.toISOString()}, Node ${process.version}, ${cpus().length} cores, load average (1, 5, 15 min) ${loadBefore} before and ${loadAfter} after; ` +
-    `${SIZES.join(', ')} streams of ${EVENTS} events ${GAP_MS} ms apart, resuming after ${RESUME_AFTER}; medians of ${ROUNDS} timed rounds; ${gitDescription()}.`;
+    `${SIZES.join(', ')} streams of ${EVENTS} events ${GAP_MS} ms apart, resuming after ${RESUME_AFTER}; medians of ${ROUNDS} timed rounds; ${measured}.`;
   log('');
   for (const line of lines) log(line);
   log('');
