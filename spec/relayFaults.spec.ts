@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
@@ -68,6 +69,34 @@ function readAnswer(urls: (connection: number) => string, streamId: string, onEv
     ),
   ).then((snapshot) => ({ content: snapshot.content, connections, restarts, events }));
 }
+
+describe('the routes docs/backend.md shows', () => {
+  it('are the routes of the fault suite\'s relay process, statement for statement', () => {
+    const squash = (text: string) => text.replace(/\s+/g, ' ');
+    const docs = squash(readFileSync(join(ROOT, 'docs', 'backend.md'), 'utf8'));
+    const tested = squash(readFileSync(join(ROOT, 'spec', 'support', 'relayProcess.mjs'), 'utf8'));
+    const statements = [
+      "const id = decodeURIComponent(request.url?.split('?')[0]?.split('/').pop() ?? '');",
+      'if (!isRelayStreamId(id)) return void response.writeHead(400).end();',
+      "const lastEventId = request.headers['last-event-id'];",
+      "if (request.method === 'POST') {",
+      'if (!started && !(await relay.has(id, { owner }))) return void response.writeHead(409).end();',
+      '} else if (!(await relay.has(id, { owner }))) {',
+      'return void response.writeHead(204).end();',
+      "relay.frames(id, typeof lastEventId === 'string' ? lastEventId : undefined, { owner })",
+      'if (response.headersSent) return void response.destroy();',
+      "if (error instanceof RelayBusyError) return void response.writeHead(503, { 'retry-after': '1' }).end();",
+      'response.writeHead(error instanceof SyntaxError ? 400 : 500).end();',
+      'server.close();',
+      'await relay.close({ drainMs:',
+      'process.exit(0);',
+    ];
+    expect(statements.filter((statement) => !docs.includes(squash(statement)))).toEqual([]);
+    expect(statements.filter((statement) => !tested.includes(squash(statement)))).toEqual([]);
+    expect(tested).toMatch(/const started = await relay\.start\(id, \(resume\) => providerStream\(chat, resume\), \{ owner, resumePoint \}\);/);
+    expect(docs).toContain('const started = await relay.start(id, answer, { owner });');
+  });
+});
 
 describeWithRedis('relay faults (child relay processes, real redis-server)', () => {
   let redis: RedisServer;
