@@ -10,8 +10,16 @@ import { REDIS_SERVER } from './redisServer';
 export interface RedisCluster {
   /** `127.0.0.1:port` of each master. */
   readonly nodes: readonly string[];
-  /** The master (`host:port`) that serves `slot`. */
+  /** `127.0.0.1:port` of the replica of the first master (its master after an odd number of failovers), when one was asked for. */
+  readonly replica?: string | undefined;
+  /** The master (`host:port`) that serves `slot`, as CLUSTER SLOTS said at start-up. */
   masterOf(slot: number): string;
+  /**
+   * A manual failover (`CLUSTER FAILOVER` on the replica: it waits until the
+   * replica caught up, so nothing acknowledged is lost); resolves once the
+   * replica is master and every node says `cluster_state:ok`.
+   */
+  failover(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,9 +55,9 @@ async function answers(port: number, command: string[]): Promise<string | undefi
  * `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes`, and
  * resolves once every node says `cluster_state:ok`.
  */
-export async function startRedisCluster(): Promise<RedisCluster> {
+export async function startRedisCluster(options: { replica?: boolean } = {}): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'relay-redis-cluster-'));
-  const ports = await freePorts(3);
+  const ports = await freePorts(options.replica ? 4 : 3);
   const children: ChildProcess[] = ports.map((port) =>
     spawn(
       REDIS_SERVER,
@@ -78,15 +86,30 @@ export async function startRedisCluster(): Promise<RedisCluster> {
         await new Promise((wait) => setTimeout(wait, 50));
       }
     }
-    const nodes = ports.map((port) => `127.0.0.1:${port}`);
+    const nodes = ports.slice(0, 3).map((port) => `127.0.0.1:${port}`);
     const created = spawnSync(REDIS_CLI, ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
-    for (const port of ports) {
-      while (!(await answers(port, ['CLUSTER', 'INFO']))?.includes('cluster_state:ok')) {
-        if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok on port ${port}`);
+    const clusterOk = async (within: number) => {
+      const until = Date.now() + within;
+      for (const port of ports) {
+        while (!(await answers(port, ['CLUSTER', 'INFO']))?.includes('cluster_state:ok')) {
+          if (Date.now() > until) throw new Error(`the cluster did not reach cluster_state:ok on port ${port}`);
+          await new Promise((wait) => setTimeout(wait, 100));
+        }
+      }
+    };
+    let replica: string | undefined;
+    if (options.replica) {
+      replica = `127.0.0.1:${ports[3]}`;
+      const masterId = (await answers(ports[0]!, ['CLUSTER', 'MYID']))!;
+      const added = spawnSync(REDIS_CLI, ['--cluster', 'add-node', replica, nodes[0]!, '--cluster-slave', '--cluster-master-id', masterId], { encoding: 'utf8', timeout: 60_000 });
+      if (added.status !== 0) throw new Error(`redis-cli --cluster add-node failed: ${added.stdout}${added.stderr}`);
+      while (!(await answers(ports[3]!, ['INFO', 'replication']))?.includes('master_link_status:up')) {
+        if (Date.now() > deadline) throw new Error('the replica did not sync');
         await new Promise((wait) => setTimeout(wait, 100));
       }
     }
+    await clusterOk(Math.max(1_000, deadline - Date.now()));
     const client = createClient({ url: `redis://${nodes[0]}` });
     client.on('error', () => undefined);
     await client.connect();
@@ -97,7 +120,26 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       if (!range) throw new Error(`no master for slot ${slot}`);
       return `${range[2][0]}:${range[2][1]}`;
     };
-    return { nodes, masterOf, stop };
+    const failover = async () => {
+      if (!replica) throw new Error('no replica');
+      // Whichever of the first master and its replica is the replica now takes over (failovers alternate).
+      const port = (await answers(ports[3]!, ['ROLE']))?.startsWith('master') ? ports[0]! : ports[3]!;
+      const until = Date.now() + 90_000;
+      // A manual failover needs a replica in sync, and gives up after a few seconds on a busy machine: try again then.
+      for (let attempt = 1; ; attempt++) {
+        while (!(await answers(port, ['INFO', 'replication']))?.includes('master_link_status:up')) {
+          if (Date.now() > until) throw new Error('the replica is not in sync with its master');
+          await new Promise((wait) => setTimeout(wait, 100));
+        }
+        if ((await answers(port, ['CLUSTER', 'FAILOVER'])) !== 'OK') throw new Error('CLUSTER FAILOVER refused');
+        const attemptUntil = Date.now() + 15_000;
+        while (!(await answers(port, ['ROLE']))?.startsWith('master') && Date.now() < attemptUntil) await new Promise((wait) => setTimeout(wait, 100));
+        if ((await answers(port, ['ROLE']))?.startsWith('master')) break;
+        if (attempt >= 4 || Date.now() > until) throw new Error('the replica did not become master');
+      }
+      await clusterOk(30_000);
+    };
+    return { nodes, replica, masterOf, failover, stop };
   } catch (error) {
     await stop();
     throw error;

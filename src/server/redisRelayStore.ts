@@ -131,6 +131,7 @@ class RedisRelayStore implements RelayStore {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly publish: string;
   private poke: ReturnType<typeof setInterval> | undefined;
+  private sweptAt = 0;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -178,6 +179,7 @@ class RedisRelayStore implements RelayStore {
 
   /** Starts serving `lease`'s log from memory to this instance's readers. */
   private adopt(lease: RelayLease, owner: string | undefined, lastSeq: number): void {
+    this.sweep();
     this.locals.set(lease.streamId, {
       log: lease.log,
       token: lease.token,
@@ -209,6 +211,14 @@ class RedisRelayStore implements RelayStore {
     if (local.ended || Date.now() - local.writtenAt < local.leaseMs) return local;
     this.forget(streamId, local);
     return undefined;
+  }
+
+  /** Drops local logs whose producer stopped writing without a word (its lease lapsed), at most once a second. */
+  private sweep(): void {
+    const now = Date.now();
+    if (now - this.sweptAt < 1_000) return;
+    this.sweptAt = now;
+    for (const [streamId, local] of this.locals) if (!local.ended && now - local.writtenAt >= local.leaseMs) this.forget(streamId, local);
   }
 
   /** Stops serving a local log from memory: its readers follow Redis from now on. */
@@ -376,10 +386,15 @@ class RedisRelayStore implements RelayStore {
     if (watchers) for (const watcher of [...watchers]) watcher.next();
   }
 
-  /** Every `blockMs`, readers that follow Redis read again even without a notification. */
+  /**
+   * Every `blockMs`, readers that follow Redis read again even without a
+   * notification, and on a Cluster, readers of a stream whose slot moved to
+   * another node resume there.
+   */
   private startPoking(): void {
     if (this.poke) return;
     this.poke = setInterval(() => {
+      this.feeds.checkNodes();
       for (const watchers of this.watchers.values()) for (const watcher of [...watchers]) if (watcher.stopRemote) watcher.next();
     }, this.settings.blockMs);
     (this.poke as { unref?: () => void }).unref?.();

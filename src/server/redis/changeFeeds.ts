@@ -71,6 +71,20 @@ class NodeFeed {
     if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
   }
 
+  /**
+   * Channels whose slot another node serves now (a failover, a resharding):
+   * their readers get an error and resume, subscribing on the right node.
+   */
+  dropMoved(nodeOf: (channel: string) => string, node: string): void {
+    for (const [channel, entry] of [...this.channels]) {
+      if (nodeOf(channel) === node) continue;
+      this.channels.delete(channel);
+      if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+      const moved = new NetworkError('relay: the stream moved to another Redis node; the reader resumes.');
+      for (const watcher of [...entry.watchers]) watcher.error(moved);
+    }
+  }
+
   close(): void {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
@@ -164,6 +178,13 @@ export class ChangeFeeds {
     const feed = this.feedOf(channel);
     feed.watch(channel, watcher);
     return () => feed.unwatch(channel, watcher);
+  }
+
+  /** On a Cluster, moves readers whose stream's slot changed node (they resume on the right one). */
+  checkNodes(): void {
+    if (!this.connection.cluster) return;
+    const nodeOf = (channel: string) => this.connection.nodeOf(channel);
+    for (const [node, feed] of this.feeds) feed.dropMoved(nodeOf, node);
   }
 
   close(): void {
