@@ -1,50 +1,157 @@
 /**
- * The relay under test, in its own process (so its memory is its own): a
- * synthetic provider (EVENTS chunks, GAP_MS apart, each stamped with the time
- * it was made) behind createRelay, served with writeServerSentEvents; or, with
- * MODE=direct, the same provider written straight to the response (the
- * baseline without a relay). GET /stats answers the heap after a GC.
- * Prints "listening PORT".
+ * One relay instance of `npm run bench:relay`, in its own process (its CPU
+ * and heap are its own), loading the built package as users load it. The
+ * driver starts two: A (runs every provider request) and B (a second
+ * instance: remote and resuming readers connect there). Each serves every
+ * contender side by side, one at a time:
+ *
+ * - `GET  /direct/:id`        the synthetic provider written straight to the response (pass-through)
+ * - `GET  /memory/:id`        `relay.start` + `relay.frames` on the memory store
+ * - `GET  /redis/:id`         the same on the Redis store (a local reader)
+ * - `POST /redis/start/:id`   `relay.start` only (the answer is read elsewhere)
+ * - `GET  /redis/read/:id`    `relay.has` + `relay.frames(id, Last-Event-ID)` (a remote or resuming reader)
+ * - `GET  /rs/:id`            `resumable-stream`'s `resumableStream` (its first reader)
+ * - `POST /rs/start/:id`      `createNewResumableStream` only
+ * - `GET  /rs/read/:id?skip=` `resumeExistingStream(id, skip)` (a remote or resuming reader)
+ *
+ * The synthetic provider: EVENTS values GAP_MS apart, each stamped with the
+ * wall time it was due (`t`, ms). The driver asks over IPC for
+ * `{ heapUsed, cpu }` (after a GC when asked). Prints "listening PORT".
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
 import { createClient } from 'redis';
-import { interval, map, take } from 'rxjs';
-import { createRelay, memoryRelayStore, redisRelayStore, toServerSentEvents, writeServerSentEvents, type RedisClientLike } from '../src/server/index.js';
+import { createResumableStreamContext } from 'resumable-stream';
+import { concatMap, defer, map, range, timer, type Observable } from 'rxjs';
+import { createRelay, memoryRelayStore, redisRelayStore, toServerSentEvents, writeServerSentEvents } from 'rxjs-llm-stream/server';
 
-const mode = process.env.MODE ?? 'memory';
-const events = Number(process.env.EVENTS ?? 50);
-const gapMs = Number(process.env.GAP_MS ?? 20);
+const instance = process.env.INSTANCE ?? 'A';
+const redisUrl = process.env.REDIS_URL!;
+const events = Number(process.env.EVENTS ?? 30);
+const gapMs = Number(process.env.GAP_MS ?? 100);
 const gc = (globalThis as { gc?: () => void }).gc;
+const now = () => performance.timeOrigin + performance.now();
+const fail = (what: string) => (error: unknown) => process.stderr.write(`relay ${instance}: ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
 
+/**
+ * The provider: values `{ n, t, content }` due GAP_MS apart from the request,
+ * on a fixed schedule, each stamped with the time it was due (`t`). A real
+ * provider's bytes arrive on the provider's schedule whatever this process is
+ * doing, so a busy event loop here (the relay's own work) shows as latency:
+ * a late timer catches up at once rather than shifting the stamps.
+ */
 const provider = () =>
-  interval(gapMs).pipe(
-    take(events),
-    map((n) => ({ n, t: performance.timeOrigin + performance.now(), content: `token ${n} ` })),
-  );
+  defer(() => {
+    const start = now();
+    return range(0, events).pipe(
+      concatMap((n) => {
+        const due = start + (n + 1) * gapMs;
+        return timer(Math.max(0, due - now())).pipe(map(() => ({ n, t: due, content: `token ${n} ` })));
+      }),
+    );
+  });
+/** The provider as the SSE frames pass-through writes (`toServerSentEvents`, with its `done` end event). */
+const providerFrames = () => provider().pipe(toServerSentEvents({ heartbeat: 0 }));
+
+/** A node-redis client whose connections (and their duplicates) carry `name`, so CLIENT LIST can count them. */
+async function namedClient(name: string) {
+  const client = createClient({ url: redisUrl, name });
+  client.on('error', fail(name));
+  await client.connect();
+  return client;
+}
+
+function toReadable(frames: Observable<string>): ReadableStream<string> {
+  let subscription: { unsubscribe(): void } | undefined;
+  return new ReadableStream<string>({
+    start(controller) {
+      subscription = frames.subscribe({ next: (frame) => controller.enqueue(frame), complete: () => controller.close(), error: (error) => controller.error(error) });
+    },
+    cancel: () => subscription?.unsubscribe(),
+  });
+}
+
+/** Writes a stream of strings to the response as a Node server does with a web stream: chunk by chunk, honouring `drain`. */
+async function pipeReadable(stream: ReadableStream<string>, response: ServerResponse): Promise<void> {
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  response.flushHeaders();
+  response.socket?.setNoDelay(true);
+  const reader = stream.getReader();
+  response.once('close', () => void reader.cancel().catch(() => undefined));
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done || response.destroyed) break;
+    if (!response.write(value)) await once(response, 'drain');
+  }
+  response.end();
+}
 
 async function main(): Promise<void> {
-  let store = memoryRelayStore();
-  if (mode === 'redis') {
-    const client = createClient({ url: process.env.REDIS_URL });
-    await client.connect();
-    store = redisRelayStore(client as unknown as RedisClientLike, { keyPrefix: `bench:${Date.now()}:` });
-  }
-  const relay = createRelay({ store, heartbeat: 0, abandonAfter: Infinity });
-  const server = createServer(async (request, response) => {
-    if (request.url === '/stats') {
-      gc?.();
-      response.end(JSON.stringify({ heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss }));
-      return;
-    }
-    if (mode === 'direct') {
-      writeServerSentEvents(response, provider().pipe(toServerSentEvents({ heartbeat: 0 })));
-      return;
-    }
-    const id = (request.url ?? '').slice(1);
-    await relay.start(id, provider());
-    writeServerSentEvents(response, relay.frames(id));
+  const memoryRelay = createRelay({ store: memoryRelayStore(), heartbeat: 0, abandonAfter: Infinity, ttlAfterEnd: 5_000 });
+  const relayClient = await namedClient(`bench-relay-${instance}`);
+  const redisRelay = createRelay({
+    store: redisRelayStore(relayClient as never, { keyPrefix: `bench:${process.env.RUN_ID ?? 'x'}:` }),
+    heartbeat: 0,
+    abandonAfter: Infinity,
+    ttlAfterEnd: 5_000,
   });
+  const [publisher, subscriber] = await Promise.all([namedClient(`bench-rs-${instance}`), namedClient(`bench-rs-${instance}`)]);
+  const rs = createResumableStreamContext({ waitUntil: null, publisher, subscriber, keyPrefix: `bench:${process.env.RUN_ID ?? 'x'}:rs` });
+  const makeStream = () => toReadable(providerFrames());
+
+  const route = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', 'http://relay');
+    const [, kind, action, id = action] = url.pathname.split('/') as [string, string, string, string?];
+    const lastEventId = request.headers['last-event-id'];
+    const lastId = typeof lastEventId === 'string' ? lastEventId : undefined;
+    const relay = kind === 'memory' ? memoryRelay : redisRelay;
+    if (kind === 'direct') {
+      writeServerSentEvents(response, providerFrames());
+    } else if ((kind === 'memory' || kind === 'redis') && action === 'start') {
+      await relay.start(id, provider());
+      response.writeHead(204).end();
+    } else if ((kind === 'memory' || kind === 'redis') && action === 'read') {
+      if (!(await relay.has(id))) response.writeHead(204).end();
+      else writeServerSentEvents(response, relay.frames(id, lastId));
+    } else if (kind === 'memory' || kind === 'redis') {
+      await relay.start(id, provider());
+      writeServerSentEvents(response, relay.frames(id));
+    } else if (kind === 'rs' && action === 'start') {
+      const stream = await rs.createNewResumableStream(id, makeStream);
+      // Nobody reads it here: the producer runs on regardless, as the package documents.
+      await stream?.cancel();
+      response.writeHead(204).end();
+    } else if (kind === 'rs' && action === 'read') {
+      const stream = await rs.resumeExistingStream(id, Number(url.searchParams.get('skip') ?? 0));
+      if (!stream) response.writeHead(stream === null ? 422 : 204).end();
+      else await pipeReadable(stream, response);
+    } else if (kind === 'rs') {
+      const stream = await rs.resumableStream(id, makeStream);
+      if (!stream) response.writeHead(422).end();
+      else await pipeReadable(stream, response);
+    } else {
+      response.writeHead(404).end();
+    }
+  };
+  const server = createServer((request, response) => {
+    route(request, response).catch((error: unknown) => {
+      fail(`${request.method} ${request.url}`)(error);
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  process.on('message', (message: { type: string; gc?: boolean }) => {
+    if (message.type !== 'stats') return;
+    if (message.gc) gc?.();
+    const cpu = process.cpuUsage();
+    process.send!({ type: 'stats', heapUsed: process.memoryUsage().heapUsed, cpuMicros: cpu.user + cpu.system });
+  });
+  process.on('disconnect', () => process.exit(0));
   server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`));
 }
 
-void main();
+main().catch((error: unknown) => {
+  fail('start')(error);
+  process.exit(1);
+});

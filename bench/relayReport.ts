@@ -1,0 +1,178 @@
+/** The figures of `npm run bench:relay`: medians over rounds, the table, and the issue's targets. */
+import type { ClientResult, Flow, LatencySummary } from './relayTypes.js';
+import { fmt, median } from './stats.js';
+
+/** One run: one flow at one size in one round, with what the driver measured around it. */
+export interface RunRecord {
+  size: number;
+  /** 0 is the probe round (heap, connections; its times are not counted). */
+  round: number;
+  flow: Flow;
+  result: ClientResult;
+  /** CPU time of instances A and B during the run, µs. */
+  relayCpuMicros: number;
+  redisCpuMicros: number;
+  /**
+   * Probe round only: heap growth of A + B per open stream (bytes), and the contender's Redis
+   * connections per instance (the most seen in three samples; `unnamed`: connections with no
+   * client name, which no contender should open).
+   */
+  heapPerStream?: number | undefined;
+  connections?: { a: number; b: number; unnamed: number } | undefined;
+}
+
+/** A row of the table: one kind of reader of one run. */
+export interface RowSpec {
+  label: string;
+  flow: Flow;
+  group: keyof ClientResult['groups'];
+}
+
+export const ROWS: RowSpec[] = [
+  { label: 'pass-through (no relay)', flow: 'direct', group: 'local' },
+  { label: 'relay, memory store', flow: 'memory', group: 'local' },
+  { label: 'relay, Redis, local readers', flow: 'redis', group: 'local' },
+  { label: 'relay, Redis, remote readers (instance B)', flow: 'redisRemote', group: 'follow' },
+  { label: 'relay, Redis, resuming readers (Last-Event-ID, B)', flow: 'redisRemote', group: 'resume' },
+  { label: 'resumable-stream, first reader', flow: 'rs', group: 'local' },
+  { label: 'resumable-stream, remote readers (B)', flow: 'rsRemote', group: 'follow' },
+  { label: 'resumable-stream, resuming readers (B)', flow: 'rsRemote', group: 'resume' },
+];
+
+export interface RowFigures {
+  size: number;
+  row: RowSpec;
+  /** Medians over the timed rounds of the per-round difference to pass-through, ms. */
+  addedMedian: number;
+  addedP99: number;
+  median: number;
+  p99: number;
+  eventsPerSecond: number;
+  relayCpuPerEvent: number;
+  redisCpuPerEvent: number;
+  heapPerStream: number;
+  connections: { a: number; b: number; unnamed: number } | undefined;
+  wrong: number;
+  rounds: number;
+}
+
+const groupOf = (record: RunRecord, row: RowSpec): LatencySummary | undefined => record.result.groups[row.group];
+
+export function figures(records: RunRecord[], size: number): RowFigures[] {
+  const timed = records.filter((record) => record.size === size && record.round > 0);
+  const probe = records.filter((record) => record.size === size && record.round === 0);
+  const baseline = new Map(timed.filter((record) => record.flow === 'direct').map((record) => [record.round, record.result.groups.local]));
+  return ROWS.map((row) => {
+    const runs = timed.filter((record) => record.flow === row.flow);
+    const paired = (pick: (summary: LatencySummary) => number) =>
+      median(
+        runs.map((record) => {
+          const own = groupOf(record, row);
+          const base = baseline.get(record.round);
+          return own && base ? pick(own) - pick(base) : NaN;
+        }),
+      );
+    const probeRun = probe.find((record) => record.flow === row.flow);
+    const uses = row.flow !== 'direct' && row.flow !== 'memory';
+    return {
+      size,
+      row,
+      addedMedian: paired((summary) => summary.median),
+      addedP99: paired((summary) => summary.p99),
+      median: median(runs.map((record) => groupOf(record, row)?.median ?? NaN)),
+      p99: median(runs.map((record) => groupOf(record, row)?.p99 ?? NaN)),
+      eventsPerSecond: median(runs.map((record) => record.result.eventsDelivered / (record.result.wallMs / 1000))),
+      relayCpuPerEvent: median(runs.map((record) => record.relayCpuMicros / record.result.eventsDelivered)),
+      redisCpuPerEvent: median(runs.map((record) => record.redisCpuMicros / record.result.eventsDelivered)),
+      heapPerStream: probeRun?.heapPerStream ?? NaN,
+      connections: uses ? probeRun?.connections : undefined,
+      wrong: records.filter((record) => record.size === size && record.flow === row.flow).reduce((sum, record) => sum + record.result.wrong, 0),
+      rounds: runs.length,
+    };
+  });
+}
+
+const signed = (value: number) => (Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(1)}` : '–');
+
+export function table(all: RowFigures[]): string[] {
+  const lines = [
+    '| streams | path | added latency per event, median / p99 (ms) | latency median / p99 (ms) | events/s | relay CPU per event (µs, A+B) | redis-server CPU per event (µs) | heap per open stream (KiB, A+B) | Redis connections A / B | streams wrong |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const f of all) {
+    const base = f.row.flow === 'direct';
+    const unnamed = f.connections && f.connections.unnamed > 0 ? ` (+${f.connections.unnamed} unnamed)` : '';
+    const connections = f.connections ? `${f.connections.a} / ${f.connections.b}${unnamed}` : '–';
+    lines.push(
+      `| ${f.size.toLocaleString('en')} | ${f.row.label} | ${base ? '(baseline)' : `${signed(f.addedMedian)} / ${signed(f.addedP99)}`} | ${fmt(f.median, 1)} / ${fmt(f.p99, 1)} | ` +
+        `${fmt(f.eventsPerSecond, 0)} | ${fmt(f.relayCpuPerEvent, 0)} | ${f.row.flow === 'direct' || f.row.flow === 'memory' ? '–' : fmt(f.redisCpuPerEvent, 0)} | ` +
+        `${fmt(f.heapPerStream / 1024, 1)} | ${connections} | ${f.wrong} |`,
+    );
+  }
+  return lines;
+}
+
+/** Why streams were wrong, per size and flow (a few reasons each), for the notes under the table. */
+export function wrongNotes(records: RunRecord[]): string[] {
+  const notes = new Map<string, { count: number; reasons: Set<string> }>();
+  for (const record of records) {
+    if (record.result.wrong === 0) continue;
+    const key = `${record.size} streams, ${record.flow}`;
+    const note = notes.get(key) ?? { count: 0, reasons: new Set<string>() };
+    note.count += record.result.wrong;
+    for (const reason of record.result.wrongSamples) note.reasons.add(reason.slice(0, 160));
+    notes.set(key, note);
+  }
+  return [...notes].map(([key, note]) => `- ${key}: ${note.count} stream(s) over all rounds: ${[...note.reasons].slice(0, 3).join('; ')}`);
+}
+
+export interface Target {
+  text: string;
+  measured: string;
+  pass: boolean;
+}
+
+/** The issue's four targets, each against the same run's contenders, at the largest size (connections: across sizes). */
+export function targets(all: RowFigures[], sizes: number[]): Target[] {
+  const top = Math.max(...sizes);
+  const at = (size: number, flow: Flow, group: string) => all.find((f) => f.size === size && f.row.flow === flow && f.row.group === group)!;
+  const local = at(top, 'redis', 'local');
+  const resume = at(top, 'redisRemote', 'resume');
+  const rsResume = at(top, 'rsRemote', 'resume');
+  const cpuPairs: Array<[RowFigures, RowFigures, string]> = [
+    [local, at(top, 'rs', 'local'), 'local readers against resumable-stream first readers'],
+    [resume, rsResume, 'remote/resuming run against resumable-stream remote/resuming run'],
+  ];
+  // Per instance and size: the most Redis connections either Redis run (local; remote and resuming) had.
+  // A connection opened on first use (B's subscriber, by the first remote reader) stays open for later
+  // runs, so a single run's count depends on what ran before it; the instance's count does not.
+  const perSize = sizes.map((size) => {
+    const runs = [at(size, 'redis', 'local').connections, at(size, 'redisRemote', 'follow').connections];
+    if (runs.some((c) => c === undefined)) return undefined;
+    return { a: Math.max(...runs.map((c) => c!.a)), b: Math.max(...runs.map((c) => c!.b)) };
+  });
+  const constant = perSize.every((c) => c !== undefined) && new Set(perSize.map((c) => c!.a)).size === 1 && new Set(perSize.map((c) => c!.b)).size === 1;
+  const shown = sizes.map((size, i) => `${size}: ${perSize[i] ? `${perSize[i]!.a} / ${perSize[i]!.b}` : '?'}`).join(', ');
+  return [
+    {
+      text: `Redis, local readers: added p99 within 2 ms of pass-through at ${top} streams`,
+      measured: `${signed(local.addedP99)} ms`,
+      pass: local.addedP99 <= 2,
+    },
+    {
+      text: `Redis, resuming readers: added p99 at or under resumable-stream's resuming readers at ${top} streams`,
+      measured: `${signed(resume.addedP99)} ms against ${signed(rsResume.addedP99)} ms`,
+      pass: resume.addedP99 <= rsResume.addedP99,
+    },
+    ...cpuPairs.map(([ours, theirs, what]) => ({
+      text: `relay CPU per event on Redis at or under resumable-stream's (${what}) at ${top} streams`,
+      measured: `${fmt(ours.relayCpuPerEvent, 0)} µs against ${fmt(theirs.relayCpuPerEvent, 0)} µs`,
+      pass: ours.relayCpuPerEvent <= theirs.relayCpuPerEvent,
+    })),
+    {
+      text: 'Redis connections per instance (A / B, the most of both Redis runs) the same at every size',
+      measured: shown,
+      pass: constant,
+    },
+  ];
+}

@@ -1,0 +1,40 @@
+/** Messages between the driver of `npm run bench:relay` and its client process. */
+
+/**
+ * How the clients of one run reach the streams:
+ * - `direct`, `memory`, `redis`, `rs`: one reader per stream, on instance A, which runs the stream;
+ * - `redisRemote`, `rsRemote`: every even stream is started on A and read on B from its start
+ *   (a remote reader); every odd one is read on A for `resumeAfter` events, dropped, and
+ *   resumed on B where it was (a resuming reader).
+ */
+export type Flow = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote';
+
+export interface ClientRun {
+  type: 'run';
+  runId: string;
+  flow: Flow;
+  urls: { a: string; b: string };
+  streams: number;
+  events: number;
+  gapMs: number;
+  staggerMs: number;
+  resumeAfter: number;
+}
+
+export interface LatencySummary {
+  count: number;
+  median: number;
+  p99: number;
+  max: number;
+}
+
+export interface ClientResult {
+  type: 'result';
+  wallMs: number;
+  /** Streams whose events were not exactly the provider's, and a few reasons. */
+  wrong: number;
+  wrongSamples: string[];
+  /** Data events that reached a client, over every connection. */
+  eventsDelivered: number;
+  groups: { local?: LatencySummary | undefined; follow?: LatencySummary | undefined; resume?: LatencySummary | undefined };
+}
