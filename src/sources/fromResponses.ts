@@ -1,6 +1,6 @@
 import { Observable, catchError, defer, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
 import { HttpError } from '../errors.js';
-import { newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
+import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject } from '../internal/validate.js';
@@ -147,12 +147,12 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
 
   const events = (call: Call): Observable<ChatCompletionEvent> => {
     const { progress } = call;
-    const context = { source: SOURCE, secrets: request.secrets, skipThrough: call.skipThrough };
+    const context = { source: SOURCE, secrets: request.secrets, skipThrough: call.skipThrough, strictIds: background };
     let first = true;
     return openEventStream(request, call).pipe(
       mergeMap((message) => {
         const produced = responsesEvents(message, progress.fold, context);
-        if (onResponseId && progress.fold.id !== '' && progress.fold.id !== reported) {
+        if (onResponseId && isResponseId(progress.fold.id) && progress.fold.id !== reported) {
           reported = progress.fold.id;
           onResponseId(reported);
         }
@@ -233,7 +233,9 @@ function responseUrl(endpoint: string, segments: string[], query: Record<string,
 
 function assertResumePoint(value: unknown): { id: string; after?: number } {
   const point = assertObject<ResponsesResumePoint>(`${SOURCE}: options.resumeFrom`, value);
-  if (typeof point.id !== 'string' || point.id === '') throw new TypeError(`${SOURCE}: options.resumeFrom.id must be the response id, a non-empty string.`);
+  if (!isResponseId(point.id)) {
+    throw new TypeError(`${SOURCE}: options.resumeFrom.id must be the response id as onResponseId reported it (resp_…: only A-Z a-z 0-9 _ - + =, at most 512).`);
+  }
   const { after } = point;
   if (after !== undefined && (typeof after !== 'number' || !Number.isInteger(after) || after < 0)) {
     throw new RangeError(`${SOURCE}: options.resumeFrom.after must be a sequence_number, an integer 0 or more.`);
