@@ -32,7 +32,7 @@ describe('fromResponses against hostile servers and careless users', () => {
   });
 
   it.each(['.', '..', 'resp/../x', 'resp 1', ''])('resumeFrom.id %p is a TypeError before any request', async (id) => {
-    loopback = await startLoopbackServer((_request, response) => response.end());
+    loopback = await startLoopbackServer((_request, response) => void response.end());
     expect(() => fromResponses({ baseURL: `${loopback.url}/v1`, body, resumeFrom: { id } })).toThrow(TypeError);
     expect(loopback.requests).toEqual([]);
   });

@@ -153,14 +153,15 @@ export function isResponseId(id: unknown): id is string {
 function noteResponse(fold: ResponsesFold, response: unknown, context: ResponsesContext): void {
   if (!isObject(response)) return;
   if (fold.id === '' && typeof response.id === 'string' && response.id !== '') {
-    if (context.strictIds === true && !isResponseId(response.id)) {
+    const id: string = response.id;
+    if (context.strictIds === true && !isResponseId(id)) {
       throw new ParseError(
         `${context.source}: the server named its response with an id that cannot be used in a URL (only A-Z a-z 0-9 _ - + =, at most 512); ` +
           'it was not used for any resume or cancel request.',
-        cleanMessage(response.id.slice(0, 80), context.secrets),
+        cleanMessage(id.slice(0, 80), context.secrets),
       );
     }
-    fold.id = response.id;
+    fold.id = id;
   }
   if (fold.model === undefined && typeof response.model === 'string' && response.model !== '') fold.model = response.model;
 }
