@@ -146,7 +146,7 @@ export function responsesEvents(message: EventSourceMessage, fold: ResponsesFold
 export const RESPONSE_ID = /^[A-Za-z0-9_\-+=]{1,512}$/;
 
 /** Whether `id` may be used in a resume or cancel URL. */
-export function isResponseId(id: unknown): id is string {
+export function isResponseId(id: unknown): boolean {
   return typeof id === 'string' && RESPONSE_ID.test(id);
 }
 
