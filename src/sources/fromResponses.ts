@@ -1,6 +1,7 @@
-import { Observable, catchError, defer, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
+import { Observable, catchError, defer, finalize, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
 import { HttpError } from '../errors.js';
 import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
+import { chainState } from '../internal/retryChain.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject } from '../internal/validate.js';
@@ -41,9 +42,12 @@ export interface ResponsesOptions extends TransportOptions {
   /** The request: `model`, `input`, `instructions`, `tools`, `reasoning`, `background`, `store`, ... */
   body: ResponsesRequest;
   /**
-   * Unsubscribing from a background response (the consumer leaving, not a
-   * retry after an error) sends `POST /responses/{id}/cancel`. `false` leaves
-   * it running, to resume later with `resumeFrom`. Default: `true`.
+   * When the retry chain of a background response ends before its answer
+   * did (the consumer unsubscribed at any moment, a retry wait included, or
+   * the last retry failed), `POST /responses/{id}/cancel` is sent, so nobody
+   * pays for an answer nobody will read; a retry after an error is not an
+   * end. `false` leaves it running, to resume later with `resumeFrom`.
+   * Default: `true`.
    */
   cancelOnUnsubscribe?: boolean | undefined;
   /** Called once per response when its id is known (at `response.created`): keep it to resume after a page reload. */
@@ -91,8 +95,13 @@ interface Call {
  * nothing is generated twice and the first chunk is marked `resumed: true`
  * (see `markStreamStart`), so `accumulateContent` continues the snapshot. A
  * resume answered 400, 404 or 410 falls back to a fresh `POST`, marked
- * `resumed: false`. Unsubscribing cancels a background response
- * (`POST /responses/{id}/cancel`) unless `cancelOnUnsubscribe: false`.
+ * `resumed: false`. The resume point belongs to the retry chain of
+ * `retryWithBackoff` (its successive subscriptions for one subscriber), not
+ * to the observable: another subscription, in parallel or later, `POST`s a
+ * response of its own. When the chain ends before the answer did
+ * (unsubscribed at any moment, during a retry wait too, or out of retries),
+ * the background response is cancelled (`POST /responses/{id}/cancel`)
+ * unless `cancelOnUnsubscribe: false`.
  *
  * Errors: `HttpError`, `NetworkError`, `IdleTimeoutError`, `ParseError` as
  * for `fromChatCompletion`; `ApiError` for an `error` event or
@@ -127,12 +136,20 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
   const request = prepareStreamRequest(SOURCE, options, { url: endpoint, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
   const background = body.background === true || resumeFrom !== undefined;
 
-  // Per source instance: the response a failed subscription leaves for the next one to resume.
-  let saved: Progress | undefined = resumeFrom && {
-    fold: { ...newResponsesFold(), id: resumeFrom.id, cursor: resumeFrom.after, partial: resumeFrom.after !== undefined },
-    token: {},
+  // The key of this source's state in each retry chain (see internal/retryChain): cold, resumable.
+  const key = {};
+  const startingPoint = (): Progress | undefined =>
+    resumeFrom && {
+      fold: { ...newResponsesFold(), id: resumeFrom.id, cursor: resumeFrom.after, partial: resumeFrom.after !== undefined },
+      token: {},
+    };
+  /** The chain ended (last unsubscribe, final error, completion): a background response nobody will read again is cancelled. */
+  const endChain = (chain: ResponseChain) => {
+    const progress = chain.saved ?? chain.current?.progress;
+    if (!background || !cancelOnUnsubscribe || progress === undefined) return;
+    const { fold } = progress;
+    if (!fold.terminal && fold.id !== '') cancelResponse(request, endpoint, fold.id);
   };
-  let reported = '';
 
   const fresh = (): Call => ({ url: endpoint, method: 'POST', progress: { fold: newResponsesFold(), token: {} }, resumed: false });
   const resume = (progress: Progress): Call => {
@@ -145,16 +162,16 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
     return { url, method: 'GET', progress, resumed: true, skipThrough: cursor };
   };
 
-  const events = (call: Call): Observable<ChatCompletionEvent> => {
+  const events = (call: Call, chain: ResponseChain): Observable<ChatCompletionEvent> => {
     const { progress } = call;
     const context = { source: SOURCE, secrets: request.secrets, skipThrough: call.skipThrough, strictIds: background };
     let first = true;
     return openEventStream(request, call).pipe(
       mergeMap((message) => {
         const produced = responsesEvents(message, progress.fold, context);
-        if (onResponseId && isResponseId(progress.fold.id) && progress.fold.id !== reported) {
-          reported = progress.fold.id;
-          onResponseId(reported);
+        if (onResponseId && isResponseId(progress.fold.id) && progress.fold.id !== chain.reported) {
+          chain.reported = progress.fold.id;
+          onResponseId(chain.reported);
         }
         return produced;
       }),
@@ -168,34 +185,38 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
   };
 
   return defer(() => {
-    const taken = saved;
-    saved = undefined;
+    const { state: chain, chain: shared } = chainState<ResponseChain>(key, () => ({ saved: startingPoint(), current: undefined, reported: '' }), endChain);
+    const taken = chain.saved;
+    chain.saved = undefined;
     let call = taken ? resume(taken) : fresh();
-    const attempt = events(call).pipe(
+    chain.current = call;
+    const attempt = events(call, chain).pipe(
       catchError((error: unknown) => {
         if (call.method !== 'GET' || !(error instanceof HttpError) || !CANNOT_RESUME.has(error.status)) return throwError(() => error);
         call = fresh();
-        return events(call);
+        chain.current = call;
+        return events(call, chain);
       }),
     );
-    let ended = false;
+    // What this subscription leaves for the next one of its chain (retryWithBackoff subscribing again) to resume.
     const leftForNextSubscription = () => {
-      ended = true;
       const { fold } = call.progress;
-      if (background && !fold.terminal && fold.id !== '') saved = call.progress;
+      if (background && !fold.terminal && fold.id !== '') chain.saved = call.progress;
     };
-    return attempt.pipe(
-      tap({
-        error: leftForNextSubscription,
-        complete: leftForNextSubscription,
-        unsubscribe: () => {
-          const { fold } = call.progress;
-          if (ended || fold.terminal || fold.id === '') return;
-          if (background && cancelOnUnsubscribe) cancelResponse(request, endpoint, fold.id);
-        },
-      }),
-    );
+    const streamed = attempt.pipe(tap({ error: leftForNextSubscription, complete: leftForNextSubscription }));
+    // Without a chain, this subscription is its own chain: it ends with it.
+    return shared ? streamed : streamed.pipe(finalize(() => endChain(chain)));
   });
+}
+
+/** What one retry chain of a `fromResponses` source carries from one subscription to the next. */
+interface ResponseChain {
+  /** The response a subscription that broke off left for the next one to resume. */
+  saved: Progress | undefined;
+  /** The connection of the latest subscription: what to cancel if the chain ends while it runs. */
+  current: Call | undefined;
+  /** The id last given to `onResponseId`. */
+  reported: string;
 }
 
 /**
