@@ -101,7 +101,7 @@ describe('fromServerSentEvents over HTTP', () => {
   it('sends a non-ASCII last event id as its UTF-8 bytes, as EventSource does', async () => {
     server = await startLoopbackServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
-      if (server.requests.length > 1) return void response.end();
+      if (server!.requests.length > 1) return void response.end();
       response.write('id: café-中\ndata: a\n\n');
       setTimeout(() => response.socket?.destroy(), 30);
     });
