@@ -1,4 +1,4 @@
-import { Observable, catchError, defer, finalize, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
+import { Observable, asyncScheduler, catchError, defer, finalize, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
 import { HttpError } from '../errors.js';
 import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
 import { chainState } from '../internal/retryChain.js';
@@ -230,18 +230,30 @@ function openEventStream(request: StreamRequest, call: Pick<Call, 'url' | 'metho
   return serverSentEvents({ ...request, url: call.url, method: 'GET', body: '', headers });
 }
 
-/** `POST {endpoint}/{id}/cancel`, fire and forget: the consumer has gone, and a failed cancel has no one to tell. */
+/** How long a cancel `POST` may take before it is aborted, in ms. */
+export const CANCEL_TIMEOUT_MS = 5_000;
+
+/**
+ * `POST {endpoint}/{id}/cancel`, fire and forget (the consumer has gone, and a
+ * failed cancel has no one to tell), aborted after `CANCEL_TIMEOUT_MS` on
+ * the source's scheduler: an endpoint that never answers leaves no hanging
+ * request (nor a process that cannot exit).
+ */
 function cancelResponse(request: StreamRequest, endpoint: string, id: string): void {
+  const controller = new AbortController();
+  const timer = (request.scheduler ?? asyncScheduler).schedule(() => controller.abort(), CANCEL_TIMEOUT_MS);
   const send = async () => {
     const extra = typeof request.extraHeaders === 'function' ? assertHeaders(`${SOURCE}: the headers function's result`, await request.extraHeaders()) : request.extraHeaders;
     const headers: Record<string, string> = { ...request.headers, ...extra };
     delete headers['Content-Type'];
     // Looked up now, like the stream's own fetch, so a fetch patched later is used.
     const fetch = request.fetch ?? (globalThis.fetch as FetchLike);
-    const response = await fetch(responseUrl(endpoint, [id, 'cancel'], {}), { method: 'POST', headers, redirect: 'error' });
+    const response = await fetch(responseUrl(endpoint, [id, 'cancel'], {}), { method: 'POST', headers, redirect: 'error', signal: controller.signal });
     await response.body?.cancel();
   };
-  send().catch(() => undefined);
+  send()
+    .catch(() => undefined)
+    .finally(() => timer.unsubscribe());
 }
 
 /** `{endpoint}/{segments...}?{query}`, the endpoint's own query kept, each segment encoded. */
