@@ -65,3 +65,41 @@ describe('fromResponses against hostile servers and careless users', () => {
     await waitFor(() => loopback.requests.length === 2);
   });
 });
+
+describe('a background response whose stream breaks before response.created', () => {
+  let loopback: LoopbackServer;
+  afterEach(() => loopback?.close());
+  const posts = () => loopback.requests.filter((request) => request.method === 'POST').length;
+
+  it.each([
+    ['the connection breaks', (response: import('node:http').ServerResponse) => setTimeout(() => response.socket?.destroy(), 20)],
+    ['the body ends', (response: import('node:http').ServerResponse) => setTimeout(() => response.end(), 20)],
+  ])('%s: not POSTed again (no second answer billed); a non-retryable OrphanedResponseError says what to do', async (_case, cut) => {
+    loopback = await startLoopbackServer((_request, response) => {
+      sseHeaders(response);
+      response.write(': keep-alive\n\n');
+      cut(response);
+    });
+    const error = await lastValueFrom(fromResponses({ baseURL: `${loopback.url}/v1`, body }).pipe(untilDone(), retry())).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'OrphanedResponseError', retryable: false });
+    expect((error as Error).message).toMatch(/may still be running/);
+    expect(posts()).toBe(1);
+  });
+
+  it('a refusal before anything was accepted (503) is still retried, and so is a drop without background', async () => {
+    let calls = 0;
+    loopback = await startLoopbackServer((_request, response) => {
+      calls++;
+      if (calls === 1) return void response.writeHead(503).end();
+      sseHeaders(response);
+      if (calls === 2) {
+        response.write(': keep-alive\n\n');
+        return void setTimeout(() => response.socket?.destroy(), 20);
+      }
+      response.end(created('resp_ok') + delta('A', 1) + completed(2));
+    });
+    const snapshot = await lastValueFrom(fromResponses({ baseURL: `${loopback.url}/v1`, body: { model: 'm', input: 'x' } }).pipe(untilDone(), retry(), accumulateContent()));
+    expect(snapshot.content).toBe('A');
+    expect(posts()).toBe(3);
+  });
+});

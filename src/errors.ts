@@ -128,6 +128,21 @@ export class ParseError extends StreamError {
 }
 
 /**
+ * A background Responses API request was accepted (a 2xx answer), but its
+ * stream broke off before `response.created` named the response: it may be
+ * running, and billed, at the provider, and without its id it can be neither
+ * resumed nor cancelled. Not retryable, so that a retry does not start (and
+ * bill) a second answer; `cause` is the error that broke the stream. To ask
+ * again anyway, subscribe again, or let `shouldRetry` accept this `name`.
+ */
+export class OrphanedResponseError extends StreamError {
+  override readonly name = 'OrphanedResponseError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, false, options);
+  }
+}
+
+/**
  * Whether an error is worth another attempt: reads `retryable` of this
  * library's errors; `false` for anything else, including an abort.
  *

@@ -1,8 +1,8 @@
-import { Observable, asyncScheduler, catchError, defer, finalize, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
-import { HttpError } from '../errors.js';
+import { EMPTY, Observable, asyncScheduler, catchError, concat, defer, finalize, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
+import { HttpError, isRetryable, OrphanedResponseError } from '../errors.js';
 import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
 import { chainState } from '../internal/retryChain.js';
-import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
+import { serverSentEvents, type EventSourceMessage, type SeenResponse } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
@@ -75,6 +75,8 @@ interface Call {
   progress: Progress;
   resumed: boolean;
   skipThrough?: number;
+  /** A 2xx answer arrived: the server took the request (a `POST` created a response). */
+  accepted?: boolean;
 }
 
 /**
@@ -166,7 +168,7 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
     const { progress } = call;
     const context = { source: SOURCE, secrets: request.secrets, skipThrough: call.skipThrough, strictIds: background };
     let first = true;
-    return openEventStream(request, call).pipe(
+    return openEventStream(request, call, { onResponse: () => (call.accepted = true) }).pipe(
       mergeMap((message) => {
         const produced = responsesEvents(message, progress.fold, context);
         if (onResponseId && isResponseId(progress.fold.id) && progress.fold.id !== chain.reported) {
@@ -203,7 +205,12 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
       const { fold } = call.progress;
       if (background && !fold.terminal && fold.id !== '') chain.saved = call.progress;
     };
-    const streamed = attempt.pipe(tap({ error: leftForNextSubscription, complete: leftForNextSubscription }));
+    const streamed = attempt.pipe(
+      // Accepted but never named: not left for a retry to POST a second answer.
+      catchError((error: unknown) => throwError(() => (isRetryable(error) && orphaned(call, background) ? orphanError(error) : error))),
+      (events$) => concat(events$, defer(() => (orphaned(call, background) ? throwError(() => orphanError()) : EMPTY))),
+      tap({ error: leftForNextSubscription, complete: leftForNextSubscription }),
+    );
     // Without a chain, this subscription is its own chain: it ends with it.
     return shared ? streamed : streamed.pipe(finalize(() => endChain(chain)));
   });
@@ -223,11 +230,30 @@ interface ResponseChain {
  * The one place that talks to the SSE transport: the events of one
  * connection (a `POST` that starts a response or a `GET` that resumes one).
  */
-function openEventStream(request: StreamRequest, call: Pick<Call, 'url' | 'method'>): Observable<EventSourceMessage> {
-  if (call.method === 'POST') return serverSentEvents({ ...request, url: call.url, method: 'POST' });
+function openEventStream(request: StreamRequest, call: Pick<Call, 'url' | 'method'>, seen: SeenResponse): Observable<EventSourceMessage> {
+  if (call.method === 'POST') return serverSentEvents({ ...request, url: call.url, method: 'POST' }, undefined, seen);
   const headers = { ...request.headers };
   delete headers['Content-Type'];
-  return serverSentEvents({ ...request, url: call.url, method: 'GET', body: '', headers });
+  return serverSentEvents({ ...request, url: call.url, method: 'GET', body: '', headers }, undefined, seen);
+}
+
+/**
+ * Whether `call` started a background response that nobody can name: its
+ * `POST` was accepted, but the stream ended or broke before `response.created`
+ * gave the id. OpenAI's API has no idempotency key and no listing of
+ * responses, so it can be neither found, resumed nor cancelled.
+ */
+function orphaned(call: Call, background: boolean): boolean {
+  return background && call.method === 'POST' && call.accepted === true && call.progress.fold.id === '' && !call.progress.fold.terminal;
+}
+
+function orphanError(cause?: unknown): OrphanedResponseError {
+  return new OrphanedResponseError(
+    `${SOURCE}: the server accepted a background response, but its stream ${cause === undefined ? 'ended' : 'broke off'} before response.created gave its id. ` +
+      'The response may still be running (and billed) at the provider; without its id it can be neither resumed nor cancelled, ' +
+      'so it was not requested again (that would generate a second answer). Subscribe again to ask for a new one.',
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** How long a cancel `POST` may take before it is aborted, in ms. */
