@@ -4,7 +4,7 @@ import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } f
 import { chainState } from '../internal/retryChain.js';
 import { serverSentEvents, type EventSourceMessage, type SeenResponse } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
 import { DEFAULT_BASE_URL } from './fromChatCompletion.js';
@@ -126,7 +126,7 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
   const endpoint =
     options.url !== undefined
       ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
-      : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL)}/responses`;
+      : joinBaseUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL, 'responses');
   const cancelOnUnsubscribe = options.cancelOnUnsubscribe ?? true;
   if (typeof cancelOnUnsubscribe !== 'boolean') throw new TypeError(`${SOURCE}: options.cancelOnUnsubscribe must be a boolean.`);
   const onResponseId = options.onResponseId === undefined ? undefined : assertFunction<(id: string) => void>(`${SOURCE}: options.onResponseId`, options.onResponseId);
