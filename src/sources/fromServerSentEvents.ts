@@ -1,6 +1,6 @@
 import { defer, type Observable } from 'rxjs';
 import { IdleTimeoutError } from '../errors.js';
-import { followEventIds, type EventStreamMemory, type ServerSentEvent } from '../internal/followEventIds.js';
+import { canTravel, followEventIds, type EventStreamMemory, type ServerSentEvent } from '../internal/followEventIds.js';
 import { chainState } from '../internal/retryChain.js';
 import { httpRequestOf, prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents } from '../internal/transport/index.js';
@@ -92,7 +92,8 @@ const SOURCE = 'fromServerSentEvents';
 export function fromServerSentEvents(options: FromServerSentEventsOptions): Observable<ServerSentEvent> {
   assertObject(`${SOURCE}: options`, options);
   const url = urlOf(options.url);
-  const headers: Record<string, string> = { Accept: 'text/event-stream' };
+  // As EventSource: no cached answer, from the browser's cache or a proxy (cache: 'no-store' in fetchBytes).
+  const headers: Record<string, string> = { Accept: 'text/event-stream', 'Cache-Control': 'no-cache' };
   let body = '';
   if (options.body !== undefined) {
     body = bodyOf(options.body);
@@ -114,10 +115,16 @@ export function fromServerSentEvents(options: FromServerSentEventsOptions): Obse
       const sentHeaders = sent === '' ? headers : { ...headers, 'Last-Event-ID': utf8Bytes(sent) };
       return httpRequestOf({ ...request, method, url: url(), headers: sentHeaders });
     };
-    return fetchBytes(httpRequest, { source: SOURCE, fetch: request.fetch, contentType: 'event-stream' }).pipe(
+    return fetchBytes(httpRequest, { source: SOURCE, fetch: request.fetch, contentType: 'event-stream', eventSource: true }).pipe(
       idleTimeout(timeoutMs, { scheduler: request.scheduler, error: () => new IdleTimeoutError(timeoutMs, SOURCE) }),
       decodeUtf8(),
-      parseServerSentEvents({ source: SOURCE, maxEventSize: request.maxEventSize, onRetry: (ms) => chain && (chain.reconnectDelay = ms) }),
+      parseServerSentEvents({
+        source: SOURCE,
+        maxEventSize: request.maxEventSize,
+        onRetry: (ms) => chain && (chain.reconnectDelay = ms),
+        // WHATWG: a block's id: sets the last event id even when the block dispatches no event.
+        onIdWithoutData: (id) => canTravel(id) && (memory.lastEventId = id),
+      }),
       followEventIds(memory, sent !== ''),
     );
   });
