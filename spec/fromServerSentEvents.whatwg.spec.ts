@@ -76,4 +76,15 @@ describe('fromServerSentEvents follows the EventSource rules on GET', () => {
     const events = await lastValueFrom(fromServerSentEvents({ url: `${loopback.url}/events` }).pipe(retry(), toArray()));
     expect(events.map((event) => event.data)).toEqual(['b', 'after 6']);
   });
+
+  it('an id: holding a control character is ignored: the reconnect is sent, with the last id that can travel', async () => {
+    loopback = await startLoopbackServer((request, response) => {
+      sseHeaders(response);
+      if (loopback.requests.length > 1) return void response.end(`data: after ${String(request.headers['last-event-id'])}\n\n`);
+      response.write('id: 1\ndata: a\n\nid: 2\u001b[31m\ndata: b\n\n');
+      setTimeout(() => response.socket?.destroy(), 30);
+    });
+    const events = await lastValueFrom(fromServerSentEvents({ url: `${loopback.url}/events` }).pipe(retry(), toArray()));
+    expect(events.map((event) => event.data)).toEqual(['a', 'b', 'after 1']);
+  });
 });
