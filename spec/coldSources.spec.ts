@@ -132,7 +132,7 @@ describe('fromResponses and the continuation mode are cold', () => {
   });
 
   it('fromChatCompletion continuation: a later subscription after a dropped one sends no continuation text', async () => {
-    const USER = { role: 'user', content: 'Tell me.' };
+    const USER = { role: 'user', content: 'Tell me.' } as const;
     server = await startMockChatServer({ scenario: { text: 'Continued only within one chain.', tokenSize: 3 }, script: [{ fault: { kind: 'drop', afterChunks: 4 } }, {}] });
     const source = fromChatCompletion({ baseURL: `${server.url}/v1`, body: { model: 'm', messages: [USER] }, continuation: 'vllm' });
     await lastValueFrom(source.pipe(untilDone())).catch(() => undefined);
