@@ -1,12 +1,14 @@
+import { defer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { HttpError, NetworkError } from '../src/errors';
+import { currentRetryChain } from '../src/internal/retryChain';
+import { NetworkError } from '../src/errors';
 import { followEventIds, type EventStreamMemory } from '../src/internal/followEventIds';
 import type { EventSourceMessage } from '../src/internal/transport';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { streamStartOf } from '../src/streamStart';
 
 const newScheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
-const newMemory = (lastEventId = ''): EventStreamMemory => ({ lastEventId, reconnectDelay: undefined, stream: {} });
+const newMemory = (lastEventId = ''): EventStreamMemory => ({ lastEventId, stream: {} });
 
 describe('fromServerSentEvents rules (followEventIds)', () => {
   it('emits { data, event, id } with undefined for absent fields and keeps the last id across events', () => {
@@ -62,30 +64,42 @@ describe('fromServerSentEvents rules (followEventIds)', () => {
     });
   });
 
-  it('after a retry: field, the errors carry it as retryAfterMs, and retryWithBackoff waits at least that long', () => {
-    newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const memory = newMemory();
-      memory.reconnectDelay = 3000;
-      const source = cold<EventSourceMessage>('-a-#', { a: { data: 'a', id: '1' } }, new NetworkError('cut'));
-      const result = source.pipe(followEventIds(memory, false), retryWithBackoff({ initialDelay: 10, jitter: 'none', maxRetries: 1 }));
-      expectObservable(result).toBe('-a- 3000ms -a-#', { a: { data: 'a', event: undefined, id: '1' } }, expect.objectContaining({ retryAfterMs: 3000 }));
-      expectSubscriptions(source.subscriptions).toBe(['^--!', '--- 3000ms ^--!']);
+  it("a retry: field is the chain's reconnection delay: retryWithBackoff waits that long, clamped to maxRetryAfter, and never gives up for it", () => {
+    newScheduler().run(({ cold, expectObservable }) => {
+      let subscriptions = 0;
+      const source = defer(() => {
+        subscriptions++;
+        currentRetryChain()!.reconnectDelay = 90_000;
+        return cold<EventSourceMessage>('-a-#', { a: { data: 'a', id: '1' } }, new NetworkError('cut'));
+      });
+      const result = source.pipe(followEventIds(newMemory(), false), retryWithBackoff({ initialDelay: 10, jitter: 'none', maxRetries: 1 }));
+      expectObservable(result).toBe('-a- 60000ms -a-#', { a: { data: 'a', event: undefined, id: '1' } }, expect.objectContaining({ name: 'NetworkError' }));
     });
   });
 
-  it('keeps a larger Retry-After of the error itself, and leaves errors alone without retry:', () => {
-    const large = new HttpError(503, 'busy', 5000);
-    const small = new HttpError(503, 'busy', 50);
+  it('leaves the errors themselves alone: no retryAfterMs is made up from retry:', () => {
     const plain = new NetworkError('cut');
     newScheduler().run(({ cold, expectObservable }) => {
-      const memory = newMemory();
-      memory.reconnectDelay = 100;
-      expectObservable(cold<EventSourceMessage>('#', {}, large).pipe(followEventIds(memory, false))).toBe('#', {}, large);
-      expectObservable(cold<EventSourceMessage>('#', {}, small).pipe(followEventIds(memory, false))).toBe('#', {}, small);
       expectObservable(cold<EventSourceMessage>('#', {}, plain).pipe(followEventIds(newMemory(), false))).toBe('#', {}, plain);
     });
-    expect(large.retryAfterMs).toBe(5000);
-    expect(small.retryAfterMs).toBe(100);
     expect('retryAfterMs' in plain).toBe(false);
+  });
+
+  it('ignores an id holding a control character that no header value may carry, as one holding NULL', () => {
+    newScheduler().run(({ cold, flush }) => {
+      const memory = newMemory();
+      const after: string[] = [];
+      cold('-a-b-c-d-e-|', {
+        a: { data: 'a', id: '7' },
+        b: { data: 'b', id: 'x\ny' },
+        c: { data: 'c', id: 'x\u001by' },
+        d: { data: 'd', id: 'x\u007fy' },
+        e: { data: 'e', id: 'tab\tand café' },
+      } as Record<string, EventSourceMessage>)
+        .pipe(followEventIds(memory, false))
+        .subscribe(() => after.push(memory.lastEventId));
+      flush();
+      expect(after).toEqual(['7', '7', '7', '7', 'tab\tand café']);
+    });
   });
 });

@@ -68,6 +68,22 @@ describe('idleTimeout (virtual time)', () => {
     });
   });
 
+  it.each([
+    [1000, 300],
+    [1000, 200],
+    [1000, 499],
+    [200, 90],
+  ])('with a %i ms timeout and every timer %i ms late, the error still comes within 1.5 × the timeout', (timeoutMs, lateMs) => {
+    const scheduler = testScheduler();
+    let failedAt = Number.NaN;
+    scheduler.run(({ cold, flush }) => {
+      cold('a').pipe(idleTimeout(timeoutMs, { error, scheduler: lateBy(scheduler, lateMs) })).subscribe({ error: () => (failedAt = scheduler.now()) });
+      flush();
+    });
+    expect(failedAt).toBeGreaterThanOrEqual(timeoutMs);
+    expect(failedAt).toBeLessThanOrEqual(timeoutMs * 1.5);
+  });
+
   it('one grace per silence: a value starts a new silence that may earn its own grace', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, expectObservable }) => {

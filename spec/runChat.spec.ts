@@ -247,7 +247,7 @@ describe('runChat', () => {
       expect(server!.generatedTokens).toBe(tokenize(TEXT, 3).length);
     });
 
-    it('with --background, Ctrl-C cancels the response at the provider; running out of retries leaves it running', async () => {
+    it('with --background, Ctrl-C cancels the response at the provider; so does running out of retries (nobody will read it)', async () => {
       const baseURL = await serve({ scenario: { text: 'x'.repeat(400), tokenSize: 1, paceMs: 10 } });
       const fake = fakeIo(false);
       const code = runChat(config({ api: 'responses', background: true }), { baseURL }, fake.io);
@@ -257,17 +257,18 @@ describe('runChat', () => {
       await waitFor(() => paths().includes('POST /v1/responses/resp_mock_1/cancel'));
       await server!.close();
 
-      // Every attempt drops: the last error ends the run, and nothing is cancelled.
+      // Every attempt drops: the last error ends the run, and the response nobody will read is cancelled.
       const dropped = await serve({ scenario, script: [dropInside] });
       const exhausted = fakeIo(false);
       await expect(runChat(config({ api: 'responses', background: true, maxRetries: 1 }), { baseURL: dropped }, exhausted.io)).resolves.toBe(EXIT.failed);
       expect(exhausted.stderr()).toMatch(/^response id: resp_mock_1\nretry 1\/1 in \d+ ms: [^\n]+\nerror: gave up after 1 retry: /);
-      expect(paths()).toEqual(['POST /v1/responses', 'GET /v1/responses/resp_mock_1?stream=true&starting_after=7']);
+      await waitFor(() => paths().includes('POST /v1/responses/resp_mock_1/cancel'));
+      expect(paths()).toEqual(['POST /v1/responses', 'GET /v1/responses/resp_mock_1?stream=true&starting_after=7', 'POST /v1/responses/resp_mock_1/cancel']);
       const retrieved = (await (await fetch(`${dropped}/responses/resp_mock_1`)).json()) as { status: string };
-      expect(retrieved.status).toBe('in_progress');
+      expect(retrieved.status).toBe('cancelled');
     });
 
-    it('strips control characters and escape sequences from a response id a server sends', async () => {
+    it('never prints a response id holding control characters or escape sequences: it is refused before any use', async () => {
       const id = 'resp_\x1b]0;owned\x07evil\x1b[2J\u009b1m';
       const response = { id, object: 'response', status: 'in_progress', model: 'm', output: [] };
       const chunks = [
@@ -277,9 +278,10 @@ describe('runChat', () => {
       ];
       const baseURL = await serve({ scenario: { chunks } });
       const fake = fakeIo(false);
-      await expect(runChat(config({ api: 'responses', background: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.ok);
-      expect(fake.stdout()).toBe('Hi\n');
-      expect(fake.stderr()).toBe('response id: resp_evil\n');
+      await expect(runChat(config({ api: 'responses', background: true }), { baseURL }, fake.io)).resolves.toBe(EXIT.failed);
+      expect(fake.stdout()).toBe('');
+      expect(fake.stderr()).toMatch(/^error: ParseError: [^\n\x1b\x07\u009b]+\n$/);
+      expect(fake.stderr()).not.toContain('owned');
     });
   });
 });

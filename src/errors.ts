@@ -9,6 +9,8 @@
  * characters and terminal escape sequences before it lands in an error.
  */
 
+import { stripControls } from './internal/redact.js';
+
 /** HTTP statuses worth another attempt: timeouts, conflicts, rate limits, server faults. */
 const RETRYABLE_STATUSES = new Set([408, 409, 425, 429]);
 
@@ -126,6 +128,21 @@ export class ParseError extends StreamError {
 }
 
 /**
+ * A background Responses API request was accepted (a 2xx answer), but its
+ * stream broke off before `response.created` named the response: it may be
+ * running, and billed, at the provider, and without its id it can be neither
+ * resumed nor cancelled. Not retryable, so that a retry does not start (and
+ * bill) a second answer; `cause` is the error that broke the stream. To ask
+ * again anyway, subscribe again, or let `shouldRetry` accept this `name`.
+ */
+export class OrphanedResponseError extends StreamError {
+  override readonly name = 'OrphanedResponseError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, false, options);
+  }
+}
+
+/**
  * Whether an error is worth another attempt: reads `retryable` of this
  * library's errors; `false` for anything else, including an abort.
  *
@@ -175,9 +192,15 @@ export interface SchemaIssue {
  */
 export class SchemaValidationError extends StreamError {
   override readonly name = 'SchemaValidationError';
+  /**
+   * The parsed answer (`undefined` when it was not JSON). Not enumerable, so
+   * `JSON.stringify(error)` and loggers that walk an error's fields do not
+   * copy a whole (possibly megabytes long) answer.
+   */
+  declare readonly value: unknown;
   constructor(
     readonly issues: readonly SchemaIssue[],
-    readonly value: unknown,
+    value: unknown,
     retryable = false,
     options?: ErrorOptions,
   ) {
@@ -188,10 +211,26 @@ export class SchemaValidationError extends StreamError {
       retryable,
       options,
     );
+    Object.defineProperty(this, 'value', { value, enumerable: false, writable: false, configurable: true });
   }
 }
 
+/** The longest path or issue message an error message repeats, in characters. */
+const MAX_ISSUE_TEXT = 200;
+
+/**
+ * One issue on one line: the path's keys (chosen by the model) and the
+ * message stripped of controls and terminal escapes, whitespace collapsed,
+ * each cut at `MAX_ISSUE_TEXT` characters.
+ */
 function describeIssue(issue: SchemaIssue): string {
-  const path = (issue.path ?? []).map((segment) => String(typeof segment === 'object' && segment !== null ? segment.key : segment)).join('.');
-  return path === '' ? issue.message : `${path}: ${issue.message}`;
+  const path = oneLine((issue.path ?? []).map((segment) => String(typeof segment === 'object' && segment !== null ? segment.key : segment).slice(0, MAX_ISSUE_TEXT)).join('.'));
+  const message = oneLine(String(issue.message));
+  return path === '' ? message : `${path}: ${message}`;
+}
+
+/** `text` without controls or terminal escapes, on one line, at most `MAX_ISSUE_TEXT` characters. */
+function oneLine(text: string): string {
+  const cleaned = stripControls(text.slice(0, MAX_ISSUE_TEXT * 4)).replace(/\s+/g, ' ').trim();
+  return cleaned.length > MAX_ISSUE_TEXT ? `${cleaned.slice(0, MAX_ISSUE_TEXT)}…` : cleaned;
 }

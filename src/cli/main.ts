@@ -97,12 +97,23 @@ function readStdin(): Promise<string> {
   });
 }
 
+/**
+ * How long the process may still run once its exit code is decided, in ms:
+ * time for a cancel `POST` of a background response to go out (the library
+ * bounds it at 5 s), never a process left hanging on a request.
+ */
+const EXIT_GRACE_MS = 6_000;
+
+/** Sets the exit code and makes sure the process ends: by itself once nothing is pending, or after `EXIT_GRACE_MS`. */
+function exitWith(code: ExitCode): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+}
+
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => exitWith(code),
   (error: unknown) => {
     process.stderr.write(`error: ${describeError(error)}\n`);
-    process.exitCode = EXIT.failed;
+    exitWith(EXIT.failed);
   },
 );

@@ -106,7 +106,7 @@ export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo):
             ...(config.background ? { background: true, store: true } : {}),
           },
           // The id a later run (or the provider's dashboard) can pick the response up with; a server's text, so stripped.
-          ...(config.background ? { onResponseId: (id: string) => keeper.line(`response id: ${stripControls(id)}`, { resume: true }) } : {}),
+          ...(config.background ? { onResponseId: (id: string) => keeper.line(`response id: ${printableId(id)}`, { resume: true }) } : {}),
         })
       : fromChatCompletion({
           baseURL: endpoint.baseURL,
@@ -191,4 +191,13 @@ function endNote(snapshot: ChatCompletionSnapshot | undefined): string | undefin
   if (reason === 'length') return 'the answer was cut at the token limit (finish reason "length")';
   if (reason === 'content_filter') return 'the answer was cut by a content filter (finish reason "content_filter")';
   return undefined;
+}
+
+/** The longest response id printed, in characters (the library accepts ids of at most 512). */
+const MAX_PRINTED_ID = 512;
+
+/** A server-chosen id as one line: controls and escapes stripped, whitespace collapsed, capped. */
+function printableId(id: string): string {
+  const line = stripControls(id.slice(0, MAX_PRINTED_ID * 2)).replace(/\s+/g, ' ').trim();
+  return line.length > MAX_PRINTED_ID ? `${line.slice(0, MAX_PRINTED_ID)}…` : line;
 }

@@ -1,4 +1,5 @@
 import { defer, map, type Observable } from 'rxjs';
+import { chainState } from './retryChain.js';
 import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 
@@ -16,11 +17,12 @@ interface PartialAnswer {
 }
 
 /**
- * Resumption by continuation, for a source instance. `events(partial)` makes
- * one request: a fresh one for `partial === undefined`, else one that asks
- * the server to continue an assistant message holding `partial`. Every
- * subscription after a drop in which choice-0 text (and nothing else) was
- * received continues: the request carries that text, and the first chunk is
+ * Resumption by continuation, within one retry chain (see `retryChain`: a
+ * later or parallel subscription of the same source starts fresh).
+ * `events(partial)` makes one request: a fresh one for `partial === undefined`,
+ * else one that asks the server to continue an assistant message holding
+ * `partial`. Every subscription of a chain after a drop in which choice-0
+ * text (and nothing else) was received continues: the request carries that text, and the first chunk is
  * marked `{ resumed: true, stream: token }`. Otherwise (nothing received, a
  * tool call or another choice under way) it starts fresh, marked
  * `{ resumed: false, stream: token }`. `DONE` ends the answer.
@@ -44,19 +46,22 @@ export function continuable(
   events: (partial: string | undefined) => Observable<ChatCompletionEvent>,
   trimEnd: boolean,
 ): Observable<ChatCompletionEvent> {
-  let answer: PartialAnswer | undefined;
+  // The key of this source's state in each retry chain (see retryChain): a later or parallel subscription starts fresh.
+  const key = {};
   return defer(() => {
+    const { state: chain } = chainState<{ answer: PartialAnswer | undefined }>(key, () => ({ answer: undefined }));
+    const { answer } = chain;
     const held = answer !== undefined && answer.continuable ? answer.text : '';
     const sent = trimEnd ? held.trimEnd() : held;
     const resumed = sent !== '';
     const current: PartialAnswer = resumed && answer ? answer : { text: '', continuable: true, token: {} };
-    answer = current;
+    chain.answer = current;
     let strip = held.length - sent.length;
     let first = true;
     return events(resumed ? sent : undefined).pipe(
       map((event) => {
         if (event === DONE) {
-          if (answer === current) answer = undefined;
+          if (chain.answer === current) chain.answer = undefined;
           return event;
         }
         if (strip > 0) strip = stripLeadingWhitespace(event, strip);

@@ -1,3 +1,4 @@
+import { markStreamStart, streamStartOf } from '../streamStart.js';
 import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js';
 import type { Appended, AppendedSource } from './foldAppended.js';
 import { limitError, MAX_CHOICES } from './foldLimits.js';
@@ -84,7 +85,8 @@ export function newFoldState(): FoldState {
  * Folds one chunk into `state` and returns the new snapshot. The work is
  * proportional to the chunk, plus one copy of the arrays of choices and tool
  * calls the chunk changed (their length is capped). What the chunk appended
- * is worked out only when asked, by `appendedAt`.
+ * is worked out only when asked, by `appendedAt`. A chunk's start mark
+ * (`markStreamStart`) is passed on to its snapshot.
  */
 export function foldChunk(state: FoldState, chunk: unknown): ChatCompletionSnapshot {
   state.chunks++;
@@ -95,7 +97,11 @@ export function foldChunk(state: FoldState, chunk: unknown): ChatCompletionSnaps
     if (Array.isArray(choices)) for (let i = 0; i < choices.length; i++) foldChoice(state, choices[i]);
     if (typeof usage === 'object' && usage !== null) state.usage = frozenUsage(usage as Usage);
   }
-  return snapshotOf(state);
+  const snapshot = snapshotOf(state);
+  // The snapshot of a chunk that starts a subscription carries its mark on, so what follows the
+  // fold (withStreamStatus's `resuming`, a parser after it) knows a restart from a resume.
+  const start = streamStartOf(chunk);
+  return start === undefined ? snapshot : markStreamStart(snapshot, start);
 }
 
 /**

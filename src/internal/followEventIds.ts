@@ -1,4 +1,4 @@
-import { catchError, map, throwError, type OperatorFunction } from 'rxjs';
+import { map, type OperatorFunction } from 'rxjs';
 import { markStreamStart } from '../streamStart.js';
 import type { EventSourceMessage } from './transport/index.js';
 
@@ -12,12 +12,14 @@ export interface ServerSentEvent {
   id: string | undefined;
 }
 
-/** What one `fromServerSentEvents` source remembers across its subscriptions (the WHATWG "last event ID" and "reconnection time"). */
+/**
+ * What one retry chain of a `fromServerSentEvents` source remembers from one
+ * subscription to the next (the WHATWG "last event ID"; the "reconnection
+ * time" is the chain's own `reconnectDelay`, see internal/retryChain).
+ */
 export interface EventStreamMemory {
   /** Sent as `Last-Event-ID` by the next subscription unless `''`. */
   lastEventId: string;
-  /** The last `retry:` value (ms): the least wait before the next retry. */
-  reconnectDelay: number | undefined;
   /**
    * Identifies the response in the start marks: a fresh subscription (no
    * `Last-Event-ID`) sets a new object, the subscriptions that resume it
@@ -28,15 +30,15 @@ export interface EventStreamMemory {
 
 /**
  * The WHATWG bookkeeping of one subscription: every event's `id:` becomes the
- * last event id (an empty one resets it, one containing NULL is ignored, an
- * event without `id:` leaves it), the first event is marked
- * `{ resumed: true, stream }` when the subscription sent a `Last-Event-ID`,
- * else `{ resumed: false, stream }` (`memory.stream`), and an error carries the last `retry:` value as
- * `retryAfterMs` (the larger one, when it already has one).
+ * last event id (an empty one resets it, one holding NULL or another control
+ * character that no header value may carry is ignored, an event without
+ * `id:` leaves it), and the first event is marked `{ resumed: true, stream }`
+ * when the subscription sent a `Last-Event-ID`, else
+ * `{ resumed: false, stream }` (`memory.stream`).
  *
  * ```text
  * events:  -{a, id:1}-{b}-{c, id:''}-#
- * result:  -a(mark)---b---c----------#(retryAfterMs = reconnectDelay)
+ * result:  -a(mark)---b---c----------#
  * memory:   lastEventId '1'      ''
  * ```
  *
@@ -50,20 +52,22 @@ export function followEventIds(memory: EventStreamMemory, resumed: boolean): Ope
     source.pipe(
       map((message, index) => {
         const { id } = message;
-        if (id !== undefined && !id.includes('\0')) memory.lastEventId = id;
+        if (id !== undefined && canTravel(id)) memory.lastEventId = id;
         const event: ServerSentEvent = { data: message.data, event: message.event, id: message.id };
         if (index > 0) return event;
         return markStreamStart(event, { resumed, stream: memory.stream });
       }),
-      catchError((error: unknown) => throwError(() => withReconnectDelay(error, memory.reconnectDelay))),
     );
 }
 
-/** Sets `retryAfterMs` on an error object to at least `delay`. */
-function withReconnectDelay(error: unknown, delay: number | undefined): unknown {
-  if (delay === undefined || typeof error !== 'object' || error === null) return error;
-  const own = (error as { retryAfterMs?: unknown }).retryAfterMs;
-  if (typeof own === 'number' && own >= delay) return error;
-  Object.defineProperty(error, 'retryAfterMs', { value: delay, enumerable: true, configurable: true, writable: true });
-  return error;
+/**
+ * Control characters (tab aside) that no header value may carry: an id
+ * holding one (NULL, CR, LF, ESC, DEL, ...) is ignored, as WHATWG ignores
+ * one holding NULL, rather than making every reconnect fail before it is sent.
+ */
+const NOT_IN_A_HEADER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** Whether an `id:` can be sent back as `Last-Event-ID`. */
+export function canTravel(id: string): boolean {
+  return !NOT_IN_A_HEADER.test(id);
 }

@@ -31,10 +31,11 @@ const NO_TIMER: IdleTimer = { touch() {}, stop() {} };
  * A timer that fires late (more than 10 ms) means this process was busy
  * (a subscriber blocking, a background tab throttling timers): bytes may be
  * waiting unread, so the silence may not be the network's. It then gets ONE
- * grace per silence, ending 1.5 × `timeoutMs` after the last byte (shortened
- * by the lateness just seen, so that a next timer as late still lands on the
- * deadline; at least `timeoutMs / 20`, for waiting bytes to be read). A timer
- * firing after that deadline calls `onIdle` at once.
+ * grace per silence, ending 1.5 × `timeoutMs` after the last byte: its
+ * timer is shortened by the lateness just seen, so that a next timer as late
+ * still lands on the deadline, and when no such timer fits (a lateness of
+ * half the timeout or more) there is no grace and `onIdle` is called at once.
+ * A timer firing after that deadline calls `onIdle` at once.
  *
  * ```text
  * timeout 200, timers on time:   bytes --a-----------------|           onIdle at a+200
@@ -61,11 +62,11 @@ export function startIdleTimer(timeoutMs: number, onIdle: () => void, scheduler:
     const silence = now - lastActivity;
     if (silence < timeoutMs) return arm(timeoutMs - silence);
     const late = now - due;
-    if (late > LATE_MS && gracedSilence !== lastActivity && silence < deadline) {
+    // Room for a grace whose timer, as late as this one, still lands on the deadline.
+    const room = deadline - silence - late;
+    if (late > LATE_MS && gracedSilence !== lastActivity && room >= 0) {
       gracedSilence = lastActivity;
-      // Shortened by the lateness just seen, so a next timer as late still lands on the
-      // deadline; at least a twentieth of the timeout, for the waiting bytes to be read.
-      return arm(Math.min(deadline - silence, Math.max(deadline - silence - late, timeoutMs / 20)));
+      return arm(room);
     }
     stopped = true;
     onIdle();

@@ -1,6 +1,6 @@
-import type { ApiError } from '../errors.js';
+import { ParseError, type ApiError } from '../errors.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionDelta, type ChatCompletionEvent, type ToolCallDelta, type Usage } from '../types.js';
-import { toApiError } from './errorObject.js';
+import { cleanMessage, toApiError } from './errorObject.js';
 import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
 import type { EventSourceMessage } from './serverSentEvents.js';
 
@@ -45,6 +45,8 @@ export interface ResponsesContext {
   secrets: readonly string[];
   /** A resumed stream: events with a `sequence_number` at or below this were applied already and are dropped. */
   skipThrough?: number;
+  /** A background response, whose id goes into resume and cancel URLs: an id that cannot is a `ParseError`. */
+  strictIds?: boolean;
 }
 
 type TextKind = 'content' | 'refusal' | 'reasoning' | 'raw-reasoning';
@@ -77,11 +79,13 @@ export function responsesEvents(message: EventSourceMessage, fold: ResponsesFold
   }
   if (type === 'keepalive') return [];
   const sequence = json.sequence_number;
-  if (typeof sequence === 'number' && Number.isFinite(sequence)) {
-    if (context.skipThrough !== undefined && sequence <= context.skipThrough) return [];
-    if (fold.cursor === undefined || sequence > fold.cursor) fold.cursor = sequence;
+  // Only a safe integer is a position: 1.5, 1e308 or 2**53+1 are ignored (never sent back as starting_after).
+  if (typeof sequence === 'number' && Number.isSafeInteger(sequence) && sequence >= 0) {
+    // At or below the cursor: applied already (a resumed stream's overlap, or a server repeating itself), on every connection.
+    if (fold.cursor !== undefined && sequence <= fold.cursor) return [];
+    fold.cursor = sequence;
   }
-  noteResponse(fold, json.response);
+  noteResponse(fold, json.response, context);
   const chunk = (delta: ChatCompletionDelta, finishReason: string | null = null, usage?: Usage): ChatCompletionChunk => ({
     id: fold.id,
     object: 'chat.completion.chunk',
@@ -133,9 +137,32 @@ export function responsesEvents(message: EventSourceMessage, fold: ResponsesFold
   }
 }
 
-function noteResponse(fold: ResponsesFold, response: unknown): void {
+/**
+ * What a response id may be made of: the characters of OpenAI's `resp_…`
+ * ids and of LiteLLM's base64 ones (`+`, `=`), at most 512 of them. Never
+ * `.`, `..`, `/`, `?`, `#` or a space, which would take a resume `GET` or a
+ * cancel `POST` (both sent with the key) out of `/responses/{id}`.
+ */
+export const RESPONSE_ID = /^[A-Za-z0-9_\-+=]{1,512}$/;
+
+/** Whether `id` may be used in a resume or cancel URL. */
+export function isResponseId(id: unknown): boolean {
+  return typeof id === 'string' && RESPONSE_ID.test(id);
+}
+
+function noteResponse(fold: ResponsesFold, response: unknown, context: ResponsesContext): void {
   if (!isObject(response)) return;
-  if (fold.id === '' && typeof response.id === 'string' && response.id !== '') fold.id = response.id;
+  if (fold.id === '' && typeof response.id === 'string' && response.id !== '') {
+    const id: string = response.id;
+    if (context.strictIds === true && !isResponseId(id)) {
+      throw new ParseError(
+        `${context.source}: the server named its response with an id that cannot be used in a URL (only A-Z a-z 0-9 _ - + =, at most 512); ` +
+          'it was not used for any resume or cancel request.',
+        cleanMessage(id.slice(0, 80), context.secrets),
+      );
+    }
+    fold.id = id;
+  }
   if (fold.model === undefined && typeof response.model === 'string' && response.model !== '') fold.model = response.model;
 }
 

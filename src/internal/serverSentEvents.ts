@@ -6,6 +6,11 @@ import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents, type EventS
 export type { EventSourceMessage };
 export { excerpt } from './transport/responseErrors.js';
 
+/** Sees the final 2xx response of a connection (status, headers) before its body is read. */
+export interface SeenResponse {
+  onResponse: (response: Response) => void;
+}
+
 /**
  * The transport of the chat sources, composed from `./transport`: one POST
  * per subscription (headers computed then), the idle timeout, UTF-8
@@ -15,11 +20,15 @@ export { excerpt } from './transport/responseErrors.js';
  * each event is emitted as what `select` makes of it, in the parser's own
  * step (`SKIP` leaves it out): the hot path of `fromChatCompletion`.
  */
-export function serverSentEvents(request: StreamRequest): Observable<EventSourceMessage>;
+export function serverSentEvents(request: StreamRequest, select?: undefined, seen?: SeenResponse): Observable<EventSourceMessage>;
 export function serverSentEvents<R>(request: StreamRequest, select: (message: EventSourceMessage) => R | typeof SKIP): Observable<R>;
-export function serverSentEvents<R>(request: StreamRequest, select?: (message: EventSourceMessage) => R | typeof SKIP): Observable<R | EventSourceMessage> {
+export function serverSentEvents<R>(
+  request: StreamRequest,
+  select?: (message: EventSourceMessage) => R | typeof SKIP,
+  seen?: SeenResponse,
+): Observable<R | EventSourceMessage> {
   const { source, idleTimeout: timeoutMs, maxEventSize } = request;
-  const bytes = fetchBytes(() => httpRequestOf(request), { source, fetch: request.fetch });
+  const bytes = fetchBytes(() => httpRequestOf(request), { source, fetch: request.fetch, ...(seen ? { onResponse: seen.onResponse } : {}) });
   const text = bytes.pipe(
     idleTimeout(timeoutMs, { scheduler: request.scheduler, error: () => new IdleTimeoutError(timeoutMs, source) }),
     decodeUtf8(),

@@ -33,6 +33,21 @@ export function assertHttpUrl(where: string, value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
+/**
+ * `{baseURL}/{path}`: the base URL checked as by `assertHttpUrl`, the path
+ * joined to its path (one slash between them), the base's query kept after
+ * it (Azure's `?api-version=…`) with `query` added, its fragment dropped
+ * (a fragment is never sent). `path` is used as given (encode its parts).
+ */
+export function joinBaseUrl(where: string, baseURL: unknown, path: string, query: Record<string, string> = {}): string {
+  assertHttpUrl(where, baseURL);
+  const url = new URL(baseURL as string);
+  url.hash = '';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+  return url.href;
+}
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** A plain object of header names to string values, with no CR, LF or NUL in them. */

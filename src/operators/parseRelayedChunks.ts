@@ -1,5 +1,6 @@
 import { filter, map, pipe, type OperatorFunction } from 'rxjs';
 import { ParseError, StreamError } from '../errors.js';
+import { stripControls } from '../internal/redact.js';
 import { markStreamStart, streamStartOf } from '../streamStart.js';
 import { DONE, type ChatCompletionChunk } from '../types.js';
 
@@ -84,6 +85,11 @@ function parseChunk(data: string): ChatCompletionChunk {
   return chunk as ChatCompletionChunk;
 }
 
+/** A relayed string as an error may hold it: terminal escapes and controls removed, on one line, cut at `max` characters. */
+function oneLine(text: string, max: number): string {
+  return stripControls(text.slice(0, max * 4)).replace(/\s+/g, ' ').trim().slice(0, max);
+}
+
 function relayedError(event: RelayedEvent): RelayedError {
   if (event.event === 'cancelled') return new RelayedError('parseRelayedChunks: the relay cancelled the stream.', undefined, false);
   let detail: { name?: unknown; message?: unknown; retryable?: unknown } = {};
@@ -92,7 +98,7 @@ function relayedError(event: RelayedEvent): RelayedError {
   } catch {
     // A bare error event: no detail.
   }
-  const name = typeof detail.name === 'string' ? detail.name.slice(0, 60) : undefined;
-  const message = typeof detail.message === 'string' ? detail.message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 500) : 'the stream failed';
+  const name = typeof detail.name === 'string' ? oneLine(detail.name, 60) || undefined : undefined;
+  const message = typeof detail.message === 'string' ? oneLine(detail.message, 500) : 'the stream failed';
   return new RelayedError(`parseRelayedChunks: the relay's stream failed (${name ?? 'Error'}: ${message})`, name, detail.retryable === true);
 }

@@ -1,7 +1,8 @@
-import { asyncScheduler, defer, retry, throwError, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, defer, finalize, Observable, retry, throwError, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { isRetryable } from '../errors.js';
 import { backoffDelay, type BackoffSettings, type Jitter } from '../internal/backoff.js';
 import { longTimer } from '../internal/longTimer.js';
+import { currentRetryChain, inRetryChain, newRetryChain } from '../internal/retryChain.js';
 import { assertDuration, assertFunction } from '../internal/validate.js';
 
 export type { Jitter };
@@ -63,6 +64,15 @@ const NAME = 'retryWithBackoff';
  * wait beyond 2³¹−1 ms (a `Retry-After` of weeks with `maxRetryAfter:
  * Infinity`) lasts its full length instead of firing at once.
  *
+ * Each subscription to the result is one **retry chain**: the library's
+ * sources keep what a retry carries over (an SSE last event id, a Responses
+ * API resume point, a continuation text) in the chain, so the next
+ * subscription of the chain resumes while any other subscription starts
+ * fresh; a source's reconnection time (an SSE `retry:` field) is waited at
+ * least, clamped to `maxRetryAfter`; and when the chain ends (unsubscribed,
+ * out of retries, completed) its sources clean up (a background Responses
+ * answer is cancelled). See docs/retries.md, "Retry chains".
+ *
  * ```text
  * source:   --#                       (retryable error each time)
  * options:  { initialDelay: 10, multiplier: 2, maxRetries: 2, jitter: 'none' }
@@ -108,7 +118,11 @@ export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): Mono
   return (source) =>
     defer(() => {
       let previousDelay: number | undefined;
-      return source.pipe(
+      // One chain per subscription (joined when an enclosing retryWithBackoff is subscribing us): see internal/retryChain.
+      const enclosing = currentRetryChain();
+      const { chain, end } = enclosing ? { chain: enclosing, end: () => undefined } : newRetryChain();
+      const attempt = new Observable<T>((subscriber) => inRetryChain(chain, () => source.subscribe(subscriber)));
+      return attempt.pipe(
         retry({
           count: maxRetries,
           resetOnSuccess,
@@ -120,11 +134,14 @@ export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): Mono
             if (attempt === 1) previousDelay = undefined;
             const jittered = backoffDelay(attempt - 1, settings, random, previousDelay);
             previousDelay = jittered;
-            const delay = Math.max(jittered, retryAfter ?? 0);
+            // A reconnection delay the source asked for (SSE retry:) is honoured, clamped, never a reason to stop.
+            const reconnect = Math.min(chain.reconnectDelay ?? 0, maxRetryAfter);
+            const delay = Math.max(jittered, retryAfter ?? 0, reconnect);
             onRetry?.({ attempt, delay, error });
             return longTimer(delay, scheduler);
           },
         }),
+        finalize(end),
       );
     });
 }

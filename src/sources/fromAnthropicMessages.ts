@@ -4,7 +4,7 @@ import { assertContinuation, continuable } from '../internal/continuation.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
 import { markFirstFresh } from '../internal/transport/index.js';
 import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import type { ChatCompletionEvent } from '../types.js';
 
 /** An Anthropic Messages request body; `stream: true` is added for you. */
@@ -80,7 +80,7 @@ export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observ
   const url =
     options.url !== undefined
       ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
-      : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_ANTHROPIC_BASE_URL)}/messages`;
+      : joinBaseUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_ANTHROPIC_BASE_URL, 'messages');
   const version = assertHeaderValue(`${SOURCE}: options.anthropicVersion`, options.anthropicVersion ?? DEFAULT_ANTHROPIC_VERSION);
   if (version.trim() === '') throw new TypeError(`${SOURCE}: options.anthropicVersion is empty; leave it out for '${DEFAULT_ANTHROPIC_VERSION}'.`);
   const headers: Record<string, string> = {

@@ -5,7 +5,7 @@ import { parsePayload, payloadObject } from '../internal/parsePayload.js';
 import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
 import { freshMarker, SKIP } from '../internal/transport/index.js';
 import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 
 /** An OpenAI-compatible chat-completions request body; `stream: true` is added for you. */
@@ -72,7 +72,7 @@ export function fromChatCompletion(options: ChatCompletionOptions): Observable<C
   const url =
     options.url !== undefined
       ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
-      : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL)}/chat/completions`;
+      : joinBaseUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL, 'chat/completions');
   const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'text/event-stream' };
   const apiKey = assertApiKey(SOURCE, options.apiKey, 'leave it out for servers that need no key');
   const secrets = apiKey === undefined ? [] : [apiKey];

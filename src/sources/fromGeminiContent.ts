@@ -3,7 +3,7 @@ import { geminiChunk, newGeminiState } from '../internal/geminiChunks.js';
 import { serverSentEvents } from '../internal/serverSentEvents.js';
 import { markFirstFresh } from '../internal/transport/index.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertApiKey, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
 
 /** A Gemini `generateContent` request body. */
@@ -92,7 +92,6 @@ function modelUrl(options: GeminiContentOptions): string {
   if (typeof model !== 'string' || model.trim() === '') {
     throw new TypeError(`${SOURCE}: options.model must be a model name such as 'gemini-2.5-flash' (or pass options.url).`);
   }
-  const baseURL = assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_GEMINI_BASE_URL);
   const name = model.trim().replace(/^models\//, '');
-  return `${baseURL}/models/${encodeURIComponent(name)}:streamGenerateContent?alt=sse`;
+  return joinBaseUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_GEMINI_BASE_URL, `models/${encodeURIComponent(name)}:streamGenerateContent`, { alt: 'sse' });
 }

@@ -1,9 +1,10 @@
-import { Observable, catchError, defer, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
-import { HttpError } from '../errors.js';
-import { newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
-import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
+import { EMPTY, Observable, asyncScheduler, catchError, concat, defer, finalize, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
+import { HttpError, isRetryable, OrphanedResponseError } from '../errors.js';
+import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
+import { chainState } from '../internal/retryChain.js';
+import { serverSentEvents, type EventSourceMessage, type SeenResponse } from '../internal/serverSentEvents.js';
 import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject } from '../internal/validate.js';
+import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
 import { DEFAULT_BASE_URL } from './fromChatCompletion.js';
@@ -41,9 +42,12 @@ export interface ResponsesOptions extends TransportOptions {
   /** The request: `model`, `input`, `instructions`, `tools`, `reasoning`, `background`, `store`, ... */
   body: ResponsesRequest;
   /**
-   * Unsubscribing from a background response (the consumer leaving, not a
-   * retry after an error) sends `POST /responses/{id}/cancel`. `false` leaves
-   * it running, to resume later with `resumeFrom`. Default: `true`.
+   * When the retry chain of a background response ends before its answer
+   * did (the consumer unsubscribed at any moment, a retry wait included, or
+   * the last retry failed), `POST /responses/{id}/cancel` is sent, so nobody
+   * pays for an answer nobody will read; a retry after an error is not an
+   * end. `false` leaves it running, to resume later with `resumeFrom`.
+   * Default: `true`.
    */
   cancelOnUnsubscribe?: boolean | undefined;
   /** Called once per response when its id is known (at `response.created`): keep it to resume after a page reload. */
@@ -71,6 +75,8 @@ interface Call {
   progress: Progress;
   resumed: boolean;
   skipThrough?: number;
+  /** A 2xx answer arrived: the server took the request (a `POST` created a response). */
+  accepted?: boolean;
 }
 
 /**
@@ -91,8 +97,13 @@ interface Call {
  * nothing is generated twice and the first chunk is marked `resumed: true`
  * (see `markStreamStart`), so `accumulateContent` continues the snapshot. A
  * resume answered 400, 404 or 410 falls back to a fresh `POST`, marked
- * `resumed: false`. Unsubscribing cancels a background response
- * (`POST /responses/{id}/cancel`) unless `cancelOnUnsubscribe: false`.
+ * `resumed: false`. The resume point belongs to the retry chain of
+ * `retryWithBackoff` (its successive subscriptions for one subscriber), not
+ * to the observable: another subscription, in parallel or later, `POST`s a
+ * response of its own. When the chain ends before the answer did
+ * (unsubscribed at any moment, during a retry wait too, or out of retries),
+ * the background response is cancelled (`POST /responses/{id}/cancel`)
+ * unless `cancelOnUnsubscribe: false`.
  *
  * Errors: `HttpError`, `NetworkError`, `IdleTimeoutError`, `ParseError` as
  * for `fromChatCompletion`; `ApiError` for an `error` event or
@@ -115,7 +126,7 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
   const endpoint =
     options.url !== undefined
       ? assertHttpUrl(`${SOURCE}: options.url`, options.url)
-      : `${assertHttpUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL)}/responses`;
+      : joinBaseUrl(`${SOURCE}: options.baseURL`, options.baseURL ?? DEFAULT_BASE_URL, 'responses');
   const cancelOnUnsubscribe = options.cancelOnUnsubscribe ?? true;
   if (typeof cancelOnUnsubscribe !== 'boolean') throw new TypeError(`${SOURCE}: options.cancelOnUnsubscribe must be a boolean.`);
   const onResponseId = options.onResponseId === undefined ? undefined : assertFunction<(id: string) => void>(`${SOURCE}: options.onResponseId`, options.onResponseId);
@@ -127,12 +138,20 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
   const request = prepareStreamRequest(SOURCE, options, { url: endpoint, body: JSON.stringify({ ...body, stream: true }), headers, secrets });
   const background = body.background === true || resumeFrom !== undefined;
 
-  // Per source instance: the response a failed subscription leaves for the next one to resume.
-  let saved: Progress | undefined = resumeFrom && {
-    fold: { ...newResponsesFold(), id: resumeFrom.id, cursor: resumeFrom.after, partial: resumeFrom.after !== undefined },
-    token: {},
+  // The key of this source's state in each retry chain (see internal/retryChain): cold, resumable.
+  const key = {};
+  const startingPoint = (): Progress | undefined =>
+    resumeFrom && {
+      fold: { ...newResponsesFold(), id: resumeFrom.id, cursor: resumeFrom.after, partial: resumeFrom.after !== undefined },
+      token: {},
+    };
+  /** The chain ended (last unsubscribe, final error, completion): a background response nobody will read again is cancelled. */
+  const endChain = (chain: ResponseChain) => {
+    const progress = chain.saved ?? chain.current?.progress;
+    if (!background || !cancelOnUnsubscribe || progress === undefined) return;
+    const { fold } = progress;
+    if (!fold.terminal && fold.id !== '') cancelResponse(request, endpoint, fold.id);
   };
-  let reported = '';
 
   const fresh = (): Call => ({ url: endpoint, method: 'POST', progress: { fold: newResponsesFold(), token: {} }, resumed: false });
   const resume = (progress: Progress): Call => {
@@ -145,16 +164,16 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
     return { url, method: 'GET', progress, resumed: true, skipThrough: cursor };
   };
 
-  const events = (call: Call): Observable<ChatCompletionEvent> => {
+  const events = (call: Call, chain: ResponseChain): Observable<ChatCompletionEvent> => {
     const { progress } = call;
-    const context = { source: SOURCE, secrets: request.secrets, skipThrough: call.skipThrough };
+    const context = { source: SOURCE, secrets: request.secrets, skipThrough: call.skipThrough, strictIds: background };
     let first = true;
-    return openEventStream(request, call).pipe(
+    return openEventStream(request, call, { onResponse: () => (call.accepted = true) }).pipe(
       mergeMap((message) => {
         const produced = responsesEvents(message, progress.fold, context);
-        if (onResponseId && progress.fold.id !== '' && progress.fold.id !== reported) {
-          reported = progress.fold.id;
-          onResponseId(reported);
+        if (onResponseId && isResponseId(progress.fold.id) && progress.fold.id !== chain.reported) {
+          chain.reported = progress.fold.id;
+          onResponseId(chain.reported);
         }
         return produced;
       }),
@@ -168,59 +187,99 @@ export function fromResponses(options: ResponsesOptions): Observable<ChatComplet
   };
 
   return defer(() => {
-    const taken = saved;
-    saved = undefined;
+    const { state: chain, chain: shared } = chainState<ResponseChain>(key, () => ({ saved: startingPoint(), current: undefined, reported: '' }), endChain);
+    const taken = chain.saved;
+    chain.saved = undefined;
     let call = taken ? resume(taken) : fresh();
-    const attempt = events(call).pipe(
+    chain.current = call;
+    const attempt = events(call, chain).pipe(
       catchError((error: unknown) => {
         if (call.method !== 'GET' || !(error instanceof HttpError) || !CANNOT_RESUME.has(error.status)) return throwError(() => error);
         call = fresh();
-        return events(call);
+        chain.current = call;
+        return events(call, chain);
       }),
     );
-    let ended = false;
+    // What this subscription leaves for the next one of its chain (retryWithBackoff subscribing again) to resume.
     const leftForNextSubscription = () => {
-      ended = true;
       const { fold } = call.progress;
-      if (background && !fold.terminal && fold.id !== '') saved = call.progress;
+      if (background && !fold.terminal && fold.id !== '') chain.saved = call.progress;
     };
-    return attempt.pipe(
-      tap({
-        error: leftForNextSubscription,
-        complete: leftForNextSubscription,
-        unsubscribe: () => {
-          const { fold } = call.progress;
-          if (ended || fold.terminal || fold.id === '') return;
-          if (background && cancelOnUnsubscribe) cancelResponse(request, endpoint, fold.id);
-        },
-      }),
+    const streamed = attempt.pipe(
+      // Accepted but never named: not left for a retry to POST a second answer.
+      catchError((error: unknown) => throwError(() => (isRetryable(error) && orphaned(call, background) ? orphanError(error) : error))),
+      (events$) => concat(events$, defer(() => (orphaned(call, background) ? throwError(() => orphanError()) : EMPTY))),
+      tap({ error: leftForNextSubscription, complete: leftForNextSubscription }),
     );
+    // Without a chain, this subscription is its own chain: it ends with it.
+    return shared ? streamed : streamed.pipe(finalize(() => endChain(chain)));
   });
+}
+
+/** What one retry chain of a `fromResponses` source carries from one subscription to the next. */
+interface ResponseChain {
+  /** The response a subscription that broke off left for the next one to resume. */
+  saved: Progress | undefined;
+  /** The connection of the latest subscription: what to cancel if the chain ends while it runs. */
+  current: Call | undefined;
+  /** The id last given to `onResponseId`. */
+  reported: string;
 }
 
 /**
  * The one place that talks to the SSE transport: the events of one
  * connection (a `POST` that starts a response or a `GET` that resumes one).
  */
-function openEventStream(request: StreamRequest, call: Pick<Call, 'url' | 'method'>): Observable<EventSourceMessage> {
-  if (call.method === 'POST') return serverSentEvents({ ...request, url: call.url, method: 'POST' });
+function openEventStream(request: StreamRequest, call: Pick<Call, 'url' | 'method'>, seen: SeenResponse): Observable<EventSourceMessage> {
+  if (call.method === 'POST') return serverSentEvents({ ...request, url: call.url, method: 'POST' }, undefined, seen);
   const headers = { ...request.headers };
   delete headers['Content-Type'];
-  return serverSentEvents({ ...request, url: call.url, method: 'GET', body: '', headers });
+  return serverSentEvents({ ...request, url: call.url, method: 'GET', body: '', headers }, undefined, seen);
 }
 
-/** `POST {endpoint}/{id}/cancel`, fire and forget: the consumer has gone, and a failed cancel has no one to tell. */
+/**
+ * Whether `call` started a background response that nobody can name: its
+ * `POST` was accepted, but the stream ended or broke before `response.created`
+ * gave the id. OpenAI's API has no idempotency key and no listing of
+ * responses, so it can be neither found, resumed nor cancelled.
+ */
+function orphaned(call: Call, background: boolean): boolean {
+  return background && call.method === 'POST' && call.accepted === true && call.progress.fold.id === '' && !call.progress.fold.terminal;
+}
+
+function orphanError(cause?: unknown): OrphanedResponseError {
+  return new OrphanedResponseError(
+    `${SOURCE}: the server accepted a background response, but its stream ${cause === undefined ? 'ended' : 'broke off'} before response.created gave its id. ` +
+      'The response may still be running (and billed) at the provider; without its id it can be neither resumed nor cancelled, ' +
+      'so it was not requested again (that would generate a second answer). Subscribe again to ask for a new one.',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** How long a cancel `POST` may take before it is aborted, in ms. */
+export const CANCEL_TIMEOUT_MS = 5_000;
+
+/**
+ * `POST {endpoint}/{id}/cancel`, fire and forget (the consumer has gone, and a
+ * failed cancel has no one to tell), aborted after `CANCEL_TIMEOUT_MS` on
+ * the source's scheduler: an endpoint that never answers leaves no hanging
+ * request (nor a process that cannot exit).
+ */
 function cancelResponse(request: StreamRequest, endpoint: string, id: string): void {
+  const controller = new AbortController();
+  const timer = (request.scheduler ?? asyncScheduler).schedule(() => controller.abort(), CANCEL_TIMEOUT_MS);
   const send = async () => {
     const extra = typeof request.extraHeaders === 'function' ? assertHeaders(`${SOURCE}: the headers function's result`, await request.extraHeaders()) : request.extraHeaders;
     const headers: Record<string, string> = { ...request.headers, ...extra };
     delete headers['Content-Type'];
     // Looked up now, like the stream's own fetch, so a fetch patched later is used.
     const fetch = request.fetch ?? (globalThis.fetch as FetchLike);
-    const response = await fetch(responseUrl(endpoint, [id, 'cancel'], {}), { method: 'POST', headers, redirect: 'error' });
+    const response = await fetch(responseUrl(endpoint, [id, 'cancel'], {}), { method: 'POST', headers, redirect: 'error', signal: controller.signal });
     await response.body?.cancel();
   };
-  send().catch(() => undefined);
+  send()
+    .catch(() => undefined)
+    .finally(() => timer.unsubscribe());
 }
 
 /** `{endpoint}/{segments...}?{query}`, the endpoint's own query kept, each segment encoded. */
@@ -233,7 +292,9 @@ function responseUrl(endpoint: string, segments: string[], query: Record<string,
 
 function assertResumePoint(value: unknown): { id: string; after?: number } {
   const point = assertObject<ResponsesResumePoint>(`${SOURCE}: options.resumeFrom`, value);
-  if (typeof point.id !== 'string' || point.id === '') throw new TypeError(`${SOURCE}: options.resumeFrom.id must be the response id, a non-empty string.`);
+  if (!isResponseId(point.id)) {
+    throw new TypeError(`${SOURCE}: options.resumeFrom.id must be the response id as onResponseId reported it (resp_…: only A-Z a-z 0-9 _ - + =, at most 512).`);
+  }
   const { after } = point;
   if (after !== undefined && (typeof after !== 'number' || !Number.isInteger(after) || after < 0)) {
     throw new RangeError(`${SOURCE}: options.resumeFrom.after must be a sequence_number, an integer 0 or more.`);

@@ -1,6 +1,7 @@
 import { defer, type Observable } from 'rxjs';
 import { IdleTimeoutError } from '../errors.js';
-import { followEventIds, type EventStreamMemory, type ServerSentEvent } from '../internal/followEventIds.js';
+import { canTravel, followEventIds, type EventStreamMemory, type ServerSentEvent } from '../internal/followEventIds.js';
+import { chainState } from '../internal/retryChain.js';
 import { httpRequestOf, prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents } from '../internal/transport/index.js';
 import { assertHeaderValue, assertObject } from '../internal/validate.js';
@@ -45,18 +46,27 @@ const SOURCE = 'fromServerSentEvents';
  * result:  --{data:'a', id:'1'}--{data:'b', id: undefined}--|
  * ```
  *
- * WHATWG reconnection rules, per source (across its subscriptions):
+ * Cold: every subscription is an independent request. What a reconnect
+ * carries over (the last event id, the reconnection time) belongs to the
+ * retry chain of `retryWithBackoff` (its successive subscriptions for one
+ * subscriber), never to the observable: two subscriptions, in parallel or
+ * one after the other, each start fresh; `share()` or `shareReplay()` after
+ * `retryWithBackoff` make one request (and one resume) for all subscribers.
+ * RxJS's own `retry`, or an async hop (`subscribeOn`) between the source and
+ * `retryWithBackoff`, starts every attempt fresh.
+ *
+ * WHATWG reconnection rules, per retry chain:
  * - the last event id is kept: an `id:` sets it, an empty `id:` resets it, an
- *   `id:` containing NULL is ignored, events without `id:` leave it; a new
- *   subscription (`retryWithBackoff`) sends it as `Last-Event-ID`, and its
- *   first event is marked `{ resumed: true, stream }` (see `markStreamStart`), so
+ *   `id:` holding NULL or another control character that no header value may
+ *   carry is ignored, events without `id:` leave it; the next subscription
+ *   of the chain sends it as `Last-Event-ID`, and its first event is marked
+ *   `{ resumed: true, stream }` (see `markStreamStart`), so
  *   `accumulateContent` continues the snapshot, in either pipe order; without
- *   it `{ resumed: false, stream }` with a new `stream` token (an `id:` in a
- *   block without `data:` dispatches no event and is not seen);
- * - a `retry:` field sets the least wait before the next retry: every error
- *   this source raises after it carries it as `retryAfterMs`, which
- *   `retryWithBackoff` waits at least (an error raised downstream, such as
- *   `untilDone`'s `StreamInterruptedError`, does not);
+ *   it `{ resumed: false, stream }` with a new `stream` token;
+ * - a `retry:` field is the reconnection time: `retryWithBackoff` waits at
+ *   least that long before the next subscription, whatever error ended the
+ *   last one (`untilDone`'s `StreamInterruptedError` too), clamped to its
+ *   `maxRetryAfter`, and never gives up because of it;
  * - the server stops a client from reconnecting by answering `204`: the
  *   source completes, and `retryWithBackoff` does not resubscribe after a
  *   completion (with `untilDone` downstream, an answer that ends before its
@@ -82,6 +92,9 @@ const SOURCE = 'fromServerSentEvents';
 export function fromServerSentEvents(options: FromServerSentEventsOptions): Observable<ServerSentEvent> {
   assertObject(`${SOURCE}: options`, options);
   const url = urlOf(options.url);
+  // As EventSource: no cached answer, from the browser's cache or a proxy. `cache: 'no-store'` (in
+  // fetchBytes) makes fetch send `Cache-Control: no-cache` itself, which, unlike a header set here,
+  // costs no CORS preflight in a browser.
   const headers: Record<string, string> = { Accept: 'text/event-stream' };
   let body = '';
   if (options.body !== undefined) {
@@ -91,10 +104,12 @@ export function fromServerSentEvents(options: FromServerSentEventsOptions): Obse
   const method = options.body === undefined ? 'GET' : 'POST';
   const request = prepareStreamRequest(SOURCE, options, { url: '', body, headers, secrets: [] });
   const lastEventId = options.lastEventId === undefined ? '' : assertHeaderValue(`${SOURCE}: options.lastEventId`, options.lastEventId);
-  const memory: EventStreamMemory = { lastEventId, reconnectDelay: undefined, stream: {} };
   const { idleTimeout: timeoutMs } = request;
+  // The key of this source's state in each retry chain (see internal/retryChain): cold, resumable.
+  const key = {};
 
   return defer(() => {
+    const { state: memory, chain } = chainState<EventStreamMemory>(key, () => ({ lastEventId, stream: {} }));
     const sent = memory.lastEventId;
     // A request without Last-Event-ID starts a new response: a new token for the fold to know it by.
     if (sent === '') memory.stream = {};
@@ -102,10 +117,16 @@ export function fromServerSentEvents(options: FromServerSentEventsOptions): Obse
       const sentHeaders = sent === '' ? headers : { ...headers, 'Last-Event-ID': utf8Bytes(sent) };
       return httpRequestOf({ ...request, method, url: url(), headers: sentHeaders });
     };
-    return fetchBytes(httpRequest, { source: SOURCE, fetch: request.fetch, contentType: 'event-stream' }).pipe(
+    return fetchBytes(httpRequest, { source: SOURCE, fetch: request.fetch, contentType: 'event-stream', eventSource: true }).pipe(
       idleTimeout(timeoutMs, { scheduler: request.scheduler, error: () => new IdleTimeoutError(timeoutMs, SOURCE) }),
       decodeUtf8(),
-      parseServerSentEvents({ source: SOURCE, maxEventSize: request.maxEventSize, onRetry: (ms) => (memory.reconnectDelay = ms) }),
+      parseServerSentEvents({
+        source: SOURCE,
+        maxEventSize: request.maxEventSize,
+        onRetry: (ms) => chain && (chain.reconnectDelay = ms),
+        // WHATWG: a block's id: sets the last event id even when the block dispatches no event.
+        onIdWithoutData: (id) => canTravel(id) && (memory.lastEventId = id),
+      }),
       followEventIds(memory, sent !== ''),
     );
   });

@@ -1,3 +1,5 @@
+import { foldChunk, newFoldState } from '../internal/foldState.js';
+import type { ChatCompletionSnapshot } from '../types.js';
 /**
  * What the mock server streams for one request, independent of the wire
  * format: the same scenario renders as OpenAI, Anthropic or Gemini events.
@@ -150,47 +152,26 @@ export function countTokens(text: string, size: number): number {
   return Math.ceil(Array.from(text).length / size);
 }
 
-type Delta = {
-  content?: string | null;
-  reasoning_content?: string | null;
-  reasoning?: string | null;
-  tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[];
-};
-type Choice = { index?: number; delta?: Delta; finish_reason?: string | null };
-
-/** What an OpenAI chunk list adds up to: text per choice, reasoning, tool calls and finish reason of choice 0. */
+/**
+ * What an OpenAI chunk list adds up to, folded by the library's own fold (the
+ * one `accumulateContent` uses), so the expected output and the library never
+ * disagree (Mistral's content parts, tool calls without an index, ...): text
+ * per choice, reasoning, tool calls and finish reason of choice 0.
+ */
 function foldChunks(chunks: (object | string)[]): ExpectedOutput {
-  const content: string[] = [];
-  let reasoning = '';
-  let finishReason = '';
-  const calls: { id: string; name: string; arguments: string }[] = [];
-  const callAt = new Map<number, { id: string; name: string; arguments: string }>();
+  const state = newFoldState();
+  let snapshot: ChatCompletionSnapshot | undefined;
   for (const chunk of chunks) {
     const parsed: unknown = typeof chunk === 'string' ? safeParse(chunk) : chunk;
-    const choices = (parsed as { choices?: Choice[] } | undefined)?.choices ?? [];
-    for (const choice of choices) {
-      const index = choice.index ?? 0;
-      const delta = choice.delta ?? {};
-      while (content.length <= index) content.push('');
-      content[index] += delta.content ?? '';
-      if (index !== 0) continue;
-      reasoning += delta.reasoning_content ?? delta.reasoning ?? '';
-      if (choice.finish_reason) finishReason = choice.finish_reason;
-      for (const fragment of delta.tool_calls ?? []) {
-        const at = fragment.index ?? (fragment.id !== undefined ? callAt.size : Math.max(0, callAt.size - 1));
-        let call = callAt.get(at);
-        if (!call) {
-          call = { id: '', name: '', arguments: '' };
-          callAt.set(at, call);
-          calls.push(call);
-        }
-        if (fragment.id) call.id = fragment.id;
-        if (fragment.function?.name) call.name = fragment.function.name;
-        call.arguments += fragment.function?.arguments ?? '';
-      }
-    }
+    if (typeof parsed === 'object' && parsed !== null) snapshot = foldChunk(state, parsed);
   }
-  return { content: content.length > 0 ? content : [''], reasoning, toolCalls: calls, finishReason };
+  if (!snapshot) return { content: [''], reasoning: '', toolCalls: [], finishReason: '' };
+  return {
+    content: snapshot.choices.length > 0 ? snapshot.choices.map((choice) => choice.content) : [''],
+    reasoning: snapshot.reasoning,
+    toolCalls: snapshot.toolCalls.map((call) => ({ id: call.id ?? '', name: call.function.name, arguments: call.function.arguments })),
+    finishReason: snapshot.finishReason ?? '',
+  };
 }
 
 function safeParse(text: string): unknown {

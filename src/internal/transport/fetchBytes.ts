@@ -1,6 +1,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { crossOriginHeaders, hiddenRedirect, MAX_REDIRECTS, redirectTarget } from './redirects.js';
-import { brokenConnection, httpError, rejectNonStream, requestFailed, type ContentTypeRule, type ErrorContext } from './responseErrors.js';
+import { HttpError } from '../../errors.js';
+import { brokenConnection, httpError, origin, rejectNonStream, requestFailed, type ContentTypeRule, type ErrorContext } from './responseErrors.js';
 
 /** The part of `fetch` the transport uses; inject one for tests, proxies and frameworks. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -24,6 +25,12 @@ export interface FetchBytesOptions {
   contentType?: ContentTypeRule;
   /** Sees each final 2xx response (status, headers) before its body is read. */
   onResponse?: (response: Response) => void;
+  /**
+   * The WHATWG EventSource rules: `cache: 'no-store'`; a `GET` follows
+   * 301/302/303 too (a `POST` does not: they would make it a `GET` without
+   * its body); a 2xx other than 200 (or 204) is a non-retryable `HttpError`.
+   */
+  eventSource?: boolean;
 }
 
 /** Emitted when the response headers (and each read of an error body) arrive: activity without bytes. */
@@ -36,7 +43,7 @@ const NO_BYTES = new Uint8Array(0);
  *
  * - Redirects: 307/308 are followed by hand, up to 5, only to http(s), never
  *   from https to http, and with only `CROSS_ORIGIN_HEADERS` when the origin
- *   changes. A browser's hidden (`opaqueredirect`) redirect is an error, never
+ *   changes; with `eventSource`, 301/302/303 too on a `GET`. A browser's hidden (`opaqueredirect`) redirect is an error, never
  *   re-sent. Other 3xx are `HttpError`s.
  * - Errors: `HttpError` (non-2xx, body's provider message included),
  *   `ParseError`/`ApiError` (a 2xx that is not an event stream),
@@ -102,6 +109,13 @@ async function streamBody(
   };
   activity();
   if (!response.ok) throw await httpError(context, response, activity);
+  if (options.eventSource === true && response.status !== 200 && response.status !== 204) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new HttpError(
+      response.status,
+      `${context.source}: HTTP ${response.status} from ${origin(response.url || request.url)}: an event stream answers 200 (EventSource accepts no other 2xx), so the body was not read.`,
+    );
+  }
   const stream = response.body;
   if (response.status === 204 || stream === null) {
     options.onResponse?.(response);
@@ -129,7 +143,10 @@ async function streamBody(
   }
 }
 
-/** Sends the request, following 307/308 redirects by the rules of `fetchBytes`. */
+/** Redirects that EventSource follows on its `GET` (and that would turn a `POST` into a `GET`). */
+const SEE_OTHER = new Set([301, 302, 303]);
+
+/** Sends the request, following 307/308 redirects (and 301/302/303 for an event source's `GET`) by the rules of `fetchBytes`. */
 async function send(request: HttpRequest, options: FetchBytesOptions, context: ErrorContext, signal: AbortSignal): Promise<Response> {
   // Looked up per subscription (as RxJS fromFetch does), so a fetch patched later (MSW, zone.js) is used;
   // called unbound: a browser's fetch throws "Illegal invocation" when `this` is not the window.
@@ -138,6 +155,7 @@ async function send(request: HttpRequest, options: FetchBytesOptions, context: E
   let { url, headers } = request;
   for (let hop = 0; ; hop++) {
     const init: RequestInit = { method: request.method, headers, signal, redirect: 'manual' };
+    if (options.eventSource === true) init.cache = 'no-store';
     if (request.body !== undefined) init.body = request.body;
     let response: Response;
     try {
@@ -148,7 +166,8 @@ async function send(request: HttpRequest, options: FetchBytesOptions, context: E
     }
     if (response.type === 'opaqueredirect') throw hiddenRedirect(context, url);
     const location = response.headers.get('location');
-    if ((response.status !== 307 && response.status !== 308) || !location || hop === MAX_REDIRECTS) return response;
+    const followed = response.status === 307 || response.status === 308 || (options.eventSource === true && request.method === 'GET' && SEE_OTHER.has(response.status));
+    if (!followed || !location || hop === MAX_REDIRECTS) return response;
     await response.body?.cancel().catch(() => undefined);
     const next = redirectTarget(context, url, response.status, location);
     if (next.origin !== new URL(url).origin) headers = crossOriginHeaders(headers);

@@ -18,6 +18,12 @@ export interface ParseServerSentEventsOptions {
   maxEventSize?: number;
   /** Called with the value of each valid `retry:` field (milliseconds), in stream order. */
   onRetry?: (milliseconds: number) => void;
+  /**
+   * Called with the `id:` of each block that has no `data:` (which dispatches
+   * no event, yet sets the last event id under the WHATWG rules), in stream
+   * order with the events around it.
+   */
+  onIdWithoutData?: (id: string) => void;
 }
 
 /** The options with `select`: each event is emitted as what `select` makes of it. */
@@ -57,7 +63,7 @@ export interface SelectServerSentEventsOptions<R> extends ParseServerSentEventsO
 export function parseServerSentEvents(options: ParseServerSentEventsOptions): OperatorFunction<string, EventSourceMessage>;
 export function parseServerSentEvents<R>(options: SelectServerSentEventsOptions<R>): OperatorFunction<string, R>;
 export function parseServerSentEvents<R>(options: ParseServerSentEventsOptions & Partial<SelectServerSentEventsOptions<R>>): OperatorFunction<string, R | EventSourceMessage> {
-  const { source: who, maxEventSize = DEFAULT_MAX_EVENT_SIZE, onRetry, select } = options;
+  const { source: who, maxEventSize = DEFAULT_MAX_EVENT_SIZE, onRetry, select, onIdWithoutData } = options;
   return (text) =>
     new Observable<R | EventSourceMessage>((subscriber) => {
       let failure: ParseError | undefined;
@@ -89,13 +95,68 @@ export function parseServerSentEvents<R>(options: ParseServerSentEventsOptions &
           }
         },
       });
+      const blocks = onIdWithoutData && idOnlyBlocks(maxEventSize);
       return text.subscribe({
         next: (piece) => {
-          parser.feed(toLF(piece));
+          const lines = toLF(piece);
+          if (!blocks) parser.feed(lines);
+          else {
+            // Fed up to the end of each id-only block, then its id reported: stream order kept.
+            let from = 0;
+            for (const { end, id } of blocks(lines)) {
+              parser.feed(lines.slice(from, end));
+              from = end;
+              if (failure || subscriber.closed) break;
+              onIdWithoutData(id);
+            }
+            if (!failure && !subscriber.closed) parser.feed(lines.slice(from));
+          }
           if (failure) subscriber.error(failure);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
       });
     });
+}
+
+/**
+ * A scanner of LF-only text pieces that finds the blocks with an `id:` and no
+ * `data:` line: for each piece, where each such block ends (just after its
+ * blank line) and its id (the last one, NULL-holding ones left out). Keeps at
+ * most one line across pieces, cut at `maxLine` characters.
+ */
+function idOnlyBlocks(maxLine: number): (piece: string) => Array<{ end: number; id: string }> {
+  let carry = '';
+  let first = true;
+  let hasData = false;
+  let id: string | undefined;
+  return (piece) => {
+    const found: Array<{ end: number; id: string }> = [];
+    let text = piece;
+    let offset = 0;
+    if (first && text !== '') {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) {
+        text = text.slice(1);
+        offset = 1;
+      }
+    }
+    let start = 0;
+    for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', start)) {
+      const line = carry + text.slice(start, lf);
+      carry = '';
+      start = lf + 1;
+      if (line === '') {
+        if (id !== undefined && !hasData) found.push({ end: offset + start, id });
+        hasData = false;
+        id = undefined;
+      } else if (line === 'data' || line.startsWith('data:')) hasData = true;
+      else if (line === 'id' || line.startsWith('id:')) {
+        const value = line.slice(line.charCodeAt(3) === 32 ? 4 : 3);
+        if (!value.includes('\0')) id = value;
+      }
+    }
+    carry = (carry + text.slice(start)).slice(0, maxLine);
+    return found;
+  };
 }
