@@ -89,14 +89,13 @@ export function relayTelemetry(options: RelayTelemetryOptions = {}): RelayTeleme
   const record = (activity: RelayActivity): void => {
     switch (activity.type) {
       case 'started': {
+        const links = pendingLinks.get(activity.streamId) ?? [];
         stop(activity.streamId, (span) => span.setStatus({ code: SpanStatusCode.ERROR, message: 'started again' }));
         const attributes: Attributes = {
           [OWN_ATTR.streamId]: activity.streamId,
           [OWN_ATTR.takeover]: activity.takeover,
           [OWN_ATTR.resumed]: activity.resumed,
         };
-        const links = pendingLinks.get(activity.streamId) ?? [];
-        pendingLinks.delete(activity.streamId);
         running.set(activity.streamId, { span: tracer.startSpan(STREAM_SPAN, { attributes, links }), entries: 0 });
         streams.add(1);
         if (activity.takeover) takeovers.add(1);
