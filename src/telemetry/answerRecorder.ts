@@ -3,6 +3,16 @@ import { streamStartOf } from '../streamStart.js';
 import type { RetryEvent } from '../operators/retryWithBackoff.js';
 import { ATTR, EVENT, METRIC, OWN_ATTR, VALUE } from './conventions.js';
 
+/**
+ * `time_per_output_chunk` is measured at this resolution: chunks that arrive
+ * less than 1 ms after the last one recorded (several events of one network
+ * read, delivered in one go) are folded into the next interval recorded. The
+ * intervals still add up to the streaming time; a burst counts once. Recording
+ * each of them would cost the SDK's attribute hashing per chunk (several µs),
+ * more than the rest of the pipeline spends on a chunk.
+ */
+const CHUNK_RESOLUTION_MS = 1;
+
 /** The four GenAI client histograms of one meter. */
 export interface AnswerInstruments {
   duration: Histogram;
@@ -79,7 +89,7 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
   let firstOfAttempt = false;
   let values = 0;
   let firstChunkSeen = false;
-  let lastValueAt: number | undefined;
+  let lastValueAt = 0;
   let responseId: string | undefined;
   let responseModel: string | undefined;
   const finishReasons: (string | undefined)[] = [];
@@ -134,33 +144,14 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
     attemptStarted() {
       attempts++;
       firstOfAttempt = true;
-      lastValueAt = undefined;
     },
     value(value) {
       const at = now();
-      if (firstOfAttempt) {
-        firstOfAttempt = false;
-        const start = streamStartOf(value);
-        if (start !== undefined && (values > 0 || start.resumed)) {
-          if (start.resumed) span.addEvent(EVENT.resume, { [OWN_ATTR.attempt]: attempts, [OWN_ATTR.keptChunks]: values });
-          else {
-            span.addEvent(EVENT.restart, { [OWN_ATTR.attempt]: attempts, [OWN_ATTR.discardedChunks]: values });
-            values = 0;
-            text = '';
-            finishReasons.length = 0;
-            usage = undefined;
-            responseId = undefined;
-            responseModel = undefined;
-          }
-        }
+      if (firstOfAttempt) firstOfThisAttempt(value, at);
+      else if (at - lastValueAt >= CHUNK_RESOLUTION_MS) {
+        instruments.perChunk.record((at - lastValueAt) / 1000, metricAttributes);
+        lastValueAt = at;
       }
-      if (!firstChunkSeen) {
-        firstChunkSeen = true;
-        const seconds = (at - started) / 1000;
-        instruments.firstChunk.record(seconds, metricAttributes);
-        span.setAttribute(ATTR.responseTimeToFirstChunk, seconds);
-      } else if (lastValueAt !== undefined) instruments.perChunk.record((at - lastValueAt) / 1000, metricAttributes);
-      lastValueAt = at;
       values++;
       readValue(value);
     },
@@ -177,6 +168,31 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
     completed: () => finish(undefined, 'ok'),
     cancelled: () => finish(undefined, 'cancelled'),
   };
+
+  /** The first value of an attempt: a restart or resume by the source's mark; the first chunk of the answer; no interval. */
+  function firstOfThisAttempt(value: unknown, at: number): void {
+    firstOfAttempt = false;
+    lastValueAt = at;
+    const start = streamStartOf(value);
+    if (start !== undefined && (values > 0 || start.resumed)) {
+      if (start.resumed) span.addEvent(EVENT.resume, { [OWN_ATTR.attempt]: attempts, [OWN_ATTR.keptChunks]: values });
+      else {
+        span.addEvent(EVENT.restart, { [OWN_ATTR.attempt]: attempts, [OWN_ATTR.discardedChunks]: values });
+        values = 0;
+        text = '';
+        finishReasons.length = 0;
+        usage = undefined;
+        responseId = undefined;
+        responseModel = undefined;
+      }
+    }
+    if (!firstChunkSeen) {
+      firstChunkSeen = true;
+      const seconds = (at - started) / 1000;
+      instruments.firstChunk.record(seconds, metricAttributes);
+      span.setAttribute(ATTR.responseTimeToFirstChunk, seconds);
+    }
+  }
 
   /** Reads a chunk (`choices[].finish_reason`, `usage`) or a snapshot (`finishReason`, `choices[].finishReason`, `usage`). */
   function readValue(value: unknown): void {

@@ -1,5 +1,6 @@
 import { metrics, trace, type Meter, type Span, type Tracer } from '@opentelemetry/api';
-import { defer, tap, type MonoTypeOperatorFunction } from 'rxjs';
+import { defer, Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { subscribeLinked } from '../internal/linkedSubscriber.js';
 import { retryWithBackoff, type RetryWithBackoffOptions } from '../operators/retryWithBackoff.js';
 import { assertFunction, assertObject } from '../internal/validate.js';
 import { isTelemetryApi, requestAttributes, requestContent, type TelemetryApi, type TelemetryRequest } from './answerRequest.js';
@@ -105,8 +106,9 @@ export function withTelemetry<T>(options: WithTelemetryOptions): MonoTypeOperato
   const { name, attributes } = requestAttributes(api, request, provider);
   const inputMessages = recordContent ? requestContent(api, request) : undefined;
 
+  // A linked subscriber rather than `tap`: one call chain fewer per chunk (see `subscribeLinked`).
   return (source) =>
-    defer(() => {
+    new Observable<T>((subscriber) => {
       const answer = startAnswer({ tracer, instruments, name, attributes, inputMessages, recordContent, now, onSpanStart });
       const attempt = defer(() => {
         answer.attemptStarted();
@@ -124,13 +126,25 @@ export function withTelemetry<T>(options: WithTelemetryOptions): MonoTypeOperato
                 },
               }),
             );
-      return attempts.pipe(
-        tap({
-          next: (value) => answer.value(value),
-          error: (error: unknown) => answer.failed(error),
-          complete: () => answer.completed(),
-          unsubscribe: () => answer.cancelled(),
-        }),
-      );
+      let ended = false;
+      subscribeLinked(attempts, subscriber, {
+        next: (value) => {
+          answer.value(value);
+          subscriber.next(value);
+        },
+        error: (error) => {
+          ended = true;
+          answer.failed(error);
+          subscriber.error(error);
+        },
+        complete: () => {
+          ended = true;
+          answer.completed();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        if (!ended) answer.cancelled();
+      };
     });
 }
