@@ -12,10 +12,13 @@
  *     provider whose span processor hands every span to an exporter that
  *     drops it, and a meter provider whose reader aggregates and is never
  *     collected.
- * Two shapes: one long answer (2000 chunks in 16 KiB pieces) and twenty short
- * ones (50 chunks each) per run, where the per-answer cost (a span, four
+ * Two shapes: three long answers (2000 chunks in 16 KiB pieces) and forty
+ * short ones (50 chunks each) per run, where the per-answer cost (a span, four
  * histograms) weighs most. Reported: medians of ms per run, and the median of
- * the per-round ratios to the baseline (bench/stats.ts's pairedRatio).
+ * the per-round ratios to the baseline (bench/stats.ts's pairedRatio), in
+ * CPU time of this process (process.cpuUsage: on a shared, loaded machine the
+ * wall time also counts the time other processes held the CPU) and in wall
+ * time.
  */
 import { metrics as metricsApi, type Meter, type Tracer } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -26,8 +29,7 @@ import { withTelemetry } from '../src/telemetry/index.js';
 import type { Contender, Result } from './contenders.js';
 import { inMemoryFetch, type Fetch } from './delivery.js';
 import { cut, generateStream, type GeneratedStream } from './generator.js';
-import { rounds } from './rounds.js';
-import { fmt, median, pairedRatio } from './stats.js';
+import { fmt, median, pairedRatio, rotate } from './stats.js';
 
 const roundsFlag = process.argv.indexOf('--rounds');
 const roundCount = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : 30;
@@ -75,15 +77,44 @@ const contenders = (answers: number, tracer: Tracer, meter: Meter): Record<strin
   'withTelemetry, SDK': pipeline((request) => withTelemetry({ api: 'chat.completions', request, tracer, meter }), answers),
 });
 
+/**
+ * Every contender once per round, in a rotating order, after `warmUp` rounds
+ * not counted, with a gc() before each run (`--expose-gc`); CPU and wall
+ * milliseconds per contender and round. A wrong answer stops the bench.
+ */
+async function measure(contenders: Record<string, Contender>, run: (contender: Contender) => Promise<Result>, expected: string, warmUp = 3) {
+  const names = Object.keys(contenders);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const cpu: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  const wall: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = -warmUp; round < roundCount; round++) {
+    for (const name of rotate(names, round + warmUp)) {
+      gc?.();
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const result = await run(contenders[name]!);
+      const ms = performance.now() - started;
+      const used = process.cpuUsage(cpuBefore);
+      if (result.text !== expected) throw new Error(`${name} gave the wrong text`);
+      if (round >= 0) {
+        cpu[name]!.push((used.user + used.system) / 1000);
+        wall[name]!.push(ms);
+      }
+    }
+  }
+  return { cpu, wall };
+}
+
 async function shape(name: string, stream: GeneratedStream, pieces: Uint8Array[], answers: number): Promise<void> {
   const fetch = inMemoryFetch(pieces);
   const all = contenders(answers, sdk.tracer, sdk.meter);
-  const times = await rounds(all, roundCount, (contender) => contender(fetch, 'http://bench.invalid/v1'), (_, result) => result.text === stream.text, 3);
+  const { cpu, wall } = await measure(all, (contender) => contender(fetch, 'http://bench.invalid/v1'), stream.text);
   log(`\n${name}: ${roundCount} rounds, medians`);
-  log('| contender | ms per run | ratio to baseline (paired median) |');
-  log('|---|---|---|');
-  for (const [contender, ms] of Object.entries(times)) {
-    log(`| ${contender} | ${fmt(median(ms), 1)} | ${contender === 'baseline' ? '1.00' : fmt(pairedRatio(ms, times['baseline']!), 3)} |`);
+  log('| contender | CPU ms per run | ratio to baseline, CPU | wall ms per run | ratio to baseline, wall |');
+  log('|---|---|---|---|---|');
+  for (const contender of Object.keys(all)) {
+    const ratio = (times: Record<string, number[]>) => (contender === 'baseline' ? '1.00' : fmt(pairedRatio(times[contender]!, times['baseline']!), 3));
+    log(`| ${contender} | ${fmt(median(cpu[contender]!), 1)} | ${ratio(cpu)} | ${fmt(median(wall[contender]!), 1)} | ${ratio(wall)} |`);
   }
 }
 
@@ -92,9 +123,9 @@ async function main(): Promise<void> {
   if (metricsApi.getMeterProvider().constructor.name !== 'NoopMeterProvider') throw new Error('a global meter provider is registered: the no-SDK contender would not be one');
   log(`Node ${process.version}, ${(globalThis as { gc?: unknown }).gc ? 'gc() before each run' : 'no --expose-gc'}`);
   const long = generateStream(2000);
-  await shape('one answer of 2000 chunks, 16 KiB pieces', long, cut(long.bytes, '16k'), 1);
+  await shape('3 answers of 2000 chunks, 16 KiB pieces', long, cut(long.bytes, '16k'), 3);
   const short = generateStream(50, 'text', 11);
-  await shape('20 answers of 50 chunks, one piece each', short, [short.bytes], 20);
+  await shape('40 answers of 50 chunks, one piece each', short, [short.bytes], 40);
 }
 
 main().catch((error: unknown) => {
