@@ -134,7 +134,7 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
     } else if (outcome === 'cancelled') {
       span.addEvent(EVENT.cancelled);
     }
-    instruments.duration.record((end - started) / 1000, attributes);
+    instruments.duration.record(Math.max(0, end - started) / 1000, attributes); // never negative, if the wall clock is set back
     if (usage?.input !== undefined) instruments.tokens.record(usage.input, { ...attributes, [ATTR.tokenType]: VALUE.input });
     if (usage?.output !== undefined) instruments.tokens.record(usage.output, { ...attributes, [ATTR.tokenType]: VALUE.output });
     span.end();
@@ -188,7 +188,7 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
     }
     if (!firstChunkSeen) {
       firstChunkSeen = true;
-      const seconds = (at - started) / 1000;
+      const seconds = Math.max(0, at - started) / 1000;
       instruments.firstChunk.record(seconds, metricAttributes);
       span.setAttribute(ATTR.responseTimeToFirstChunk, seconds);
     }
