@@ -12,9 +12,10 @@
  *     provider whose span processor hands every span to an exporter that
  *     drops it, and a meter provider whose reader aggregates and is never
  *     collected.
- * Two shapes: three long answers (2000 chunks in 16 KiB pieces) and forty
+ * Three shapes: three long answers (2000 chunks in 16 KiB pieces) and forty
  * short ones (50 chunks each) per run, where the per-answer cost (a span, four
- * histograms) weighs most. Reported: medians of ms per run, and the median of
+ * histograms) weighs most, both over an in-memory fetch; and the long ones over
+ * loopback HTTP (a real socket, as in production). Reported: medians of ms per run, and the median of
  * the per-round ratios to the baseline (bench/stats.ts's pairedRatio), in
  * CPU time of this process (process.cpuUsage: on a shared, loaded machine the
  * wall time also counts the time other processes held the CPU) and in wall
@@ -27,7 +28,7 @@ import type { OperatorFunction } from 'rxjs';
 import { accumulateContent, fromChatCompletion, retryWithBackoff, untilDone, type ChatCompletionChunk, type ChatCompletionSnapshot } from '../src/index.js';
 import { withTelemetry } from '../src/telemetry/index.js';
 import type { Contender, Result } from './contenders.js';
-import { inMemoryFetch, type Fetch } from './delivery.js';
+import { inMemoryFetch, startBenchServer, type Fetch } from './delivery.js';
 import { cut, generateStream, type GeneratedStream } from './generator.js';
 import { fmt, median, pairedRatio, rotate } from './stats.js';
 
@@ -105,10 +106,11 @@ async function measure(contenders: Record<string, Contender>, run: (contender: C
   return { cpu, wall };
 }
 
-async function shape(name: string, stream: GeneratedStream, pieces: Uint8Array[], answers: number): Promise<void> {
-  const fetch = inMemoryFetch(pieces);
+async function shape(name: string, stream: GeneratedStream, pieces: Uint8Array[], answers: number, over: 'memory' | 'loopback' = 'memory'): Promise<void> {
+  const server = over === 'loopback' ? await startBenchServer(() => pieces) : undefined;
+  const fetch: Fetch = server ? (url, init) => globalThis.fetch(url, init) : inMemoryFetch(pieces);
   const all = contenders(answers, sdk.tracer, sdk.meter);
-  const { cpu, wall } = await measure(all, (contender) => contender(fetch, 'http://bench.invalid/v1'), stream.text);
+  const { cpu, wall } = await measure(all, (contender) => contender(fetch, server?.url ?? 'http://bench.invalid/v1'), stream.text).finally(() => server?.close());
   log(`\n${name}: ${roundCount} rounds, medians`);
   log('| contender | CPU ms per run | ratio to baseline, CPU | wall ms per run | ratio to baseline, wall |');
   log('|---|---|---|---|---|');
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
   await shape('3 answers of 2000 chunks, 16 KiB pieces', long, cut(long.bytes, '16k'), 3);
   const short = generateStream(50, 'text', 11);
   await shape('40 answers of 50 chunks, one piece each', short, [short.bytes], 40);
+  await shape('3 answers of 2000 chunks over loopback HTTP (16 KiB writes)', long, cut(long.bytes, '16k'), 3, 'loopback');
 }
 
 main().catch((error: unknown) => {
