@@ -9,6 +9,7 @@
  */
 import { defer, lastValueFrom, Observable, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { metrics, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import {
   accumulateContent,
@@ -359,6 +360,29 @@ describe('withTelemetry', () => {
         expect(span.attributes['error.type']).toBe('IdleTimeoutError');
       }
     });
+  });
+
+  it('with no SDK registered (the API no-ops), values and retries pass straight through; an SDK registered later is used by the next answer', async () => {
+    let calls = 0;
+    const source = new Observable<number>((subscriber) => {
+      if (++calls % 2 === 1) subscriber.error(new HttpError(503, 'x'));
+      else subscriber.next(calls), subscriber.complete();
+    });
+    const retries: number[] = [];
+    const pipeline = source.pipe(withTelemetry({ api: 'chat.completions', retry: { initialDelay: 1, jitter: 'none', onRetry: ({ attempt }) => retries.push(attempt) } }));
+    expect(await lastValueFrom(pipeline.pipe(toArray()))).toEqual([2]);
+    expect(retries).toEqual([1]);
+    expect(otel.spans()).toEqual([]);
+    trace.setGlobalTracerProvider({ getTracer: () => otel.tracer });
+    metrics.setGlobalMeterProvider({ getMeter: () => otel.meter });
+    try {
+      expect(await lastValueFrom(pipeline.pipe(toArray()))).toEqual([4]);
+    } finally {
+      trace.disable();
+      metrics.disable();
+    }
+    expect(eventsOf(onlySpan())).toEqual([['rxjs_llm_stream.retry', { 'error.type': '503', 'http.response.status_code': 503, 'rxjs_llm_stream.attempt': 1, 'rxjs_llm_stream.retry.delay_ms': 1 }]]);
+    expect((await otel.metrics())['gen_ai.client.operation.duration']![0]!.count).toBe(1);
   });
 
   it('a concurrent second subscription of the same pipeline gets its own span and its own retries', async () => {

@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, type Attributes, type Histogram, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import { streamStartOf } from '../streamStart.js';
 import type { RetryEvent } from '../operators/retryWithBackoff.js';
 import { ATTR, EVENT, METRIC, OWN_ATTR, VALUE } from './conventions.js';
@@ -47,15 +47,14 @@ export function answerInstruments(meter: Meter): AnswerInstruments {
 
 /** What one answer's recorder needs. */
 export interface AnswerSetup {
-  tracer: Tracer;
+  /** The answer's span, started (with `attributes`) and handed to `onSpanStart` by the caller. */
+  span: Span;
   instruments: AnswerInstruments;
-  name: string;
   attributes: Attributes;
   /** The prompt as JSON, only when content is recorded. */
   inputMessages: string | undefined;
   recordContent: boolean;
   now: () => number;
-  onSpanStart: ((span: Span) => void) | undefined;
 }
 
 /** The callbacks through which `withTelemetry` tells one answer's recorder what happened. */
@@ -75,10 +74,8 @@ export interface AnswerRecorder {
  * property reads and one histogram record.
  */
 export function startAnswer(setup: AnswerSetup): AnswerRecorder {
-  const { tracer, instruments, now } = setup;
-  const span = tracer.startSpan(setup.name, { kind: SpanKind.CLIENT, attributes: setup.attributes });
+  const { span, instruments, now } = setup;
   if (setup.inputMessages !== undefined) span.setAttribute(ATTR.inputMessages, setup.inputMessages);
-  setup.onSpanStart?.(span);
   const metricAttributes: Attributes = {};
   for (const key of [ATTR.operationName, ATTR.providerName, ATTR.requestModel, ATTR.serverAddress, ATTR.serverPort]) {
     if (setup.attributes[key] !== undefined) metricAttributes[key] = setup.attributes[key];

@@ -1,4 +1,4 @@
-import { metrics, trace, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { createNoopMeter, metrics, SpanKind, trace, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import { defer, Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import { subscribeLinked } from '../internal/linkedSubscriber.js';
 import { retryWithBackoff, type RetryWithBackoffOptions } from '../operators/retryWithBackoff.js';
@@ -52,6 +52,8 @@ export interface WithTelemetryOptions {
 }
 
 const NAME = 'withTelemetry';
+/** The API's no-op meter: what `metrics.getMeter` gives while no meter provider is registered. */
+const NOOP_METER = createNoopMeter();
 
 /**
  * Records one OpenTelemetry span per answer, named and attributed after the
@@ -76,8 +78,9 @@ const NAME = 'withTelemetry';
  * snapshots alike. Nothing is recorded of prompts and answers unless
  * `recordContent` is set, and nothing of keys or headers ever.
  *
- * Without an OpenTelemetry SDK registered, the tracer and meter are the API's
- * no-ops: a few property reads per value.
+ * Without an OpenTelemetry SDK registered (a non-recording span and the API's
+ * no-op meter), the values go straight through, with the retries: nothing is
+ * done per value. The providers are looked up per answer.
  *
  * @example
  * ```ts
@@ -104,15 +107,25 @@ export function withTelemetry<T>(options: WithTelemetryOptions): MonoTypeOperato
     assertObject(`${NAME}: retry`, retry);
     retryWithBackoff(retry); // checks the retry options now, with retryWithBackoff's own errors
   }
-  const tracer = options.tracer ?? trace.getTracer(SCOPE);
-  const instruments = answerInstruments(options.meter ?? metrics.getMeter(SCOPE));
   const { name, attributes } = requestAttributes(api, request, provider);
+  const retried = (source: Observable<T>) => (retry === false ? source : source.pipe(retryWithBackoff<T>(retry)));
   const inputMessages = recordContent ? requestContent(api, request) : undefined;
 
   // A linked subscriber rather than `tap`: one call chain fewer per chunk (see `subscribeLinked`).
   return (source) =>
     new Observable<T>((subscriber) => {
-      const answer = startAnswer({ tracer, instruments, name, attributes, inputMessages, recordContent, now, onSpanStart });
+      // The providers are looked up per answer: an SDK registered after the pipeline was built counts.
+      const tracer = options.tracer ?? trace.getTracer(SCOPE);
+      const meter = options.meter ?? metrics.getMeter(SCOPE);
+      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes });
+      onSpanStart?.(span);
+      if (!span.isRecording() && meter === NOOP_METER) {
+        // No SDK (or a sampler that dropped the span, and no meter provider): nothing would be
+        // recorded, so the values go straight through, with the retries.
+        span.end();
+        return retried(source).subscribe(subscriber);
+      }
+      const answer = startAnswer({ span, instruments: answerInstruments(meter), attributes, inputMessages, recordContent, now });
       const attempt = defer(() => {
         answer.attemptStarted();
         return source;
