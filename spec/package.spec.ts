@@ -65,13 +65,19 @@ describe('the packed package', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency, redis and @opentelemetry/api optional peers', () => {
+  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency; redis, ioredis and @opentelemetry/api optional peers', () => {
     const manifest = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
     expect(Object.keys(manifest.dependencies)).toEqual(['eventsource-parser']);
-    // rxjs; redis only for redisRelayStore, @opentelemetry/api only for rxjs-llm-stream/telemetry
-    // (optional: nothing installs or imports them otherwise).
-    expect(manifest.peerDependencies).toEqual({ rxjs: expect.stringMatching(/^\^7\.8/), redis: expect.any(String), '@opentelemetry/api': expect.stringMatching(/^\^1\./) });
-    expect(manifest.peerDependenciesMeta).toEqual({ redis: { optional: true }, '@opentelemetry/api': { optional: true } });
+    // rxjs, and redis or ioredis only for redisRelayStore (optional: nothing installs or imports them otherwise);
+    // their ranges are the majors CI runs the store against (spec/support/redisClients.ts).
+    // @opentelemetry/api only for rxjs-llm-stream/telemetry (optional too).
+    expect(manifest.peerDependencies).toEqual({
+      rxjs: expect.stringMatching(/^\^7\.8/),
+      redis: '^4.7.1 || ^5.12.1 || ^6.4.0',
+      ioredis: '^5.11.1 || ^6.1.0',
+      '@opentelemetry/api': expect.stringMatching(/^\^1\./),
+    });
+    expect(manifest.peerDependenciesMeta).toEqual({ redis: { optional: true }, ioredis: { optional: true }, '@opentelemetry/api': { optional: true } });
     expect(manifest.sideEffects).toBe(false);
     const installed = join(dir, 'node_modules', 'rxjs-llm-stream');
     const files = readdirSync(installed).sort();

@@ -1,7 +1,7 @@
 import { metrics, SpanStatusCode, trace, type Attributes, type Link, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import { errorType } from './answerRecorder.js';
 import { ATTR, OWN_ATTR, RELAY_METRIC, SCOPE } from './conventions.js';
-import type { RelayActivity } from './relayActivity.js';
+import type { RelayActivity } from '../server/relayActivity.js';
 
 /** Options of `relayTelemetry`. */
 export interface RelayTelemetryOptions {
