@@ -209,6 +209,7 @@ function typeCheck(): string[][] {
       'rxjs-llm-stream/testing': ['src/testing/index.ts'],
       'rxjs-llm-stream/angular': ['src/angular/index.ts'],
       'rxjs-llm-stream/server': ['src/server/index.ts'],
+      'rxjs-llm-stream/telemetry': ['src/telemetry/index.ts'],
     },
   };
   const stubs = join(SNIPPETS, 'angular-stubs.d.ts');

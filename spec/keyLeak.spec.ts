@@ -9,6 +9,8 @@ import { redact, redactError } from '../src/internal/redact.js';
 import { credentialValues } from '../src/internal/streamRequest.js';
 import { assertHttpUrl } from '../src/internal/validate.js';
 import { sseHeaders, startLoopbackServer, type LoopbackServer } from './support/loopbackServer';
+import { withTelemetry } from '../src/telemetry/index.js';
+import { startTelemetryHarness } from './support/telemetryHarness';
 
 const body = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] };
 
@@ -392,6 +394,52 @@ describe('no key in any error', () => {
             expect(leaksOf(error, forbidden(k, a))).toEqual([]);
           },
         ),
+        { numRuns: 40 },
+      );
+    }, 120_000);
+
+    it('holds for telemetry: every span, event, status and metric of failed and retried answers (40 runs)', async () => {
+      let plan = { place: 'status', echo: (_headerValue: string) => '' };
+      server = await startLoopbackServer((req, res) => {
+        const headerValue = String(req.headers.authorization ?? req.headers['x-api-key'] ?? req.headers['api-key'] ?? req.headers['x-auth-token'] ?? req.headers['x-goog-api-key'] ?? req.headers.cookie ?? '');
+        const echo = plan.echo(headerValue);
+        if (plan.place === 'status') {
+          res.writeHead(503, { 'content-type': 'application/json', 'retry-after-ms': '0' });
+          res.end(JSON.stringify({ error: { message: `bad key ${echo}`, type: echo } }));
+          return;
+        }
+        sseHeaders(res);
+        if (plan.place === 'stream') res.end(`data: ${JSON.stringify({ error: { message: echo, type: 'server_error', code: echo, param: echo } })}\n\n`);
+        else res.end(`data: {"broken": "${echo}\n\n`);
+      });
+      const url = server.url;
+      await fc.assert(
+        fc.asyncProperty(latin1Key, auth, fc.constantFrom('status', 'stream', 'malformed'), transform, fc.nat(), async (k, a, place, [, change], pick) => {
+          const sent = sending(k, a);
+          plan = {
+            place,
+            echo: (headerValue) => {
+              const choices = [...sent.echoes, headerValue];
+              return change(choices[pick % choices.length]!);
+            },
+          };
+          const otel = startTelemetryHarness();
+          try {
+            const request = { baseURL: url, body, apiKey: sent.apiKey, headers: sent.headers, idleTimeout: 10_000 };
+            await failureOf(
+              fromChatCompletion(request).pipe(
+                withTelemetry({ api: 'chat.completions', request, recordContent: true, retry: { maxRetries: 1, initialDelay: 0 }, tracer: otel.tracer, meter: otel.meter }),
+              ),
+            );
+            const spans = otel.spans();
+            expect(spans).toHaveLength(1);
+            const output = JSON.stringify([spans.map((span) => [span.name, span.attributes, span.events, span.status, span.links]), await otel.metrics()]);
+            expect(output).toContain('gen_ai.operation.name');
+            expect(forbidden(k, a).filter((form) => output.includes(form))).toEqual([]);
+          } finally {
+            await otel.shutdown();
+          }
+        }),
         { numRuns: 40 },
       );
     }, 120_000);

@@ -65,17 +65,19 @@ describe('the packed package', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency and redis and ioredis optional peers', () => {
+  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency; redis, ioredis and @opentelemetry/api optional peers', () => {
     const manifest = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
     expect(Object.keys(manifest.dependencies)).toEqual(['eventsource-parser']);
     // rxjs, and redis or ioredis only for redisRelayStore (optional: nothing installs or imports them otherwise);
     // their ranges are the majors CI runs the store against (spec/support/redisClients.ts).
+    // @opentelemetry/api only for rxjs-llm-stream/telemetry (optional too).
     expect(manifest.peerDependencies).toEqual({
       rxjs: expect.stringMatching(/^\^7\.8/),
       redis: '^4.7.1 || ^5.12.1 || ^6.4.0',
       ioredis: '^5.11.1 || ^6.1.0',
+      '@opentelemetry/api': expect.stringMatching(/^\^1\./),
     });
-    expect(manifest.peerDependenciesMeta).toEqual({ redis: { optional: true }, ioredis: { optional: true } });
+    expect(manifest.peerDependenciesMeta).toEqual({ redis: { optional: true }, ioredis: { optional: true }, '@opentelemetry/api': { optional: true } });
     expect(manifest.sideEffects).toBe(false);
     const installed = join(dir, 'node_modules', 'rxjs-llm-stream');
     const files = readdirSync(installed).sort();
@@ -134,6 +136,23 @@ describe('the packed package', () => {
   it('can be required as CommonJS and streams through the whole pipeline', () => {
     writeFileSync(join(dir, 'cjs.cjs'), consumer(`const lib = require('rxjs-llm-stream');`));
     expect(JSON.parse(run(process.execPath, ['cjs.cjs'], dir))).toEqual({ content: 'Hi there', done: 'symbol', name: 'HttpError' });
+  });
+
+  it('streams without @opentelemetry/api installed (an optional peer); only rxjs-llm-stream/telemetry needs it, and says so', () => {
+    expect(existsSync(join(dir, 'node_modules', '@opentelemetry', 'api'))).toBe(false);
+    const probe = (specifier: string, load: 'import' | 'require') =>
+      load === 'import'
+        ? `import(${JSON.stringify(specifier)}).then(() => 'loaded', (error) => String(error.message)).then((text) => process.stdout.write(text));`
+        : `try { require(${JSON.stringify(specifier)}); process.stdout.write('loaded'); } catch (error) { process.stdout.write(String(error.message)); }`;
+    for (const load of ['import', 'require'] as const) {
+      const file = join(dir, `probe-${load}.${load === 'import' ? 'mjs' : 'cjs'}`);
+      for (const entry of ['rxjs-llm-stream', 'rxjs-llm-stream/server', 'rxjs-llm-stream/testing']) {
+        writeFileSync(file, probe(entry, load));
+        expect([entry, load, run(process.execPath, [file], dir)]).toEqual([entry, load, 'loaded']);
+      }
+      writeFileSync(file, probe('rxjs-llm-stream/telemetry', load));
+      expect(run(process.execPath, [file], dir)).toMatch(/@opentelemetry\/api/);
+    }
   });
 
   it('shares DONE between its ESM and CJS copies', () => {
