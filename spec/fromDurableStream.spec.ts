@@ -7,7 +7,8 @@ import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { untilDone } from '../src/operators/untilDone';
 import { fromDurableStream, type DurableStreamLive } from '../src/sources/fromDurableStream';
 import { streamStartOf } from '../src/streamStart';
-import { startCuttingProxy, type Cut, type CuttingProxy, type ProxiedConnection } from './support/cuttingProxy';
+import { startCuttingProxy, type Cut, type CuttingProxy } from './support/cuttingProxy';
+import { checkResumes, lastResponseBody, queryOf } from './support/durableStreamsWire';
 
 jest.setTimeout(60_000);
 
@@ -54,60 +55,6 @@ async function produce(path: string, from: number, pause: () => Promise<void>): 
 }
 
 const pause = (ms: number) => () => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The query of a proxied request line. */
-function queryOf(line: string): URLSearchParams {
-  return new URL(line.split(' ')[1]!, 'http://x').searchParams;
-}
-
-/** The body bytes the client got of the last response on a connection (chunked transfer coding undone, a cut chunk kept in part). */
-function lastResponseBody(connection: ProxiedConnection): string {
-  const all = Buffer.concat(connection.passed).toString('latin1');
-  const start = all.lastIndexOf('HTTP/1.1 ');
-  const headEnd = all.indexOf('\r\n\r\n', start);
-  if (start === -1 || headEnd === -1) return '';
-  const head = all.slice(start, headEnd).toLowerCase();
-  let rest = all.slice(headEnd + 4);
-  if (!head.includes('transfer-encoding: chunked')) return Buffer.from(rest, 'latin1').toString('utf8');
-  let body = '';
-  for (;;) {
-    const line = rest.indexOf('\r\n');
-    if (line === -1) break;
-    const size = parseInt(rest.slice(0, line), 16);
-    if (!(size > 0)) break;
-    body += rest.slice(line + 2, line + 2 + size);
-    rest = rest.slice(line + 2 + size + 2);
-  }
-  return Buffer.from(body, 'latin1').toString('utf8');
-}
-
-/**
- * Where a client that lost `connection` must resume: the offset of the last
- * whole `control` event of an SSE answer, else the offset its last request
- * asked for (a body cut short moves nothing).
- */
-function expectedResume(connection: ProxiedConnection): string {
-  const request = connection.requests.at(-1)!;
-  const query = queryOf(request);
-  if (query.get('live') !== 'sse') return query.get('offset')!;
-  const body = lastResponseBody(connection);
-  const controls = [...body.matchAll(/event: control\ndata: ?(\{.*?\})\n\n/g)];
-  if (controls.length === 0) return query.get('offset')!;
-  return (JSON.parse(controls.at(-1)![1]!) as { streamNextOffset: string }).streamNextOffset;
-}
-
-function checkResumes(proxy: CuttingProxy): number {
-  let checked = 0;
-  for (const [index, connection] of proxy.connections.entries()) {
-    if (!connection.cut || connection.requests.length === 0) continue;
-    const next = proxy.requests[connection.order.at(-1)! + 1];
-    expect({ connection: index, next: next && queryOf(next).get('offset') }).toEqual({ connection: index, next: expectedResume(connection) });
-    // The resumed read is a catch-up read (a new subscription).
-    expect(queryOf(next!).get('live')).toBeNull();
-    checked++;
-  }
-  return checked;
-}
 
 describe('fromDurableStream against the reference server (@durable-streams/server)', () => {
   let proxy: CuttingProxy | undefined;

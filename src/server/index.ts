@@ -9,6 +9,9 @@ export type { ServerSentEventsResponseOptions } from './serverSentEventsResponse
 export { toNestMessageEvents } from './toNestMessageEvents.js';
 export type { NestMessageEvent, NestMessageEventsOptions } from './toNestMessageEvents.js';
 export { SSE_HEADERS } from './sseHeaders.js';
+export { durableStreamsResponse } from './durableStreamsResponse.js';
+export type { DurableStreamsOptions } from './durableStreamsResponse.js';
+export { writeDurableStreams } from './writeDurableStreams.js';
 export { createRelay } from './createRelay.js';
 export type { Relay, RelayOptions, ToRelayEvent } from './createRelay.js';
 export { memoryRelayStore } from './memoryRelayStore.js';
