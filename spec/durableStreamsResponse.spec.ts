@@ -1,7 +1,9 @@
 import { stream as readWithReferenceClient } from '@durable-streams/client';
+import { DurableStreamTestServer } from '@durable-streams/server';
+import { durableStreamsRelayStore } from '../src/server/durableStreamsRelayStore';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { lastValueFrom, toArray } from 'rxjs';
+import { defer, finalize, lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks, type RelayedEvent } from '../src/operators/parseRelayedChunks';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff';
@@ -90,8 +92,24 @@ if (redisServerAvailable('durableStreamsResponse.spec') && redisFlavour) {
     },
   });
 }
+// The relay's logs kept on the reference Durable Streams server (durableStreamsRelayStore), served by our endpoint.
+let reference: DurableStreamTestServer | undefined;
+STORES.push({
+  name: 'Durable Streams store (on @durable-streams/server)',
+  make: async () => {
+    reference ??= await startReference();
+    return { store: durableStreamsRelayStore({ baseUrl: `${reference.url}/v1/stream/` }), dispose: async () => undefined };
+  },
+});
+async function startReference(): Promise<DurableStreamTestServer> {
+  const server = new DurableStreamTestServer({ port: 0, host: '127.0.0.1', compression: false, longPollTimeout: 5_000 });
+  await server.start();
+  return server;
+}
+
 afterAll(async () => {
   await redis?.stop();
+  await reference?.stop();
 });
 
 describe.each(STORES)('Durable Streams over relay logs, $name', ({ make }) => {
@@ -240,17 +258,32 @@ describe.each(STORES)('Durable Streams over relay logs, $name', ({ make }) => {
     }
   });
 
-  it('a client that goes away mid-SSE stops the reading (the store is no longer watched)', async () => {
+  it('a client that goes away mid-SSE stops the reading: the store is no longer watched', async () => {
     const id = freshId();
     const lease = await claim(store, id);
     await store.append(lease, [{ data: chunkData(WORDS[0]!) }]);
-    const controller = new AbortController();
-    const response = await fetch(`${endpoint.url}/streams/${id}?offset=-1&live=sse`, { signal: controller.signal });
-    const reader = response.body!.getReader();
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toContain('event: data');
-    controller.abort();
-    await reader.cancel().catch(() => undefined);
+    let watching = 0;
+    const counted: RelayStore = Object.assign(Object.create(store) as RelayStore, {
+      changes: (streamId: string) => defer(() => {
+        watching++;
+        return store.changes(streamId).pipe(finalize(() => watching--));
+      }),
+    });
+    const watched = await serve(counted);
+    try {
+      const controller = new AbortController();
+      const response = await fetch(`${watched.url}/streams/${id}?offset=-1&live=sse`, { signal: controller.signal });
+      const reader = response.body!.getReader();
+      const { value } = await reader.read();
+      expect(new TextDecoder().decode(value)).toContain('event: data');
+      expect(watching).toBe(1);
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+      for (let i = 0; i < 200 && watching > 0; i++) await pause(25);
+      expect(watching).toBe(0);
+    } finally {
+      await watched.close();
+    }
     // The server keeps working for others.
     await store.end(lease, { event: 'done', data: '[DONE]' }, 60_000);
     const all = await lastValueFrom(fromDurableStream<RelayedEvent>({ url: `${endpoint.url}/streams/${id}`, live: false }).pipe(toArray()));

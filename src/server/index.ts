@@ -12,6 +12,8 @@ export { SSE_HEADERS } from './sseHeaders.js';
 export { durableStreamsResponse } from './durableStreamsResponse.js';
 export type { DurableStreamsOptions } from './durableStreamsResponse.js';
 export { writeDurableStreams } from './writeDurableStreams.js';
+export { durableStreamsRelayStore } from './durableStreamsRelayStore.js';
+export type { DurableStreamsRelayStoreOptions } from './durableStreamsRelayStore.js';
 export { createRelay } from './createRelay.js';
 export type { Relay, RelayOptions, ToRelayEvent } from './createRelay.js';
 export { memoryRelayStore } from './memoryRelayStore.js';
