@@ -1,4 +1,4 @@
-import { asyncScheduler, firstValueFrom, fromEvent, map, merge, Subject, take, timer, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, firstValueFrom, from, fromEvent, map, merge, race, Subject, take, timer, type SchedulerLike } from 'rxjs';
 import type { RelayLogEntry, RelayLogState, RelayPage, RelayStore } from './relayStore.js';
 
 /** Options of `durableStreamsResponse` and `writeDurableStreams`. */
@@ -25,6 +25,12 @@ export interface DurableStreamsOptions {
   heartbeat?: number | undefined;
   /** The most entries one answer (or one SSE `data` event) carries. Default: 500. */
   pageSize?: number | undefined;
+  /**
+   * How long a store call may take before the request is answered `503`
+   * (an SSE response ends), ms: a store whose connection is down may queue
+   * commands instead of failing them. Default: 5000.
+   */
+  storeTimeout?: number | undefined;
   /** Timers of the waits. Default: `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
 }
@@ -83,7 +89,7 @@ export async function durableStreamsResponse(request: Request, options: DurableS
   if (!STREAM_ID.test(options.streamId)) return notFound();
   let state: RelayLogState | undefined;
   try {
-    state = await options.store.state(options.streamId);
+    state = await bounded(options.store.state(options.streamId), settings);
   } catch {
     return unavailable();
   }
@@ -116,7 +122,22 @@ interface Settings {
   sseMaxDuration: number;
   heartbeat: number;
   pageSize: number;
+  storeTimeout: number;
   scheduler: SchedulerLike;
+}
+
+/** `call`, or a rejection once it took longer than `storeTimeout`. */
+function bounded<T>(call: Promise<T>, settings: Settings): Promise<T> {
+  return firstValueFrom(
+    race(
+      from(call),
+      timer(settings.storeTimeout, settings.scheduler).pipe(
+        map((): T => {
+          throw new Error('durableStreamsResponse: the store did not answer in time.');
+        }),
+      ),
+    ),
+  );
 }
 
 function settingsOf(options: DurableStreamsOptions): Settings {
@@ -131,6 +152,7 @@ function settingsOf(options: DurableStreamsOptions): Settings {
     sseMaxDuration: duration('sseMaxDuration', options.sseMaxDuration, 60_000),
     heartbeat: duration('heartbeat', options.heartbeat, 15_000),
     pageSize: duration('pageSize', options.pageSize, 500),
+    storeTimeout: duration('storeTimeout', options.storeTimeout, 5_000),
     scheduler: options.scheduler ?? asyncScheduler,
   };
 }
@@ -176,7 +198,7 @@ interface Slice {
 }
 
 async function readSlice(options: DurableStreamsOptions, settings: Settings, after: number): Promise<Slice | undefined> {
-  const page: RelayPage | undefined = await options.store.read(options.streamId, after, settings.pageSize);
+  const page: RelayPage | undefined = await bounded(options.store.read(options.streamId, after, settings.pageSize), settings);
   if (page === undefined) return undefined;
   const entries = page.entries.filter((entry) => entry.seq > after);
   const next = entries.length > 0 ? entries[entries.length - 1]!.seq : after;
@@ -274,7 +296,7 @@ function sseResponse(request: Request, options: DurableStreamsOptions, settings:
           const woke = await watch.wait(Math.min(left, settings.heartbeat));
           if (woke === 'failed') return finish();
           if (woke === 'timeout') {
-            const state = await options.store.state(options.streamId);
+            const state = await bounded(options.store.state(options.streamId), settings);
             // The producer died (lease lapsed, no terminal entry): end here, the client reconnects and finds it taken over.
             if (state === undefined || state.log !== log || (!state.leased && !state.ended)) return finish();
             controller.enqueue(encoder.encode(control({ streamNextOffset: offsetOf(log, after), streamCursor: cursor, upToDate: true })));
