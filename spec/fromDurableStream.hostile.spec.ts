@@ -36,6 +36,18 @@ describe('fromDurableStream against servers that misbehave', () => {
     expect(seen).toEqual([]);
   });
 
+  it('a server that echoes the credential header into a broken answer: the error never holds it', async () => {
+    const key = 'sk-durable-0123456789abcdef';
+    server = await startLoopbackServer((request, response) => {
+      const echoed = String(request.headers.authorization ?? '');
+      response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': 'a_1', 'stream-up-to-date': 'true' }).end(`[{"auth":"${echoed}"`);
+    });
+    const error = await firstValueFrom(fromDurableStream({ url: `${server.url}/s`, headers: { Authorization: `Bearer ${key}` } })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ParseError);
+    expect(server.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
+    expect(JSON.stringify(error) + String(error) + (error as Error).stack + JSON.stringify((error as ParseError).excerpt)).not.toContain(key);
+  });
+
   it('a catch-up answer that makes no progress and is not up to date fails instead of looping', async () => {
     server = await startLoopbackServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': 'a_1' }).end('[]');

@@ -150,7 +150,7 @@ function oneRequest(state: ReadState, request: StreamRequest, base: string, live
       mergeMap((piece) => (response === undefined || isSse() ? of(piece) : throwError(() => NO_SSE))),
       decodeUtf8(),
       parseServerSentEvents({ source: SOURCE, maxEventSize: request.maxEventSize }),
-      mergeMap((event) => from(onServerSentEvent(state, event, pending, response!))),
+      mergeMap((event) => from(onServerSentEvent(state, event, pending, response!, request.secrets))),
       concatWith(defer(() => (isSse() ? EMPTY : throwError(() => NO_SSE)))),
       catchError((error: unknown) => {
         const refused = error === NO_SSE || (error instanceof HttpError && (error.status === 400 || error.status === 405 || error.status === 501));
@@ -171,21 +171,21 @@ function oneRequest(state: ReadState, request: StreamRequest, base: string, live
       if (piece.length > 0) body.push(piece);
       return body;
     }, []),
-    mergeMap((body) => from(onAnswer(state, response!, concat(body), live))),
+    mergeMap((body) => from(onAnswer(state, response!, concat(body), live, request.secrets))),
   );
 }
 
 const NO_SSE = Symbol('no-sse');
 
 /** A catch-up or long-poll answer: its values, then the offset moves (in the same step). */
-function onAnswer(state: ReadState, response: Response, body: Uint8Array, live: DurableStreamLive): unknown[] {
+function onAnswer(state: ReadState, response: Response, body: Uint8Array, live: DurableStreamLive, secrets: readonly string[]): unknown[] {
   const { chain } = state;
   const next = response.headers.get(NEXT_OFFSET);
   if (next === null || next === '' || next.length > 1024) {
     throw new ParseError(`${SOURCE}: the answer has no Stream-Next-Offset header; is this a Durable Streams URL?`, '');
   }
   if (state.phase === 'catch-up' || state.contentType === '') state.contentType = mediaType(response);
-  const values = response.status === 204 ? [] : decodeBody(state.contentType, body);
+  const values = response.status === 204 ? [] : decodeBody(state.contentType, body, secrets);
   const upToDate = response.headers.get(UP_TO_DATE) !== null;
   const closed = (response.headers.get(CLOSED) ?? '').toLowerCase() === 'true';
   const cursor = response.headers.get(CURSOR);
@@ -200,10 +200,10 @@ function onAnswer(state: ReadState, response: Response, body: Uint8Array, live: 
 }
 
 /** An SSE event of a live read: data is held until the `control` event that follows it moves the offset. */
-function onServerSentEvent(state: ReadState, event: EventSourceMessage, pending: unknown[], response: Response): unknown[] {
+function onServerSentEvent(state: ReadState, event: EventSourceMessage, pending: unknown[], response: Response, secrets: readonly string[]): unknown[] {
   if (event.event === 'data') {
     const base64 = (response.headers.get(SSE_ENCODING) ?? '').toLowerCase() === 'base64';
-    pending.push(...decodeSseData(state.contentType, event.data, base64));
+    pending.push(...decodeSseData(state.contentType, event.data, base64, secrets));
     return [];
   }
   if (event.event !== 'control') return [];
@@ -211,10 +211,10 @@ function onServerSentEvent(state: ReadState, event: EventSourceMessage, pending:
   try {
     control = JSON.parse(event.data) as typeof control;
   } catch {
-    throw new ParseError(`${SOURCE}: a control event is not JSON.`, excerpt(event.data, []));
+    throw new ParseError(`${SOURCE}: a control event is not JSON.`, excerpt(event.data, secrets));
   }
   if (typeof control !== 'object' || control === null || typeof control.streamNextOffset !== 'string' || control.streamNextOffset === '') {
-    throw new ParseError(`${SOURCE}: a control event has no streamNextOffset.`, excerpt(event.data, []));
+    throw new ParseError(`${SOURCE}: a control event has no streamNextOffset.`, excerpt(event.data, secrets));
   }
   const values = pending.splice(0, pending.length);
   state.chain.offset = control.streamNextOffset;
@@ -232,41 +232,41 @@ function marked(state: ReadState, values: unknown[]): unknown[] {
   return values;
 }
 
-function decodeBody(contentType: string, body: Uint8Array): unknown[] {
+function decodeBody(contentType: string, body: Uint8Array, secrets: readonly string[]): unknown[] {
   if (isJson(contentType)) {
     const text = new TextDecoder().decode(body);
     if (text.trim() === '') return [];
-    return jsonMessages(text);
+    return jsonMessages(text, secrets);
   }
   if (body.length === 0) return [];
   if (contentType.startsWith('text/')) return [new TextDecoder().decode(body)];
   return [body];
 }
 
-function decodeSseData(contentType: string, data: string, base64: boolean): unknown[] {
+function decodeSseData(contentType: string, data: string, base64: boolean, secrets: readonly string[]): unknown[] {
   if (base64) {
-    const bytes = fromBase64(data.replace(/[\r\n]/g, ''));
+    const bytes = fromBase64(data.replace(/[\r\n]/g, ''), secrets);
     if (bytes.length === 0) return [];
     return [contentType.startsWith('text/') ? new TextDecoder().decode(bytes) : bytes];
   }
-  if (isJson(contentType)) return data.trim() === '' ? [] : jsonMessages(data);
+  if (isJson(contentType)) return data.trim() === '' ? [] : jsonMessages(data, secrets);
   return data === '' ? [] : [data];
 }
 
 /** The messages of a JSON-mode body: a JSON array of messages (one value on its own counts as one message). */
-function jsonMessages(text: string): unknown[] {
+function jsonMessages(text: string, secrets: readonly string[]): unknown[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ParseError(`${SOURCE}: an application/json answer is not JSON.`, excerpt(text, []));
+    throw new ParseError(`${SOURCE}: an application/json answer is not JSON.`, excerpt(text, secrets));
   }
   return Array.isArray(value) ? value : [value];
 }
 
-function fromBase64(text: string): Uint8Array {
+function fromBase64(text: string, secrets: readonly string[]): Uint8Array {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
-    throw new ParseError(`${SOURCE}: a base64 data event is not valid base64.`, excerpt(text, []));
+    throw new ParseError(`${SOURCE}: a base64 data event is not valid base64.`, excerpt(text, secrets));
   }
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
