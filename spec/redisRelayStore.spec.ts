@@ -1,13 +1,13 @@
-import { firstValueFrom, Subject, takeUntil } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { createClient } from 'redis';
 import {
   redisRelayStore,
   RelayLeaseLostError,
   RelayLogFullError,
   type RelayLease,
-  type RelayLogEntry,
   type RelayStore,
 } from '../src/server/index';
+import { followStore } from './support/followStore';
 import { selectedFlavours, type TestClient } from './support/redisClients';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 
@@ -16,39 +16,8 @@ const claimOptions = { leaseMs: 10_000, ttlMs: 60_000 };
 let counter = 0;
 const freshId = () => `s${process.pid}-${++counter}`;
 
-/** Reads `streamId` as a relay reader does: page, then wait for `changes`, until the terminal entry. */
-async function follow(store: RelayStore, streamId: string, afterSeq = 0): Promise<RelayLogEntry[]> {
-  const got: RelayLogEntry[] = [];
-  let after = afterSeq;
-  const stop = new Subject<void>();
-  let wake: () => void = () => undefined;
-  let failed: unknown;
-  store
-    .changes(streamId)
-    .pipe(takeUntil(stop))
-    .subscribe({ next: () => wake(), error: (error) => ((failed = error), wake()) });
-  try {
-    for (let rounds = 0; rounds < 10_000; rounds++) {
-      const page = await store.read(streamId, after, 100);
-      if (!page) throw new Error(`no stream ${streamId}`);
-      for (const entry of page.entries) {
-        got.push(entry);
-        after = entry.seq;
-        if (entry.end) return got;
-      }
-      if (page.entries.length === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 2_000);
-        });
-        if (failed) throw failed;
-      }
-    }
-    throw new Error('follow: too many rounds');
-  } finally {
-    stop.next();
-  }
-}
+/** Reads `streamId` as a relay reader does, until the terminal entry. */
+const follow = async (store: RelayStore, streamId: string) => (await followStore(store, streamId)).entries;
 
 run('redisRelayStore (real redis-server)', () => {
   let server: RedisServer;

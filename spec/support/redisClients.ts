@@ -15,7 +15,8 @@ export interface ClientFlavour {
   /** e.g. `node-redis 6 RESP3`. */
   readonly name: string;
   readonly kind: 'node-redis' | 'ioredis';
-  connect(url: string): Promise<TestClient>;
+  /** A client of `url`; `name` is its connection name (CLIENT SETNAME), which its duplicates keep. */
+  connect(url: string, name?: string): Promise<TestClient>;
   /** A cluster client over the given `host:port` masters. */
   connectCluster(nodes: readonly string[]): Promise<TestClient>;
 }
@@ -30,10 +31,11 @@ function nodeRedis(name: string, create: typeof createClient5 | typeof createCli
   return {
     name,
     kind: 'node-redis',
-    async connect(url) {
+    async connect(url, connectionName) {
       const client = (create as (options: object) => { connect(): Promise<unknown>; on(event: string, l: () => void): unknown; destroy?: () => void; disconnect(): Promise<void> })({
         url,
         ...protocol,
+        ...(connectionName === undefined ? {} : { name: connectionName }),
       });
       client.on('error', () => undefined);
       await client.connect();
@@ -56,8 +58,8 @@ function ioredis(name: string, Redis: typeof Ioredis | typeof Ioredis6, Cluster:
   return {
     name,
     kind: 'ioredis',
-    async connect(url) {
-      const client = new (Redis as typeof Ioredis)(url, { lazyConnect: true });
+    async connect(url, connectionName) {
+      const client = new (Redis as typeof Ioredis)(url, { lazyConnect: true, ...(connectionName === undefined ? {} : { connectionName }) });
       client.on('error', () => undefined);
       await client.connect();
       return { client, close: async () => client.disconnect() };

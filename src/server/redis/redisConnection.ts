@@ -124,8 +124,13 @@ function describe(value: unknown): string {
  * process; the client's own listeners still see every error.
  */
 function watchErrors(client: Loose): void {
-  if (isFunction(client['on'])) (client['on'] as (event: string, listener: () => void) => unknown).call(client, 'error', noop);
+  if (watched.has(client) || !isFunction(client['on'])) return;
+  watched.add(client);
+  (client['on'] as (event: string, listener: () => void) => unknown).call(client, 'error', noop);
 }
+
+/** Clients that already have the store's `'error'` listener (one each, however many stores share a client). */
+const watched = new WeakSet<object>();
 
 function nodeRedisClient(client: Loose): RedisConnection {
   return {

@@ -118,16 +118,14 @@ return seq
 
 /**
  * end: ARGV = token, epoch, ttlMs, publish command, channel, then one
- * terminal entry. Answers its seq, or -1 (lease lost or log expired); the
- * same seq again when this lease already ended the log (a lost reply).
+ * terminal entry. Answers its seq, or -1 (lease lost, log expired or already
+ * ended).
  */
 export const END = script(
   'end',
-  `
-if redis.call('HGET', KEYS[1], 'endToken') == ARGV[1] then return tonumber(redis.call('HGET', KEYS[1], 'lastSeq')) end
-${WRITE_PREAMBLE}${APPEND_ENTRIES}
+  `${WRITE_PREAMBLE}${APPEND_ENTRIES}
 local seq = append_entries(6, tonumber(state[3]))
-redis.call('HSET', meta, 'lastSeq', seq, 'ended', '1', 'endToken', ARGV[1])
+redis.call('HSET', meta, 'lastSeq', seq, 'ended', '1')
 redis.call('DEL', lease)
 redis.call('PEXPIRE', meta, ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
