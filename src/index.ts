@@ -62,4 +62,6 @@ export type { StandardSchemaV1 } from './internal/standardSchema.js';
 export type { ContentPart } from './types.js';
 export { fromServerSentEvents } from './sources/fromServerSentEvents.js';
 export type { FromServerSentEventsOptions, ServerSentEvent } from './sources/fromServerSentEvents.js';
+export { fromDurableStream } from './sources/fromDurableStream.js';
+export type { DurableStreamLive, FromDurableStreamOptions } from './sources/fromDurableStream.js';
 export type { ChatContinuation } from './internal/continuation.js';

@@ -9,6 +9,11 @@ export type { ServerSentEventsResponseOptions } from './serverSentEventsResponse
 export { toNestMessageEvents, NEST_PING } from './toNestMessageEvents.js';
 export type { NestMessageEvent, NestMessageEventsOptions } from './toNestMessageEvents.js';
 export { SSE_HEADERS } from './sseHeaders.js';
+export { durableStreamsResponse } from './durableStreamsResponse.js';
+export type { DurableStreamsOptions } from './durableStreamsResponse.js';
+export { writeDurableStreams } from './writeDurableStreams.js';
+export { durableStreamsRelayStore } from './durableStreamsRelayStore.js';
+export type { DurableStreamsRelayStoreOptions } from './durableStreamsRelayStore.js';
 export { createRelay } from './createRelay.js';
 export type { Relay, RelayCloseOptions, RelayOptions, RelayReadOptions, RelaySourceFactory, RelayStartOptions, ToRelayEvent } from './createRelay.js';
 export type { RelayActivity } from './relayActivity.js';

@@ -33,19 +33,21 @@ export async function httpError(context: ErrorContext, response: Response, onByt
 }
 
 /** How a 2xx response's content type is judged. */
-export type ContentTypeRule = 'lenient' | 'event-stream';
+export type ContentTypeRule = 'lenient' | 'event-stream' | 'any';
 
 /**
  * A 2xx that is plainly not an event stream fails with a clear error instead
  * of looking like an empty, interrupted stream. `'lenient'`: only `text/html`
  * (a proxy's page) and `application/json` (an endpoint ignoring
  * `stream: true`; an error object in it is an `ApiError`) are refused.
- * `'event-stream'`: anything but `text/event-stream` is refused. The error
+ * `'event-stream'`: anything but `text/event-stream` is refused. `'any'`:
+ * nothing is refused (a source that reads bodies of any type). The error
  * is a `ParseError` (not retryable), or the `ApiError` of an error object in
  * the body (retryable only when the provider says so).
  */
 export async function rejectNonStream(context: ErrorContext, response: Response, rule: ContentTypeRule, onBytes: () => void): Promise<void> {
   const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (rule === 'any') return;
   const refused = rule === 'event-stream' ? type !== 'text/event-stream' : type === 'text/html' || type === 'application/json';
   if (!refused) return;
   const body = await readSome(response, onBytes);
