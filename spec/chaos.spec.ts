@@ -3,6 +3,7 @@ import {
   accumulateContent,
   fromChatCompletion,
   fromResponses,
+  isRetryable,
   retryWithBackoff,
   untilDone,
   type ChatCompletionEvent,
@@ -193,6 +194,9 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
       initialDelay: 2,
       maxDelay: 20,
       maxRetries: MAX_RETRIES,
+      // A drop before response.created leaves an unnamed background response: the library refuses to POST
+      // another one unless told to (docs/responses.md, Caveats); the chaos run asks again, as a user may.
+      shouldRetry: (error) => isRetryable(error) || (error as Error).name === 'OrphanedResponseError',
       onRetry: ({ error }) => {
         causes.push((error as Error).name);
         if ((error as Error).name === 'IdleTimeoutError') silences.push(performance.now() - lastHeard.at);
