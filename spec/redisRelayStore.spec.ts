@@ -127,10 +127,12 @@ run('redisRelayStore (real redis-server)', () => {
 
     it('takes over a log whose lease lapsed, and the lapsed producer writes nothing more', async () => {
       const id = freshId();
-      const first = await producer.claim(id, { leaseMs: 300, ttlMs: 60_000 });
+      const first = await producer.claim(id, { leaseMs: 60_000, ttlMs: 60_000 });
       if (first.status !== 'created') throw new Error(first.status);
       await producer.append(first.lease, [{ data: 'x' }]);
-      await new Promise((wait) => setTimeout(wait, 600));
+      // The lease lapses (its key expires; no renewal came), whatever the machine's speed.
+      await admin.sendCommand(['PEXPIRE', `rxjs-llm-stream:relay:{${id}}:lease`, '1']);
+      for (let i = 0; i < 100 && Number(await admin.sendCommand(['EXISTS', `rxjs-llm-stream:relay:{${id}}:lease`])) === 1; i++) await new Promise((wait) => setTimeout(wait, 20));
       expect((await remote.state(id))?.leased).toBe(false);
       const second = await remote.claim(id, claimOptions);
       expect(second).toMatchObject({ status: 'takenOver', lastSeq: 1 });
@@ -141,23 +143,26 @@ run('redisRelayStore (real redis-server)', () => {
 
     it('extends the log from its last write, and never re-creates an expired log', async () => {
       const id = freshId();
-      const claim = await producer.claim(id, { leaseMs: 5_000, ttlMs: 400 });
+      const claim = await producer.claim(id, { leaseMs: 60_000, ttlMs: 60_000 });
       if (claim.status !== 'created') throw new Error(claim.status);
-      for (let i = 0; i < 6; i++) {
-        await producer.append(claim.lease, [{ data: String(i) }]);
-        await new Promise((wait) => setTimeout(wait, 150));
+      const key = (part: string) => `rxjs-llm-stream:relay:{${id}}:${part}`;
+      const pttl = async (part: string) => Number(await admin.sendCommand(['PTTL', key(part)]));
+      await producer.append(claim.lease, [{ data: 'first' }]);
+      // Shorten the log's life behind the store's back; every write sets it to ttlMs from now again.
+      for (const write of [() => producer.append(claim.lease, [{ data: 'again' }]), () => producer.renew(claim.lease)]) {
+        for (const part of ['meta', 'log']) await admin.sendCommand(['PEXPIRE', key(part), '5000']);
+        await write();
+        for (const part of ['meta', 'log']) expect(await pttl(part)).toBeGreaterThan(5_000);
       }
-      // 900 ms after the claim, more than ttlMs: still there, since every write extended it.
-      expect((await remote.read(id, 0, 10))?.entries).toHaveLength(6);
-      const pttl = Number(await admin.sendCommand(['PTTL', `rxjs-llm-stream:relay:{${id}}:log`]));
-      expect(pttl).toBeGreaterThan(0);
-      expect(pttl).toBeLessThanOrEqual(400);
+      // The log expires (its keys go, the lease key aside): writes reject and re-create nothing.
+      for (const part of ['meta', 'log']) await admin.sendCommand(['PEXPIRE', key(part), '1']);
       const keysOf = () => admin.sendCommand(['KEYS', `rxjs-llm-stream:relay:{${id}}:*`]) as Promise<string[]>;
-      for (let i = 0; i < 100 && (await keysOf()).some((key) => !key.endsWith(':lease')); i++) await new Promise((wait) => setTimeout(wait, 100));
+      for (let i = 0; i < 100 && (await keysOf()).some((name) => !name.endsWith(':lease')); i++) await new Promise((wait) => setTimeout(wait, 50));
       expect(await remote.read(id, 0, 10)).toBeUndefined();
       await expect(producer.append(claim.lease, [{ data: 'after expiry' }])).rejects.toBeInstanceOf(RelayLeaseLostError);
       await expect(producer.end(claim.lease, { data: 'end' }, 1_000)).rejects.toBeInstanceOf(RelayLeaseLostError);
-      expect((await keysOf()).filter((key) => !key.endsWith(':lease'))).toEqual([]);
+      expect(await producer.renew(claim.lease)).toBe(false);
+      expect((await keysOf()).filter((name) => !name.endsWith(':lease'))).toEqual([]);
     });
 
     it('writes nothing for an unknown id (read, state, touch, lastSeen, changes)', async () => {
