@@ -11,6 +11,7 @@ export type { NestMessageEvent, NestMessageEventsOptions } from './toNestMessage
 export { SSE_HEADERS } from './sseHeaders.js';
 export { createRelay } from './createRelay.js';
 export type { Relay, RelayOptions, ToRelayEvent } from './createRelay.js';
+export { RELAY } from './relayToken.js';
 export { memoryRelayStore } from './memoryRelayStore.js';
 export { redisRelayStore } from './redisRelayStore.js';
 export type { RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
