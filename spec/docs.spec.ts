@@ -174,6 +174,7 @@ declare module '@angular/common/http' {
       url: string,
       options: { body?: any; headers?: HttpHeaders | Record<string, string | string[]>; observe: 'events'; reportProgress?: boolean; responseType: 'text'; withCredentials?: boolean },
     ): Observable<HttpEvent<string>>;
+    post<T>(url: string, body: unknown): Observable<T>;
   }
   export interface HttpFeature { readonly ɵkind: number }
   export function provideHttpClient(...features: HttpFeature[]): EnvironmentProviders;
