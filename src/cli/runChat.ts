@@ -175,6 +175,8 @@ export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo):
         }
         const exhausted = isRetryable(error) && retries >= config.maxRetries && config.maxRetries > 0;
         keeper.line(`error: ${exhausted ? `gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'}: ` : ''}${describeError(error)}`);
+        const hint = missingKeyHint(error, config, endpoint);
+        if (hint) keeper.line(`note: ${hint}`);
         finish(EXIT.failed);
       },
     });
@@ -191,4 +193,16 @@ function endNote(snapshot: ChatCompletionSnapshot | undefined): string | undefin
   if (reason === 'length') return 'the answer was cut at the token limit (finish reason "length")';
   if (reason === 'content_filter') return 'the answer was cut by a content filter (finish reason "content_filter")';
   return undefined;
+}
+
+/**
+ * A 401 or 403 from a server that got no key (a server on this machine, for
+ * which a key is optional, or `--no-key`): says so, and how to give one.
+ */
+function missingKeyHint(error: unknown, config: CliConfig, endpoint: Endpoint): string | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  if ((error as Error | null)?.name !== 'HttpError' || (status !== 401 && status !== 403) || endpoint.apiKey !== undefined) return undefined;
+  const why = config.noKey ? 'because of --no-key' : `because ${config.apiKeyEnv} is not set and the server is on this machine`;
+  const other = config.apiKeyEnv === 'OPENAI_API_KEY' ? ' (or name another variable with --api-key-env)' : '';
+  return `no API key was sent (${why}); this server wants one: set ${config.apiKeyEnv}${other}${config.noKey ? ' and leave out --no-key' : ''}.`;
 }
