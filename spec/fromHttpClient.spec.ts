@@ -1,12 +1,6 @@
 import { Observable, Subject, lastValueFrom, toArray } from 'rxjs';
-import {
-  fromHttpClient,
-  HTTP_EVENT_TYPE,
-  type HttpClientLike,
-  type HttpClientRequestOptions,
-  type HttpEventLike,
-  type HttpHeadersLike,
-} from '../src/angular/index.js';
+import { fromHttpClient, type HttpClientLike, type HttpClientRequestOptions, type HttpEventLike, type HttpHeadersLike } from '../src/angular/index.js';
+import { HTTP_EVENT_TYPE } from '../src/angular/fromHttpClient.js';
 import { fromChatCompletion } from '../src/sources/fromChatCompletion.js';
 import { untilDone } from '../src/operators/untilDone.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';

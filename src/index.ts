@@ -1,3 +1,13 @@
+/**
+ * The sources, operators, errors and their guards, and the wire types: everything that runs in a browser and on Node 18+.
+ *
+ * @example
+ * ```ts
+ * import { fromChatCompletion, untilDone, accumulateContent, retryWithBackoff } from 'rxjs-llm-stream';
+ * ```
+ *
+ * @module rxjs-llm-stream
+ */
 export { fromChatCompletion, DEFAULT_BASE_URL } from './sources/fromChatCompletion.js';
 export type { ChatCompletionOptions, ChatCompletionRequest } from './sources/fromChatCompletion.js';
 export type { FetchLike, HeadersInput, TransportOptions } from './internal/streamRequest.js';
@@ -57,7 +67,6 @@ export { parseJsonAsItStreams } from './operators/parseJsonAsItStreams.js';
 export type { DeepPartial, JsonSnapshot, ParsedToolCall, ParseJsonAsItStreamsOptions } from './operators/parseJsonAsItStreams.js';
 export { SchemaValidationError } from './errors.js';
 export type { SchemaIssue } from './errors.js';
-export type { StandardSchemaV1 } from './internal/standardSchema.js';
 export type { ContentPart } from './types.js';
 export { fromServerSentEvents } from './sources/fromServerSentEvents.js';
 export type { FromServerSentEventsOptions, ServerSentEvent } from './sources/fromServerSentEvents.js';

@@ -1,3 +1,13 @@
+/**
+ * Serving streams as Server-Sent Events (Node, Web `Response`, NestJS) and the resumable relay with its memory and Redis stores.
+ *
+ * @example
+ * ```ts
+ * import { createRelay, toServerSentEvents, writeServerSentEvents, RELAY } from 'rxjs-llm-stream/server';
+ * ```
+ *
+ * @module rxjs-llm-stream/server
+ */
 export { formatServerSentEvent } from './formatServerSentEvent.js';
 export type { ServerSentEventInit } from './formatServerSentEvent.js';
 export { toServerSentEvents, DEFAULT_HEARTBEAT } from './toServerSentEvents.js';
