@@ -95,7 +95,7 @@ function chunk(id: string, content: string): string {
   return `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] })}\n\n`;
 }
 
-const body = { model: 'm', messages: [{ role: 'user', content: 'Hi' }] };
+const body = { model: 'm', messages: [{ role: 'user', content: 'Hi' }] } as const;
 
 describe('fromHttpClient', () => {
   it('passes the request to HttpClient.request with observe events, progress and text', async () => {

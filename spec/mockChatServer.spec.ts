@@ -5,7 +5,7 @@ import { accumulateContent, fromChatCompletion, HttpError, retryWithBackoff, unt
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
 import { waitFor } from './support/loopbackServer';
 
-const openAIBody = { model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] };
+const openAIBody = { model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] } as const;
 
 /** Reads a whole response: status, raw bytes, parsed events, and whether the body errored. */
 async function read(url: string, init: RequestInit = {}) {

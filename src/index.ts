@@ -10,6 +10,21 @@
  */
 export { fromChatCompletion, DEFAULT_BASE_URL } from './sources/fromChatCompletion.js';
 export type { ChatCompletionOptions, ChatCompletionRequest } from './sources/fromChatCompletion.js';
+export type { WithExtensions } from './requests/extensions.js';
+export type {
+  ChatAudioPart,
+  ChatFilePart,
+  ChatImagePart,
+  ChatMessage,
+  ChatRefusalPart,
+  ChatResponseFormat,
+  ChatTextPart,
+  ChatTool,
+  ChatToolCall,
+} from './requests/chatCompletionRequest.js';
+export type { ResponsesInputItem, ResponsesInputPart, ResponsesTextFormat, ResponsesTool } from './requests/responsesRequest.js';
+export type { AnthropicCacheControl, AnthropicContentBlock, AnthropicMessage, AnthropicTool } from './requests/anthropicRequest.js';
+export type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiTool } from './requests/geminiRequest.js';
 export type { FetchLike, HeadersInput, TransportOptions } from './internal/streamRequest.js';
 export { untilDone } from './operators/untilDone.js';
 export { accumulateContent } from './operators/accumulateContent.js';

@@ -9,6 +9,7 @@ import { fromResponses } from '../sources/fromResponses.js';
 import { streamStartOf } from '../streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionEvent, ChatCompletionSnapshot } from '../types.js';
 import { createJsonPrinter, createTextPrinter } from './answerPrinters.js';
+import type { ChatMessage } from '../requests/chatCompletionRequest.js';
 import { describeError } from './describeError.js';
 import { EXIT, type ExitCode } from './exitCodes.js';
 import { createLineKeeper, type OutputStreams } from './lineKeeper.js';
@@ -84,7 +85,7 @@ export interface Endpoint {
  * ```
  */
 export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo): Promise<ExitCode> {
-  const messages = [...(config.system ? [{ role: 'system', content: config.system }] : []), { role: 'user', content: config.prompt }];
+  const messages: ChatMessage[] = [...(config.system ? [{ role: 'system' as const, content: config.system }] : []), { role: 'user', content: config.prompt }];
   const keeper = createLineKeeper(io);
   const printer = config.json ? createJsonPrinter(keeper) : createTextPrinter(keeper, io.stdoutIsTerminal && !config.raw);
   let retries = 0;
