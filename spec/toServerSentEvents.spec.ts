@@ -3,6 +3,8 @@ import { NetworkError } from '../src/errors';
 import { formatServerSentEvent } from '../src/server/formatServerSentEvent';
 import { toServerSentEvents } from '../src/server/toServerSentEvents';
 import { toNestMessageEvents } from '../src/server/toNestMessageEvents';
+import { parseRelayedChunks } from '../src/operators/parseRelayedChunks';
+import { markStreamStart } from '../src/streamStart';
 
 const PING = ': ping\n\n';
 const END = 'event: done\ndata: [DONE]\n\n';
@@ -29,11 +31,11 @@ describe('toServerSentEvents', () => {
     rx = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   });
 
-  it('numbers the events 0, 1, ..., sends values as JSON (strings as they are) and ends with the end event', () => {
+  it('sends values as JSON (strings as they are) with no id it could not honour, and ends with the end event', () => {
     rx.run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('-a-b-|', { a: { text: 'hi' }, b: 'plain' });
       const frames = source.pipe(toServerSentEvents({ heartbeat: 0 }));
-      expectObservable(frames).toBe('-A-B-(E|)', { A: 'id: 0\ndata: {"text":"hi"}\n\n', B: 'id: 1\ndata: plain\n\n', E: END });
+      expectObservable(frames).toBe('-A-B-(E|)', { A: 'data: {"text":"hi"}\n\n', B: 'data: plain\n\n', E: END });
       expectSubscriptions(source.subscriptions).toBe('^----!');
     });
   });
@@ -58,7 +60,7 @@ describe('toServerSentEvents', () => {
     rx.run(({ cold, expectObservable }) => {
       const failing = cold('-a-#', { a: 'a' }, new NetworkError('fromChatCompletion: the connection broke.'));
       expectObservable(failing.pipe(toServerSentEvents({ heartbeat: 0 }))).toBe('-A-(X|)', {
-        A: 'id: 0\ndata: a\n\n',
+        A: 'data: a\n\n',
         X: 'event: error\ndata: {"name":"NetworkError","message":"fromChatCompletion: the connection broke.","retryable":true}\n\n',
       });
       const foreign = cold('#', undefined, new Error('database password is hunter2'));
@@ -76,6 +78,22 @@ describe('toServerSentEvents', () => {
     });
   });
 
+  it('sends a fresh-start mark after data as a restart event (the provider request was sent again), and one on the first value as it is', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const fresh = (content: string) => markStreamStart({ content }, { resumed: false });
+      const resumed = markStreamStart({ content: 'c' }, { resumed: true });
+      const source = cold('-a-b-c-d-e-|', { a: fresh('a'), b: { content: 'b' }, c: resumed, d: fresh('a2'), e: { content: 'b2' } });
+      expectObservable(source.pipe(toServerSentEvents({ heartbeat: 0 }))).toBe('-A-B-C-D-E-(F|)', {
+        A: 'data: {"content":"a"}\n\n',
+        B: 'data: {"content":"b"}\n\n',
+        C: 'data: {"content":"c"}\n\n',
+        D: 'event: restart\ndata: {"content":"a2"}\n\n',
+        E: 'data: {"content":"b2"}\n\n',
+        F: END,
+      });
+    });
+  });
+
   it('rejects bad options before anything is subscribed', () => {
     expect(() => toServerSentEvents({ heartbeat: -1 })).toThrow(RangeError);
     expect(() => toServerSentEvents({ toEvent: 'x' as never })).toThrow(TypeError);
@@ -85,14 +103,43 @@ describe('toServerSentEvents', () => {
 describe('toNestMessageEvents', () => {
   it('gives every event its own id, so NestJS does not number them per connection, and ends with the end event', () => {
     new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(({ cold, expectObservable }) => {
-      const events = cold('-a-b-#', { a: { n: 1 }, b: 'two' }, new Error('secret detail')).pipe(toNestMessageEvents());
+      const events = cold('-a-b-#', { a: { n: 1 }, b: 'two' }, new Error('secret detail')).pipe(toNestMessageEvents({ heartbeat: 0 }));
       expectObservable(events).toBe('-A-B-(X|)', {
         A: { id: '0', data: '{"n":1}' },
         B: { id: '1', data: 'two' },
         X: { type: 'error', data: '{"name":"Error","message":"The stream failed.","retryable":false}' },
       });
-      const ended = cold('-a|', { a: 'x' }).pipe(toNestMessageEvents({ toEvent: (data) => ({ data, id: `s-${data}` }) }));
+      const ended = cold('-a|', { a: 'x' }).pipe(toNestMessageEvents({ heartbeat: 0, toEvent: (data) => ({ data, id: `s-${data}` }) }));
       expectObservable(ended).toBe('-A(E|)', { A: { id: 's-x', data: 'x' }, E: { type: 'done', data: '[DONE]' } });
+    });
+  });
+
+  it('sends a typed ping event after every heartbeat of silence (Nest has no comment events), none after the end', () => {
+    new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(({ cold, expectObservable }) => {
+      const events = cold('-a 9ms b 2ms |', { a: 'a', b: 'b' }).pipe(toNestMessageEvents({ heartbeat: 4, toEvent: (data) => ({ data }) }));
+      expectObservable(events).toBe('-a 3ms p 3ms p 1ms b 2ms (e|)', {
+        a: { data: 'a' },
+        b: { data: 'b' },
+        p: { type: 'ping', data: '' },
+        e: { type: 'done', data: '[DONE]' },
+      });
+    });
+  });
+
+  it('is on by default (15 s), and a fresh start after data is a restart event', () => {
+    new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(({ cold, expectObservable }) => {
+      const again = markStreamStart({ n: 2 }, { resumed: false });
+      const events = cold('-a 20s b|', { a: { n: 1 }, b: again }).pipe(toNestMessageEvents({ end: false }));
+      expectObservable(events).toBe('-a 14999ms p 5000ms b|', { a: { id: '0', data: '{"n":1}' }, p: { type: 'ping', data: '' }, b: { id: '1', type: 'restart', data: '{"n":2}' } });
+    });
+  });
+});
+
+describe('parseRelayedChunks and the Nest heartbeat', () => {
+  it('skips ping events', () => {
+    new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(({ cold, expectObservable }) => {
+      const events = cold('-p-a-|', { p: { event: 'ping', data: '' }, a: { data: '{"id":"c"}' } }).pipe(parseRelayedChunks());
+      expectObservable(events).toBe('---a-|', { a: { id: 'c' } });
     });
   });
 });

@@ -6,7 +6,10 @@ import { createClient } from 'redis';
 /** A real `redis-server` on a free loopback port, with nothing saved to disk. */
 export interface RedisServer {
   url: string;
+  port: number;
   stop(): Promise<void>;
+  /** Kills it with SIGKILL (no shutdown, no goodbye to clients). */
+  kill(): Promise<void>;
 }
 
 /** Debian's `redis-server` (.ci/run installs it when missing). */
@@ -31,9 +34,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts redis-server and resolves once it answers PING; `stop()` kills it. */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+/** Starts redis-server (on `port`, e.g. to restart a killed one, or a free one) and resolves once it answers PING; `stop()` kills it. */
+export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });
@@ -58,8 +61,13 @@ export async function startRedisServer(): Promise<RedisServer> {
   }
   return {
     url,
+    port,
     async stop() {
       child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
       await exited;
     },
   };

@@ -1,4 +1,4 @@
-import { map, type OperatorFunction } from 'rxjs';
+import { filter, map, pipe, type OperatorFunction } from 'rxjs';
 import { ParseError, StreamError } from '../errors.js';
 import { markStreamStart, streamStartOf } from '../streamStart.js';
 import { DONE, type ChatCompletionChunk } from '../types.js';
@@ -28,7 +28,8 @@ export class RelayedError extends StreamError {
  * with `fromServerSentEvents`) back into chat chunks: plain events are parsed
  * as chunks, `done` becomes `DONE`, a `restart` event (the relay's provider
  * request was sent again) makes the snapshot start over, and `error` or
- * `cancelled` become a `RelayedError`. The resume mark of a reconnect (with
+ * `cancelled` become a `RelayedError`, and a `ping` event (the heartbeat of
+ * `toNestMessageEvents`) is skipped. The resume mark of a reconnect (with
  * `Last-Event-ID`) is kept, so `accumulateContent` continues the snapshot.
  *
  * ```text
@@ -49,22 +50,25 @@ export class RelayedError extends StreamError {
  * ```
  */
 export function parseRelayedChunks(): OperatorFunction<RelayedEvent, ChatCompletionChunk | typeof DONE> {
-  return map((event) => {
-    switch (event.event) {
-      case 'done':
-        return DONE;
-      case 'error':
-      case 'cancelled':
-        throw relayedError(event);
-      case 'restart':
-        return markStreamStart(parseChunk(event.data), { resumed: false });
-      default: {
-        const chunk = parseChunk(event.data);
-        const start = streamStartOf(event);
-        return start ? markStreamStart(chunk, start) : chunk;
+  return pipe(
+    filter((event: RelayedEvent) => event.event !== 'ping'),
+    map((event) => {
+      switch (event.event) {
+        case 'done':
+          return DONE;
+        case 'error':
+        case 'cancelled':
+          throw relayedError(event);
+        case 'restart':
+          return markStreamStart(parseChunk(event.data), { resumed: false });
+        default: {
+          const chunk = parseChunk(event.data);
+          const start = streamStartOf(event);
+          return start ? markStreamStart(chunk, start) : chunk;
+        }
       }
-    }
-  });
+    }),
+  );
 }
 
 function parseChunk(data: string): ChatCompletionChunk {

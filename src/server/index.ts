@@ -16,15 +16,22 @@ export { writeServerSentEvents } from './writeServerSentEvents.js';
 export type { WriteServerSentEventsOptions } from './writeServerSentEvents.js';
 export { serverSentEventsResponse } from './serverSentEventsResponse.js';
 export type { ServerSentEventsResponseOptions } from './serverSentEventsResponse.js';
-export { toNestMessageEvents } from './toNestMessageEvents.js';
+export { toNestMessageEvents, NEST_PING } from './toNestMessageEvents.js';
 export type { NestMessageEvent, NestMessageEventsOptions } from './toNestMessageEvents.js';
 export { SSE_HEADERS } from './sseHeaders.js';
 export { createRelay } from './createRelay.js';
-export type { Relay, RelayOptions, ToRelayEvent } from './createRelay.js';
+export type { Relay, RelayCloseOptions, RelayOptions, RelayReadOptions, RelaySourceFactory, RelayStartOptions, ToRelayEvent } from './createRelay.js';
+export type { RelayActivity } from './relayActivity.js';
+export { isRelayStreamId } from './relayStreamId.js';
+export { formatRelayEventId, parseRelayEventId } from './relayEventId.js';
+export type { RelayPosition } from './relayEventId.js';
+export { PULL_FRAMES, pulledFrames } from './pullFrames.js';
+export type { FramesDemand, PullFrames } from './pullFrames.js';
 export { RELAY } from './relayToken.js';
 export { memoryRelayStore } from './memoryRelayStore.js';
+export type { MemoryRelayStoreOptions } from './memoryRelayStore.js';
 export { redisRelayStore } from './redisRelayStore.js';
-export type { RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
+export type { NamedRedisClient, RedisClientKind, RedisClientLike, RedisRelayStoreOptions } from './redisRelayStore.js';
 export { RelayBusyError, RelayForbiddenError, RelayLeaseLostError, RelayLogFullError, RelayStreamNotFoundError } from './relayStore.js';
 export type {
   RelayClaim,

@@ -1,90 +1,242 @@
-import { concat, defer, from, Subject, throwError, type Observable } from 'rxjs';
-import type { LegacyRelayStore as RelayStore } from './legacyRelayStore.js';
-import { RelayStreamNotFoundError, type RelayEntry, type RelayEvent } from './relayStore.js';
+import { randomBytes } from 'node:crypto';
+import { EMPTY, Subject, type Observable } from 'rxjs';
+import {
+  RelayBusyError,
+  RelayLeaseLostError,
+  RelayLogFullError,
+  type RelayClaim,
+  type RelayEvent,
+  type RelayLease,
+  type RelayLogEntry,
+  type RelayLogState,
+  type RelayStore,
+} from './relayStore.js';
 
-interface Log {
-  entries: RelayEntry[];
-  live: Subject<RelayEntry>;
-  expiry: ReturnType<typeof setTimeout>;
-  lastSeen?: number;
+/** Options of `memoryRelayStore`; every field is optional. */
+export interface MemoryRelayStoreOptions {
+  /** Entries one log may hold (the terminal entry is always room). Default: 100000. */
+  maxEntries?: number | undefined;
+  /** Bytes (UTF-8, of `event` and `data`) one log may hold. Default: 67108864 (64 MiB). */
+  maxBytes?: number | undefined;
+  /** Logs this process keeps at once (running or ended and not yet expired); a `claim` beyond it rejects with `RelayBusyError`. Default: 10000. */
+  maxStreams?: number | undefined;
 }
+
+/** One log, as this process keeps it. */
+interface MemoryLog {
+  readonly streamId: string;
+  readonly log: string;
+  readonly owner: string | undefined;
+  readonly entries: RelayLogEntry[];
+  readonly changes: Subject<void>;
+  bytes: number;
+  ended: boolean;
+  epoch: number;
+  /** The live lease's token; `undefined` once released or ended. */
+  token: string | undefined;
+  leaseUntil: number;
+  expiresAt: number;
+  resume: string | undefined;
+  lastSeen: number | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const NAME = 'memoryRelayStore';
+/** setTimeout's largest delay. */
+const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * A `RelayStore` in this process's memory: the default, for one instance and
- * no set-up. Ids are `1`, `2`, ...; a log is dropped `ttlMs` after it was
- * created, or after it ended.
+ * no set-up. Leases are fenced by a token compare; a log lives `ttlMs` after
+ * its last write (its terminal entry: the `ttlMs` given to `end`); each log is
+ * capped by `maxEntries` and `maxBytes`, and the process by `maxStreams`.
+ * Readers are told of new entries through a `Subject` per log. Its timers do
+ * not keep the process alive.
  *
  * ```text
- * append a, b; end   →   follow():    (1:a 2:b 3:end |)
- *                        follow('1'): (2:b 3:end |)
+ * claim → created (epoch 1); append a, b; end   →   read(0):  1:a 2:b 3:end
+ *                                                     read(3):  3:end (the terminal entry again)
+ * claim after a lapse or release                →   takenOver (epoch 2, lastSeq 2)
  * ```
  *
  * @example
  * ```ts
- * const relay = createRelay({ store: memoryRelayStore() });
+ * const relay = createRelay({ store: memoryRelayStore({ maxStreams: 500 }) });
  * ```
  */
-export function memoryRelayStore(): RelayStore {
-  const logs = new Map<string, Log>();
-  const expire = (streamId: string, ttlMs: number) => {
-    const timer = setTimeout(() => logs.delete(streamId), Math.min(ttlMs, 2 ** 31 - 1));
-    (timer as { unref?: () => void }).unref?.();
-    return timer;
+export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelayStore {
+  const { maxEntries = 100_000, maxBytes = 64 * 1024 * 1024, maxStreams = 10_000 } = options;
+  assertLimit('maxEntries', maxEntries);
+  assertLimit('maxBytes', maxBytes);
+  assertLimit('maxStreams', maxStreams);
+  const logs = new Map<string, MemoryLog>();
+
+  const drop = (log: MemoryLog) => {
+    if (log.timer !== undefined) clearTimeout(log.timer);
+    if (logs.get(log.streamId) === log) logs.delete(log.streamId);
+    log.changes.next();
+    log.changes.complete();
   };
-  const logOf = (streamId: string) => {
+  /** Arms (or re-arms) the expiry timer; a timer that fires early re-arms itself for the rest. */
+  const arm = (log: MemoryLog) => {
+    if (log.timer !== undefined) clearTimeout(log.timer);
+    const timer = setTimeout(() => {
+      log.timer = undefined;
+      if (Date.now() >= log.expiresAt) drop(log);
+      else arm(log);
+    }, Math.min(Math.max(0, log.expiresAt - Date.now()), MAX_TIMER));
+    (timer as { unref?: () => void }).unref?.();
+    log.timer = timer;
+  };
+  const extend = (log: MemoryLog, ttlMs: number) => {
+    const expiresAt = Date.now() + ttlMs;
+    const rearm = log.timer === undefined || expiresAt < log.expiresAt;
+    log.expiresAt = expiresAt;
+    if (rearm) arm(log);
+  };
+  /** The log of `streamId` unless it expired. */
+  const live = (streamId: string): MemoryLog | undefined => {
     const log = logs.get(streamId);
-    if (!log) throw new RelayStreamNotFoundError(streamId);
+    if (log && Date.now() >= log.expiresAt) {
+      drop(log);
+      return undefined;
+    }
     return log;
   };
-  const add = (log: Log, event: RelayEvent, end?: true): RelayEntry => {
-    if (log.live.closed) throw new Error('relay: the stream has ended; nothing can be appended.');
-    const entry: RelayEntry = { id: String(log.entries.length + 1), data: event.data };
-    if (event.event !== undefined) entry.event = event.event;
-    if (end) entry.end = true;
-    log.entries.push(entry);
-    log.live.next(entry);
-    return entry;
+  /** The log `lease` holds, or `undefined` when it no longer does (taken over, released, lapsed, ended, expired). */
+  const held = (lease: RelayLease): MemoryLog | undefined => {
+    const log = live(lease.streamId);
+    if (!log || log.log !== lease.log || log.token === undefined || log.token !== lease.token || Date.now() >= log.leaseUntil) return undefined;
+    return log;
   };
+  const grant = (log: MemoryLog, leaseMs: number, ttlMs: number): RelayLease => {
+    log.epoch++;
+    log.token = randomName(16);
+    log.leaseUntil = Date.now() + leaseMs;
+    extend(log, ttlMs);
+    log.changes.next();
+    return { streamId: log.streamId, log: log.log, token: log.token, epoch: log.epoch, leaseMs, ttlMs };
+  };
+  const stateOf = (log: MemoryLog): RelayLogState => ({
+    log: log.log,
+    lastSeq: log.entries.length,
+    ended: log.ended,
+    leased: log.token !== undefined && Date.now() < log.leaseUntil,
+    owner: log.owner,
+  });
+
   return {
-    async create(streamId, ttlMs) {
-      if (logs.has(streamId)) return false;
-      logs.set(streamId, { entries: [], live: new Subject(), expiry: expire(streamId, ttlMs) });
+    async claim(streamId, { leaseMs, ttlMs, owner }): Promise<RelayClaim> {
+      const log = live(streamId);
+      if (!log) {
+        if (logs.size >= maxStreams) throw new RelayBusyError(maxStreams);
+        const created: MemoryLog = {
+          streamId,
+          log: randomName(8),
+          owner,
+          entries: [],
+          changes: new Subject<void>(),
+          bytes: 0,
+          ended: false,
+          epoch: 0,
+          token: undefined,
+          leaseUntil: 0,
+          expiresAt: 0,
+          resume: undefined,
+          lastSeen: undefined,
+          timer: undefined,
+        };
+        logs.set(streamId, created);
+        return { status: 'created', lease: grant(created, leaseMs, ttlMs) };
+      }
+      if (log.owner !== owner) return { status: 'forbidden' };
+      if (log.ended) return { status: 'ended' };
+      if (log.token !== undefined && Date.now() < log.leaseUntil) return { status: 'held' };
+      return { status: 'takenOver', lease: grant(log, leaseMs, ttlMs), lastSeq: log.entries.length, resume: log.resume };
+    },
+    async append(lease, events, resume) {
+      const log = held(lease);
+      if (!log) throw new RelayLeaseLostError(lease.streamId);
+      if (log.entries.length + events.length > maxEntries) throw new RelayLogFullError('maxEntries', maxEntries);
+      const bytes = events.reduce((sum, event) => sum + sizeOf(event), 0);
+      if (log.bytes + bytes > maxBytes) throw new RelayLogFullError('maxBytes', maxBytes);
+      for (const event of events) log.entries.push(entryOf(event, log.entries.length + 1));
+      log.bytes += bytes;
+      if (resume !== undefined) log.resume = resume;
+      log.leaseUntil = Date.now() + lease.leaseMs;
+      extend(log, lease.ttlMs);
+      log.changes.next();
+      return log.entries.length;
+    },
+    async renew(lease) {
+      const log = held(lease);
+      if (!log) return false;
+      log.leaseUntil = Date.now() + lease.leaseMs;
+      extend(log, lease.ttlMs);
       return true;
     },
-    async append(streamId, event) {
-      return add(logOf(streamId), event).id;
+    async end(lease, event, ttlMs) {
+      const log = held(lease);
+      if (!log) throw new RelayLeaseLostError(lease.streamId);
+      log.entries.push({ ...entryOf(event, log.entries.length + 1), end: true });
+      log.bytes += sizeOf(event);
+      log.ended = true;
+      log.token = undefined;
+      log.leaseUntil = 0;
+      extend(log, ttlMs);
+      log.changes.next();
+      return log.entries.length;
     },
-    async end(streamId, event, ttlMs) {
-      const log = logOf(streamId);
-      add(log, event, true);
-      log.live.complete();
-      clearTimeout(log.expiry);
-      log.expiry = expire(streamId, ttlMs);
+    async release(lease) {
+      const log = held(lease);
+      if (!log) return;
+      log.token = undefined;
+      log.leaseUntil = 0;
+      log.changes.next();
     },
-    async has(streamId) {
-      return logs.has(streamId);
+    async state(streamId) {
+      const log = live(streamId);
+      return log && stateOf(log);
     },
-    follow(streamId, afterId): Observable<RelayEntry> {
-      return defer(() => {
-        const log = logs.get(streamId);
-        if (!log) return throwError(() => new RelayStreamNotFoundError(streamId));
-        const start = afterId === undefined ? 0 : position(afterId);
-        const past = from(log.entries.slice(start));
-        return log.live.closed ? past : concat(past, log.live);
-      });
+    async read(streamId, afterSeq, limit) {
+      const log = live(streamId);
+      if (!log) return undefined;
+      const after = Math.max(0, Math.floor(afterSeq) || 0);
+      const count = Math.max(1, Math.floor(limit) || 1);
+      const entries = log.ended && after >= log.entries.length ? log.entries.slice(-1) : log.entries.slice(after, after + count);
+      return { ...stateOf(log), entries };
+    },
+    changes(streamId): Observable<void> {
+      return live(streamId)?.changes.asObservable() ?? EMPTY;
     },
     async touch(streamId) {
-      const log = logs.get(streamId);
+      const log = live(streamId);
       if (log) log.lastSeen = Date.now();
     },
     async lastSeen(streamId) {
-      return logs.get(streamId)?.lastSeen;
+      return live(streamId)?.lastSeen;
+    },
+    async close() {
+      for (const log of [...logs.values()]) drop(log);
     },
   };
 }
 
-/** The index after the entry `id`; ids are 1, 2, ... */
-function position(id: string): number {
-  if (!/^\d{1,15}$/.test(id)) throw new TypeError('relay: Last-Event-ID is not an id of this stream.');
-  return Number(id);
+function entryOf({ event, data }: RelayEvent, seq: number): RelayLogEntry {
+  return event === undefined ? { seq, data } : { seq, event, data };
+}
+
+function sizeOf({ event, data }: RelayEvent): number {
+  return Buffer.byteLength(data) + (event === undefined ? 0 : Buffer.byteLength(event));
+}
+
+/** A random name of `bytes` bytes, hex (no `-`, so an event id `<log>-<seq>` splits at its last `-`). */
+function randomName(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+function assertLimit(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !(value >= 1) || (value !== Infinity && !Number.isInteger(value))) {
+    throw new RangeError(`${NAME}: options.${name} must be an integer, 1 or more (Infinity allowed).`);
+  }
 }

@@ -1,167 +1,434 @@
+import { randomBytes } from 'node:crypto';
 import { Observable } from 'rxjs';
-import type { LegacyRelayStore as RelayStore } from './legacyRelayStore.js';
-import { RelayStreamNotFoundError, type RelayEntry, type RelayEvent } from './relayStore.js';
+import { ChangeFeeds, type ChangeWatcher } from './redis/changeFeeds.js';
+import { localPage, logEntry, remember, type LocalLog } from './redis/localLogs.js';
+import { connectionOf, detectKind, type RedisClientKind, type RedisConnection } from './redis/redisConnection.js';
+import { APPEND, CLAIM, END, READ, RELEASE, RENEW, TOUCH, type RelayScript } from './redis/relayScripts.js';
+import {
+  RelayLeaseLostError,
+  RelayLogFullError,
+  type RelayClaim,
+  type RelayEvent,
+  type RelayLease,
+  type RelayLogEntry,
+  type RelayLogState,
+  type RelayPage,
+  type RelayStore,
+} from './relayStore.js';
+
+export type { RedisClientKind } from './redis/redisConnection.js';
 
 /**
- * The part of a node-redis client (`redis` 4, 5 or 6: `createClient()`) the
- * store uses: raw commands, and `duplicate()` for the dedicated connection a
- * blocking `XREAD` needs. Nothing is imported from `redis`: pass your client.
+ * A Redis client the store accepts, as it is created by its own package:
+ * node-redis 4, 5 or 6 (`createClient()` or `createCluster()`, connected) or
+ * ioredis 5 or 6 (`new Redis()` or `new Cluster()`). The store detects which;
+ * pass `{ client, kind }` to name it yourself. Nothing is imported from
+ * either package.
  */
-export interface RedisClientLike {
-  sendCommand(args: string[]): Promise<unknown>;
-  duplicate(): RedisClientLike;
-  connect(): Promise<unknown>;
-  destroy?(): void;
-  disconnect?(): Promise<unknown> | void;
+export type RedisClientLike = object;
+
+/** A client with its family named, for when detection is not wanted. */
+export interface NamedRedisClient {
+  readonly client: RedisClientLike;
+  readonly kind: RedisClientKind;
 }
 
 /** Options of `redisRelayStore`. */
 export interface RedisRelayStoreOptions {
-  /** Prefix of every key. Default: `'rxjs-llm-stream:relay:'`. */
+  /** Prefix of every key and channel. Default: `'rxjs-llm-stream:relay:'`. */
   keyPrefix?: string | undefined;
-  /** The most entries a log keeps (`XADD MAXLEN ~`). Default: 100000. */
+  /** The most entries a log takes; an append past it rejects with `RelayLogFullError` and appends nothing. Default: 100000. */
   maxEntries?: number | undefined;
-  /** How long one blocking `XREAD` waits before it asks again, ms. Default: 5000. */
+  /** The most bytes (data and event types) a log takes, like `maxEntries`. Default: 64 MiB. */
+  maxBytes?: number | undefined;
+  /**
+   * The longest a reader waiting on a stream produced by another instance
+   * waits without a notification before it reads again (a safety net under
+   * the change notifications), ms. Default: 5000.
+   */
   blockMs?: number | undefined;
+  /** The most bytes of recent entries kept in memory per stream this instance produces, for its local readers. Default: 1 MiB. */
+  localWindowBytes?: number | undefined;
 }
 
-const KIND = 'k';
-const DATA = 'd';
-const EVENT = 'e';
-/** Entries read per round trip when catching up. */
-const PAGE = 500;
+const LOCAL_WINDOW_ENTRIES = 4_096;
+/** How long an ended or released local log still serves local readers from memory, at most, ms. */
+const LINGER_MS = 30_000;
 
 /**
- * A `RelayStore` on Redis Streams, so that many relay instances share the logs
- * and a client may reconnect to any of them. Per stream id: a stream key
- * (`XADD` with `MAXLEN ~` and an expiry; the SSE id is the entry id, such as
- * `1733041234567-0`), a terminal entry in the log itself, an owner key taken
- * with `SET NX` so that only one instance calls the provider, and a key for
- * the time a client last read. Catch-up reads with `XRANGE`, then follows
- * with `XREAD BLOCK` on a dedicated connection per reader (`duplicate()`).
- * Keys of one stream share a hash tag, so they stay in one Redis Cluster slot.
+ * A `RelayStore` on Redis, shared by every relay instance, through the client
+ * you already have: node-redis 4, 5 or 6 (RESP2 or RESP3, a client or a
+ * cluster) or ioredis 5 or 6 (`Redis` or `Cluster`).
+ *
+ * Each write (`claim`, `append`, `renew`, `end`, `release`) is one Lua script
+ * that checks the lease token and epoch, so a producer that lost its lease
+ * writes nothing; every write extends the log's life from now and never
+ * re-creates an expired log. A stream's keys share the hash tag
+ * `{streamId}` (one Cluster slot). Entries are Redis stream entries
+ * `<seq>-0`.
+ *
+ * Connections per instance are fixed: the client's own connection for
+ * commands (pipelined), plus one subscriber connection per Redis node that
+ * carries change notifications for the streams this instance's readers
+ * follow. Readers of a stream this instance produces are served from memory
+ * and told of each append at once, without a round trip; readers of a
+ * stream produced elsewhere read Redis (`XRANGE` in a script) when notified.
  *
  * ```text
- * instance A: XADD 1-0 a, XADD 2-0 b ...          client ← A: 1-0 a  (cut)
- * instance B: XRANGE key (1-0 +  → 2-0 b, then XREAD BLOCK ... → the rest
+ * instance A: claim → append a, b → end       A's readers:  a b end   (from memory)
+ * instance B:                                  B's readers:  a b end   (notified, then read from Redis)
  * ```
  *
  * @example
  * ```ts
  * import { createClient } from 'redis';
  * const client = await createClient({ url: process.env.REDIS_URL }).connect();
- * const relay = createRelay({ store: redisRelayStore(client) });
+ * const store = redisRelayStore(client, { keyPrefix: 'chat:' });
  * ```
  */
-export function redisRelayStore(client: RedisClientLike, options: RedisRelayStoreOptions = {}): RelayStore {
-  if (typeof client?.sendCommand !== 'function' || typeof client.duplicate !== 'function') {
-    throw new TypeError('redisRelayStore: pass a connected node-redis client (createClient from the redis package).');
-  }
-  const { keyPrefix = 'rxjs-llm-stream:relay:', maxEntries = 100_000, blockMs = 5_000 } = options;
-  const key = (streamId: string, part = 'log') => `${keyPrefix}{${streamId}}:${part}`;
-  const command = (args: Array<string | number>) => client.sendCommand(args.map(String));
-  const add = (streamId: string, fields: string[]) =>
-    command(['XADD', key(streamId), 'MAXLEN', '~', maxEntries, '*', ...fields]) as Promise<string>;
-  const fieldsOf = (event: RelayEvent, kind: string) => [KIND, kind, DATA, event.data, ...(event.event === undefined ? [] : [EVENT, event.event])];
-
-  return {
-    async create(streamId, ttlMs) {
-      const taken = await command(['SET', key(streamId, 'owner'), String(Date.now()), 'NX', 'PX', ttlMs]);
-      if (taken !== 'OK') return false;
-      await add(streamId, [KIND, 'start']);
-      await command(['PEXPIRE', key(streamId), ttlMs]);
-      return true;
-    },
-    async append(streamId, event) {
-      return add(streamId, fieldsOf(event, 'event'));
-    },
-    async end(streamId, event, ttlMs) {
-      await add(streamId, fieldsOf(event, 'end'));
-      await Promise.all([command(['PEXPIRE', key(streamId), ttlMs]), command(['PEXPIRE', key(streamId, 'owner'), ttlMs])]);
-    },
-    async has(streamId) {
-      return Number(await command(['EXISTS', key(streamId)])) === 1;
-    },
-    follow(streamId, afterId) {
-      return new Observable<RelayEntry>((subscriber) => {
-        if (afterId !== undefined && !/^\d{1,20}-\d{1,20}$/.test(afterId)) {
-          subscriber.error(new TypeError('relay: Last-Event-ID is not an id of this stream.'));
-          return;
-        }
-        const reader = client.duplicate();
-        let closed = false;
-        const deliver = (entries: unknown): string | undefined => {
-          let last: string | undefined;
-          for (const [id, fields] of entries as Array<[string, string[]]>) {
-            last = id;
-            const entry = toEntry(id, fields);
-            if (entry === undefined) continue;
-            subscriber.next(entry);
-            if (entry.end) {
-              closed = true;
-              subscriber.complete();
-              return id;
-            }
-          }
-          return last;
-        };
-        const run = async () => {
-          if (Number(await command(['EXISTS', key(streamId)])) !== 1) throw new RelayStreamNotFoundError(streamId);
-          let last = afterId ?? '0-0';
-          // Catch up page by page (exclusive start), then follow from the last id delivered.
-          for (;;) {
-            const page = (await command(['XRANGE', key(streamId), `(${last}`, '+', 'COUNT', PAGE])) as unknown[];
-            last = deliver(page) ?? last;
-            if (closed || page.length < PAGE) break;
-          }
-          if (closed) return;
-          await reader.connect();
-          while (!closed) {
-            const reply = (await reader.sendCommand(['XREAD', 'COUNT', String(PAGE), 'BLOCK', String(blockMs), 'STREAMS', key(streamId), last])) as
-              | Array<[string, unknown[]]>
-              | null;
-            if (closed) return;
-            if (reply === null) {
-              if (Number(await command(['EXISTS', key(streamId)])) !== 1) throw new RelayStreamNotFoundError(streamId);
-              continue;
-            }
-            for (const [, entries] of reply) last = deliver(entries) ?? last;
-          }
-        };
-        run().then(
-          () => undefined,
-          (error: unknown) => {
-            if (!closed) subscriber.error(error);
-          },
-        );
-        return () => {
-          closed = true;
-          try {
-            if (typeof reader.destroy === 'function') reader.destroy();
-            else void Promise.resolve(reader.disconnect?.()).catch(() => undefined);
-          } catch {
-            // Never connected, or already closed.
-          }
-        };
-      });
-    },
-    async touch(streamId, ttlMs) {
-      await command(['SET', key(streamId, 'seen'), String(Date.now()), 'PX', ttlMs]);
-    },
-    async lastSeen(streamId) {
-      const value = await command(['GET', key(streamId, 'seen')]);
-      return typeof value === 'string' ? Number(value) : undefined;
-    },
-  };
+export function redisRelayStore(client: RedisClientLike | NamedRedisClient, options: RedisRelayStoreOptions = {}): RelayStore {
+  const named = isNamed(client) ? client : undefined;
+  const connection = connectionOf(named ? named.client : client, named ? named.kind : detectKind(client));
+  const {
+    keyPrefix = 'rxjs-llm-stream:relay:',
+    maxEntries = 100_000,
+    maxBytes = 64 * 1024 * 1024,
+    blockMs = 5_000,
+    localWindowBytes = 1024 * 1024,
+  } = options;
+  checkPositive('maxEntries', maxEntries);
+  checkPositive('maxBytes', maxBytes);
+  checkPositive('blockMs', blockMs);
+  checkPositive('localWindowBytes', localWindowBytes);
+  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw new TypeError('redisRelayStore: keyPrefix must be a string without { or }.');
+  return new RedisRelayStore(connection, { keyPrefix, maxEntries, maxBytes, blockMs, localWindow: { entries: LOCAL_WINDOW_ENTRIES, bytes: localWindowBytes } });
 }
 
-function toEntry(id: string, fields: string[]): RelayEntry | undefined {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
-  const kind = record[KIND];
-  if (kind !== 'event' && kind !== 'end') return undefined;
-  const entry: RelayEntry = { id, data: record[DATA] ?? '' };
-  if (record[EVENT] !== undefined) entry.event = record[EVENT];
-  if (kind === 'end') entry.end = true;
-  return entry;
+function isNamed(value: unknown): value is NamedRedisClient {
+  return typeof value === 'object' && value !== null && 'client' in value && 'kind' in value && detectKind(value) === undefined;
+}
+
+function checkPositive(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`redisRelayStore: ${name} must be a positive number.`);
+}
+
+interface Settings {
+  keyPrefix: string;
+  maxEntries: number;
+  maxBytes: number;
+  blockMs: number;
+  localWindow: { entries: number; bytes: number };
+}
+
+/** A waiting reader of `changes`, and whether it listens to Redis (the stream is produced elsewhere). */
+interface Watcher extends ChangeWatcher {
+  stopRemote?: (() => void) | undefined;
+}
+
+class RedisRelayStore implements RelayStore {
+  private readonly feeds: ChangeFeeds;
+  private readonly locals = new Map<string, LocalLog>();
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly publish: string;
+  private poke: ReturnType<typeof setInterval> | undefined;
+  private sweptAt = 0;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly settings: Settings,
+  ) {
+    this.feeds = new ChangeFeeds(connection);
+    this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
+  }
+
+  private keys(streamId: string): string[] {
+    const base = `${this.settings.keyPrefix}{${streamId}}:`;
+    return [`${base}meta`, `${base}log`, `${base}lease`, `${base}seen`];
+  }
+
+  private channel(streamId: string): string {
+    return `${this.settings.keyPrefix}{${streamId}}:changes`;
+  }
+
+  private async run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>): Promise<unknown> {
+    const keys = this.keys(streamId);
+    const tail = [String(keys.length), ...keys, ...args.map(String)];
+    try {
+      return await this.connection.send(keys[0]!, ['EVALSHA', script.sha, ...tail]);
+    } catch (error) {
+      if (!String((error as { message?: unknown } | undefined)?.message).includes('NOSCRIPT')) throw error;
+      return this.connection.send(keys[0]!, ['EVAL', script.body, ...tail]);
+    }
+  }
+
+  async claim(streamId: string, options: { leaseMs: number; ttlMs: number; owner?: string | undefined }): Promise<RelayClaim> {
+    const log = randomBytes(8).toString('hex');
+    const token = randomBytes(16).toString('hex');
+    const { leaseMs, ttlMs, owner } = options;
+    const reply = asArray(
+      await this.run(CLAIM, streamId, [log, token, ms(leaseMs), ms(ttlMs), owner ?? '', owner === undefined ? 0 : 1, this.publish, this.channel(streamId)]),
+    );
+    const status = text(reply[0]);
+    if (status !== 'created' && status !== 'takenOver') return { status: status as 'held' | 'ended' | 'forbidden' };
+    const lease: RelayLease = { streamId, log: text(reply[1]), token, epoch: Number(reply[2]), leaseMs, ttlMs };
+    const lastSeq = Number(reply[3]);
+    this.adopt(lease, owner, lastSeq);
+    if (status === 'created') return { status, lease };
+    return Number(reply[4]) === 1 ? { status, lease, lastSeq, resume: text(reply[5]) } : { status, lease, lastSeq };
+  }
+
+  /** Starts serving `lease`'s log from memory to this instance's readers. */
+  private adopt(lease: RelayLease, owner: string | undefined, lastSeq: number): void {
+    this.sweep();
+    this.locals.set(lease.streamId, {
+      log: lease.log,
+      token: lease.token,
+      epoch: lease.epoch,
+      owner,
+      lastSeq,
+      ended: false,
+      leased: true,
+      window: [],
+      windowBytes: 0,
+      writtenAt: Date.now(),
+      leaseMs: lease.leaseMs,
+      queue: Promise.resolve(),
+      failures: 0,
+    });
+    this.notify(lease.streamId);
+  }
+
+  /** The local log `lease` writes, if this instance still serves it. */
+  private localOf(lease: RelayLease): LocalLog | undefined {
+    const local = this.locals.get(lease.streamId);
+    return local && local.token === lease.token ? local : undefined;
+  }
+
+  /** A local log that can serve reads: written by this instance within its lease, or ended. */
+  private servingLocal(streamId: string): LocalLog | undefined {
+    const local = this.locals.get(streamId);
+    if (!local) return undefined;
+    if (local.ended || Date.now() - local.writtenAt < local.leaseMs) return local;
+    this.forget(streamId, local);
+    return undefined;
+  }
+
+  /** Drops local logs whose producer stopped writing without a word (its lease lapsed), at most once a second. */
+  private sweep(): void {
+    const now = Date.now();
+    if (now - this.sweptAt < 1_000) return;
+    this.sweptAt = now;
+    for (const [streamId, local] of this.locals) if (!local.ended && now - local.writtenAt >= local.leaseMs) this.forget(streamId, local);
+  }
+
+  /** Stops serving a local log from memory: its readers follow Redis from now on. */
+  private forget(streamId: string, local: LocalLog): void {
+    if (this.locals.get(streamId) !== local) return;
+    this.locals.delete(streamId);
+    const watchers = this.watchers.get(streamId);
+    if (!watchers) return;
+    for (const watcher of watchers) this.followRemote(streamId, watcher);
+    this.notify(streamId);
+  }
+
+  private lingerThenForget(streamId: string, local: LocalLog, ttlMs: number): void {
+    const timer = setTimeout(() => this.forget(streamId, local), Math.min(ttlMs, LINGER_MS));
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Runs `write` after the earlier writes of the same log; a write queued before a failure fails too. */
+  private queued<T>(lease: RelayLease, write: () => Promise<T>): Promise<T> {
+    const local = this.localOf(lease);
+    if (!local) return write();
+    const failuresBefore = local.failures;
+    const result = local.queue.then(() => {
+      if (local.failures !== failuresBefore) throw new Error('relay: an earlier append of this stream failed; append again, in order.');
+      return write();
+    });
+    local.queue = result.then(
+      () => undefined,
+      () => {
+        local.failures++;
+      },
+    );
+    return result;
+  }
+
+  append(lease: RelayLease, events: readonly RelayEvent[], resume?: string): Promise<number> {
+    return this.queued(lease, async () => {
+      const local = this.localOf(lease);
+      if (events.length === 0) {
+        if (!(await this.renew(lease))) throw new RelayLeaseLostError(lease.streamId);
+        return local?.lastSeq ?? (await this.state(lease.streamId))?.lastSeq ?? 0;
+      }
+      const { maxEntries, maxBytes } = this.settings;
+      const args: Array<string | number> = [lease.token, lease.epoch, ms(lease.leaseMs), ms(lease.ttlMs), maxEntries, maxBytes];
+      args.push(resume === undefined ? 0 : 1, resume ?? '', this.publish, this.channel(lease.streamId), local?.lastSeq ?? '');
+      for (const event of events) args.push(event.event === undefined ? 'd' : 'e', event.event ?? '', event.data);
+      const seq = Number(await this.run(APPEND, lease.streamId, args));
+      if (seq === -2) throw new RelayLogFullError('maxEntries', maxEntries);
+      if (seq === -3) throw new RelayLogFullError('maxBytes', maxBytes);
+      if (seq < 0) return this.lost(lease);
+      if (local && this.localOf(lease) === local) {
+        const first = seq - events.length + 1;
+        if (first !== local.lastSeq + 1) {
+          this.forget(lease.streamId, local);
+          return seq;
+        }
+        remember(local, events.map((event, i) => logEntry(first + i, event.data, event.event, false)), this.settings.localWindow);
+        local.lastSeq = seq;
+        local.writtenAt = Date.now();
+        this.notify(lease.streamId);
+      }
+      return seq;
+    });
+  }
+
+  async renew(lease: RelayLease): Promise<boolean> {
+    const renewed = Number(await this.run(RENEW, lease.streamId, [lease.token, lease.epoch, ms(lease.leaseMs), ms(lease.ttlMs)])) === 1;
+    const local = this.localOf(lease);
+    if (renewed && local) local.writtenAt = Date.now();
+    if (!renewed && local) this.forget(lease.streamId, local);
+    return renewed;
+  }
+
+  end(lease: RelayLease, event: RelayEvent, ttlMs: number): Promise<number> {
+    return this.queued(lease, async () => {
+      const local = this.localOf(lease);
+      const args = [lease.token, lease.epoch, ms(ttlMs), this.publish, this.channel(lease.streamId), event.event === undefined ? 'D' : 'E', event.event ?? '', event.data];
+      const seq = Number(await this.run(END, lease.streamId, args));
+      if (seq < 0) return this.lost(lease);
+      if (local && this.localOf(lease) === local && seq !== local.lastSeq + 1) this.forget(lease.streamId, local);
+      if (local && this.localOf(lease) === local) {
+        remember(local, [logEntry(seq, event.data, event.event, true)], this.settings.localWindow);
+        local.lastSeq = seq;
+        local.ended = true;
+        local.leased = false;
+        this.notify(lease.streamId);
+        this.lingerThenForget(lease.streamId, local, ttlMs);
+      }
+      return seq;
+    });
+  }
+
+  async release(lease: RelayLease): Promise<void> {
+    const local = this.localOf(lease);
+    if (local) this.forget(lease.streamId, local);
+    await this.run(RELEASE, lease.streamId, [lease.token, lease.epoch, this.publish, this.channel(lease.streamId)]);
+  }
+
+  private lost(lease: RelayLease): never {
+    const local = this.localOf(lease);
+    if (local) this.forget(lease.streamId, local);
+    throw new RelayLeaseLostError(lease.streamId);
+  }
+
+  async state(streamId: string): Promise<RelayLogState | undefined> {
+    const local = this.servingLocal(streamId);
+    if (local) return { log: local.log, lastSeq: local.lastSeq, ended: local.ended, leased: local.leased, owner: local.owner };
+    const page = await this.readRemote(streamId, 0, 0);
+    if (!page) return undefined;
+    const { log, lastSeq, ended, leased, owner } = page;
+    return { log, lastSeq, ended, leased, owner };
+  }
+
+  async read(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined> {
+    const local = this.servingLocal(streamId);
+    const page = local && localPage(local, afterSeq, limit);
+    return page ?? this.readRemote(streamId, afterSeq, Math.max(1, limit));
+  }
+
+  private async readRemote(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined> {
+    const reply = asArray(await this.run(READ, streamId, [Math.max(0, Math.floor(afterSeq)), Math.floor(limit)]));
+    if (reply.length === 0) return undefined;
+    const entries: RelayLogEntry[] = [];
+    for (const raw of asArray(reply[6])) {
+      const [id, fields] = asArray(raw);
+      const record = new Map<string, string>();
+      const flat = asArray(fields);
+      for (let i = 0; i + 1 < flat.length; i += 2) record.set(text(flat[i]), text(flat[i + 1]));
+      entries.push(logEntry(Number.parseInt(text(id), 10), record.get('d') ?? '', record.get('e'), record.has('end')));
+    }
+    return {
+      log: text(reply[0]),
+      lastSeq: Number(reply[1]),
+      ended: Number(reply[2]) === 1,
+      leased: Number(reply[3]) === 1,
+      owner: Number(reply[4]) === 1 ? text(reply[5]) : undefined,
+      entries,
+    };
+  }
+
+  changes(streamId: string): Observable<void> {
+    return new Observable<void>((subscriber) => {
+      const watcher: Watcher = { next: () => subscriber.next(), error: (error) => subscriber.error(error) };
+      let set = this.watchers.get(streamId);
+      if (!set) this.watchers.set(streamId, (set = new Set()));
+      set.add(watcher);
+      if (!this.servingLocal(streamId)) this.followRemote(streamId, watcher);
+      this.startPoking();
+      return () => {
+        watcher.stopRemote?.();
+        set.delete(watcher);
+        if (set.size === 0 && this.watchers.get(streamId) === set) this.watchers.delete(streamId);
+      };
+    });
+  }
+
+  /** Tells `watcher` of the changes Redis publishes on `streamId` (the stream is produced elsewhere). */
+  private followRemote(streamId: string, watcher: Watcher): void {
+    if (watcher.stopRemote) return;
+    watcher.stopRemote = this.feeds.watch(this.channel(streamId), watcher);
+  }
+
+  private notify(streamId: string): void {
+    const watchers = this.watchers.get(streamId);
+    if (watchers) for (const watcher of [...watchers]) watcher.next();
+  }
+
+  /**
+   * Every `blockMs`, readers that follow Redis read again even without a
+   * notification, and on a Cluster, readers of a stream whose slot moved to
+   * another node resume there.
+   */
+  private startPoking(): void {
+    if (this.poke) return;
+    this.poke = setInterval(() => {
+      this.feeds.checkNodes();
+      for (const watchers of this.watchers.values()) for (const watcher of [...watchers]) if (watcher.stopRemote) watcher.next();
+    }, this.settings.blockMs);
+    (this.poke as { unref?: () => void }).unref?.();
+  }
+
+  async touch(streamId: string, ttlMs: number): Promise<void> {
+    await this.run(TOUCH, streamId, [Date.now(), ms(ttlMs)]);
+  }
+
+  async lastSeen(streamId: string): Promise<number | undefined> {
+    const value = await this.connection.send(this.keys(streamId)[3]!, ['GET', this.keys(streamId)[3]!]);
+    return value === null || value === undefined ? undefined : Number(text(value));
+  }
+
+  async close(): Promise<void> {
+    if (this.poke) clearInterval(this.poke);
+    this.poke = undefined;
+    this.feeds.close();
+  }
+}
+
+/** A whole number of milliseconds, at least 1. */
+function ms(value: number): number {
+  return Math.max(1, Math.ceil(value));
+}
+
+function asArray(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (value === null || value === undefined) return [];
+  throw new TypeError(`redisRelayStore: unexpected reply from Redis (${typeof value}).`);
+}
+
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return Buffer.from(value).toString();
+  return String(value);
 }

@@ -17,8 +17,8 @@
  * @Module({ providers: [{ provide: RELAY, useFactory: () => createRelay() }], exports: [RELAY] })
  * export class RelayModule implements OnApplicationShutdown {
  *   constructor(@Inject(RELAY) private readonly relay: Relay) {}
- *   onApplicationShutdown(): void {
- *     this.relay.stop();
+ *   onApplicationShutdown(): Promise<void> {
+ *     return this.relay.close({ drainMs: 5_000 }); // with app.enableShutdownHooks(): SIGTERM drains, then hands over
  *   }
  * }
  * // in a controller: constructor(@Inject(RELAY) private readonly relay: Relay) {}

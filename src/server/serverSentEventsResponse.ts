@@ -1,4 +1,5 @@
-import { concat, concatMap, defer, EMPTY, Observable, type Subscription } from 'rxjs';
+import { concat, concatMap, defer, EMPTY, Observable, of, type Subscription } from 'rxjs';
+import { pulledFrames, type FramesDemand } from './pullFrames.js';
 import { SSE_HEADERS } from './sseHeaders.js';
 
 /** Options of `serverSentEventsResponse`. */
@@ -12,11 +13,13 @@ export interface ServerSentEventsResponseOptions {
 }
 
 /**
- * A Web `Response` streaming SSE frames (from `toServerSentEvents`), for Hono,
- * Next.js route handlers, Bun, Deno and workers. The body is pull-based: a
- * frame is handed over only while the stream's queue has room, so a slow
- * client makes the frames wait upstream of it. Cancelling the body (the
- * client went away) unsubscribes, which aborts the provider request.
+ * A Web `Response` streaming SSE frames (from `toServerSentEvents`, or a
+ * relay's `frames`), for Hono, Next.js route handlers, Bun, Deno and workers.
+ * The body is pull-based: a frame is handed over only while the stream's
+ * queue has room, so a slow client makes the frames wait upstream of it. A
+ * relay's frames (`PullFrames`) are told of the client instead: they read
+ * their next page only once the body's queue has room. Cancelling the body
+ * (the client went away) unsubscribes, which aborts the provider request.
  *
  * ```text
  * frames:  --A--B--C--|
@@ -34,8 +37,10 @@ export interface ServerSentEventsResponseOptions {
  */
 export function serverSentEventsResponse(frames: Observable<string>, options: ServerSentEventsResponseOptions = {}): Response {
   const encoder = new TextEncoder();
+  const highWaterMark = options.highWaterMark ?? 16;
   let subscription: Subscription | undefined;
   let pulled: (() => void) | undefined;
+  let buffered = 0;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
@@ -46,9 +51,20 @@ export function serverSentEventsResponse(frames: Observable<string>, options: Se
                 pulled = () => subscriber.complete();
                 return () => (pulled = undefined);
               });
-        subscription = frames
-          .pipe(concatMap((frame) => concat(defer(room), defer(() => (controller.enqueue(encoder.encode(frame)), EMPTY)))))
-          .subscribe({ complete: () => controller.close(), error: (error: unknown) => controller.error(error) });
+        const enqueue = (frame: string) => {
+          const bytes = encoder.encode(frame);
+          buffered += bytes.byteLength;
+          controller.enqueue(bytes);
+        };
+        const demand: FramesDemand = {
+          // The queue counts frames; the bytes it holds are counted here, less what the client pulled.
+          buffered: () => ((controller.desiredSize ?? 0) >= highWaterMark ? (buffered = 0) : buffered),
+          drained: () => concat(room(), of(undefined)),
+        };
+        const paced = pulledFrames(frames, demand);
+        const written =
+          paced === frames ? frames.pipe(concatMap((frame) => concat(defer(room), defer(() => (enqueue(frame), EMPTY))))) : paced.pipe(concatMap((frame) => (enqueue(frame), EMPTY)));
+        subscription = written.subscribe({ complete: () => controller.close(), error: (error: unknown) => controller.error(error) });
       },
       pull() {
         pulled?.();
@@ -57,7 +73,7 @@ export function serverSentEventsResponse(frames: Observable<string>, options: Se
         subscription?.unsubscribe();
       },
     },
-    new CountQueuingStrategy({ highWaterMark: options.highWaterMark ?? 16 }),
+    new CountQueuingStrategy({ highWaterMark }),
   );
   return new Response(body, { status: options.status ?? 200, headers: { ...SSE_HEADERS, ...options.headers } });
 }

@@ -15,11 +15,18 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { assertDuration, assertFunction } from '../internal/validate.js';
+import { streamStartOf } from '../streamStart.js';
 import { formatServerSentEvent, type ServerSentEventInit } from './formatServerSentEvent.js';
 
 /** Options of `toServerSentEvents`; every field is optional. */
 export interface ServerSentEventsOptions<T> {
-  /** The event of each value. Default: `data` = the value (strings as they are, anything else as JSON), `id` = its position, 0, 1, 2, ... */
+  /**
+   * The event of each value. Default: `data` = the value (strings as they
+   * are, anything else as JSON), and no `id`: a reconnecting client could not
+   * be given the rest from an id of this connection (the relay can). A value
+   * marked as a fresh start (`streamStartOf(value)?.resumed === false`) after
+   * data is sent as a `restart` event whatever this says.
+   */
   toEvent?: ((value: T, index: number) => ServerSentEventInit) | undefined;
   /** Milliseconds without a frame before a `: ping` comment is sent; `0` turns it off. Default: 15000. */
   heartbeat?: number | undefined;
@@ -42,17 +49,27 @@ export const DEFAULT_END: ServerSentEventInit = { event: 'done', data: '[DONE]' 
 const NAME = 'toServerSentEvents';
 
 /**
- * Turns values into SSE frames (strings ready to write): one event per value
- * with an id, a `: ping` comment whenever `heartbeat` ms pass without a frame,
- * an end event after the last value, and an error event instead of an error.
- * The result never errors; unsubscribing from it unsubscribes upstream (which
+ * Turns values into SSE frames (strings ready to write): one event per value,
+ * a `: ping` comment whenever `heartbeat` ms pass without a frame, an end
+ * event after the last value, and an error event instead of an error. The
+ * result never errors; unsubscribing from it unsubscribes upstream (which
  * aborts a provider request).
+ *
+ * Restart-safe without a relay: when a `retryWithBackoff` before it sent the
+ * provider request again, the new answer's first value carries a fresh-start
+ * mark (`markStreamStart(value, { resumed: false })`); after data it goes out
+ * as a `restart` event, so a client using `parseRelayedChunks` starts its
+ * snapshot over instead of appending a second answer to the first. No `id:`
+ * is sent by default: a browser reconnecting to this route gets a new answer
+ * (its first event is a fresh start), never a wrong offset.
  *
  * ```text
  * source:  --a--------b--|
  * result:  --A---P----B--(E|)     heartbeat 4: P = ": ping", E = the end event
  * source:  --a--#
  * result:  --A--(X|)              X = the error event
+ * source:  --a--b--a'--b'--|      a' marked as a fresh start (the provider request was sent again)
+ * result:  --A--B--R---B'--(E|)   R = "event: restart" with a'
  * ```
  *
  * @example
@@ -76,7 +93,10 @@ export function toServerSentEvents<T>(options: ServerSentEventsOptions<T> = {}):
   const beats = heartbeat > 0 && heartbeat < Infinity;
   return (source) =>
     source.pipe(
-      map((value, index) => formatServerSentEvent(toEvent(value, index))),
+      map((value, index) => {
+        const event = toEvent(value, index);
+        return formatServerSentEvent(index > 0 && streamStartOf(value)?.resumed === false ? { ...event, event: 'restart' } : event);
+      }),
       endWith(...endFrames),
       catchError((error: unknown) => of(formatServerSentEvent(toErrorEvent(error)))),
       connect((frames) =>
@@ -95,8 +115,9 @@ export function toServerSentEvents<T>(options: ServerSentEventsOptions<T> = {}):
     );
 }
 
-export function defaultEvent(value: unknown, index: number): ServerSentEventInit {
-  return { id: String(index), data: typeof value === 'string' ? value : JSON.stringify(value) };
+/** `data` = the value (strings as they are, anything else as JSON); no id. */
+export function defaultEvent(value: unknown): ServerSentEventInit {
+  return { data: typeof value === 'string' ? value : JSON.stringify(value) };
 }
 
 /**

@@ -94,10 +94,12 @@ try {
   });
 
   await check('the ids are the relay’s own, not NestJS’s per-connection numbers', async () => {
-    const again = await readEvents(`${app.url}/chat/a1`, { 'last-event-id': '3' });
     const replayed = await readEvents(`${app.url}/chat/a1`);
-    assert(again.events[0]?.id === '4', `after Last-Event-ID 3 the first id is ${again.events[0]?.id}`);
-    assert(replayed.events.length === again.events.length + 3, 'a replay from the start does not hold the 3 skipped events');
+    const fourth = replayed.events[3]?.id;
+    const again = await readEvents(`${app.url}/chat/a1`, { 'last-event-id': fourth });
+    assert(!/^\d+$/.test(String(fourth)), `the id ${fourth} looks like NestJS's per-connection number`);
+    assert(again.events[0]?.id === replayed.events[4]?.id, `after Last-Event-ID ${fourth} the first id is ${again.events[0]?.id}, not ${replayed.events[4]?.id}`);
+    assert(replayed.events.length === again.events.length + 4, 'a replay from the start does not hold the 4 skipped events');
   });
 
   await check('an unknown answer id is a 404, not an empty stream', async () => {
@@ -111,7 +113,7 @@ try {
     assert((await again.json()).started === false, 'the second start was not refused');
     assert(provider.requests.length === before, 'the provider was asked again');
   });
-  await check('SIGTERM (enableShutdownHooks) runs RelayModule’s hook: the relay stops, the provider request is aborted, the process ends', async () => {
+  await check('SIGTERM (enableShutdownHooks) runs RelayModule’s hook: the relay closes (drain, hand over), the provider request is aborted, the process ends', async () => {
     const slow = await startMockChatServer({ apiKey: 'provider-key', scenario: { tokenSize: 1, paceMs: 200 } });
     const second = await startApp({ PROVIDER_URL: `${slow.url}/v1`, PROVIDER_API_KEY: 'provider-key', MODEL: 'mock-model' });
     try {
@@ -123,7 +125,7 @@ try {
       const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000))]);
       // Nest runs the shutdown hooks, then raises the signal again: the process ends by SIGTERM after the hook.
       assert(outcome?.signal === 'SIGTERM' || outcome?.code === 0, `the app ended with ${JSON.stringify(outcome)}`);
-      assert(second.output().includes('relay stopped (SIGTERM)'), `the shutdown hook did not run: ${JSON.stringify(second.output())}`);
+      assert(second.output().includes('relay closed (SIGTERM)'), `the shutdown hook did not run: ${JSON.stringify(second.output())}`);
       await until(() => slow.requests[0]?.endedAt !== undefined, 'the provider request still runs after the shutdown');
       assert(slow.requests[0].closedByClient, 'the provider request was not aborted by the relay');
     } finally {

@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Inject, NotFoundException, Param, Post, Sse, type MessageEvent } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, NotFoundException, Param, Post, ServiceUnavailableException, Sse, type MessageEvent } from '@nestjs/common';
 import { from, map, mergeMap, type Observable } from 'rxjs';
 import { fromChatCompletion, retryWithBackoff, untilDone } from 'rxjs-llm-stream';
 import { RELAY, type Relay } from 'rxjs-llm-stream/server';
@@ -18,7 +18,13 @@ export class ChatController {
       apiKey: process.env.PROVIDER_API_KEY,
       body: { model: process.env.MODEL ?? 'gpt-4o-mini', messages: [{ role: 'user', content: question }] },
     }).pipe(untilDone(), retryWithBackoff({ maxRetries: 5 })); // retried on the provider hop, detached from the browser
-    return { id, started: await this.relay.start(id, answer$) }; // false: it already runs (here or on another instance)
+    try {
+      return { id, started: await this.relay.start(id, answer$) }; // false: it already runs (here or on another instance)
+    } catch (error) {
+      // RelayBusyError: this instance is at maxStreams or shutting down; the browser may try again (or another instance).
+      if ((error as Error).name === 'RelayBusyError') throw new ServiceUnavailableException('Busy: try again shortly.');
+      throw error;
+    }
   }
 
   /**

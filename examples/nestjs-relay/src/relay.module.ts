@@ -1,6 +1,6 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { createClient } from 'redis';
-import { createRelay, memoryRelayStore, RELAY, redisRelayStore, type Relay, type RedisClientLike } from 'rxjs-llm-stream/server';
+import { createRelay, memoryRelayStore, RELAY, redisRelayStore, type Relay } from 'rxjs-llm-stream/server';
 
 /** The Redis connection, when REDIS_URL is set (a token of this app: the relay's store uses it). */
 const REDIS = Symbol('redis');
@@ -10,8 +10,8 @@ type Redis = ReturnType<typeof createClient>;
  * One relay per process, injected with `@Inject(RELAY)`. With REDIS_URL set,
  * the logs live in Redis Streams, so any instance serves a reconnecting
  * browser; otherwise in memory (one instance). On shutdown (SIGTERM, with
- * `app.enableShutdownHooks()`) the relay stops its provider requests first,
- * then the Redis connection closes.
+ * `app.enableShutdownHooks()`) the relay closes first (drains, then hands its
+ * streams over), then the Redis connection closes.
  */
 @Global()
 @Module({
@@ -24,7 +24,7 @@ type Redis = ReturnType<typeof createClient>;
       provide: RELAY,
       inject: [REDIS],
       useFactory: (redis: Redis | null): Relay =>
-        createRelay({ store: redis ? redisRelayStore(redis as unknown as RedisClientLike) : memoryRelayStore() }),
+        createRelay({ store: redis ? redisRelayStore(redis) : memoryRelayStore() }),
     },
   ],
   exports: [RELAY],
@@ -35,9 +35,10 @@ export class RelayModule implements OnApplicationShutdown {
     @Inject(REDIS) private readonly redis: Redis | null,
   ) {}
 
-  onApplicationShutdown(signal?: string): void {
-    this.relay.stop();
+  /** Hands over: running answers get up to 5 s to finish, then their leases go to another instance at once. */
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    await this.relay.close({ drainMs: 5_000 });
     this.redis?.destroy();
-    process.stdout.write(`relay stopped (${signal ?? 'close'})\n`);
+    process.stdout.write(`relay closed (${signal ?? 'close'})\n`);
   }
 }

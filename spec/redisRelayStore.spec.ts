@@ -1,0 +1,239 @@
+import { firstValueFrom } from 'rxjs';
+import { createClient } from 'redis';
+import {
+  redisRelayStore,
+  RelayLeaseLostError,
+  RelayLogFullError,
+  type RelayLease,
+  type RelayStore,
+} from '../src/server/index';
+import { followStore } from './support/followStore';
+import { selectedFlavours, type TestClient } from './support/redisClients';
+import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
+
+const run = redisServerAvailable('redisRelayStore.spec') ? describe : describe.skip;
+const claimOptions = { leaseMs: 10_000, ttlMs: 60_000 };
+let counter = 0;
+const freshId = () => `s${process.pid}-${++counter}`;
+
+/** Reads `streamId` as a relay reader does, until the terminal entry. */
+const follow = async (store: RelayStore, streamId: string) => (await followStore(store, streamId)).entries;
+
+run('redisRelayStore (real redis-server)', () => {
+  let server: RedisServer;
+  let admin: ReturnType<typeof createClient>;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = createClient({ url: server.url });
+    admin.on('error', () => undefined);
+    await admin.connect();
+  }, 30_000);
+
+  afterAll(async () => {
+    admin?.destroy();
+    await server?.stop();
+  });
+
+  it('rejects a wrong or disconnected client with a TypeError, before sending anything', async () => {
+    expect(() => redisRelayStore({} as object)).toThrow(TypeError);
+    expect(() => redisRelayStore(null as unknown as object)).toThrow(/expected a connected node-redis client/);
+    const unconnected = createClient({ url: server.url });
+    expect(() => redisRelayStore(unconnected)).toThrow(/not connected; await client.connect\(\) first/);
+    const { Redis } = await import('ioredis');
+    const lazy = new Redis(server.url, { lazyConnect: true });
+    expect(() => redisRelayStore(lazy)).toThrow(/ioredis client is not connected/);
+    lazy.disconnect();
+    expect(() => redisRelayStore({ client: unconnected, kind: 'ioredis' })).toThrow(/named "ioredis" but looks like node-redis/);
+    expect(() => redisRelayStore(admin, { maxEntries: 0 })).toThrow(/maxEntries must be a positive number/);
+  });
+
+  describe.each(selectedFlavours().map((flavour) => [flavour.name, flavour] as const))('%s', (_name, flavour) => {
+    let a: TestClient;
+    let b: TestClient;
+    let producer: RelayStore;
+    let remote: RelayStore;
+
+    beforeAll(async () => {
+      a = await flavour.connect(server.url);
+      b = await flavour.connect(server.url);
+      producer = redisRelayStore(a.client);
+      remote = redisRelayStore({ client: b.client, kind: flavour.kind });
+    });
+
+    afterAll(async () => {
+      await producer?.close?.();
+      await remote?.close?.();
+      await a?.close();
+      await b?.close();
+    });
+
+    it('claims, appends 1, 2, 3 …, ends, and reads the same entries on the producing and on another instance', async () => {
+      const id = freshId();
+      const claim = await producer.claim(id, claimOptions);
+      expect(claim.status).toBe('created');
+      if (claim.status !== 'created') return;
+      expect(claim.lease.epoch).toBe(1);
+      expect(claim.lease.log).toMatch(/^[0-9a-f]{16}$/);
+      const local = follow(producer, id);
+      const far = follow(remote, id);
+      expect(await producer.append(claim.lease, [{ data: 'a' }])).toBe(1);
+      expect(await producer.append(claim.lease, [{ data: 'b', event: 'x' }, { data: '"c\\n"\n' }], 'r1')).toBe(3);
+      expect(await producer.end(claim.lease, { event: 'done', data: '{}' }, 60_000)).toBe(4);
+      const expected = [
+        { seq: 1, data: 'a' },
+        { seq: 2, data: 'b', event: 'x' },
+        { seq: 3, data: '"c\\n"\n' },
+        { seq: 4, data: '{}', event: 'done', end: true },
+      ];
+      const [mine, theirs] = await Promise.all([local, far]);
+      expect(mine).toEqual(expected);
+      expect(JSON.stringify(theirs)).toBe(JSON.stringify(mine));
+      // At or past the terminal entry: the terminal entry again, on both paths.
+      for (const store of [producer, remote]) {
+        for (const after of [4, 9]) expect((await store.read(id, after, 10))?.entries).toEqual([expected[3]]);
+        expect(await store.state(id)).toEqual({ log: claim.lease.log, lastSeq: 4, ended: true, leased: false, owner: undefined });
+      }
+      expect(await remote.claim(id, claimOptions)).toEqual({ status: 'ended' });
+      // The Redis log itself: entry ids are <seq>-0.
+      const ids = (await admin.sendCommand(['XRANGE', `rxjs-llm-stream:relay:{${id}}:log`, '-', '+'])) as Array<[string, string[]]>;
+      expect(ids.map(([entryId]) => entryId)).toEqual(['1-0', '2-0', '3-0', '4-0']);
+    });
+
+    it('fences writes by lease: held, release, takeover with the same log, next seq, resume point and a higher epoch', async () => {
+      const id = freshId();
+      const first = await producer.claim(id, { ...claimOptions, owner: 'u1' });
+      if (first.status !== 'created') throw new Error(first.status);
+      await producer.append(first.lease, [{ data: 'one' }, { data: 'two' }], 'cursor-2');
+      expect(await remote.claim(id, { ...claimOptions, owner: 'u1' })).toEqual({ status: 'held' });
+      expect(await remote.claim(id, { ...claimOptions, owner: 'u2' })).toEqual({ status: 'forbidden' });
+      expect(await remote.claim(id, claimOptions)).toEqual({ status: 'forbidden' });
+      await producer.release(first.lease);
+      const second = await remote.claim(id, { ...claimOptions, owner: 'u1' });
+      expect(second).toMatchObject({ status: 'takenOver', lastSeq: 2, resume: 'cursor-2' });
+      if (second.status !== 'takenOver') return;
+      expect(second.lease.log).toBe(first.lease.log);
+      expect(second.lease.epoch).toBe(2);
+      await expect(producer.append(first.lease, [{ data: 'stale' }])).rejects.toBeInstanceOf(RelayLeaseLostError);
+      expect(await producer.renew(first.lease)).toBe(false);
+      await expect(producer.end(first.lease, { data: 'stale end' }, 1_000)).rejects.toBeInstanceOf(RelayLeaseLostError);
+      await producer.release(first.lease); // does nothing
+      expect(await remote.append(second.lease, [{ data: 'three' }])).toBe(3);
+      expect(await remote.renew(second.lease)).toBe(true);
+      const page = await producer.read(id, 0, 10);
+      expect(page?.entries.map((entry) => entry.data)).toEqual(['one', 'two', 'three']);
+      expect(page).toMatchObject({ log: first.lease.log, lastSeq: 3, ended: false, leased: true, owner: 'u1' });
+    });
+
+    it('takes over a log whose lease lapsed, and the lapsed producer writes nothing more', async () => {
+      const id = freshId();
+      const first = await producer.claim(id, { leaseMs: 300, ttlMs: 60_000 });
+      if (first.status !== 'created') throw new Error(first.status);
+      await producer.append(first.lease, [{ data: 'x' }]);
+      await new Promise((wait) => setTimeout(wait, 600));
+      expect((await remote.state(id))?.leased).toBe(false);
+      const second = await remote.claim(id, claimOptions);
+      expect(second).toMatchObject({ status: 'takenOver', lastSeq: 1 });
+      expect(second).not.toHaveProperty('resume');
+      await expect(producer.append(first.lease, [{ data: 'late' }])).rejects.toBeInstanceOf(RelayLeaseLostError);
+      expect((await remote.read(id, 0, 10))?.entries.map((entry) => entry.data)).toEqual(['x']);
+    });
+
+    it('extends the log from its last write, and never re-creates an expired log', async () => {
+      const id = freshId();
+      const claim = await producer.claim(id, { leaseMs: 5_000, ttlMs: 400 });
+      if (claim.status !== 'created') throw new Error(claim.status);
+      for (let i = 0; i < 6; i++) {
+        await producer.append(claim.lease, [{ data: String(i) }]);
+        await new Promise((wait) => setTimeout(wait, 150));
+      }
+      // 900 ms after the claim, more than ttlMs: still there, since every write extended it.
+      expect((await remote.read(id, 0, 10))?.entries).toHaveLength(6);
+      const pttl = Number(await admin.sendCommand(['PTTL', `rxjs-llm-stream:relay:{${id}}:log`]));
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(400);
+      const keysOf = () => admin.sendCommand(['KEYS', `rxjs-llm-stream:relay:{${id}}:*`]) as Promise<string[]>;
+      for (let i = 0; i < 100 && (await keysOf()).some((key) => !key.endsWith(':lease')); i++) await new Promise((wait) => setTimeout(wait, 100));
+      expect(await remote.read(id, 0, 10)).toBeUndefined();
+      await expect(producer.append(claim.lease, [{ data: 'after expiry' }])).rejects.toBeInstanceOf(RelayLeaseLostError);
+      await expect(producer.end(claim.lease, { data: 'end' }, 1_000)).rejects.toBeInstanceOf(RelayLeaseLostError);
+      expect((await keysOf()).filter((key) => !key.endsWith(':lease'))).toEqual([]);
+    });
+
+    it('writes nothing for an unknown id (read, state, touch, lastSeen, changes)', async () => {
+      const id = freshId();
+      const before = Number(await admin.sendCommand(['DBSIZE']));
+      expect(await remote.read(id, 0, 10)).toBeUndefined();
+      expect(await remote.state(id)).toBeUndefined();
+      await remote.touch(id, 10_000);
+      expect(await remote.lastSeen(id)).toBeUndefined();
+      const subscription = remote.changes(id).subscribe({ error: () => undefined });
+      await new Promise((wait) => setTimeout(wait, 100));
+      subscription.unsubscribe();
+      // Other cases' keys may expire meanwhile: the count never grows, and nothing names this id.
+      expect(Number(await admin.sendCommand(['DBSIZE']))).toBeLessThanOrEqual(before);
+      expect(await admin.sendCommand(['KEYS', `*${id}*`])).toEqual([]);
+    });
+
+    it('records when a client last read a known stream', async () => {
+      const id = freshId();
+      const claim = await producer.claim(id, claimOptions);
+      if (claim.status !== 'created') throw new Error(claim.status);
+      const before = Date.now();
+      await remote.touch(id, 10_000);
+      const seen = await producer.lastSeen(id);
+      expect(seen).toBeGreaterThanOrEqual(before);
+      expect(seen).toBeLessThanOrEqual(Date.now());
+    });
+
+    it('rejects an append past maxEntries or maxBytes with RelayLogFullError, appending nothing; the terminal entry still fits', async () => {
+      const small = redisRelayStore(a.client, { maxEntries: 3, maxBytes: 10 });
+      const id = freshId();
+      const claim = await small.claim(id, claimOptions);
+      if (claim.status !== 'created') throw new Error(claim.status);
+      expect(await small.append(claim.lease, [{ data: 'ab' }, { data: 'cd' }])).toBe(2);
+      await expect(small.append(claim.lease, [{ data: 'e' }, { data: 'f' }])).rejects.toEqual(new RelayLogFullError('maxEntries', 3));
+      await expect(small.append(claim.lease, [{ data: '0123456789' }])).rejects.toMatchObject({ name: 'RelayLogFullError', limit: 'maxBytes' });
+      expect(await small.end(claim.lease, { event: 'error', data: 'full' }, 10_000)).toBe(3);
+      expect((await remote.read(id, 0, 10))?.entries.map((entry) => entry.data)).toEqual(['ab', 'cd', 'full']);
+      await small.close?.();
+    });
+
+    it('loads its scripts again after SCRIPT FLUSH (EVALSHA, then EVAL on NOSCRIPT)', async () => {
+      const id = freshId();
+      await admin.sendCommand(['SCRIPT', 'FLUSH']);
+      const claim = await producer.claim(id, claimOptions);
+      if (claim.status !== 'created') throw new Error(claim.status);
+      await admin.sendCommand(['SCRIPT', 'FLUSH']);
+      expect(await producer.append(claim.lease, [{ data: 'after flush' }])).toBe(1);
+    });
+
+    it('appends of different streams do not wait for each other (pipelined on one connection)', async () => {
+      const leases: RelayLease[] = [];
+      for (let i = 0; i < 20; i++) {
+        const claim = await producer.claim(freshId(), claimOptions);
+        if (claim.status !== 'created') throw new Error(claim.status);
+        leases.push(claim.lease);
+      }
+      const clientsBefore = Number(/connected_clients:(\d+)/.exec(String(await admin.sendCommand(['INFO', 'clients'])))![1]);
+      const seqs = await Promise.all(leases.flatMap((lease) => [producer.append(lease, [{ data: '1' }]), producer.append(lease, [{ data: '2' }])]));
+      expect(seqs).toEqual(leases.flatMap(() => [1, 2]));
+      const clientsAfter = Number(/connected_clients:(\d+)/.exec(String(await admin.sendCommand(['INFO', 'clients'])))![1]);
+      expect(clientsAfter).toBe(clientsBefore);
+    });
+
+    it('a reader on the producing instance is told of an append at once, from memory', async () => {
+      const id = freshId();
+      const claim = await producer.claim(id, claimOptions);
+      if (claim.status !== 'created') throw new Error(claim.status);
+      const told = firstValueFrom(producer.changes(id));
+      await producer.append(claim.lease, [{ data: 'now' }]);
+      await told;
+      // Served from memory: Redis is not asked (MONITOR-free check: the read does not wait on a server that is paused).
+      await admin.sendCommand(['CLIENT', 'PAUSE', '2000', 'ALL']);
+      const page = await Promise.race([producer.read(id, 0, 10), new Promise((resolve) => setTimeout(() => resolve('waited'), 1_000))]);
+      await admin.sendCommand(['CLIENT', 'UNPAUSE']).catch(() => undefined);
+      expect(page).toMatchObject({ entries: [{ seq: 1, data: 'now' }], lastSeq: 1, leased: true });
+    });
+  });
+});

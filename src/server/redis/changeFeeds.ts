@@ -1,0 +1,194 @@
+/**
+ * The store's follow loop: one subscriber connection per Redis node, shared
+ * by every reader of this instance that waits on a stream produced elsewhere.
+ * Scripts publish on a stream's change channel after every write; a channel
+ * is subscribed while at least one reader here waits on it.
+ * @internal
+ */
+import { NetworkError } from '../../errors.js';
+import type { RedisConnection, RedisSubscriber } from './redisConnection.js';
+
+/** One waiting reader: told when to read again, or that the feed failed. */
+export interface ChangeWatcher {
+  next(): void;
+  error(error: unknown): void;
+}
+
+interface Channel {
+  readonly watchers: Set<ChangeWatcher>;
+  /** Resolves once `SUBSCRIBE` was answered. */
+  subscribed: boolean;
+}
+
+/** Delay before the n-th reconnection attempt (n ≥ 1): 50 ms doubling to 2 s, with up to 50 % jitter. */
+export function reconnectDelay(failures: number): number {
+  const base = Math.min(2_000, 50 * 2 ** Math.min(failures - 1, 6));
+  return base / 2 + Math.random() * (base / 2);
+}
+
+class NodeFeed {
+  private subscriber: Promise<RedisSubscriber> | undefined;
+  private failures = 0;
+  /** Counts connection attempts; a late event of an older connection is ignored. */
+  private generation = 0;
+  private retryAt = 0;
+  readonly channels = new Map<string, Channel>();
+
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly node: string,
+  ) {}
+
+  watch(channel: string, watcher: ChangeWatcher): void {
+    const known = this.channels.get(channel);
+    if (known) {
+      known.watchers.add(watcher);
+      return;
+    }
+    const entry: Channel = { watchers: new Set([watcher]), subscribed: false };
+    this.channels.set(channel, entry);
+    this.open()
+      .then((subscriber) => subscriber.subscribe(channel))
+      .then(
+        () => {
+          if (this.channels.get(channel) !== entry) return;
+          entry.subscribed = true;
+          // A change may have landed between a reader's read and this subscription: read again.
+          for (const waiting of [...entry.watchers]) waiting.next();
+        },
+        (error: unknown) => {
+          if (this.channels.get(channel) !== entry) return;
+          this.channels.delete(channel);
+          for (const waiting of [...entry.watchers]) waiting.error(feedError(error));
+        },
+      );
+  }
+
+  unwatch(channel: string, watcher: ChangeWatcher): void {
+    const entry = this.channels.get(channel);
+    if (!entry?.watchers.delete(watcher) || entry.watchers.size > 0) return;
+    this.channels.delete(channel);
+    if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+  }
+
+  /**
+   * Channels whose slot another node serves now (a failover, a resharding):
+   * their readers get an error and resume, subscribing on the right node.
+   */
+  dropMoved(nodeOf: (channel: string) => string, node: string): void {
+    for (const [channel, entry] of [...this.channels]) {
+      if (nodeOf(channel) === node) continue;
+      this.channels.delete(channel);
+      if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+      const moved = new NetworkError('relay: the stream moved to another Redis node; the reader resumes.');
+      for (const watcher of [...entry.watchers]) watcher.error(moved);
+    }
+  }
+
+  close(): void {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.generation++;
+    subscriber?.then((open) => open.close()).catch(() => undefined);
+    this.fail(new NetworkError('relay: the Redis store was closed.'));
+  }
+
+  private open(): Promise<RedisSubscriber> {
+    if (this.subscriber) return this.subscriber;
+    const generation = ++this.generation;
+    const attempt = this.connect(generation);
+    this.subscriber = attempt;
+    attempt.then(
+      () => {
+        this.failures = 0;
+      },
+      () => {
+        if (this.generation !== generation) return;
+        this.subscriber = undefined;
+        this.noteFailure();
+      },
+    );
+    return attempt;
+  }
+
+  private async connect(generation: number): Promise<RedisSubscriber> {
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) await new Promise((resume) => setTimeout(resume, wait).unref?.());
+    let opened: RedisSubscriber | undefined;
+    let gone = false;
+    const subscriber = await this.connection.openSubscriber(this.node, {
+      message: (channel) => {
+        const entry = this.channels.get(channel);
+        if (entry) for (const watcher of [...entry.watchers]) watcher.next();
+      },
+      lost: (error) => {
+        gone = true;
+        opened?.close();
+        if (this.generation !== generation || opened === undefined) return;
+        this.generation++;
+        this.subscriber = undefined;
+        this.noteFailure();
+        this.fail(error);
+      },
+    });
+    if (gone || this.generation !== generation) {
+      subscriber.close();
+      throw new NetworkError('relay: the Redis connection that follows streams closed as it opened.');
+    }
+    opened = subscriber;
+    return subscriber;
+  }
+
+  private noteFailure(): void {
+    this.failures++;
+    this.retryAt = Date.now() + reconnectDelay(this.failures);
+  }
+
+  /** Every waiting reader gets the error; nothing stays subscribed. */
+  private fail(error: unknown): void {
+    const channels = [...this.channels.values()];
+    this.channels.clear();
+    for (const entry of channels) for (const watcher of [...entry.watchers]) watcher.error(feedError(error));
+  }
+}
+
+function feedError(error: unknown): NetworkError {
+  if (error instanceof NetworkError) return error;
+  return new NetworkError('relay: lost the Redis connection that follows streams; the reader resumes.', { cause: error });
+}
+
+/** The follow loops of one store: one `NodeFeed` (one connection) per Redis node. */
+export class ChangeFeeds {
+  private readonly feeds = new Map<string, NodeFeed>();
+
+  constructor(private readonly connection: RedisConnection) {}
+
+  private feedOf(channel: string): NodeFeed {
+    const node = this.connection.nodeOf(channel);
+    let feed = this.feeds.get(node);
+    if (!feed) {
+      feed = new NodeFeed(this.connection, node);
+      this.feeds.set(node, feed);
+    }
+    return feed;
+  }
+
+  /** Tells `watcher` about every change published on `channel` until `unwatch`; returns how to stop. */
+  watch(channel: string, watcher: ChangeWatcher): () => void {
+    const feed = this.feedOf(channel);
+    feed.watch(channel, watcher);
+    return () => feed.unwatch(channel, watcher);
+  }
+
+  /** On a Cluster, moves readers whose stream's slot changed node (they resume on the right one). */
+  checkNodes(): void {
+    if (!this.connection.cluster) return;
+    const nodeOf = (channel: string) => this.connection.nodeOf(channel);
+    for (const [node, feed] of this.feeds) feed.dropMoved(nodeOf, node);
+  }
+
+  close(): void {
+    for (const feed of this.feeds.values()) feed.close();
+    this.feeds.clear();
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The logs this store instance produces, kept in memory as they are written
+ * to Redis: the local readers of a stream read them from here (no round trip)
+ * and are told of each append at once. Only entries Redis acknowledged are
+ * kept, so both paths hand out the same entries.
+ * @internal
+ */
+import type { RelayLogEntry, RelayPage } from '../relayStore.js';
+
+/** One locally produced log: its state and a window of its latest entries. */
+export interface LocalLog {
+  readonly log: string;
+  readonly token: string;
+  readonly epoch: number;
+  readonly owner: string | undefined;
+  lastSeq: number;
+  ended: boolean;
+  leased: boolean;
+  /** The latest entries, oldest first; always holds the last one once there is one. */
+  readonly window: RelayLogEntry[];
+  windowBytes: number;
+  /** When this instance last wrote the log (ms since the epoch). */
+  writtenAt: number;
+  leaseMs: number;
+  /** Appends to this log run one after another; each waits for the previous one. */
+  queue: Promise<unknown>;
+  /** Counts failed writes; an append queued before a failure rejects too (the producer retries in order). */
+  failures: number;
+}
+
+/** Bounds of the in-memory window kept per locally produced stream. */
+export interface LocalWindowLimits {
+  readonly entries: number;
+  readonly bytes: number;
+}
+
+/** Builds a log entry; the one shape both the memory path and the Redis path hand out. */
+export function logEntry(seq: number, data: string, event: string | undefined, end: boolean): RelayLogEntry {
+  const entry: RelayLogEntry = { seq, data };
+  if (event !== undefined) entry.event = event;
+  if (end) entry.end = true;
+  return entry;
+}
+
+/** Adds acknowledged entries to the window, dropping the oldest past the limits (the last one always stays). */
+export function remember(local: LocalLog, entries: readonly RelayLogEntry[], limits: LocalWindowLimits): void {
+  for (const entry of entries) {
+    local.window.push(entry);
+    local.windowBytes += entry.data.length + (entry.event?.length ?? 0);
+  }
+  while (local.window.length > 1 && (local.window.length > limits.entries || local.windowBytes > limits.bytes)) {
+    const dropped = local.window.shift()!;
+    local.windowBytes -= dropped.data.length + (dropped.event?.length ?? 0);
+  }
+}
+
+/**
+ * A page served from the window, or `undefined` when the window does not
+ * reach back to `afterSeq + 1` (the reader then reads Redis).
+ */
+export function localPage(local: LocalLog, afterSeq: number, limit: number): RelayPage | undefined {
+  const state = { log: local.log, lastSeq: local.lastSeq, ended: local.ended, leased: local.leased, owner: local.owner };
+  const last = local.window[local.window.length - 1];
+  if (local.ended && afterSeq >= local.lastSeq) return last ? { ...state, entries: [last] } : undefined;
+  if (afterSeq >= local.lastSeq) return { ...state, entries: [] };
+  const first = local.window[0];
+  if (!first || first.seq > afterSeq + 1) return undefined;
+  const start = afterSeq + 1 - first.seq;
+  return { ...state, entries: local.window.slice(start, start + limit) };
+}

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+
+/** A Lua script and its SHA1, for `EVALSHA` with an `EVAL` fallback. */
+export interface RelayScript {
+  readonly name: string;
+  readonly body: string;
+  readonly sha: string;
+}
+
+function script(name: string, body: string): RelayScript {
+  return { name, body, sha: createHash('sha1').update(body).digest('hex') };
+}
+
+/**
+ * The keys of one stream: `meta` (a hash: log, epoch, owner, ended, lastSeq,
+ * bytes, resume), `log` (a Redis stream whose entry ids are `<seq>-0`),
+ * `lease` (the producer's token, expiring after `leaseMs`) and `seen` (when a
+ * client last read). They share the hash tag `{streamId}`, so they live in
+ * one Redis Cluster slot; the change channel carries the same tag.
+ *
+ * Every script takes KEYS = meta, log, lease, seen.
+ */
+const WRITE_PREAMBLE = `
+local meta = KEYS[1]
+local lease = KEYS[3]
+if redis.call('GET', lease) ~= ARGV[1] then return -1 end
+local state = redis.call('HMGET', meta, 'epoch', 'ended', 'lastSeq', 'bytes', 'log')
+if not state[5] or state[1] ~= ARGV[2] or state[2] == '1' then return -1 end
+`;
+
+/**
+ * Appends the entries of ARGV (after the fixed ones) in three-value groups:
+ * kind (`e` event with a type, `d` plain data, `E`/`D` terminal), type, data.
+ */
+const APPEND_ENTRIES = `
+local function append_entries(first, last_seq)
+  local seq = last_seq
+  for i = first, #ARGV, 3 do
+    seq = seq + 1
+    local kind = ARGV[i]
+    if kind == 'e' then
+      redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[i + 1], 'd', ARGV[i + 2])
+    elseif kind == 'E' then
+      redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[i + 1], 'd', ARGV[i + 2], 'end', '1')
+    elseif kind == 'D' then
+      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 2], 'end', '1')
+    else
+      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 2])
+    end
+  end
+  return seq
+end
+`;
+
+/**
+ * claim: ARGV = newLog, token, leaseMs, ttlMs, owner, hasOwner (`1`/`0`),
+ * publish command, channel. Answers `{status}` or
+ * `{status, log, epoch, lastSeq, hasResume, resume}`.
+ */
+export const CLAIM = script(
+  'claim',
+  `
+local meta = KEYS[1]
+local state = redis.call('HMGET', meta, 'log', 'epoch', 'owner', 'hasOwner', 'ended', 'lastSeq', 'resume')
+if not state[1] then
+  redis.call('DEL', KEYS[2], KEYS[4])
+  redis.call('HSET', meta, 'log', ARGV[1], 'epoch', '1', 'owner', ARGV[5], 'hasOwner', ARGV[6], 'ended', '0', 'lastSeq', '0', 'bytes', '0')
+  redis.call('PEXPIRE', meta, ARGV[4])
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+  return {'created', ARGV[1], 1, 0, 0, ''}
+end
+if state[4] ~= ARGV[6] or state[3] ~= ARGV[5] then return {'forbidden'} end
+if state[5] == '1' then return {'ended'} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'held'} end
+local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+redis.call('PEXPIRE', meta, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call(ARGV[7], ARGV[8], 'claim')
+local has_resume = 0
+if state[7] then has_resume = 1 end
+return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] or ''}
+`,
+);
+
+/**
+ * append: ARGV = token, epoch, leaseMs, ttlMs, maxEntries, maxBytes,
+ * hasResume, resume, publish command, channel, expected lastSeq (`''`: not
+ * checked), then the entries. Answers the last seq, -1 (lease lost, log
+ * expired, or not at the expected seq), -2 (maxEntries), -3 (maxBytes). When
+ * the log already holds exactly these entries after the expected seq (an
+ * earlier try whose reply was lost), answers their last seq, appending nothing.
+ */
+export const APPEND = script(
+  'append',
+  `${WRITE_PREAMBLE}${APPEND_ENTRIES}
+local last_seq = tonumber(state[3])
+local count = (#ARGV - 11) / 3
+if ARGV[11] ~= '' and tonumber(ARGV[11]) ~= last_seq then
+  if last_seq ~= tonumber(ARGV[11]) + count then return -1 end
+  redis.call('PEXPIRE', lease, ARGV[3])
+  return last_seq
+end
+if last_seq + count > tonumber(ARGV[5]) then return -2 end
+local bytes = tonumber(state[4])
+for i = 12, #ARGV, 3 do bytes = bytes + #ARGV[i + 1] + #ARGV[i + 2] end
+if bytes > tonumber(ARGV[6]) then return -3 end
+local seq = append_entries(12, last_seq)
+redis.call('HSET', meta, 'lastSeq', seq, 'bytes', bytes)
+if ARGV[7] == '1' then redis.call('HSET', meta, 'resume', ARGV[8]) end
+redis.call('PEXPIRE', lease, ARGV[3])
+redis.call('PEXPIRE', meta, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call(ARGV[9], ARGV[10], seq)
+return seq
+`,
+);
+
+/**
+ * end: ARGV = token, epoch, ttlMs, publish command, channel, then one
+ * terminal entry. Answers its seq, or -1 (lease lost, log expired or already
+ * ended).
+ */
+export const END = script(
+  'end',
+  `${WRITE_PREAMBLE}${APPEND_ENTRIES}
+local seq = append_entries(6, tonumber(state[3]))
+redis.call('HSET', meta, 'lastSeq', seq, 'ended', '1')
+redis.call('DEL', lease)
+redis.call('PEXPIRE', meta, ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call(ARGV[4], ARGV[5], seq)
+return seq
+`,
+);
+
+/** renew: ARGV = token, epoch, leaseMs, ttlMs. Answers 1, or -1 (lease lost or log expired). */
+export const RENEW = script(
+  'renew',
+  `${WRITE_PREAMBLE}
+redis.call('PEXPIRE', lease, ARGV[3])
+redis.call('PEXPIRE', meta, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+`,
+);
+
+/** release: ARGV = token, epoch, publish command, channel. Answers 1, or -1 (not held). */
+export const RELEASE = script(
+  'release',
+  `${WRITE_PREAMBLE}
+redis.call('DEL', lease)
+redis.call(ARGV[3], ARGV[4], 'release')
+return 1
+`,
+);
+
+/**
+ * read: ARGV = afterSeq, limit (0: state only). Answers `{}` for an unknown
+ * stream, else `{log, lastSeq, ended, leased, hasOwner, owner, entries}`,
+ * where entries are XRANGE's `{id, fields}`; past the terminal entry, the
+ * terminal entry again. Writes nothing.
+ */
+export const READ = script(
+  'read',
+  `
+local state = redis.call('HMGET', KEYS[1], 'log', 'lastSeq', 'ended', 'hasOwner', 'owner')
+if not state[1] then return {} end
+local leased = redis.call('EXISTS', KEYS[3])
+local last_seq = tonumber(state[2])
+local after = tonumber(ARGV[1])
+local entries = {}
+if tonumber(ARGV[2]) > 0 then
+  if state[3] == '1' and after >= last_seq then
+    entries = redis.call('XRANGE', KEYS[2], last_seq .. '-0', last_seq .. '-0')
+  elseif after < last_seq then
+    entries = redis.call('XRANGE', KEYS[2], (after + 1) .. '-0', '+', 'COUNT', ARGV[2])
+  end
+end
+return {state[1], last_seq, tonumber(state[3]), leased, tonumber(state[4]), state[5], entries}
+`,
+);
+
+/** touch: ARGV = now, ttlMs. Writes `seen` only when the stream exists. */
+export const TOUCH = script(
+  'touch',
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[2])
+return 1
+`,
+);
+
+export const RELAY_SCRIPTS = [CLAIM, APPEND, END, RENEW, RELEASE, READ, TOUCH] as const;

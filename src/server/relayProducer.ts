@@ -1,0 +1,242 @@
+import {
+  catchError,
+  defer,
+  EMPTY,
+  exhaustMap,
+  filter,
+  from,
+  interval,
+  map,
+  merge,
+  NEVER,
+  retry,
+  Subject,
+  take,
+  takeUntil,
+  tap,
+  throwError,
+  timer,
+  type Observable,
+  type SchedulerLike,
+} from 'rxjs';
+import { streamStartOf } from '../streamStart.js';
+import { appendInBatches } from './appendInBatches.js';
+import type { RelayReporter } from './relayActivity.js';
+import { relayErrorEvent } from './relayErrorEvent.js';
+import { keepLease } from './relayLeaseKeeper.js';
+import { RelayLeaseLostError, RelayLogFullError, type RelayEvent, type RelayLease, type RelayStore } from './relayStore.js';
+
+/** What runs one stream's producer. */
+export interface RelayProducerOptions<T> {
+  readonly store: RelayStore;
+  readonly lease: RelayLease;
+  readonly source: Observable<T>;
+  readonly toEvent: (value: T) => RelayEvent;
+  readonly resumePoint: ((value: T) => string | undefined) | undefined;
+  /** The `seq` of the log's last entry when this producer claimed it (0 for a new log). */
+  readonly lastSeq: number;
+  /** This producer took the log over: its first value continues it only when marked `resumed: true`. */
+  readonly takeover: boolean;
+  readonly ttlAfterEnd: number;
+  readonly abandonAfter: number;
+  readonly exposeErrors: boolean;
+  readonly scheduler: SchedulerLike;
+  readonly reporter: RelayReporter;
+}
+
+/** A running producer. */
+export interface RelayProducer {
+  /** Resolves once the producer stopped: the log ended, its lease was lost or released. */
+  readonly stopped: Promise<void>;
+  /** Stops the source (aborting the provider request), writes what is queued, then releases the lease without a terminal entry. */
+  handOver(): Promise<void>;
+}
+
+/** The terminal event of a stream whose provider request was aborted because no client was reading. */
+const CANCELLED: RelayEvent = { event: 'cancelled', data: '{"reason":"no client read the stream for abandonAfter ms"}' };
+const DONE_EVENT: RelayEvent = { event: 'done', data: '[DONE]' };
+
+/** A value as it is stored: its event, and the resume point it carries. */
+interface Stored {
+  readonly event: RelayEvent;
+  readonly resume: string | undefined;
+}
+
+/** Why the source stopped before its end. */
+type Stop = 'abandoned' | 'leaseLost' | 'handOver';
+
+/**
+ * Runs `source` into the log `lease` holds: values go out in batches (one
+ * append in flight, in order), each append fenced by the lease, which is
+ * renewed every third of `leaseMs`. A store error is retried in order with
+ * backoff for up to `leaseMs` (an append whose reply was lost is not
+ * written twice: the log's `lastSeq` says whether it landed); after that the
+ * lease is released without a terminal entry, so another instance takes
+ * over. A lost lease stops the source and writes nothing more. A full log
+ * (`RelayLogFullError`) ends with an error entry saying so. The source's end
+ * is a `done` entry; its error an `error` entry (generic unless
+ * `exposeErrors`); abandonment (no client read for `abandonAfter`) a
+ * `cancelled` entry.
+ *
+ * ```text
+ * source:  -a-b-c-|
+ * appends: -[a]-[b,c]-(end: done)
+ * lease:   --r--r--r              r: renewed; f: lost → source unsubscribed, nothing written
+ * ```
+ *
+ * @example
+ * ```ts
+ * const producer = runRelayProducer({ store, lease, source, toEvent, resumePoint: undefined, lastSeq: 0, takeover: false, ... });
+ * await producer.handOver(); // on shutdown
+ * ```
+ */
+export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProducer {
+  const { store, lease, source, toEvent, resumePoint, takeover, ttlAfterEnd, abandonAfter, exposeErrors, scheduler, reporter } = options;
+  const { streamId, leaseMs } = lease;
+  let lastSeq = options.lastSeq;
+  let stop: Stop | undefined;
+  let appendFailure: unknown;
+  const handOver$ = new Subject<void>();
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+
+  /** A store call retried with backoff for up to `leaseMs`; a lost lease or a full log is not retried. */
+  const withRetry = <R>(operation: string, call: (attempt: number) => Promise<R>): Observable<R> => {
+    const since = Date.now();
+    let attempt = 0;
+    return defer(() => call(attempt++)).pipe(
+      retry({
+        delay: (error: unknown, count) => {
+          if (error instanceof RelayLeaseLostError || error instanceof RelayLogFullError) return throwError(() => error);
+          reporter.storeError(operation, error, streamId);
+          if (Date.now() - since >= leaseMs) return throwError(() => error);
+          return timer(Math.min(1_000, 25 * 2 ** Math.min(count, 10)), scheduler);
+        },
+      }),
+    );
+  };
+
+  const append = (batch: Stored[]): Observable<unknown> => {
+    const before = lastSeq;
+    const events = batch.map((stored) => stored.event);
+    const resume = batch.reduce<string | undefined>((last, stored) => stored.resume ?? last, undefined);
+    return withRetry('append', async (attempt) => {
+      if (attempt > 0) {
+        // The earlier attempt may have landed before its reply was lost: only this lease writes the log.
+        const state = await store.state(streamId);
+        if (state && state.log === lease.log && state.lastSeq >= before + events.length) return state.lastSeq;
+      }
+      return store.append(lease, events, resume);
+    }).pipe(
+      tap((seq) => {
+        lastSeq = seq;
+        reporter.activity({ type: 'appended', streamId, entries: events.length });
+      }),
+      catchError((error: unknown) => {
+        appendFailure = error;
+        return throwError(() => error);
+      }),
+    );
+  };
+
+  const abandoned$: Observable<Stop> =
+    abandonAfter === Infinity
+      ? NEVER
+      : interval(Math.max(1, Math.floor(abandonAfter / 3)), scheduler).pipe(
+          exhaustMap(() =>
+            from(store.lastSeen(streamId)).pipe(
+              catchError((error: unknown) => {
+                reporter.storeError('lastSeen', error, streamId);
+                return EMPTY;
+              }),
+            ),
+          ),
+          filter((seen) => seen !== undefined && Date.now() - seen >= abandonAfter),
+          take(1),
+          map(() => 'abandoned' as const),
+        );
+  const stops$ = merge(abandoned$, keepLease(store, lease, reporter, scheduler).pipe(map(() => 'leaseLost' as const)), handOver$.pipe(map(() => 'handOver' as const))).pipe(
+    take(1),
+    tap((reason) => (stop = reason)),
+  );
+
+  const stored$ = defer(() => {
+    let written = options.lastSeq > 0;
+    let first = true;
+    return source.pipe(
+      map((value): Stored => {
+        const start = streamStartOf(value);
+        const restart = first && takeover ? written && start?.resumed !== true : written && start?.resumed === false;
+        first = false;
+        written = true;
+        const event = toEvent(value);
+        return { event: restart ? { ...event, event: 'restart' } : event, resume: resumePoint?.(value) };
+      }),
+      takeUntil(stops$),
+    );
+  });
+
+  const finish = (event: RelayEvent, outcome: 'done' | 'error' | 'cancelled' | 'full') =>
+    withRetry('end', () => store.end(lease, event, ttlAfterEnd)).subscribe({
+      complete: () => {
+        reporter.activity({ type: 'ended', streamId, outcome });
+        resolveStopped();
+      },
+      error: (error: unknown) => giveUp(error),
+    });
+  /** Nothing more can be written: release the lease (best effort) so that another instance takes over. */
+  const giveUp = (error: unknown) => {
+    if (error instanceof RelayLeaseLostError) reporter.activity({ type: 'leaseLost', streamId });
+    else
+      void store.release(lease).catch((failure: unknown) => reporter.storeError('release', failure, streamId));
+    resolveStopped();
+  };
+
+  stored$.pipe(appendInBatches(append)).subscribe({
+    complete: () => {
+      if (stop === 'leaseLost') {
+        reporter.activity({ type: 'leaseLost', streamId });
+        resolveStopped();
+      } else if (stop === 'handOver') {
+        store.release(lease).then(
+          () => {
+            reporter.activity({ type: 'handedOver', streamId });
+            resolveStopped();
+          },
+          (error: unknown) => {
+            reporter.storeError('release', error, streamId);
+            resolveStopped();
+          },
+        );
+      } else if (stop === 'abandoned') finish(CANCELLED, 'cancelled');
+      else finish(DONE_EVENT, 'done');
+    },
+    error: (error: unknown) => {
+      if (appendFailure === undefined) {
+        // The source failed: the provider's error, stored for browsers without its details.
+        reporter.error(error, streamId);
+        finish(relayErrorEvent(error, { expose: exposeErrors, final: true }), 'error');
+      } else if (appendFailure instanceof RelayLogFullError) {
+        reporter.error(appendFailure, streamId);
+        finish(relayErrorEvent(appendFailure, { expose: true, final: true }), 'full');
+      } else {
+        giveUp(appendFailure);
+      }
+    },
+  });
+
+  return {
+    stopped,
+    handOver() {
+      handOver$.next();
+      handOver$.complete();
+      // A store that does not answer (an append in flight that never returns) does not hold the shutdown past one lease.
+      const overdue = setTimeout(() => {
+        void store.release(lease).catch((error: unknown) => reporter.storeError('release', error, streamId));
+        resolveStopped();
+      }, leaseMs);
+      (overdue as { unref?: () => void }).unref?.();
+      return stopped.finally(() => clearTimeout(overdue));
+    },
+  };
+}

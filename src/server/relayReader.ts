@@ -1,0 +1,175 @@
+import { firstValueFrom, interval, Observable, Subject, Subscription, takeUntil, type SchedulerLike } from 'rxjs';
+import type { FramesDemand } from './pullFrames.js';
+import type { RelayActivity, RelayReporter } from './relayActivity.js';
+import { formatRelayEventId, parseRelayEventId } from './relayEventId.js';
+import { RelayForbiddenError, RelayStreamNotFoundError, type RelayEntry, type RelayLogEntry, type RelayPage, type RelayStore } from './relayStore.js';
+
+/** What one reader needs. */
+export interface RelayReaderOptions {
+  readonly store: RelayStore;
+  readonly streamId: string;
+  /** The client's `Last-Event-ID`, as it came (anything). */
+  readonly lastEventId: unknown;
+  readonly owner: string | undefined;
+  readonly demand: FramesDemand;
+  readonly maxBufferedBytes: number;
+  /** How often a waiting reader reads again even without a change signal (and so notices a lapsed lease), ms. */
+  readonly pollMs: number;
+  /** How often it records that a client reads (`touch`), ms; `Infinity`: only when it opens and closes. */
+  readonly touchEvery: number;
+  readonly touchTtl: number;
+  readonly scheduler: SchedulerLike;
+  readonly reporter: RelayReporter;
+  /** Emits when the relay closes: the reader ends without a terminal event. */
+  readonly closing: Observable<void>;
+}
+
+/** Entries read at once. */
+export const PAGE_ENTRIES = 64;
+
+type CloseReason = Extract<RelayActivity, { type: 'readerClosed' }>['reason'];
+
+/**
+ * One client's view of a log: pages of entries read from the store only when
+ * the client has drained what it was sent, live until the terminal entry.
+ * A `Last-Event-ID` of this log continues after it (at or past the terminal
+ * entry: the terminal entry again); one of another log, malformed, or past
+ * the end of a live log replays the log from its start, its first event sent
+ * as `restart`. The reader ends **without** a terminal event (so the client
+ * resumes) when the log's lease is gone with no terminal entry (its owner
+ * died or handed over), when the store fails, when its client has more than
+ * `maxBufferedBytes` waiting, or when the relay closes. It errors, before
+ * anything else, with `RelayStreamNotFoundError` for an unknown id and
+ * `RelayForbiddenError` for another owner's stream.
+ *
+ * ```text
+ * log:     1:a 2:b 3:c ... 9:done
+ * reader (Last-Event-ID <log>-2):    3:c ... 9:done|
+ * reader (Last-Event-ID other-5):    1:a(restart) 2:b ... 9:done|
+ * reader, owner killed after 3:c:    3:c ...(leaseMs + one poll)... |
+ * ```
+ *
+ * @example
+ * ```ts
+ * readRelayLog({ store, streamId, lastEventId, owner, demand, ... }).subscribe((entry) => send(entry));
+ * ```
+ */
+export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry> {
+  const { store, streamId, owner, demand, maxBufferedBytes, pollMs, touchEvery, touchTtl, scheduler, reporter } = options;
+  return new Observable<RelayEntry>((subscriber) => {
+    const subscriptions = new Subscription();
+    const teardown = new Subject<void>();
+    const wake = new Subject<void>();
+    let open = true;
+    let changed = false;
+    let changesFailed = false;
+    let served = 0;
+    let after = 0;
+    let known = 0;
+
+    const touch = () => void store.touch(streamId, touchTtl).catch((error: unknown) => reporter.storeError('touch', error, streamId));
+    const finish = (reason: CloseReason) => {
+      if (!open) return;
+      open = false;
+      touch();
+      reporter.activity({ type: 'readerClosed', streamId, served, behind: Math.max(0, known - after), reason });
+      teardown.next();
+      wake.complete();
+      subscriber.complete();
+    };
+    const nextWake = () => firstValueFrom(wake, { defaultValue: undefined });
+    const drained = () => firstValueFrom(demand.drained().pipe(takeUntil(teardown)), { defaultValue: undefined });
+
+    const fail = (error: Error) => {
+      open = false;
+      reporter.activity({ type: 'readerClosed', streamId, served, behind: 0, reason: 'end' });
+      subscriber.error(error);
+    };
+    reporter.activity({ type: 'readerOpened', streamId });
+    subscriptions.add(interval(Math.max(1, pollMs), scheduler).subscribe(() => wake.next()));
+    subscriptions.add(options.closing.subscribe(() => finish('closed')));
+    // Subscribed before the first read, so that nothing appended meanwhile goes unnoticed.
+    subscriptions.add(
+      store.changes(streamId).subscribe({
+        next: () => {
+          changed = true;
+          wake.next();
+        },
+        error: (error: unknown) => {
+          reporter.storeError('changes', error, streamId);
+          changesFailed = true;
+          wake.next();
+        },
+      }),
+    );
+
+    const run = async () => {
+      const wanted = typeof options.lastEventId === 'string' && options.lastEventId !== '' ? options.lastEventId : undefined;
+      const position = parseRelayEventId(wanted);
+      let page: RelayPage | undefined = await store.read(streamId, position?.seq ?? 0, PAGE_ENTRIES);
+      if (!open) return;
+      if (!page) return fail(new RelayStreamNotFoundError(streamId));
+      if (page.owner !== undefined && page.owner !== owner) return fail(new RelayForbiddenError());
+      // Only a reader allowed to read keeps the stream from being abandoned.
+      touch();
+      if (touchEvery !== Infinity) subscriptions.add(interval(Math.max(1, touchEvery), scheduler).subscribe(touch));
+      const foreign = wanted !== undefined && (!position || position.log !== page.log || (!page.ended && position.seq > page.lastSeq));
+      if (foreign) {
+        page = await store.read(streamId, 0, PAGE_ENTRIES);
+        if (!open) return;
+        if (!page) return finish('ownerGone');
+      } else after = position?.seq ?? 0;
+      const log = page.log;
+      let restart = foreign;
+      for (;;) {
+        if (page.log !== log) return finish('ownerGone');
+        known = page.lastSeq;
+        for (const entry of page.entries) {
+          if (entry.seq <= after && !entry.end) continue;
+          subscriber.next(toRelayEntry(log, entry, restart && entry.event === undefined && !entry.end));
+          restart = false;
+          served++;
+          after = Math.max(after, entry.seq);
+          if (entry.end) return finish('end');
+          if (!open) return;
+        }
+        if (page.entries.length === 0 && !page.leased && !page.ended) return finish('ownerGone');
+        if (demand.buffered() > maxBufferedBytes) return finish('dropped');
+        await drained();
+        if (!open) return;
+        if (page.entries.length < PAGE_ENTRIES && !changed) await nextWake();
+        if (!open) return;
+        if (changesFailed) return finish('storeError');
+        changed = false;
+        page = await store.read(streamId, after, PAGE_ENTRIES);
+        if (!open) return;
+        if (!page) return finish('ownerGone');
+      }
+    };
+    run().catch((error: unknown) => {
+      if (!open) return;
+      reporter.storeError('read', error, streamId);
+      finish('storeError');
+    });
+
+    return () => {
+      if (open) {
+        open = false;
+        if (served > 0 || after > 0) touch();
+        reporter.activity({ type: 'readerClosed', streamId, served, behind: Math.max(0, known - after), reason: 'client' });
+      }
+      teardown.next();
+      teardown.complete();
+      wake.complete();
+      subscriptions.unsubscribe();
+    };
+  });
+}
+
+function toRelayEntry(log: string, entry: RelayLogEntry, asRestart: boolean): RelayEntry {
+  const out: RelayEntry = { id: formatRelayEventId(log, entry.seq), data: entry.data };
+  const event = asRestart ? 'restart' : entry.event;
+  if (event !== undefined) out.event = event;
+  if (entry.end) out.end = true;
+  return out;
+}
