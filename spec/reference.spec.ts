@@ -37,6 +37,8 @@ const EXAMPLE_PENDING = new Set([
   'DEFAULT_GEMINI_BASE_URL',
   'DEFAULT_HEARTBEAT',
   'SSE_HEADERS',
+  'NEST_PING',
+  'PULL_FRAMES',
   'RelayBusyError',
   'RelayForbiddenError',
   'RelayLeaseLostError',
