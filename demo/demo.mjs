@@ -46,6 +46,7 @@ let retries = 0;
 let printed = '';
 let currentId;
 
+process.stdout.write(`${dim('Scene 1: one answer through a mid-character drop, a 429 and a stall.')}\n`);
 process.stdout.write(`${dim(`mock server on ${server.url}; the script for each request:`)}\n`);
 faults.forEach(({ what }, i) => process.stdout.write(dim(`  request ${i + 1}: ${what}\n`)));
 process.stdout.write('\n');
@@ -133,8 +134,12 @@ async function survive(title, source, server) {
       tap((event) => {
         const start = streamStartOf(event);
         if (start === undefined || ++attempts === 1) return;
-        if (start.resumed) {
+        if (start.resumed && process.stdout.isTTY) {
+          // A terminal shows the line so far again, then the rest after it.
           process.stdout.write(`${yellow('⏵ resumed after the last event received; the text goes on:')}\n${dim(printed)}`);
+        } else if (start.resumed) {
+          // A log: the text so far is above already; print only where it goes on, so it does not read like a restart.
+          process.stdout.write(`${yellow(`⏵ resumed after the last event received; the text goes on after "…${printed.slice(-20)}":`)}\n`);
         } else {
           process.stdout.write(`${yellow('↺ started over: the model generates the answer again from its first token:')}\n`);
           printed = '';

@@ -145,6 +145,21 @@ describe('rxjs-llm-stream (the CLI)', () => {
     expect(requests).toHaveLength(1);
   });
 
+  it('a 401 from a keyed server on this machine that got no key says no key was sent, and how to give one', async () => {
+    const { baseUrl, requests } = await serve({});
+    const run = await runCli(['--base-url', baseUrl, 'q']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'error: HTTP 401 Unauthorized: Incorrect API key provided. Check the API key and its permissions.',
+      'note: no API key was sent (because OPENAI_API_KEY is not set and the server is on this machine); this server wants one: set OPENAI_API_KEY (or name another variable with --api-key-env).',
+    ]);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.headers.authorization).toBeUndefined();
+    const noKey = await runCli(['--base-url', baseUrl, '--no-key', 'q'], { env: { OPENAI_API_KEY: KEY } });
+    expect(noKey.stderr).toContain('note: no API key was sent (because of --no-key); this server wants one: set OPENAI_API_KEY (or name another variable with --api-key-env) and leave out --no-key.');
+    expect(noKey.stderr).not.toContain(KEY);
+  });
+
   it('exits 1 on a 403 without retrying, and never repeats the key a provider echoes back', async () => {
     const { baseUrl, requests } = await serve({ scenario: { fault: { kind: 'status', status: 403, message: `Key ${KEY} may not use this model` } } });
     const run = await runCli(['--base-url', baseUrl, 'q'], { env: { OPENAI_API_KEY: KEY } });

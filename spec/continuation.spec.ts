@@ -20,7 +20,7 @@ const TOKEN_SIZE = 3;
 // The first 15 code points ("Cut right here ") end in a space: Anthropic gets them trimmed.
 const TEXT = 'Cut right here and continued: café, 中文, 🚀, exactly once.';
 const RECEIVED = Array.from(TEXT).slice(0, 15).join('');
-const USER = { role: 'user', content: 'Tell me.' };
+const USER = { role: 'user', content: 'Tell me.' } as const;
 const retry = <T>() => retryWithBackoff<T>({ initialDelay: 0, jitter: 'none', maxRetries: 3 });
 
 const ORDERS: [string, OperatorFunction<ChatCompletionEvent, ChatCompletionSnapshot>][] = [
@@ -125,13 +125,13 @@ describe('continuation options are checked at creation', () => {
     expect(() => fromAnthropicMessages({ baseURL: url, body: { model: 'c', max_tokens: 1, messages: [USER] }, continuation: 'vllm' as never })).toThrow(TypeError);
   });
   it('rejects prefill with extended thinking', () => {
-    const body = { model: 'c', max_tokens: 2000, messages: [USER], thinking: { type: 'enabled', budget_tokens: 1024 } };
+    const body = { model: 'c', max_tokens: 2000, messages: [USER], thinking: { type: 'enabled', budget_tokens: 1024 } } as const;
     expect(() => fromAnthropicMessages({ baseURL: url, body, continuation: 'prefill' })).toThrow(/thinking/);
     expect(() => fromAnthropicMessages({ baseURL: url, body })).not.toThrow();
   });
   it('rejects a request without messages or already ending in an assistant message', () => {
     expect(() => fromChatCompletion({ baseURL: url, body: { model: 'm' }, continuation: 'vllm' })).toThrow(/messages/);
-    const prefilled = { model: 'm', messages: [USER, { role: 'assistant', content: 'Sure' }] };
+    const prefilled = { model: 'm', messages: [USER, { role: 'assistant', content: 'Sure' }] } as const;
     expect(() => fromChatCompletion({ baseURL: url, body: prefilled, continuation: 'deepseek' })).toThrow(/assistant/);
   });
 });

@@ -52,5 +52,13 @@ describe('npm run demo', () => {
     expect(scene.indexOf('↺ started over')).toBeGreaterThan(-1);
     expect(scene.indexOf('⏵ resumed')).toBeGreaterThan(scene.indexOf('↺ started over'));
     expect(scene).toContain('✔ both texts exact');
+    // Into a log (not a terminal), the resume prints only the rest: the text is not printed again, so it cannot read like a restart.
+    const afterResume = scene.slice(scene.indexOf('⏵ resumed'), scene.indexOf('requests '));
+    expect(afterResume).toMatch(/^⏵ resumed after the last event received; the text goes on after "….{1,20}":\n/u);
+    expect(afterResume).not.toContain('A restart asks the model');
+  });
+
+  it('labels scene 1 as it labels scene 2', () => {
+    expect(demo.stdout.split('\n')[0]).toBe('Scene 1: one answer through a mid-character drop, a 429 and a stall.');
   });
 });

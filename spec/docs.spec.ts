@@ -174,6 +174,7 @@ declare module '@angular/common/http' {
       url: string,
       options: { body?: any; headers?: HttpHeaders | Record<string, string | string[]>; observe: 'events'; reportProgress?: boolean; responseType: 'text'; withCredentials?: boolean },
     ): Observable<HttpEvent<string>>;
+    post<T>(url: string, body: unknown): Observable<T>;
   }
   export interface HttpFeature { readonly ɵkind: number }
   export function provideHttpClient(...features: HttpFeature[]): EnvironmentProviders;
@@ -249,7 +250,9 @@ describe('the documentation', () => {
     expect(compiled.length).toBeGreaterThan(10);
     const skipped = tsBlocks.filter((block) => marker(block, 'not-compiled') !== undefined);
     expect(skipped.filter((block) => marker(block, 'not-compiled')!.trim().length < 10).map(where)).toEqual([]);
-    expect(skipped.length).toBeLessThanOrEqual(3);
+    // A block that shows a file of an example app (`<!-- file: ... -->`) is compiled by that app's own build and checked
+    // equal to the file by spec/docsFiles.spec.ts: it does not count against the few.
+    expect(skipped.filter((block) => marker(block, 'file') === undefined).length).toBeLessThanOrEqual(3);
   });
 
   describe('every ```ts block compiles under strict and exactOptionalPropertyTypes', () => {

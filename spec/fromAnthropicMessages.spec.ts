@@ -6,7 +6,7 @@ import { serveFixed, sseHeaders, startLoopbackServer, writeApart, type LoopbackS
 
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
-const body = { model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: 'Weather in Oslo?' }] };
+const body = { model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: 'Weather in Oslo?' }] } as const;
 const KEY = 'sk-ant-secret-key-42';
 
 describe('fromAnthropicMessages', () => {

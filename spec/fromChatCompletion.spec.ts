@@ -6,7 +6,7 @@ import { DONE, type ChatCompletionEvent } from '../src/types.js';
 import { sleep, sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer.js';
 
 const KEY = 'sk-test-9f8e7d6c5b4a3210';
-const body = { model: 'gpt-x', messages: [{ role: 'user', content: 'Hi' }] };
+const body = { model: 'gpt-x', messages: [{ role: 'user', content: 'Hi' }] } as const;
 
 const chunkJson = (content: string, id = 'chatcmpl-1') =>
   JSON.stringify({ id, object: 'chat.completion.chunk', model: 'gpt-x', choices: [{ index: 0, delta: { content }, finish_reason: null }] });

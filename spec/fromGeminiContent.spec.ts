@@ -5,7 +5,7 @@ import { accumulateContent, ApiError, DONE, fromGeminiContent, HttpError, ParseE
 import { serveFixed, sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
-const body = { contents: [{ role: 'user', parts: [{ text: 'Weather in Oslo?' }] }] };
+const body = { contents: [{ role: 'user', parts: [{ text: 'Weather in Oslo?' }] }] } as const;
 const KEY = 'AIza-secret-key-42';
 
 describe('fromGeminiContent', () => {

@@ -1,12 +1,6 @@
 import { Observable, Subject, lastValueFrom, toArray } from 'rxjs';
-import {
-  fromHttpClient,
-  HTTP_EVENT_TYPE,
-  type HttpClientLike,
-  type HttpClientRequestOptions,
-  type HttpEventLike,
-  type HttpHeadersLike,
-} from '../src/angular/index.js';
+import { fromHttpClient, type HttpClientLike, type HttpClientRequestOptions, type HttpEventLike, type HttpHeadersLike } from '../src/angular/index.js';
+import { HTTP_EVENT_TYPE } from '../src/angular/fromHttpClient.js';
 import { fromChatCompletion } from '../src/sources/fromChatCompletion.js';
 import { untilDone } from '../src/operators/untilDone.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
@@ -101,7 +95,7 @@ function chunk(id: string, content: string): string {
   return `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] })}\n\n`;
 }
 
-const body = { model: 'm', messages: [{ role: 'user', content: 'Hi' }] };
+const body = { model: 'm', messages: [{ role: 'user', content: 'Hi' }] } as const;
 
 describe('fromHttpClient', () => {
   it('passes the request to HttpClient.request with observe events, progress and text', async () => {

@@ -16,7 +16,7 @@ import { sleep } from './support/loopbackServer';
 import { serveEachTest } from './support/serveEachTest';
 
 const KEY = 'sk-hostile-secret-31337';
-const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] } as const;
 const SSE = { 'content-type': 'text/event-stream' };
 const chunk = (delta: object, finish: string | null = null) =>
   `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;

@@ -5,7 +5,7 @@ import { accumulateContent, fromChatCompletion, HttpError, retryWithBackoff, unt
 import { expectedOutput, startMockChatServer, type MockChatServer, type MockScenario } from '../src/testing/index.js';
 import { waitFor } from './support/loopbackServer';
 
-const openAIBody = { model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] };
+const openAIBody = { model: 'mock-model', messages: [{ role: 'user', content: 'hi' }] } as const;
 
 /** Reads a whole response: status, raw bytes, parsed events, and whether the body errored. */
 async function read(url: string, init: RequestInit = {}) {
@@ -484,3 +484,57 @@ async function framesOf(text: string): Promise<Buffer[]> {
   }
   return frames;
 }
+
+describe('startMockChatServer routes: the providers’ own paths only, unless basePaths says otherwise', () => {
+  let server: MockChatServer | undefined;
+  afterEach(() => server?.close());
+  const status = async (path: string) => {
+    const response = await fetch(`${server!.url}${path}`, { method: 'POST', body: JSON.stringify(openAIBody) });
+    const text = await response.text();
+    return { status: response.status, text };
+  };
+
+  it('serves /v1/... and refuses a base URL without /v1 with a 404 that names the cause', async () => {
+    server = await startMockChatServer();
+    expect((await status('/v1/chat/completions')).status).toBe(200);
+    // Served (an OpenAI body is the wrong shape for some of them, but the route exists: not a 404).
+    for (const served of ['/v1/messages', '/v1/responses', '/v1beta/models/m:streamGenerateContent?alt=sse', '/v1/models/m:streamGenerateContent?alt=sse']) {
+      expect([served, (await status(served)).status]).not.toEqual([served, 404]);
+    }
+    for (const wrong of ['/chat/completions', '/api/chat/completions', '/v2/chat/completions', '/v1/v1/chat/completions', '/messages']) {
+      const answer = await status(wrong);
+      expect([wrong, answer.status]).toEqual([wrong, 404]);
+      expect(answer.text).toContain(`No route for ${wrong}`);
+      expect(answer.text).toContain('Check the base URL');
+    }
+  });
+
+  it('fromChatCompletion with the mock’s bare url fails at once with a non-retryable 404 (a wrong baseURL is caught in tests)', async () => {
+    server = await startMockChatServer();
+    const error = await lastValueFrom(
+      fromChatCompletion({ baseURL: server.url, body: openAIBody }).pipe(untilDone(), accumulateContent(), retryWithBackoff({ initialDelay: 1 })),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HttpError);
+    expect((error as HttpError).status).toBe(404);
+    expect((error as HttpError).retryable).toBe(false);
+    expect((error as HttpError).message).toContain('/v1');
+    expect(server.requests.map((request) => request.path)).toEqual(['/chat/completions']);
+  });
+
+  it('basePaths serves every format under the given prefixes, and only there', async () => {
+    server = await startMockChatServer({ basePaths: ['/api/openai/v1', ''] });
+    const snapshot = await lastValueFrom(fromChatCompletion({ baseURL: `${server.url}/api/openai/v1`, body: openAIBody }).pipe(untilDone(), accumulateContent()));
+    expect(snapshot.content).toBe(expectedOutput({}).content[0]);
+    expect((await status('/chat/completions')).status).toBe(200);
+    expect((await status('/messages')).status).not.toBe(404);
+    const refused = await status('/v1/chat/completions');
+    expect(refused.status).toBe(404);
+    expect(refused.text).toContain("every API under '/api/openai/v1', ''");
+  });
+
+  it('refuses malformed basePaths with a TypeError before listening', async () => {
+    for (const basePaths of [['v1'], ['/v1/'], ['/v1?x'], [3], 'v1']) {
+      await expect(startMockChatServer({ basePaths: basePaths as never })).rejects.toThrow(TypeError);
+    }
+  });
+});

@@ -23,7 +23,7 @@ const SETTINGS: Array<{ provider: string; options: (origin: string) => Omit<Chat
   },
 ];
 
-const body = { model: 'some-model', messages: [{ role: 'user', content: 'hi' }] };
+const body = { model: 'some-model', messages: [{ role: 'user', content: 'hi' }] } as const;
 const chunk = (delta: object, finish: string | null = null, extra: object = {}) =>
   `data: ${JSON.stringify({ id: 'cmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
 

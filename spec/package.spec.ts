@@ -65,7 +65,7 @@ describe('the packed package', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('ships only dist, the docs pages, the README and package.json, with eventsource-parser as its one dependency; redis, ioredis and @opentelemetry/api optional peers', () => {
+  it('ships only dist, src (the source maps’ sources), the docs pages, the README, the changelog and package.json, with eventsource-parser as its one dependency; redis, ioredis and @opentelemetry/api optional peers', () => {
     const manifest = require(join(dir, 'node_modules', 'rxjs-llm-stream', 'package.json'));
     expect(Object.keys(manifest.dependencies)).toEqual(['eventsource-parser']);
     // rxjs, and redis or ioredis only for redisRelayStore (optional: nothing installs or imports them otherwise);
@@ -81,7 +81,7 @@ describe('the packed package', () => {
     expect(manifest.sideEffects).toBe(false);
     const installed = join(dir, 'node_modules', 'rxjs-llm-stream');
     const files = readdirSync(installed).sort();
-    expect(files.filter((name) => !['dist', 'docs', 'package.json', 'README.md', 'LICENSE'].includes(name))).toEqual([]);
+    expect(files.filter((name) => !['dist', 'src', 'docs', 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(name))).toEqual([]);
     expect(readdirSync(join(installed, 'docs')).filter((name) => !name.endsWith('.md'))).toEqual([]);
   });
 
@@ -97,7 +97,7 @@ describe('the packed package', () => {
     expect(manifest.devEngines.runtime).toMatchObject({ name: 'node', version: '>=20' });
   });
 
-  it('ships source maps that carry their sources (src/ is not shipped), and no declaration maps', () => {
+  it('ships source maps whose sources are the shipped src/ files (once, not inlined), and no declaration maps', () => {
     const maps: string[] = [];
     const walk = (folder: string) => {
       for (const entry of readdirSync(folder, { withFileTypes: true })) {
@@ -118,6 +118,8 @@ describe('the packed package', () => {
       return missing.length > 0;
     });
     expect(withoutSources.map((path) => relative(dir, path))).toEqual([]);
+    const inlined = maps.filter((path) => (JSON.parse(readFileSync(path, 'utf8')) as { sourcesContent?: unknown }).sourcesContent !== undefined);
+    expect(inlined.map((path) => relative(dir, path))).toEqual([]);
   });
 
   it('has a README whose relative links point at files in the package', () => {
@@ -242,6 +244,60 @@ process.stdout.write(JSON.stringify({ seen, read: read.length, taken, readTaken:
       JSON.stringify({ compilerOptions: { ...compilerOptions, strict: true, noEmit: true, target: 'es2022', lib: ['es2022', 'dom'], types: [] }, files: ['consumer.ts'] }),
     );
     expect(() => run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir)).not.toThrow();
+  });
+
+  /** Every entry point, as an app on an older template (Nest, Angular or Jest with `moduleResolution: node10`) imports them. */
+  const typedSubpaths = `
+import { fromChatCompletion, isHttpError } from 'rxjs-llm-stream';
+import { createRelay, RELAY, toServerSentEvents, type Relay } from 'rxjs-llm-stream/server';
+import { startMockChatServer, type MockChatServerOptions } from 'rxjs-llm-stream/testing';
+import { fromHttpClient, type HttpClientLike } from 'rxjs-llm-stream/angular';
+const relay: Relay = createRelay();
+const token: symbol = RELAY;
+const options: MockChatServerOptions = { basePaths: ['/v1'] };
+declare const http: HttpClientLike;
+export { relay, token, options, fromChatCompletion, isHttpError, toServerSentEvents, startMockChatServer, fromHttpClient, http };
+`;
+
+  it.each([
+    ['node10 + commonjs (older Nest, Angular and Jest templates)', { module: 'commonjs', moduleResolution: 'node10' }],
+    ['node16', { module: 'node16', moduleResolution: 'node16' }],
+    ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],
+  ])('resolves the types of all four entry points with %s resolution (typesVersions for node10)', (_name, compilerOptions) => {
+    writeFileSync(join(dir, 'subpaths.ts'), typedSubpaths);
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      // The server and testing entry points are for Node: their types need @types/node (taken from this repository's install).
+      JSON.stringify({
+        compilerOptions: { ...compilerOptions, strict: true, noEmit: true, target: 'es2022', lib: ['es2022', 'dom'], types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] },
+        files: ['subpaths.ts'],
+      }),
+    );
+    expect(() => run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir)).not.toThrow();
+  });
+
+  it('needs lib ES2022 (ErrorOptions), as the README says: with ES2021 the error classes do not type-check', () => {
+    writeFileSync(join(dir, 'lib.ts'), `import { HttpError } from 'rxjs-llm-stream';\nexport const error = new HttpError(500, 'x');\n`);
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'commonjs', moduleResolution: 'node10', strict: true, noEmit: true, target: 'es2021', lib: ['es2021', 'dom'], types: [] }, files: ['lib.ts'] }),
+    );
+    let output = '';
+    try {
+      run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir);
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout);
+    }
+    expect(output).toMatch(/ErrorOptions/);
+  });
+
+  it('unpacks to at most 3.0 MB (the budget; sources are shipped once, never inlined into the maps)', () => {
+    const [packed] = JSON.parse(run(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as Array<{ unpackedSize: number; files: Array<{ path: string; size: number }> }>;
+    const sizeOf = (test: (path: string) => boolean) => packed!.files.filter((file) => test(file.path)).reduce((sum, file) => sum + file.size, 0);
+    process.stdout.write(
+      `unpacked ${packed!.unpackedSize} bytes: maps ${sizeOf((path) => path.endsWith('.map'))}, src ${sizeOf((path) => path.startsWith('src/'))}, js ${sizeOf((path) => path.endsWith('.js'))}, d.ts ${sizeOf((path) => path.endsWith('.d.ts'))}\n`,
+    );
+    expect(packed!.unpackedSize).toBeLessThanOrEqual(3_000_000); // 2.80 MB with the wave-3 relay; inlined sources would add 1.05 MB
   });
 
   it('fails the type-check of a consumer that misuses the API', () => {

@@ -4,7 +4,7 @@ import { CROSS_ORIGIN_HEADERS, redirectTarget } from '../src/internal/transport/
 import { serveEachTest } from './support/serveEachTest';
 
 const KEY = 'sk-redirect-secret-4242';
-const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] } as const;
 const SSE = { 'content-type': 'text/event-stream' };
 const answer = `data: ${JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { content: 'from B' }, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`;
 

@@ -154,7 +154,7 @@ describe("the README's backend snippet (no relay): restart-safe", () => {
   /** The README's "Your backend" route, with the mock's base URL (the README's lines are checked below). */
   function readmeRoute(baseURL: string, userQuestion: (request: Request) => Promise<string>) {
     return async function POST(request: Request): Promise<Response> {
-      const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: await userQuestion(request) }] };
+      const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: await userQuestion(request) }] } as const;
       const answer$ = fromChatCompletion({ apiKey: process.env.OPENAI_API_KEY, baseURL, body }).pipe(untilDone(), retryWithBackoff({ initialDelay: 10 }));
       return serverSentEventsResponse(answer$.pipe(toServerSentEvents()));
     };

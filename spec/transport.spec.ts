@@ -6,7 +6,7 @@ import { streamStartOf } from '../src/streamStart';
 import { sleep, waitFor, writeApart, sseHeaders } from './support/loopbackServer';
 import { serveEachTest } from './support/serveEachTest';
 
-const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] } as const;
 const chunk = (content: string) =>
   `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}`;
 

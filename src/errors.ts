@@ -14,12 +14,26 @@ import { stripControls } from './internal/redact.js';
 /** HTTP statuses worth another attempt: timeouts, conflicts, rate limits, server faults. */
 const RETRYABLE_STATUSES = new Set([408, 409, 425, 429]);
 
-/** Whether an HTTP status is transient: 408, 409, 425, 429 and every 5xx. */
+/**
+ * Whether an HTTP status is transient: 408, 409, 425, 429 and every 5xx.
+ *
+ * @example
+ * ```ts
+ * if (!response.ok && !isRetryableStatus(response.status)) showError('Fix the request: retrying will not help.');
+ * ```
+ */
 export function isRetryableStatus(status: number): boolean {
   return RETRYABLE_STATUSES.has(status) || (status >= 500 && status <= 599);
 }
 
-/** The base class: `retryable` says whether the same request may succeed later. */
+/**
+ * The base class: `retryable` says whether the same request may succeed later.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof StreamError && error.retryable) showRetryButton(); // across ESM and CJS copies, use isStreamError(error)
+ * ```
+ */
 export class StreamError extends Error {
   override readonly name: string = 'StreamError';
   constructor(message: string, readonly retryable: boolean, options?: ErrorOptions) {
@@ -27,7 +41,14 @@ export class StreamError extends Error {
   }
 }
 
-/** A non-2xx response. `retryAfterMs` comes from `retry-after-ms` or `Retry-After`. */
+/**
+ * A non-2xx response. `retryAfterMs` comes from `retry-after-ms` or `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * if (isHttpError(error) && error.status === 429) showError(`Rate limited; the server asked to wait ${error.retryAfterMs ?? '?'} ms.`);
+ * ```
+ */
 export class HttpError extends StreamError {
   override readonly name = 'HttpError';
   constructor(
@@ -40,7 +61,14 @@ export class HttpError extends StreamError {
   }
 }
 
-/** `fetch` rejected (connection refused, reset, DNS) or reading the body failed. */
+/**
+ * `fetch` rejected (connection refused, reset, DNS) or reading the body failed.
+ *
+ * @example
+ * ```ts
+ * if (isNetworkError(error)) showError('No connection to the server: check the network or the baseURL.');
+ * ```
+ */
 export class NetworkError extends StreamError {
   override readonly name = 'NetworkError';
   constructor(message: string, options?: ErrorOptions) {
@@ -48,7 +76,14 @@ export class NetworkError extends StreamError {
   }
 }
 
-/** No byte arrived for `timeoutMs`; the request was aborted. */
+/**
+ * No byte arrived for `timeoutMs`; the request was aborted.
+ *
+ * @example
+ * ```ts
+ * fromChatCompletion({ ...options, idleTimeout: 10 * 60_000 }); // after an IdleTimeoutError from a model that thinks for minutes
+ * ```
+ */
 export class IdleTimeoutError extends StreamError {
   override readonly name = 'IdleTimeoutError';
   /** `source` (e.g. `'fromChatCompletion'`) prefixes the message, as in every other error of a source. */
@@ -61,7 +96,14 @@ export class IdleTimeoutError extends StreamError {
   }
 }
 
-/** The stream ended before its end marker (`[DONE]`): the answer is incomplete. */
+/**
+ * The stream ended before its end marker (`[DONE]`): the answer is incomplete.
+ *
+ * @example
+ * ```ts
+ * source$.pipe(untilDone(), retryWithBackoff()); // untilDone errors with StreamInterruptedError when the body ends before [DONE]; it is retried
+ * ```
+ */
 export class StreamInterruptedError extends StreamError {
   override readonly name = 'StreamInterruptedError';
   constructor(message = 'The stream ended before [DONE]: the answer is incomplete.') {
@@ -94,7 +136,14 @@ const RETRYABLE_API_ERROR_TYPES = new Set([
   'DEADLINE_EXCEEDED',
 ]);
 
-/** An `{"error": {...}}` object sent inside the stream after a 200. */
+/**
+ * An `{"error": {...}}` object sent inside the stream after a 200.
+ *
+ * @example
+ * ```ts
+ * if (isApiError(error)) showError(`The provider failed mid-answer: ${error.message}${error.retryable ? ' (retried)' : ''}`);
+ * ```
+ */
 export class ApiError extends StreamError {
   override readonly name = 'ApiError';
   readonly type?: string;
@@ -115,7 +164,14 @@ function isRetryableApiError({ type, code }: ApiErrorDetails): boolean {
   return typeof status === 'number' && isRetryableStatus(status);
 }
 
-/** A payload that is not what the protocol promises; `excerpt` holds its start. */
+/**
+ * A payload that is not what the protocol promises; `excerpt` holds its start.
+ *
+ * @example
+ * ```ts
+ * if (isParseError(error)) report(`Not a valid stream: ${error.message}`); // not retryable: the server sent something else
+ * ```
+ */
 export class ParseError extends StreamError {
   override readonly name = 'ParseError';
   constructor(
@@ -160,6 +216,11 @@ export function isRetryable(error: unknown): boolean {
  * and their waits included when the deadline sits after `retryWithBackoff`),
  * so the request was aborted. Not retryable: the time is spent. The message
  * starts with whoever set the deadline (`source`, by default `withDeadline`).
+ *
+ * @example
+ * ```ts
+ * answer$.pipe(retryWithBackoff(), withDeadline(30_000)).subscribe({ error: (error: Error) => error.name === 'DeadlineExceededError' && showError('Too slow') });
+ * ```
  */
 export class DeadlineExceededError extends StreamError {
   override readonly name = 'DeadlineExceededError';
@@ -189,6 +250,11 @@ export interface SchemaIssue {
  * `schema`). Not retryable unless the operator was told `retryOnMismatch`:
  * then `retryWithBackoff` asks again. `issues` are the schema's own; `value`
  * is the parsed answer (`undefined` when it was not JSON).
+ *
+ * @example
+ * ```ts
+ * answer$.pipe(parseJsonAsItStreams({ schema })).subscribe({ error: (error: Error) => error.name === 'SchemaValidationError' && showError(error.message) });
+ * ```
  */
 export class SchemaValidationError extends StreamError {
   override readonly name = 'SchemaValidationError';

@@ -1,5 +1,30 @@
+/**
+ * The sources, operators, errors and their guards, and the wire types: everything that runs in a browser and on Node 18+.
+ *
+ * @example
+ * ```ts
+ * import { fromChatCompletion, untilDone, accumulateContent, retryWithBackoff } from 'rxjs-llm-stream';
+ * ```
+ *
+ * @module rxjs-llm-stream
+ */
 export { fromChatCompletion, DEFAULT_BASE_URL } from './sources/fromChatCompletion.js';
 export type { ChatCompletionOptions, ChatCompletionRequest } from './sources/fromChatCompletion.js';
+export type { WithExtensions } from './requests/extensions.js';
+export type {
+  ChatAudioPart,
+  ChatFilePart,
+  ChatImagePart,
+  ChatMessage,
+  ChatRefusalPart,
+  ChatResponseFormat,
+  ChatTextPart,
+  ChatTool,
+  ChatToolCall,
+} from './requests/chatCompletionRequest.js';
+export type { ResponsesInputItem, ResponsesInputPart, ResponsesTextFormat, ResponsesTool } from './requests/responsesRequest.js';
+export type { AnthropicCacheControl, AnthropicContentBlock, AnthropicMessage, AnthropicTool } from './requests/anthropicRequest.js';
+export type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiTool } from './requests/geminiRequest.js';
 export type { FetchLike, HeadersInput, TransportOptions } from './internal/streamRequest.js';
 export { untilDone } from './operators/untilDone.js';
 export { accumulateContent } from './operators/accumulateContent.js';
@@ -58,10 +83,16 @@ export { parseJsonAsItStreams } from './operators/parseJsonAsItStreams.js';
 export type { DeepPartial, JsonSnapshot, ParsedToolCall, ParseJsonAsItStreamsOptions } from './operators/parseJsonAsItStreams.js';
 export { SchemaValidationError } from './errors.js';
 export type { SchemaIssue } from './errors.js';
-export type { StandardSchemaV1 } from './internal/standardSchema.js';
 export type { ContentPart } from './types.js';
 export { fromServerSentEvents } from './sources/fromServerSentEvents.js';
 export type { FromServerSentEventsOptions, ServerSentEvent } from './sources/fromServerSentEvents.js';
 export { fromDurableStream } from './sources/fromDurableStream.js';
 export type { DurableStreamLive, FromDurableStreamOptions } from './sources/fromDurableStream.js';
 export type { ChatContinuation } from './internal/continuation.js';
+export { chatCompletionResponseFormat } from './structured/chatCompletionResponseFormat.js';
+export type { StructuredOutputOptions } from './structured/chatCompletionResponseFormat.js';
+export { responsesTextFormat } from './structured/responsesTextFormat.js';
+export { anthropicSchemaTool } from './structured/anthropicSchemaTool.js';
+export { geminiResponseSchema } from './structured/geminiResponseSchema.js';
+export { SchemaConversionError } from './structured/schemaConversionError.js';
+export type { JsonSchemaObject, StandardJsonSchemaV1 } from './structured/standardJsonSchema.js';

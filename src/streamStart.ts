@@ -30,7 +30,15 @@ export interface StreamStart {
   readonly stream?: object;
 }
 
-/** The key under which a value carries its `StreamStart`. Shared by every copy of the package. */
+/**
+ * The key under which a value carries its `StreamStart`. Shared by every copy of the package.
+ * Read it with `streamStartOf`, set it with `markStreamStart`; the key itself is for copying a mark.
+ *
+ * @example
+ * ```ts
+ * const copy = { ...chunk, [STREAM_START]: streamStartOf(chunk) }; // keep the restart/resume mark on a mapped value
+ * ```
+ */
 export const STREAM_START: unique symbol = Symbol.for('rxjs-llm-stream.streamStart') as never;
 
 /**

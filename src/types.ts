@@ -9,6 +9,11 @@
 /**
  * The sentinel a source emits for `data: [DONE]`, the end of a completion.
  * Registered with `Symbol.for`, so the ESM and CJS copies of the package agree.
+ *
+ * @example
+ * ```ts
+ * fromChatCompletion(options).subscribe((event) => (event === DONE ? console.log('end') : console.log(event.choices[0]?.delta.content)));
+ * ```
  */
 export const DONE: unique symbol = Symbol.for('rxjs-llm-stream.DONE');
 

@@ -2,7 +2,10 @@ import type { FetchLike } from '../internal/streamRequest.js';
 
 /**
  * The numbers of Angular's `HttpEventType` that the adapter reads, copied here
- * so that this file needs no `@angular/*` import.
+ * so that this file needs no `@angular/*` import. Not exported from
+ * `rxjs-llm-stream/angular`: Angular's own `HttpEventType` is the public name.
+ *
+ * @internal
  */
 export const HTTP_EVENT_TYPE = {
   Sent: 0,

@@ -1,4 +1,14 @@
-export { fromHttpClient, HTTP_EVENT_TYPE } from './fromHttpClient.js';
+/**
+ * `fromHttpClient`: a `fetch` over Angular's `HttpClient`, so streams go through your interceptors (no Angular dependency: structurally typed).
+ *
+ * @example
+ * ```ts
+ * import { fromHttpClient } from 'rxjs-llm-stream/angular';
+ * ```
+ *
+ * @module rxjs-llm-stream/angular
+ */
+export { fromHttpClient } from './fromHttpClient.js';
 export type {
   HttpClientLike,
   HttpClientRequestOptions,

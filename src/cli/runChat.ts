@@ -9,6 +9,7 @@ import { fromResponses } from '../sources/fromResponses.js';
 import { streamStartOf } from '../streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionEvent, ChatCompletionSnapshot } from '../types.js';
 import { createJsonPrinter, createTextPrinter } from './answerPrinters.js';
+import type { ChatMessage } from '../requests/chatCompletionRequest.js';
 import { describeError } from './describeError.js';
 import { EXIT, type ExitCode } from './exitCodes.js';
 import { createLineKeeper, type OutputStreams } from './lineKeeper.js';
@@ -84,7 +85,7 @@ export interface Endpoint {
  * ```
  */
 export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo): Promise<ExitCode> {
-  const messages = [...(config.system ? [{ role: 'system', content: config.system }] : []), { role: 'user', content: config.prompt }];
+  const messages: ChatMessage[] = [...(config.system ? [{ role: 'system' as const, content: config.system }] : []), { role: 'user', content: config.prompt }];
   const keeper = createLineKeeper(io);
   const printer = config.json ? createJsonPrinter(keeper) : createTextPrinter(keeper, io.stdoutIsTerminal && !config.raw);
   let retries = 0;
@@ -175,6 +176,8 @@ export async function runChat(config: CliConfig, endpoint: Endpoint, io: CliIo):
         }
         const exhausted = isRetryable(error) && retries >= config.maxRetries && config.maxRetries > 0;
         keeper.line(`error: ${exhausted ? `gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'}: ` : ''}${describeError(error)}`);
+        const hint = missingKeyHint(error, config, endpoint);
+        if (hint) keeper.line(`note: ${hint}`);
         finish(EXIT.failed);
       },
     });
@@ -200,4 +203,16 @@ const MAX_PRINTED_ID = 512;
 function printableId(id: string): string {
   const line = stripControls(id.slice(0, MAX_PRINTED_ID * 2)).replace(/\s+/g, ' ').trim();
   return line.length > MAX_PRINTED_ID ? `${line.slice(0, MAX_PRINTED_ID)}…` : line;
+}
+
+/**
+ * A 401 or 403 from a server that got no key (a server on this machine, for
+ * which a key is optional, or `--no-key`): says so, and how to give one.
+ */
+function missingKeyHint(error: unknown, config: CliConfig, endpoint: Endpoint): string | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  if ((error as Error | null)?.name !== 'HttpError' || (status !== 401 && status !== 403) || endpoint.apiKey !== undefined) return undefined;
+  const why = config.noKey ? 'because of --no-key' : `because ${config.apiKeyEnv} is not set and the server is on this machine`;
+  const other = config.apiKeyEnv === 'OPENAI_API_KEY' ? ' (or name another variable with --api-key-env)' : '';
+  return `no API key was sent (${why}); this server wants one: set ${config.apiKeyEnv}${other}${config.noKey ? ' and leave out --no-key' : ''}.`;
 }

@@ -3,6 +3,7 @@ import { isRetryable } from '../errors.js';
 import { backoffDelay, type BackoffSettings, type Jitter } from '../internal/backoff.js';
 import { longTimer } from '../internal/longTimer.js';
 import { currentRetryChain, inRetryChain, newRetryChain } from '../internal/retryChain.js';
+import { withRetryAfterNote } from '../internal/retryAfterNote.js';
 import { assertDuration, assertFunction } from '../internal/validate.js';
 
 export type { Jitter };
@@ -128,9 +129,8 @@ export function retryWithBackoff<T>(options: RetryWithBackoffOptions = {}): Mono
           resetOnSuccess,
           delay: (error: unknown, attempt: number) => {
             const retryAfter = retryAfterOf(error);
-            if (!shouldRetry(error, attempt) || (retryAfter !== undefined && retryAfter > maxRetryAfter)) {
-              return throwError(() => error);
-            }
+            if (!shouldRetry(error, attempt)) return throwError(() => error);
+            if (retryAfter !== undefined && retryAfter > maxRetryAfter) return throwError(() => withRetryAfterNote(error, retryAfter, maxRetryAfter));
             if (attempt === 1) previousDelay = undefined;
             const jittered = backoffDelay(attempt - 1, settings, random, previousDelay);
             previousDelay = jittered;

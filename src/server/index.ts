@@ -1,3 +1,13 @@
+/**
+ * Serving streams as Server-Sent Events (Node, Web `Response`, NestJS) and the resumable relay with its memory and Redis stores.
+ *
+ * @example
+ * ```ts
+ * import { createRelay, toServerSentEvents, writeServerSentEvents, RELAY } from 'rxjs-llm-stream/server';
+ * ```
+ *
+ * @module rxjs-llm-stream/server
+ */
 export { formatServerSentEvent } from './formatServerSentEvent.js';
 export type { ServerSentEventInit } from './formatServerSentEvent.js';
 export { toServerSentEvents, DEFAULT_HEARTBEAT } from './toServerSentEvents.js';
@@ -22,6 +32,7 @@ export { formatRelayEventId, parseRelayEventId } from './relayEventId.js';
 export type { RelayPosition } from './relayEventId.js';
 export { PULL_FRAMES, pulledFrames } from './pullFrames.js';
 export type { FramesDemand, PullFrames } from './pullFrames.js';
+export { RELAY } from './relayToken.js';
 export { memoryRelayStore } from './memoryRelayStore.js';
 export type { MemoryRelayStoreOptions } from './memoryRelayStore.js';
 export { redisRelayStore } from './redisRelayStore.js';

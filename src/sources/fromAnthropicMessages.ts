@@ -6,17 +6,13 @@ import { markFirstFresh } from '../internal/transport/index.js';
 import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import type { ChatCompletionEvent } from '../types.js';
+import type { AnthropicMessagesRequest } from '../requests/anthropicRequest.js';
+import type { NotInferred, WithExtensions } from '../requests/extensions.js';
 
-/** An Anthropic Messages request body; `stream: true` is added for you. */
-export interface AnthropicMessagesRequest {
-  model: string;
-  max_tokens: number;
-  messages: unknown[];
-  [parameter: string]: unknown;
-}
+export type { AnthropicMessagesRequest };
 
 /** Options of `fromAnthropicMessages`. */
-export interface AnthropicMessagesOptions extends TransportOptions {
+export interface AnthropicMessagesOptions<Extra extends object = Record<never, never>> extends TransportOptions {
   /** Default: `https://api.anthropic.com/v1`; the request goes to `{baseURL}/messages`. */
   baseURL?: string | undefined;
   /** The full endpoint URL, overriding `baseURL`. */
@@ -26,7 +22,7 @@ export interface AnthropicMessagesOptions extends TransportOptions {
   /** The `anthropic-version` header. Default: `'2023-06-01'`. */
   anthropicVersion?: string | undefined;
   /** The native Messages request: `model`, `max_tokens`, `messages`, `system`, `tools`, `thinking`, ... */
-  body: AnthropicMessagesRequest;
+  body: WithExtensions<AnthropicMessagesRequest, Extra>;
   /**
    * Opt-in: `'prefill'` continues a dropped answer by sending its partial
    * text as the final assistant turn (trailing whitespace trimmed) instead of
@@ -74,7 +70,7 @@ const SOURCE = 'fromAnthropicMessages';
  *   .subscribe((snapshot) => render(snapshot.content));
  * ```
  */
-export function fromAnthropicMessages(options: AnthropicMessagesOptions): Observable<ChatCompletionEvent> {
+export function fromAnthropicMessages<Extra extends object = Record<never, never>>(options: AnthropicMessagesOptions<NotInferred<Extra>>): Observable<ChatCompletionEvent> {
   assertObject(`${SOURCE}: options`, options);
   const body = assertObject<AnthropicMessagesRequest>(`${SOURCE}: options.body`, options.body);
   const url =

@@ -7,16 +7,13 @@ import { freshMarker, SKIP } from '../internal/transport/index.js';
 import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
+import type { ChatCompletionRequest } from '../requests/chatCompletionRequest.js';
+import type { NotInferred, WithExtensions } from '../requests/extensions.js';
 
-/** An OpenAI-compatible chat-completions request body; `stream: true` is added for you. */
-export interface ChatCompletionRequest {
-  model?: string;
-  messages?: unknown[];
-  [parameter: string]: unknown;
-}
+export type { ChatCompletionRequest };
 
 /** Options of `fromChatCompletion`. */
-export interface ChatCompletionOptions extends TransportOptions {
+export interface ChatCompletionOptions<Extra extends object = Record<never, never>> extends TransportOptions {
   /** Default: `https://api.openai.com/v1`; the request goes to `{baseURL}/chat/completions`. */
   baseURL?: string | undefined;
   /** The full endpoint URL, overriding `baseURL` (Azure deployments, unusual paths). */
@@ -24,7 +21,7 @@ export interface ChatCompletionOptions extends TransportOptions {
   /** Sent as `Authorization: Bearer {apiKey}`; omit it for servers that need none. */
   apiKey?: string | undefined;
   /** The request: `model`, `messages`, `temperature`, `tools`, `stream_options`, ... */
-  body: ChatCompletionRequest;
+  body: WithExtensions<ChatCompletionRequest, Extra>;
   /**
    * Opt-in: after a drop, ask the server to continue the partial answer
    * instead of starting over: `'vllm'` (`continue_final_message`) or
@@ -66,7 +63,7 @@ const SOURCE = 'fromChatCompletion';
  *   .subscribe((snapshot) => render(snapshot.content));
  * ```
  */
-export function fromChatCompletion(options: ChatCompletionOptions): Observable<ChatCompletionEvent> {
+export function fromChatCompletion<Extra extends object = Record<never, never>>(options: ChatCompletionOptions<NotInferred<Extra>>): Observable<ChatCompletionEvent> {
   assertObject(`${SOURCE}: options`, options);
   const body = assertObject<ChatCompletionRequest>(`${SOURCE}: options.body`, options.body);
   const url =
@@ -100,7 +97,7 @@ function chatCompletionEvents(request: StreamRequest): Observable<ChatCompletion
 }
 
 /** The request asking the server to continue `partial` as the final assistant message. */
-function continuedBody(body: ChatCompletionRequest, partial: string, continuation: ChatContinuation): ChatCompletionRequest {
+function continuedBody(body: ChatCompletionRequest, partial: string, continuation: ChatContinuation): Record<string, unknown> {
   const messages = [...(body.messages ?? [])];
   if (continuation === 'deepseek') return { ...body, messages: [...messages, { role: 'assistant', content: partial, prefix: true }], stream: true };
   return { ...body, messages: [...messages, { role: 'assistant', content: partial }], continue_final_message: true, add_generation_prompt: false, stream: true };

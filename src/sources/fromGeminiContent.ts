@@ -5,15 +5,13 @@ import { markFirstFresh } from '../internal/transport/index.js';
 import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
+import type { GeminiContentRequest } from '../requests/geminiRequest.js';
+import type { NotInferred, WithExtensions } from '../requests/extensions.js';
 
-/** A Gemini `generateContent` request body. */
-export interface GeminiContentRequest {
-  contents: unknown[];
-  [parameter: string]: unknown;
-}
+export type { GeminiContentRequest };
 
 /** Options of `fromGeminiContent`. */
-export interface GeminiContentOptions extends TransportOptions {
+export interface GeminiContentOptions<Extra extends object = Record<never, never>> extends TransportOptions {
   /** The model, e.g. `gemini-2.5-flash` (a leading `models/` is accepted). Required unless `url` is given. */
   model?: string | undefined;
   /** Default: `https://generativelanguage.googleapis.com/v1beta`; the request goes to `{baseURL}/models/{model}:streamGenerateContent?alt=sse`. */
@@ -23,7 +21,7 @@ export interface GeminiContentOptions extends TransportOptions {
   /** Sent as `x-goog-api-key`; omit it when a proxy adds the credentials. */
   apiKey?: string | undefined;
   /** The native request: `contents`, `systemInstruction`, `tools`, `generationConfig`, ... */
-  body: GeminiContentRequest;
+  body: WithExtensions<GeminiContentRequest, Extra>;
 }
 
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -68,7 +66,7 @@ const SOURCE = 'fromGeminiContent';
  *   .subscribe((snapshot) => render(snapshot.content));
  * ```
  */
-export function fromGeminiContent(options: GeminiContentOptions): Observable<ChatCompletionEvent> {
+export function fromGeminiContent<Extra extends object = Record<never, never>>(options: GeminiContentOptions<NotInferred<Extra>>): Observable<ChatCompletionEvent> {
   assertObject(`${SOURCE}: options`, options);
   const body = assertObject<GeminiContentRequest>(`${SOURCE}: options.body`, options.body);
   const url = options.url !== undefined ? assertHttpUrl(`${SOURCE}: options.url`, options.url) : modelUrl(options);

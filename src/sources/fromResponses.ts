@@ -8,16 +8,10 @@ import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObjec
 import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
 import { DEFAULT_BASE_URL } from './fromChatCompletion.js';
+import type { ResponsesRequest } from '../requests/responsesRequest.js';
+import type { NotInferred, WithExtensions } from '../requests/extensions.js';
 
-/** A Responses API request body; `stream: true` is added for you. */
-export interface ResponsesRequest {
-  model?: string;
-  input?: unknown;
-  /** With `true` (and `store: true`) a dropped stream is resumed instead of restarted. */
-  background?: boolean;
-  store?: boolean;
-  [parameter: string]: unknown;
-}
+export type { ResponsesRequest };
 
 /** Where to pick up a background response that an earlier page or process started. */
 export interface ResponsesResumePoint {
@@ -32,7 +26,7 @@ export interface ResponsesResumePoint {
 }
 
 /** Options of `fromResponses`. */
-export interface ResponsesOptions extends TransportOptions {
+export interface ResponsesOptions<Extra extends object = Record<never, never>> extends TransportOptions {
   /** Default: `https://api.openai.com/v1`; requests go to `{baseURL}/responses` and `{baseURL}/responses/{id}...`. */
   baseURL?: string | undefined;
   /** The full `/responses` endpoint URL, overriding `baseURL`; resume and cancel URLs are built on it (its query kept). */
@@ -40,7 +34,7 @@ export interface ResponsesOptions extends TransportOptions {
   /** Sent as `Authorization: Bearer {apiKey}`; omit it for servers that need none. */
   apiKey?: string | undefined;
   /** The request: `model`, `input`, `instructions`, `tools`, `reasoning`, `background`, `store`, ... */
-  body: ResponsesRequest;
+  body: WithExtensions<ResponsesRequest, Extra>;
   /**
    * When the retry chain of a background response ends before its answer
    * did (the consumer unsubscribed at any moment, a retry wait included, or
@@ -120,7 +114,7 @@ interface Call {
  *   .subscribe((snapshot) => render(snapshot.content));
  * ```
  */
-export function fromResponses(options: ResponsesOptions): Observable<ChatCompletionEvent> {
+export function fromResponses<Extra extends object = Record<never, never>>(options: ResponsesOptions<NotInferred<Extra>>): Observable<ChatCompletionEvent> {
   assertObject(`${SOURCE}: options`, options);
   const body = assertObject<ResponsesRequest>(`${SOURCE}: options.body`, options.body);
   const endpoint =

@@ -72,6 +72,16 @@ export interface ExpectedOutput {
   finishReason: string;
 }
 
+/**
+ * The answer the mock server streams when a scenario gives no `text`: a
+ * sentence with accents, CJK characters and an emoji, so a split UTF-8
+ * character shows up in tests.
+ *
+ * @example
+ * ```ts
+ * expect(snapshot.content).toBe(DEFAULT_TEXT); // after a default scenario, however many drops
+ * ```
+ */
 export const DEFAULT_TEXT =
   'Streaming survives real networks: café, 中文, emoji 🚀, and no text lost or repeated.';
 

@@ -62,6 +62,16 @@ export interface MockChatServerOptions {
    * connection is closed. Default: 1 MiB.
    */
   maxBodyBytes?: number | undefined;
+  /**
+   * Where the APIs are served. By default only under the providers' own
+   * versions: `/v1/chat/completions`, `/v1/responses`, `/v1/messages`, and
+   * Gemini's `/v1beta/models/{model}:streamGenerateContent` (or `/v1/...`),
+   * so a test whose `baseURL` lacks the `/v1` gets a 404 that says so, as it
+   * would from the provider. Give other prefixes for a gateway or an app that
+   * mounts the API elsewhere: `basePaths: ['/api/openai/v1']` serves every
+   * format under each of them (`''` for the root). Default: the providers' own.
+   */
+  basePaths?: readonly string[] | undefined;
 }
 
 /** The default of {@link MockChatServerOptions.maxBodyBytes}. */
@@ -131,6 +141,7 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
   let closing = false;
   const cors = options.cors ?? true;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const basePaths = checkBasePaths(options.basePaths);
   if (typeof maxBodyBytes !== 'number' || !(maxBodyBytes >= 1)) {
     throw new RangeError('startMockChatServer: options.maxBodyBytes must be a number of bytes, 1 or more (Infinity allowed).');
   }
@@ -169,7 +180,7 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
    */
   function handle(request: IncomingMessage, response: ServerResponse): void {
     const path = request.url ?? '/';
-    const format = formatOf(path);
+    const format = formatOf(path, basePaths);
     const recorded: RecordedRequest = {
       method: request.method ?? '',
       path,
@@ -192,7 +203,7 @@ export async function startMockChatServer(options: MockChatServerOptions = {}): 
       reply(status, message);
       discardThenClose(request, maxBodyBytes);
     };
-    if (!format) return refuse(404, `No route for ${path}.`);
+    if (!format) return refuse(404, noRouteMessage(path, basePaths));
     // The Responses API's GET (retrieve, resume) and cancel routes, on responses the server keeps.
     const onStoredResponse = format === responsesFormat && /\/responses\/[^/]+/.test(path.split('?')[0] ?? '');
     if (request.method !== 'POST' && !onStoredResponse) return refuse(405, 'Only POST is supported.');
@@ -334,13 +345,50 @@ function cutOffset(bytes: Buffer, atByte: number | 'midCharacter'): number {
   return lead === -1 ? Math.floor(bytes.length / 2) : lead + 1;
 }
 
-function formatOf(path: string): WireFormat | undefined {
+/** The routes of each format, after its base path. */
+const ROUTES: ReadonlyArray<readonly [RegExp, WireFormat]> = [
+  [/^\/chat\/completions$/, openAIFormat],
+  [/^\/messages$/, anthropicFormat],
+  [/^\/models\/[^/]+:streamGenerateContent$/, geminiFormat],
+  [/^\/responses(\/[^/]+(\/cancel)?)?$/, responsesFormat],
+];
+
+/** The providers' own base paths, by format (the default of `basePaths`). */
+const PROVIDER_BASE_PATHS = new Map<WireFormat, readonly string[]>([
+  [openAIFormat, ['/v1']],
+  [anthropicFormat, ['/v1']],
+  [geminiFormat, ['/v1beta', '/v1']],
+  [responsesFormat, ['/v1']],
+]);
+
+function checkBasePaths(basePaths: readonly string[] | undefined): readonly string[] | undefined {
+  if (basePaths === undefined) return undefined;
+  if (!Array.isArray(basePaths) || basePaths.some((base) => typeof base !== 'string' || !(base === '' || /^\/[^?#]*[^/?#]$/.test(base)))) {
+    throw new TypeError("startMockChatServer: options.basePaths must be an array of paths such as '/v1' or '/api/openai/v1' ('' for the root; no trailing slash).");
+  }
+  return basePaths;
+}
+
+function formatOf(path: string, basePaths: readonly string[] | undefined): WireFormat | undefined {
   const pathname = path.split('?')[0] ?? '';
-  if (pathname.endsWith('/chat/completions')) return openAIFormat;
-  if (pathname.endsWith('/messages')) return anthropicFormat;
-  if (/\/models\/[^/]+:streamGenerateContent$/.test(pathname)) return geminiFormat;
-  if (/\/responses(\/[^/]+(\/cancel)?)?$/.test(pathname)) return responsesFormat;
+  for (const [route, format] of ROUTES) {
+    for (const base of basePaths ?? PROVIDER_BASE_PATHS.get(format) ?? []) {
+      if (pathname.startsWith(base) && route.test(pathname.slice(base.length))) return format;
+    }
+  }
   return undefined;
+}
+
+/** A 404's message: what was asked, what is served, and the usual cause (a `baseURL` without `/v1`). */
+function noRouteMessage(path: string, basePaths: readonly string[] | undefined): string {
+  const pathname = (path.split('?')[0] ?? '').slice(0, 200);
+  const served = basePaths
+    ? `every API under ${basePaths.map((base) => `'${base}'`).join(', ')}`
+    : 'POST /v1/chat/completions, /v1/responses, /v1/messages and /v1beta/models/{model}:streamGenerateContent';
+  const hint = /(\/chat\/completions|\/messages|\/responses(\/[^/]+(\/cancel)?)?|:streamGenerateContent)$/.test(pathname)
+    ? ' Check the base URL: OpenAI-style base URLs end in /v1 (the mock’s url + /v1); the mock option basePaths serves other prefixes.'
+    : '';
+  return `No route for ${pathname}: this mock server serves ${served}.${hint}`;
 }
 
 function pickScenario(options: MockChatServerOptions, index: number, request: RecordedRequest): MockScenario {

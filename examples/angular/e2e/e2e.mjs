@@ -2,11 +2,12 @@
 // (run `ng build` first, as `npm run e2e` does), starts the mock server and a
 // static server on 127.0.0.1, drives the page, saves a screenshot, stops
 // everything, and exits non-zero when a check fails.
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { expectedOutput } from 'rxjs-llm-stream/testing';
+import { expectedOutput, startMockChatServer } from 'rxjs-llm-stream/testing';
 import { ANSWER, scenarioFor, startExample, TRIP } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -45,7 +46,41 @@ async function until(condition, what, timeoutMs = 10_000) {
   }
 }
 
-const example = await startExample({ apiKey: 'demo-token' });
+/**
+ * examples/nestjs-relay, built and started on 127.0.0.1 against its own mock provider,
+ * for the relay page. Its dependencies come from `npm --prefix examples/nestjs-relay ci`.
+ */
+const NEST = join(ROOT, 'examples', 'nestjs-relay');
+const relayScenario = { tokenSize: 3, paceMs: 60 };
+async function startRelayBackend() {
+  if (!existsSync(join(NEST, 'node_modules', '@nestjs', 'core'))) throw new Error('examples/nestjs-relay has no node_modules: run `npm --prefix examples/nestjs-relay ci` first');
+  execFileSync(process.execPath, [join(NEST, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(NEST, 'tsconfig.json')], { stdio: 'inherit' });
+  const provider = await startMockChatServer({ apiKey: 'provider-key', scenario: relayScenario });
+  const child = spawn(process.execPath, [join(NEST, 'dist', 'main.js')], {
+    env: { ...process.env, PORT: '0', PROVIDER_URL: `${provider.url}/v1`, PROVIDER_API_KEY: 'provider-key', MODEL: 'mock-model' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (piece) => {
+      out += piece;
+      const port = /listening (\d+)/.exec(out)?.[1];
+      if (port) resolve(`http://127.0.0.1:${port}`);
+    });
+    child.once('exit', (code) => reject(new Error(`the NestJS app exited with ${code}`)));
+  });
+  return {
+    url,
+    provider,
+    async close() {
+      child.kill('SIGKILL');
+      await provider.close();
+    },
+  };
+}
+
+const backend = await startRelayBackend();
+const example = await startExample({ apiKey: 'demo-token', relayURL: backend.url, cutAfterEvents: 8 });
 const requestsFor = (question) => example.mock.requests.filter((r) => r.body?.messages?.at(-1)?.content === question);
 let browser;
 try {
@@ -201,6 +236,38 @@ try {
     assert(sent()[0].headers.authorization === 'Bearer wrong-token', 'the request did not carry the wrong token');
   });
 
+  await check('the relay page (/relay, examples/nestjs-relay behind it): a cut connection resumes with Last-Event-ID; the text goes on, one generation', async () => {
+    await page.goto(`${example.url}/relay`);
+    await page.waitForSelector('.status[data-status="idle"]', { timeout: 15_000 });
+    // A recorder in the page notes every text the answer shows, so a text that starts over would be seen.
+    await page.evaluate(() => {
+      const seen = (window.relayTexts = ['']);
+      const started = Date.now();
+      const timer = setInterval(() => {
+        const now = document.querySelector('.answer')?.textContent ?? '';
+        if (now !== seen.at(-1)) seen.push(now);
+        const status = document.querySelector('.status')?.getAttribute('data-status');
+        if (['done', 'failed', 'stopped'].includes(status) || Date.now() - started > 60_000) clearInterval(timer);
+      }, 2);
+    });
+    await page.fill('input[name="question"]', 'Tell me about relays.');
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('.status[data-status="done"], .status[data-status="failed"]', { timeout: 60_000 });
+    const log = await page.$$eval('.log li', (items) => items.map((item) => item.textContent ?? ''));
+    const relayed = expectedOutput(relayScenario).content[0];
+    const final = await answer();
+    assert(final === relayed.trim(), `final text differs:\n  got      ${JSON.stringify(final)}\n  expected ${JSON.stringify(relayed)}\n  log: ${log.join(' | ')}`);
+    const [cut, resumed, ...more] = example.relayReads;
+    assert(cut?.cut === true && cut.lastEventId === undefined, `the first read was not cut: ${JSON.stringify(example.relayReads)}`);
+    assert(resumed && typeof resumed.lastEventId === 'string' && resumed.lastEventId !== '' && more.length === 0, `the reconnect did not send Last-Event-ID once: ${JSON.stringify(example.relayReads)}`);
+    assert(log.some((line) => line.startsWith('retrying after: NetworkError')), `no NetworkError retry in the log: ${log.join(' | ')}`);
+    const texts = await page.evaluate(() => window.relayTexts);
+    assert(texts.every((text, i) => relayed.startsWith(text.trim()) && (i === 0 || text.length >= texts[i - 1].length)), `the text started over or showed something else: ${JSON.stringify(texts)}`);
+    const generations = backend.provider.requests.filter((request) => request.path === '/v1/chat/completions');
+    assert(generations.length === 1, `the provider saw ${generations.length} requests: the answer was generated again`);
+    console.log(`     ${texts.length} texts recorded; reconnected after id ${resumed.lastEventId}`);
+  });
+
   await check('no uncaught errors in the page', async () => {
     assert(pageErrors.length === 0, pageErrors.map(String).join('\n'));
   });
@@ -210,6 +277,7 @@ try {
 } finally {
   await browser?.close();
   await example.close();
+  await backend.close();
 }
 const passed = results.filter(Boolean).length;
 console.log(`${passed} passed, ${results.length - passed} failed`);

@@ -40,7 +40,14 @@ export function scenarioFor(question, attempt) {
   return normal;
 }
 
-export async function startExample({ port = 0, apiKey = 'demo-token' } = {}) {
+/**
+ * `relayURL`: where examples/nestjs-relay runs; `/chat/*` goes there (the relay page).
+ * `cutAfterEvents`: the first `GET /chat/:id` of each id is cut after this many SSE
+ * events (the browser sees a broken stream); the relay page's reconnect is not.
+ */
+export async function startExample({ port = 0, apiKey = 'demo-token', relayURL, cutAfterEvents = 0 } = {}) {
+  const relayReads = [];
+  const relay = relayURL ? new URL(relayURL) : undefined;
   const attempts = new Map();
   const mock = await startMockChatServer({
     apiKey,
@@ -57,6 +64,13 @@ export async function startExample({ port = 0, apiKey = 'demo-token' } = {}) {
 
   const server = createServer((req, res) => {
     if (req.url.startsWith('/v1/')) return forward(req, res, upstream);
+    if (relay && req.url.startsWith('/chat/')) {
+      if (req.method !== 'GET') return forward(req, res, relay);
+      const read = { path: req.url, lastEventId: req.headers['last-event-id'], cut: false };
+      const first = !relayReads.some((earlier) => earlier.path === req.url);
+      relayReads.push(read);
+      return forward(req, res, relay, first && cutAfterEvents > 0 ? { afterEvents: cutAfterEvents, read } : undefined);
+    }
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     let file = join(DIST, path);
     if (!file.startsWith(DIST) || !existsSync(file) || statSync(file).isDirectory()) file = join(DIST, 'index.html');
@@ -71,6 +85,8 @@ export async function startExample({ port = 0, apiKey = 'demo-token' } = {}) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     mock,
+    /** The relay page's GETs: path, the Last-Event-ID they sent, whether this server cut them. */
+    relayReads,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
@@ -79,13 +95,28 @@ export async function startExample({ port = 0, apiKey = 'demo-token' } = {}) {
   };
 }
 
-/** Streams one request to the mock server and its answer back; a broken side breaks the other. */
-function forward(req, res, upstream) {
+/**
+ * Streams one request to the mock server (or the relay) and its answer back; a broken
+ * side breaks the other. With `cut`, the answer is cut after `cut.afterEvents` SSE events
+ * and half of the next one, as a network failure would.
+ */
+function forward(req, res, upstream, cut) {
+  let events = 0;
   const outgoing = httpRequest(
     { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
     (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.on('data', (chunk) => res.write(chunk));
+      answer.on('data', (chunk) => {
+        if (cut && !cut.read.cut && (events += String(chunk).split('\n\n').length - 1) >= cut.afterEvents) {
+          cut.read.cut = true;
+          res.write(chunk);
+          res.write('data: {"half');
+          res.destroy();
+          outgoing.destroy();
+          return;
+        }
+        res.write(chunk);
+      });
       answer.on('end', () => res.end());
       // The mock server dropped the connection: drop ours too, so the browser sees a broken stream.
       answer.on('aborted', () => res.destroy());

@@ -32,6 +32,13 @@ function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+async function until(condition, message) {
+  for (let waited = 0; !condition(); waited += 50) {
+    if (waited > 20_000) throw new Error(message);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function startApp(env) {
   const child = spawn(process.execPath, [join(HERE, '..', 'dist', 'main.js')], { env: { ...process.env, ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
@@ -39,7 +46,7 @@ function startApp(env) {
     child.stdout.on('data', (piece) => {
       out += piece;
       const port = /listening (\d+)/.exec(out)?.[1];
-      if (port) resolve({ url: `http://127.0.0.1:${port}`, child });
+      if (port) resolve({ url: `http://127.0.0.1:${port}`, child, output: () => out });
     });
     child.once('exit', (code) => reject(new Error(`the app exited with ${code}`)));
   });
@@ -87,10 +94,12 @@ try {
   });
 
   await check('the ids are the relay’s own, not NestJS’s per-connection numbers', async () => {
-    const again = await readEvents(`${app.url}/chat/a1`, { 'last-event-id': '3' });
     const replayed = await readEvents(`${app.url}/chat/a1`);
-    assert(again.events[0]?.id === '4', `after Last-Event-ID 3 the first id is ${again.events[0]?.id}`);
-    assert(replayed.events.length === again.events.length + 3, 'a replay from the start does not hold the 3 skipped events');
+    const fourth = replayed.events[3]?.id;
+    const again = await readEvents(`${app.url}/chat/a1`, { 'last-event-id': fourth });
+    assert(!/^\d+$/.test(String(fourth)), `the id ${fourth} looks like NestJS's per-connection number`);
+    assert(again.events[0]?.id === replayed.events[4]?.id, `after Last-Event-ID ${fourth} the first id is ${again.events[0]?.id}, not ${replayed.events[4]?.id}`);
+    assert(replayed.events.length === again.events.length + 4, 'a replay from the start does not hold the 4 skipped events');
   });
 
   await check('an unknown answer id is a 404, not an empty stream', async () => {
@@ -103,6 +112,26 @@ try {
     const again = await fetch(`${app.url}/chat/a1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"question":"Hello"}' });
     assert((await again.json()).started === false, 'the second start was not refused');
     assert(provider.requests.length === before, 'the provider was asked again');
+  });
+  await check('SIGTERM (enableShutdownHooks) runs RelayModule’s hook: the relay closes (drain, hand over), the provider request is aborted, the process ends', async () => {
+    const slow = await startMockChatServer({ apiKey: 'provider-key', scenario: { tokenSize: 1, paceMs: 200 } });
+    const second = await startApp({ PROVIDER_URL: `${slow.url}/v1`, PROVIDER_API_KEY: 'provider-key', MODEL: 'mock-model' });
+    try {
+      const start = await fetch(`${second.url}/chat/long`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"question":"Hello"}' });
+      assert(start.status === 202, `POST answered ${start.status}`);
+      await readEvents(`${second.url}/chat/long`, {}, 2); // the provider is streaming
+      const exited = new Promise((resolve) => second.child.once('exit', (code, signal) => resolve({ code, signal })));
+      second.child.kill('SIGTERM');
+      const outcome = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 30 s'), 30_000))]);
+      // Nest runs the shutdown hooks, then raises the signal again: the process ends by SIGTERM after the hook.
+      assert(outcome?.signal === 'SIGTERM' || outcome?.code === 0, `the app ended with ${JSON.stringify(outcome)}`);
+      assert(second.output().includes('relay closed (SIGTERM)'), `the shutdown hook did not run: ${JSON.stringify(second.output())}`);
+      await until(() => slow.requests[0]?.endedAt !== undefined, 'the provider request still runs after the shutdown');
+      assert(slow.requests[0].closedByClient, 'the provider request was not aborted by the relay');
+    } finally {
+      second.child.kill('SIGKILL');
+      await slow.close();
+    }
   });
 } finally {
   app.child.kill('SIGTERM');

@@ -1,17 +1,30 @@
-import { Body, Controller, Headers, HttpCode, NotFoundException, Param, Post, Sse, type MessageEvent } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, NotFoundException, Param, Post, ServiceUnavailableException, Sse, type MessageEvent } from '@nestjs/common';
 import { from, map, mergeMap, type Observable } from 'rxjs';
-import { RelayService } from './relay.service';
+import { fromChatCompletion, retryWithBackoff, untilDone } from 'rxjs-llm-stream';
+import { RELAY, type Relay } from 'rxjs-llm-stream/server';
 
 @Controller('chat')
 export class ChatController {
-  constructor(private readonly relay: RelayService) {}
+  // Relay is an interface (no value at run time), so Nest needs the token to find it.
+  constructor(@Inject(RELAY) private readonly relay: Relay) {}
 
-  /** Starts an answer under an id the browser chose; the browser then reads GET /chat/:id. */
+  /** Starts the answer under an id the browser chose (once); the browser then reads GET /chat/:id. */
   @Post(':id')
   @HttpCode(202)
   async start(@Param('id') id: string, @Body() body: { question?: unknown }): Promise<{ id: string; started: boolean }> {
     const question = typeof body?.question === 'string' ? body.question : '';
-    return { id, started: await this.relay.start(id, question) };
+    const answer$ = fromChatCompletion({
+      baseURL: process.env.PROVIDER_URL ?? 'https://api.openai.com/v1',
+      apiKey: process.env.PROVIDER_API_KEY,
+      body: { model: process.env.MODEL ?? 'gpt-4o-mini', messages: [{ role: 'user', content: question }] },
+    }).pipe(untilDone(), retryWithBackoff({ maxRetries: 5 })); // retried on the provider hop, detached from the browser
+    try {
+      return { id, started: await this.relay.start(id, answer$) }; // false: it already runs (here or on another instance)
+    } catch (error) {
+      // RelayBusyError: this instance is at maxStreams or shutting down; the browser may try again (or another instance).
+      if ((error as Error).name === 'RelayBusyError') throw new ServiceUnavailableException('Busy: try again shortly.');
+      throw error;
+    }
   }
 
   /**
