@@ -128,3 +128,90 @@ describe('PartialJsonParser', () => {
     expect(() => parser.finish()).toThrow(/nested deeper than 64/);
   });
 });
+
+/** Every string inside `value` (keys excluded). */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.values(value).flatMap(stringsIn);
+}
+
+const endsInLoneHighSurrogate = (text: string) => {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 0xd800 && last <= 0xdbff;
+};
+
+describe('PartialJsonParser: right, not just monotone', () => {
+  // Documents whose strings hold emoji, some written as escapes (\ud83d\ude00), never a lone surrogate.
+  const emojiText = fc
+    .tuple(fc.jsonValue({ maxDepth: 3, stringUnit: fc.constantFrom('a', '中', '😀', '🎉') }), fc.boolean())
+    .map(([value, escaped]) => {
+      const text = JSON.stringify(value);
+      return escaped ? text.replace(/😀/g, '\\ud83d\\ude00') : text;
+    });
+
+  it('never shows half of a surrogate pair at the end of a partial string, however the text is cut', () => {
+    fc.assert(
+      fc.property(emojiText, fc.array(fc.nat(), { maxLength: 60 }), (text, cuts) => {
+        const { partials, whole } = feed(split(text, cuts));
+        expect(whole).toEqual(JSON.parse(text));
+        for (const partial of partials) expect(stringsIn(partial).filter(endsInLoneHighSurrogate)).toEqual([]);
+        for (let i = 0; i + 1 < partials.length; i++) expect(isJsonPrefix(partials[i], partials[i + 1])).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('holds back a high surrogate until its pair arrives, raw or escaped', () => {
+    for (const [first, second] of [
+      ['{"a":"x\ud83d', '\ude00"}'],
+      ['{"a":"x\\ud83d', '\\ude00"}'],
+    ]) {
+      const parser = new PartialJsonParser();
+      parser.push(first!);
+      expect(parser.value()).toEqual({ a: 'x' });
+      parser.push(second!);
+      expect(parser.value()).toEqual({ a: 'x😀' });
+    }
+  });
+
+  it('keeps the first value of a repeated key, in every partial and in the whole value: a field never changes type', () => {
+    const member = fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value));
+    fc.assert(
+      fc.property(member, member, member, fc.array(fc.nat(), { maxLength: 40 }), (first, second, third, cuts) => {
+        const text = `{"a":${first},"b":1,"a":${second},"a":${third}}`;
+        const { partials, whole } = feed(split(text, cuts));
+        const all = [...partials, whole];
+        for (let i = 0; i + 1 < all.length; i++) expect(isJsonPrefix(all[i], all[i + 1])).toBe(true);
+        expect(whole).toEqual({ a: JSON.parse(first), b: 1 });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('after a syntax error, stays at the value of the last good character, however the text is cut', () => {
+    fc.assert(
+      fc.property(jsonText, fc.constantFrom('}', ']', 'x', ',', '"', '}}'), fc.array(fc.nat(), { maxLength: 40 }), (text, garbage, cuts) => {
+        const { partials } = feedWithoutFinish(split(text + garbage, cuts));
+        for (let i = 0; i + 1 < partials.length; i++) expect(isJsonPrefix(partials[i], partials[i + 1])).toBe(true);
+        expect(partials[partials.length - 1]).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reads {"a":1 then }} as {} then { a: 1 }, not undefined', () => {
+    const { partials } = feedWithoutFinish(['{"a":1', '}}']);
+    expect(partials).toEqual([{}, { a: 1 }]);
+  });
+});
+
+function feedWithoutFinish(fragments: string[]): { partials: unknown[] } {
+  const parser = new PartialJsonParser();
+  return {
+    partials: fragments.map((fragment) => {
+      parser.push(fragment);
+      return parser.value();
+    }),
+  };
+}

@@ -13,9 +13,19 @@
  * deeply frozen; containers that did not change since the last read are the
  * same objects, so `===` tells what changed.
  *
+ * A partial string never ends in half of a surrogate pair: a high surrogate
+ * at the end of an unfinished string is held back until its pair arrives
+ * (raw or as a `\u` escape).
+ *
+ * A key repeated in one object keeps its first value, in every partial and in
+ * the whole value (`JSON.parse` keeps the last one): the later values are
+ * read, checked, and left out. So a field never changes type, and the whole
+ * value is the last partial, completed.
+ *
  * The grammar is strict JSON (RFC 8259), as `JSON.parse` reads it: after a
- * syntax error the parser stops, keeps the last good value and reports the
- * error from `finish()`. Nesting deeper than `maxDepth` is an error too, so
+ * syntax error the parser stops, the value stays what it was after the last
+ * good character (also when the error comes in the same fragment), and
+ * `finish()` reports the error. Nesting deeper than `maxDepth` is an error too, so
  * hostile input cannot make reading the value expensive.
  */
 
@@ -47,6 +57,8 @@ interface Frame {
   readonly items: unknown[] | Record<string, unknown>;
   /** Object frames: the key whose value is being read. */
   key: string | undefined;
+  /** Object frames: `key` is a repeat of a key the object already has, so its value is read but kept out. */
+  repeated: boolean;
 }
 
 const LITERALS: Readonly<Record<string, unknown>> = { t: true, f: false, n: null };
@@ -61,6 +73,16 @@ const isNumberChar = (code: number) => (code >= 0x30 && code <= 0x39) || code ==
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
   else target[key] = value;
+}
+
+/**
+ * `text` without a high surrogate at its end: the first half of a pair (an
+ * emoji) whose second half has not arrived. Shown once it has, so a partial
+ * string never holds half a character.
+ */
+function withoutLoneHighSurrogate(text: string): string {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? text.slice(0, -1) : text;
 }
 
 /** The default cap on nesting. */
@@ -134,7 +156,8 @@ export class PartialJsonParser {
    */
   value(): unknown {
     if (this.readVersion === this.version) return this.readValue;
-    let child: unknown = this.mode === Mode.StringValue ? this.token : undefined;
+    if (this.mode === Mode.Failed) return this.readValue;
+    let child: unknown = this.mode === Mode.StringValue ? withoutLoneHighSurrogate(this.token) : undefined;
     for (let depth = this.stack.length - 1; depth >= 0; depth--) {
       const frame = this.stack[depth]!;
       if (frame.isArray) {
@@ -143,7 +166,7 @@ export class PartialJsonParser {
         child = Object.freeze(copy);
       } else {
         const copy: Record<string, unknown> = { ...frame.items };
-        if (child !== undefined && frame.key !== undefined) setOwn(copy, frame.key, child);
+        if (child !== undefined && frame.key !== undefined && !frame.repeated) setOwn(copy, frame.key, child);
         child = Object.freeze(copy);
       }
     }
@@ -195,7 +218,7 @@ export class PartialJsonParser {
     } else if (char === '[' || char === '{') {
       if (this.stack.length >= this.maxDepth) return this.fail(`JSON nested deeper than ${this.maxDepth}`, i);
       const isArray = char === '[';
-      this.stack.push({ isArray, items: isArray ? [] : {}, key: undefined });
+      this.stack.push({ isArray, items: isArray ? [] : {}, key: undefined, repeated: false });
       this.mode = isArray ? Mode.ArrayFirst : Mode.ObjectFirst;
       this.version++;
     } else if (char === '-' || (char >= '0' && char <= '9')) {
@@ -230,7 +253,9 @@ export class PartialJsonParser {
       if (char === '"') {
         i += 1;
         if (this.mode === Mode.StringKey) {
-          this.stack[this.stack.length - 1]!.key = this.token;
+          const frame = this.stack[this.stack.length - 1]!;
+          frame.key = this.token;
+          frame.repeated = Object.hasOwn(frame.items, this.token);
           this.mode = Mode.Colon;
         } else this.commit(this.token);
         return i;
@@ -285,7 +310,7 @@ export class PartialJsonParser {
       return;
     }
     if (frame.isArray) (frame.items as unknown[]).push(value);
-    else setOwn(frame.items as Record<string, unknown>, frame.key!, value);
+    else if (!frame.repeated) setOwn(frame.items as Record<string, unknown>, frame.key!, value);
     frame.key = undefined;
     this.mode = Mode.After;
   }
@@ -297,6 +322,8 @@ export class PartialJsonParser {
   }
 
   private fail(reason: string, i: number): false {
+    // The value stays what the last good character showed: worked out now, kept from here on.
+    this.value();
     this.failure = new SyntaxError(`${reason} in JSON at position ${this.position + i}`);
     this.mode = Mode.Failed;
     return false;
