@@ -1,4 +1,4 @@
-import { defer, filter, map, Subject } from 'rxjs';
+import { asapScheduler, defer, filter, lastValueFrom, map, observeOn, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
 import { parseJsonAsItStreams, type JsonSnapshot, type DeepPartial } from '../src/operators/parseJsonAsItStreams.js';
@@ -245,6 +245,70 @@ describe('parseJsonAsItStreams', () => {
         });
       });
     });
+  });
+
+  describe('restarts are never guessed', () => {
+    // The new text differs early ("other" for "first") and ends in the same 40 characters as the old one.
+    const ending = ',"padding":"' + 'x'.repeat(40);
+    const first = '{"a":"first"' + ending;
+    const other = '{"a":"other"' + ending;
+    const Answer = z.object({ a: z.string(), padding: z.string() });
+
+    it('snapshots made elsewhere: a restart whose text ends like the old one is parsed afresh, and the validated value is the new text\'s', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-|', { a: snapshot(first), b: snapshot(other), c: snapshot(other + '"}') });
+        expectObservable(source.pipe(parseJsonAsItStreams({ schema: Answer }), map((value) => value.value ?? value.partial))).toBe('-a-b-c-(v|)', {
+          a: { a: 'first', padding: 'x'.repeat(40) },
+          b: { a: 'other', padding: 'x'.repeat(40) },
+          c: { a: 'other', padding: 'x'.repeat(40) },
+          v: { a: 'other', padding: 'x'.repeat(40) },
+        });
+      });
+    });
+
+    it('behind accumulateContent: a fresh request (the explicit mark) starts the parse over, whatever its text ends with', () => {
+      const text = (content: string): ChatCompletionChunk => ({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-|', {
+          a: text(first),
+          b: markStreamStart(text(other), { resumed: false }),
+          c: text('"}'),
+        });
+        expectObservable(source.pipe(accumulateContent(), parseJsonAsItStreams({ schema: Answer }), map((value) => value.value ?? value.partial))).toBe('-a-b-c-(v|)', {
+          a: { a: 'first', padding: 'x'.repeat(40) },
+          b: { a: 'other', padding: 'x'.repeat(40) },
+          c: { a: 'other', padding: 'x'.repeat(40) },
+          v: { a: 'other', padding: 'x'.repeat(40) },
+        });
+      });
+    });
+  });
+
+  it('behind an asynchronous step (observeOn) still reads only the new text of each snapshot: 200 KB in 2,000 fragments', async () => {
+    let code = '';
+    for (let i = 0; code.length < 200_000; i++) code += `const value${i} = "text ${i}"; // \u2713\n`;
+    const document = JSON.stringify({ path: 'src/app.ts', code });
+    const chunks = new Subject<ChatCompletionChunk>();
+    const slice = String.prototype.slice;
+    let longest = 0;
+    const done = lastValueFrom(chunks.pipe(accumulateContent(), observeOn(asapScheduler), parseJsonAsItStreams()));
+    String.prototype.slice = function (this: string, ...bounds: [number?, number?]) {
+      longest = Math.max(longest, this.length);
+      return slice.apply(this, bounds);
+    };
+    try {
+      for (let k = 0; k < 2_000; k++) {
+        const piece = slice.call(document, Math.floor((k * document.length) / 2_000), Math.floor(((k + 1) * document.length) / 2_000));
+        chunks.next({ id: 'c1', choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+        await Promise.resolve();
+      }
+      chunks.complete();
+      const last = await done;
+      expect(last.partial).toEqual(JSON.parse(document));
+    } finally {
+      String.prototype.slice = slice;
+    }
+    expect(longest).toBeLessThan(1_000);
   });
 
   it('types the partial value as a deep-partial of the schema output and the value as the output', () => {

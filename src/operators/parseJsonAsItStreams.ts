@@ -59,11 +59,13 @@ export interface ParseJsonAsItStreamsOptions<Schema extends StandardSchemaV1 = S
  * number, literal or key is left out, so the value only grows. Each string is
  * parsed incrementally: a snapshot costs the parse of its new text (plus a
  * shallow copy of the containers still open), never a re-parse of the whole.
- * The new text comes from what `accumulateContent` says each snapshot's chunk
- * appended, so not even reading it touches the whole string; for snapshots
- * made elsewhere, after one was skipped (a `filter` in between) or behind an
- * asynchronous step (`observeOn`, `auditTime`), it is read out of the string. A string that does not extend the previous
- * one (the request restarted) starts its parse over. Parsed values are deeply
+ * The new text comes from the mark `accumulateContent` puts on each snapshot
+ * (what its chunk appended), in any pipeline (behind `filter`, `share` or
+ * `observeOn` too), so not even reading it touches the whole string. Restarts
+ * are never guessed: a snapshot of a new fold (a fresh request) starts the
+ * parse over; snapshots made elsewhere are compared in full with the text
+ * parsed so far (so they cost in proportion to the text), and the parse
+ * starts over unless the new text begins with the whole old one. Parsed values are deeply
  * frozen, and containers that did not change keep their identity.
  *
  * With a `schema`, the answer is validated when the stream completes: one
@@ -105,14 +107,19 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
       let chunk = 0;
       const withParses = map((snapshot: ChatCompletionSnapshot): JsonSnapshot => {
         const mark = appendedOf(snapshot);
+        // Marked snapshots say whether they continue the last one (the same fold: texts only grow)
+        // or start over (a new fold); unmarked ones are compared in full.
+        const relation: Relation = mark === undefined ? 'unknown' : mark.fold === fold ? 'extends' : 'restart';
         // The mark holds the new text only for a consumer that saw the snapshot just before.
-        const appended: Appended | undefined = mark !== undefined && mark.fold === fold && mark.chunk === chunk + 1 ? mark : undefined;
+        const appended: Appended | undefined = relation === 'extends' && mark!.chunk === chunk + 1 ? mark : undefined;
         fold = mark?.fold;
         chunk = mark?.chunk ?? 0;
         const addedArguments = appended?.toolCalls;
+        // When calls moved (one opened before open ones), a position may hold another call now.
+        const callRelation: Relation = relation === 'extends' && appended !== undefined && addedArguments === undefined ? 'unknown' : relation;
         const toolCalls = snapshot.toolCalls.map((call, i) => {
           const added = addedArguments?.[i];
-          const parsed = (calls[i] ??= new StreamedJson()).update(call.function.arguments, typeof added === 'string' ? added : undefined);
+          const parsed = (calls[i] ??= new StreamedJson()).update(call.function.arguments, callRelation, typeof added === 'string' ? added : undefined);
           const before = previousCalls[i];
           return before && before.parsedArguments === parsed && sameCall(before, call) ? before : extended(call, { parsedArguments: parsed });
         });
@@ -120,7 +127,7 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
         let partial: unknown;
         if (answerFrom === 'content') {
           answer = content;
-          partial = content.update(snapshot.content, appended?.content);
+          partial = content.update(snapshot.content, relation, appended?.content);
         } else {
           const i = snapshot.toolCalls.findIndex((call) => call.function.name === answerFrom.toolName);
           answer = i === -1 ? undefined : calls[i];
@@ -134,37 +141,43 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
     });
 }
 
+/**
+ * How a text stands to the one parsed before: it extends it (a snapshot of
+ * the same fold), it starts over (a new fold: a fresh request), or nobody
+ * said (a snapshot made elsewhere: it is compared in full).
+ */
+type Relation = 'extends' | 'restart' | 'unknown';
+
 /** One growing JSON text and its incremental parse. */
 class StreamedJson {
   private parser = new PartialJsonParser();
-  private length = 0;
-  /** The last characters parsed, to tell a continuation from a restart without reading the whole text. */
-  private tail = '';
+  /** The text parsed so far (the snapshot's own string, not a copy). */
+  private text = '';
 
   /**
-   * Parses what `text` adds to the previous text (starting over if it does
-   * not extend it) and returns the best parse. `added`, when known, is what
+   * Parses what `text` adds to the previous text and returns the best parse;
+   * starts over when `text` does not extend it. `added`, when known, is what
    * was appended to the previous text to make `text`: then `text` itself is
-   * not read (reading a string built by `+=` copies the whole of it).
+   * not read (reading a string built by `+=` copies the whole of it). Nothing
+   * is guessed: a text of unknown relation extends the previous one only if
+   * it starts with the whole of it.
    */
-  update(text: string, added?: string): unknown {
-    if (added !== undefined && this.length + added.length === text.length) {
-      if (added !== '') this.append(added);
+  update(text: string, relation: Relation, added?: string): unknown {
+    const length = this.text.length;
+    if (added !== undefined && relation === 'extends' && length + added.length === text.length) {
+      if (added !== '' && !this.parser.failed) this.parser.push(added);
+      this.text = text;
       return this.parser.value();
     }
-    if (text.length < this.length || (this.length > 0 && text.slice(this.length - this.tail.length, this.length) !== this.tail)) {
+    const extendsText = relation === 'extends' ? text.length >= length : relation === 'unknown' && text.length >= length && text.startsWith(this.text);
+    if (!extendsText) {
       this.parser = new PartialJsonParser();
-      this.length = 0;
-      this.tail = '';
+      this.text = '';
     }
-    if (text.length > this.length) this.append(detached(text.slice(this.length)));
+    const from = this.text.length;
+    if (text.length > from && !this.parser.failed) this.parser.push(detached(text.slice(from)));
+    this.text = text;
     return this.parser.value();
-  }
-
-  private append(piece: string): void {
-    if (!this.parser.failed) this.parser.push(piece);
-    this.length += piece.length;
-    this.tail = detached((this.tail + piece).slice(-TAIL));
   }
 
   finish(): unknown {
@@ -180,9 +193,6 @@ class StreamedJson {
 function detached(piece: string): string {
   return (' ' + piece).slice(1);
 }
-
-/** How many trailing characters are compared to detect a restart. */
-const TAIL = 32;
 
 function sameCall(parsed: ParsedToolCall, call: ToolCallSnapshot): boolean {
   return parsed.id === call.id && parsed.index === call.index && parsed.function === call.function;
