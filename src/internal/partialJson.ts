@@ -98,7 +98,7 @@ export class PartialJsonParser {
   private escape = '';
   /** Characters consumed, for error positions. */
   private position = 0;
-  /** Raised whenever the visible value changes. */
+  /** Raised whenever the visible value changes (and only then: a closing quote or bracket shows nothing new). */
   private version = 0;
   private readVersion = -1;
   private readValue: unknown = undefined;
@@ -257,7 +257,7 @@ export class PartialJsonParser {
           frame.key = this.token;
           frame.repeated = Object.hasOwn(frame.items, this.token);
           this.mode = Mode.Colon;
-        } else this.commit(this.token);
+        } else this.commit(this.token, withoutLoneHighSurrogate(this.token) === this.token);
         return i;
       }
       if (char === '\\') {
@@ -299,10 +299,15 @@ export class PartialJsonParser {
     this.commit(Number(this.token));
   }
 
-  /** A complete value: into its container, or as the root. */
-  private commit(value: unknown): void {
+  /**
+   * A complete value: into its container, or as the root. `shown` when the
+   * value read already showed it as it is (a string whose last character
+   * arrived, a container being closed): then the value read keeps its
+   * identity.
+   */
+  private commit(value: unknown, shown = false): void {
     this.token = '';
-    this.version++;
+    if (!shown) this.version++;
     const frame = this.stack[this.stack.length - 1];
     if (!frame) {
       this.root = value;
@@ -318,7 +323,7 @@ export class PartialJsonParser {
   /** Closes the innermost container: it never changes again, so it is frozen as it is. */
   private close(): void {
     const frame = this.stack.pop()!;
-    this.commit(Object.freeze(frame.items));
+    this.commit(Object.freeze(frame.items), true);
   }
 
   private fail(reason: string, i: number): false {

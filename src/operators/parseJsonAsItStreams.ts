@@ -1,4 +1,4 @@
-import { concatWith, defer, EMPTY, from, map, of, type Observable, type OperatorFunction } from 'rxjs';
+import { concatWith, defer, EMPTY, filter, from, map, of, type Observable, type OperatorFunction } from 'rxjs';
 import { SchemaValidationError, type SchemaIssue } from '../errors.js';
 import { appendedOf, type Appended } from '../internal/foldAppended.js';
 import { extended } from '../internal/extended.js';
@@ -19,16 +19,22 @@ export interface ParsedToolCall extends ToolCallSnapshot {
   readonly parsedArguments: unknown;
 }
 
-/** A snapshot with the structured answer parsed as far as it has streamed. */
-export interface JsonSnapshot<T = unknown> extends Omit<ChatCompletionSnapshot, 'toolCalls'> {
+/**
+ * A snapshot with the structured answer parsed as far as it has streamed. `T`
+ * is the validated value's type (a schema's output); `Raw` what the text
+ * holds (a schema's input: a field a schema transforms is still raw JSON
+ * while it streams).
+ */
+export interface JsonSnapshot<T = unknown, Raw = T> extends Omit<ChatCompletionSnapshot, 'toolCalls'> {
   /** The tool calls of choice 0, each with `parsedArguments`. */
   readonly toolCalls: readonly ParsedToolCall[];
   /**
    * The answer (the content, or the arguments of the tool named in
    * `answerFrom`) parsed as far as it has streamed: `undefined` until a value
-   * begins. It only grows: a field never changes type or disappears.
+   * begins. It only grows: a field never changes type or disappears. Typed
+   * with the schema's input: the JSON as it streams, before the schema ran.
    */
-  readonly partial: DeepPartial<T> | undefined;
+  readonly partial: DeepPartial<Raw> | undefined;
   /** Only on the value emitted when the stream completes, after the schema accepted the answer: its output. */
   readonly value?: T;
 }
@@ -68,10 +74,16 @@ export interface ParseJsonAsItStreamsOptions<Schema extends StandardSchemaV1 = S
  * starts over unless the new text begins with the whole old one. Parsed values are deeply
  * frozen, and containers that did not change keep their identity.
  *
+ * A snapshot is emitted only when it shows something new (a parse, a tool
+ * call, a finish reason, usage or a refusal); one held back is emitted at
+ * completion. `partial` is typed with the schema's input: it holds the JSON
+ * before the schema ran.
+ *
  * With a `schema`, the answer is validated when the stream completes: one
  * more value then carries the schema's output in `value`, or the stream
  * errors with `SchemaValidationError` (retryable only with
- * `retryOnMismatch`). Put `retryWithBackoff` after this operator for a
+ * `retryOnMismatch`). Without one, an answer that began but is not one
+ * complete JSON value errors the same way. Put `retryWithBackoff` after this operator for a
  * mismatch to ask again.
  *
  * ```text
@@ -91,7 +103,7 @@ export interface ParseJsonAsItStreamsOptions<Schema extends StandardSchemaV1 = S
  */
 export function parseJsonAsItStreams<Schema extends StandardSchemaV1>(
   options: ParseJsonAsItStreamsOptions<Schema> & { schema: Schema },
-): OperatorFunction<ChatCompletionSnapshot, JsonSnapshot<StandardSchemaV1.InferOutput<Schema>>>;
+): OperatorFunction<ChatCompletionSnapshot, JsonSnapshot<StandardSchemaV1.InferOutput<Schema>, StandardSchemaV1.InferInput<Schema>>>;
 export function parseJsonAsItStreams<T = unknown>(options?: ParseJsonAsItStreamsOptions): OperatorFunction<ChatCompletionSnapshot, JsonSnapshot<T>>;
 export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}): OperatorFunction<ChatCompletionSnapshot, JsonSnapshot> {
   const { schema, answerFrom = 'content', retryOnMismatch = false } = validateOptions(options);
@@ -100,7 +112,9 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
       const content = new StreamedJson();
       const calls: StreamedJson[] = [];
       let previousCalls: readonly ParsedToolCall[] = [];
+      /** The last snapshot made, and the last one emitted (a snapshot that changes no parse is held back). */
       let last: JsonSnapshot | undefined;
+      let emitted: JsonSnapshot | undefined;
       let answer: StreamedJson | undefined;
       /** The fold and chunk of the last snapshot, from its mark. */
       let fold: object | undefined;
@@ -136,8 +150,18 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
         last = extended(snapshot, { toolCalls, partial: partial as JsonSnapshot['partial'] });
         return last;
       });
-      const validateAtEnd = defer(() => (schema ? validate(schema, last, answer, retryOnMismatch) : EMPTY));
-      return source.pipe(withParses, concatWith(validateAtEnd));
+      const whenChanged = filter((made: JsonSnapshot) => {
+        if (emitted !== undefined && !parsesChanged(emitted, made)) return false;
+        emitted = made;
+        return true;
+      });
+      const atEnd = defer(() => {
+        if (schema) return validate(schema, last, answer, retryOnMismatch);
+        const unfinished = answer !== undefined && answer.began() ? notOneValue(answer, retryOnMismatch) : undefined;
+        if (unfinished) return unfinished;
+        return last !== undefined && last !== emitted ? of(last) : EMPTY;
+      });
+      return source.pipe(withParses, whenChanged, concatWith(atEnd));
     });
 }
 
@@ -182,6 +206,43 @@ class StreamedJson {
 
   finish(): unknown {
     return this.parser.finish();
+  }
+
+  /** Whether anything but whitespace arrived. */
+  began(): boolean {
+    return this.parser.failed || this.parser.value() !== undefined || this.text.trim() !== '';
+  }
+}
+
+/**
+ * Whether `made` shows something `before` did not: a new parse of the answer
+ * or of a call's arguments, a call opened or named, a finish reason, usage or
+ * a refusal. Text that changes no parse (the digits of an unfinished number,
+ * a key, whitespace, a closing quote) and reasoning alone are not a change.
+ */
+function parsesChanged(before: JsonSnapshot, made: JsonSnapshot): boolean {
+  if (before.partial !== made.partial || before.finishReason !== made.finishReason || before.usage !== made.usage || before.refusal !== made.refusal) return true;
+  const a = before.toolCalls;
+  const b = made.toolCalls;
+  if (a.length !== b.length) return true;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.parsedArguments !== y.parsedArguments || x.id !== y.id || x.function.name !== y.function.name) return true;
+  }
+  return false;
+}
+
+/** The error for an answer that is not one complete JSON value; `undefined` when it is one. */
+function notOneValue(answer: StreamedJson, retryable: boolean): Observable<never> | undefined {
+  try {
+    answer.finish();
+    return undefined;
+  } catch (error) {
+    const issue: SchemaIssue = { message: `not one complete JSON value (${(error as Error).message})` };
+    return defer(() => {
+      throw new SchemaValidationError([issue], undefined, retryable, { cause: error });
+    });
   }
 }
 
