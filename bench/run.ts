@@ -6,7 +6,7 @@
  * machine drift hits all alike; figures are medians, and ratios are medians
  * of per-round ratios (`pairedRatio`).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -17,6 +17,8 @@ import { ratioChart, table, type Row } from './report.js';
 import { rounds } from './rounds.js';
 import { fmt, kilo, max, median, min, pairedRatio, rotate } from './stats.js';
 import { simulateStorm } from './storm.js';
+import { jsonRace } from './jsonRace.js';
+import { loadavg } from 'node:os';
 
 const quick = process.argv.includes('--quick');
 const config = quick
@@ -33,15 +35,18 @@ function check(name: string, result: Result, expected: GeneratedStream): boolean
 }
 
 /** The contenders named, each run once per round after a warm-up round; ms per contender and round (NaN: wrong output). */
-function roundsOf(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds): Promise<Record<string, number[]>> {
+function roundsOf(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds, collect = true): Promise<Record<string, number[]>> {
   const chosen = Object.fromEntries(names.map((name) => [name, CONTENDERS[name]!]));
-  return rounds(chosen, count, run, (name, result) => check(name, result, expected));
+  return rounds(chosen, count, run, (name, result) => check(name, result, expected), 1, collect);
 }
 
 interface ModeFigures {
   mode: string;
   chunks: number;
+  /** Steady state: runs back to back, no forced collection (the headline). */
   times: Record<string, number[]>;
+  /** The same rounds with a full collection (`gc()`) before each run. */
+  collected: Record<string, number[]>;
 }
 
 async function throughput(): Promise<ModeFigures[]> {
@@ -55,12 +60,18 @@ async function throughput(): Promise<ModeFigures[]> {
     ['tool-call arguments, 16 KiB', tools, cut(tools.bytes, '16k')],
   ] as const) {
     const fetch = inMemoryFetch(pieces);
-    figures.push({ mode, chunks: stream.chunks, times: await roundsOf(names, stream, (contender) => contender(fetch, 'http://bench.invalid/v1')) });
+    const run = (contender: Contender) => contender(fetch, 'http://bench.invalid/v1');
+    const times = await roundsOf(names, stream, run, config.rounds, false);
+    const collected = await roundsOf(names, stream, run, config.rounds, true);
+    figures.push({ mode, chunks: stream.chunks, times, collected });
     log(`  measured ${mode}`);
   }
   const server = await startBenchServer(() => cut(text.bytes, '16k'));
   try {
-    figures.push({ mode: 'loopback HTTP', chunks: text.chunks, times: await roundsOf(names, text, (contender) => contender(globalThis.fetch as Fetch, server.url)) });
+    const run = (contender: Contender) => contender(globalThis.fetch as Fetch, server.url);
+    const times = await roundsOf(names, text, run, config.rounds, false);
+    const collected = await roundsOf(names, text, run, config.rounds, true);
+    figures.push({ mode: 'loopback HTTP', chunks: text.chunks, times, collected });
     log('  measured loopback HTTP');
   } finally {
     await server.close();
@@ -168,7 +179,8 @@ async function concurrency(): Promise<Row[]> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  log(`rxjs-llm-stream benchmark${quick ? ' (quick)' : ''}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
+  const loadAtStart = loadavg();
+  log(`rxjs-llm-stream benchmark${quick ? ' (quick)' : ''}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadAtStart.map((x) => x.toFixed(1)).join(' ')}`);
   const modes = await throughput();
   const throughputRows: Row[] = modes.flatMap((figures) =>
     Object.entries(figures.times).map(([name, times]) => ({
@@ -177,8 +189,9 @@ async function main(): Promise<void> {
       'chunks/s median': kilo(figures.chunks / (median(times) / 1000)),
       'min–max': `${kilo(figures.chunks / (max(times) / 1000))}–${kilo(figures.chunks / (min(times) / 1000))}`,
       'µs/chunk': fmt((median(times) * 1000) / figures.chunks, 3),
-      'time / FLOOR': fmt(pairedRatio(times, figures.times.FLOOR!)),
-      'time / openai create': fmt(pairedRatio(times, figures.times['openai create']!)),
+      'time / FLOOR (steady)': fmt(pairedRatio(times, figures.times.FLOOR!)),
+      'time / FLOOR (after a full collection)': fmt(pairedRatio(figures.collected[name]!, figures.collected.FLOOR!)),
+      'time / openai create (steady)': fmt(pairedRatio(times, figures.times['openai create']!)),
     })),
   );
   const ttfc = await timeToFirstChunk();
@@ -188,6 +201,8 @@ async function main(): Promise<void> {
   log('  measured heap');
   const concurrencyRows = await concurrency();
   log('  measured concurrency');
+  const jsonRows = await jsonRace(quick, log);
+  log('  measured partial JSON');
   const storm = (['none', 'full', 'equal', 'decorrelated', 0.5] as const).map((jitter) => simulateStorm(jitter, config.stormClients, Math.round(config.stormClients / 25)));
   const stormRows: Row[] = storm.map((result) => ({
     jitter: result.jitter,
@@ -198,6 +213,8 @@ async function main(): Promise<void> {
   }));
   const ttfcRows: Row[] = Object.entries(ttfc).map(([name, ms]) => ({ contender: name, 'median ms': fmt(ms, 3), 'over FLOOR (ms)': fmt(ms - ttfc.FLOOR!, 3) }));
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  const load = `load average (1, 5, 15 min) ${loadAtStart.map((x) => x.toFixed(1)).join(', ')} at the start, ${loadavg().map((x) => x.toFixed(1)).join(', ')} at the end`;
+  log(load);
 
   log('');
   log(table(throughputRows));
@@ -210,6 +227,8 @@ async function main(): Promise<void> {
   log('');
   log(table(concurrencyRows));
   log('');
+  log(table(jsonRows));
+  log('');
   log(table(stormRows));
   log(`\n${wrong.size === 0 ? 'every contender produced the exact text' : `WRONG OUTPUT: ${[...wrong].join(', ')}`}; ${seconds} s`);
 
@@ -218,11 +237,13 @@ async function main(): Promise<void> {
     const results = [
       '# Benchmark results',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${seconds} s): ${versions}. The machine is shared and noisy; every figure is a median of interleaved rounds in one process, each ratio the median of the per-round ratios (each round runs every contender once, back to back), and the ratios matter more than the absolute numbers.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${seconds} s): ${versions}; ${load}. The machine is shared and noisy; every figure is a median of interleaved rounds in one process, each ratio the median of the per-round ratios (each round runs every contender once, back to back), and the ratios matter more than the absolute numbers.`,
       '',
       '![time ratios](ratios.svg)',
       '',
       `## Throughput (${kilo(config.chunks)} chunks per stream, ${config.rounds} rounds after a warm-up)`,
+      '',
+      'Steady state (the headline): the runs follow each other as streams in an app do, with no forced collection. After a full collection: the same contenders in separate rounds with `gc()` before each run.',
       '',
       table(throughputRows),
       '',
@@ -242,12 +263,16 @@ async function main(): Promise<void> {
       '',
       table(concurrencyRows),
       '',
+      '## Partial JSON: 1 MB array of records in 4-character fragments',
+      '',
+      table(jsonRows),
+      '',
       `## Reconnect storm: ${config.stormClients} clients, a server accepting ${Math.round(config.stormClients / 25)} per 100 ms, retryWithBackoff defaults`,
       '',
       table(stormRows),
       '',
     ].join('\n');
-    writeFileSync(join(__dirname, 'RESULTS.md'), results);
+    writeFileSync(join(__dirname, 'RESULTS.md'), results + relaySection());
     const chartModes = modes.map((figures) => figures.mode);
     const chartContenders = ['library', 'openai create', 'openai stream()', 'naive'];
     writeFileSync(
@@ -260,6 +285,22 @@ async function main(): Promise<void> {
     log('wrote bench/RESULTS.md and bench/ratios.svg');
   }
   if (wrong.size > 0) process.exitCode = 1;
+}
+
+/** The relay's section of bench/RESULTS.md (written by `npm run bench:relay`), kept as it is. */
+function relaySection(): string {
+  let existing = '';
+  try {
+    existing = readFileSync(join(__dirname, 'RESULTS.md'), 'utf8');
+  } catch {
+    return '';
+  }
+  const start = existing.search(/^## .*[Rr]elay/m);
+  if (start === -1) return '';
+  const rest = existing.slice(start);
+  const next = rest.slice(3).search(/^## /m);
+  const section = next === -1 ? rest : rest.slice(0, next + 3);
+  return `\n${section.trimEnd()}\n`;
 }
 
 async function packageVersion(name: string): Promise<string> {

@@ -215,3 +215,59 @@ function feedWithoutFinish(fragments: string[]): { partials: unknown[] } {
     }),
   };
 }
+
+describe('PartialJsonParser: the value read costs in proportion to the text, not to the document', () => {
+  /** Elements copied by Array.prototype.slice while `run` runs. */
+  function countCopies(run: () => void): number {
+    const slice = Array.prototype.slice;
+    let copied = 0;
+    Array.prototype.slice = function (this: unknown[], ...bounds: [number?, number?]) {
+      copied += this.length;
+      return slice.apply(this, bounds);
+    };
+    try {
+      run();
+    } finally {
+      Array.prototype.slice = slice;
+    }
+    return copied;
+  }
+
+  it('reading after every 4-character fragment of a 4,000-record open array copies O(text) elements, not O(records × fragments)', () => {
+    const records = Array.from({ length: 4_000 }, (_, i) => ({ i, s: 'x' }));
+    const text = JSON.stringify(records);
+    const parser = new PartialJsonParser();
+    let last: unknown;
+    let reads = 0;
+    const copied = countCopies(() => {
+      for (let at = 0; at < text.length; at += 4) {
+        parser.push(text.slice(at, at + 4));
+        last = parser.current();
+        reads++;
+      }
+    });
+    expect(reads).toBeGreaterThan(10_000);
+    // Copying the open array at every read would copy about 4,000 × 10,000 / 2 = 20M elements.
+    expect(copied).toBeLessThan(40 * text.length);
+    expect(last).toEqual(records);
+    expect(parser.current()).toBe(parser.value());
+  });
+
+  it('current() is always a prefix of the latest value, only grows, and is the latest value at the end', () => {
+    fc.assert(
+      fc.property(jsonText, fc.array(fc.nat(), { maxLength: 40 }), (text, cuts) => {
+        const parser = new PartialJsonParser();
+        const seen: unknown[] = [];
+        for (const fragment of split(text, cuts)) {
+          parser.push(fragment);
+          seen.push(parser.current());
+          expect(isJsonPrefix(seen.at(-1), parser.value())).toBe(true);
+        }
+        for (let i = 0; i + 1 < seen.length; i++) expect(isJsonPrefix(seen[i], seen[i + 1])).toBe(true);
+        expect(parser.current()).toEqual(parser.value());
+        expect(parser.finish()).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

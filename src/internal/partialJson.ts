@@ -59,6 +59,8 @@ interface Frame {
   key: string | undefined;
   /** Object frames: `key` is a repeat of a key the object already has, so its value is read but kept out. */
   repeated: boolean;
+  /** Object frames: keys so far. */
+  size: number;
 }
 
 const LITERALS: Readonly<Record<string, unknown>> = { t: true, f: false, n: null };
@@ -85,6 +87,9 @@ function withoutLoneHighSurrogate(text: string): string {
   return last >= 0xd800 && last <= 0xdbff ? text.slice(0, -1) : text;
 }
 
+/** How many items of open containers a read may copy per character that arrived since the last read. */
+const COPIES_PER_CHARACTER = 16;
+
 /** The default cap on nesting. */
 export const DEFAULT_MAX_DEPTH = 512;
 
@@ -102,6 +107,8 @@ export class PartialJsonParser {
   private version = 0;
   private readVersion = -1;
   private readValue: unknown = undefined;
+  /** Characters pushed since the last fresh read. */
+  private sinceRead = 0;
   private failure: SyntaxError | undefined;
 
   constructor(private readonly maxDepth = DEFAULT_MAX_DEPTH) {}
@@ -148,6 +155,7 @@ export class PartialJsonParser {
       }
     }
     this.position += length;
+    this.sinceRead += length;
   }
 
   /**
@@ -156,6 +164,7 @@ export class PartialJsonParser {
    */
   value(): unknown {
     if (this.readVersion === this.version) return this.readValue;
+    this.sinceRead = 0;
     if (this.mode === Mode.Failed) return this.readValue;
     let child: unknown = this.mode === Mode.StringValue ? withoutLoneHighSurrogate(this.token) : undefined;
     for (let depth = this.stack.length - 1; depth >= 0; depth--) {
@@ -173,6 +182,29 @@ export class PartialJsonParser {
     this.readValue = this.stack.length > 0 ? child : this.mode === Mode.End ? this.root : child;
     this.readVersion = this.version;
     return this.readValue;
+  }
+
+  /**
+   * The value to show now: the best parse (`value()`) when a fresh one is
+   * due, else the last one read, which is a prefix of it. Reading copies the
+   * containers still open; a read that copies n of their items is due once
+   * n / 16 characters arrived since the last one (at once for small
+   * documents, and always once the value is complete). So showing a value
+   * after every fragment costs at most about 16 item copies per character,
+   * however large an open array grows, where reading `value()` every time
+   * copies the whole array every time.
+   */
+  current(): unknown {
+    if (this.readVersion === this.version) return this.readValue;
+    if (this.mode === Mode.End || this.mode === Mode.Failed || this.sinceRead * COPIES_PER_CHARACTER >= this.openItems()) return this.value();
+    return this.readValue;
+  }
+
+  /** Items and keys held by the containers still open: what a fresh read copies. */
+  private openItems(): number {
+    let count = 0;
+    for (const frame of this.stack) count += frame.isArray ? (frame.items as unknown[]).length : frame.size;
+    return count;
   }
 
   /**
@@ -218,7 +250,7 @@ export class PartialJsonParser {
     } else if (char === '[' || char === '{') {
       if (this.stack.length >= this.maxDepth) return this.fail(`JSON nested deeper than ${this.maxDepth}`, i);
       const isArray = char === '[';
-      this.stack.push({ isArray, items: isArray ? [] : {}, key: undefined, repeated: false });
+      this.stack.push({ isArray, items: isArray ? [] : {}, key: undefined, repeated: false, size: 0 });
       this.mode = isArray ? Mode.ArrayFirst : Mode.ObjectFirst;
       this.version++;
     } else if (char === '-' || (char >= '0' && char <= '9')) {
@@ -315,7 +347,10 @@ export class PartialJsonParser {
       return;
     }
     if (frame.isArray) (frame.items as unknown[]).push(value);
-    else if (!frame.repeated) setOwn(frame.items as Record<string, unknown>, frame.key!, value);
+    else if (!frame.repeated) {
+      setOwn(frame.items as Record<string, unknown>, frame.key!, value);
+      frame.size++;
+    }
     frame.key = undefined;
     this.mode = Mode.After;
   }

@@ -155,7 +155,26 @@ export function parseJsonAsItStreams(options: ParseJsonAsItStreamsOptions = {}):
         emitted = made;
         return true;
       });
+      /** `last` with the latest parses, where the ones shown were older (a large open container is copied only now and then). */
+      const latest = (made: JsonSnapshot | undefined): JsonSnapshot | undefined => {
+        if (made === undefined) return undefined;
+        let changed = false;
+        const toolCalls = made.toolCalls.map((call, i) => {
+          const newer = calls[i]?.newer();
+          if (newer === undefined || newer === call.parsedArguments) return call;
+          changed = true;
+          return extended(call, { parsedArguments: newer });
+        });
+        let partial: unknown = made.partial;
+        if (answerFrom === 'content') partial = content.newer() ?? made.partial;
+        else {
+          const i = made.toolCalls.findIndex((call) => call.function.name === answerFrom.toolName);
+          if (i !== -1) partial = toolCalls[i]!.parsedArguments;
+        }
+        return changed || partial !== made.partial ? extended(made, { toolCalls, partial: partial as JsonSnapshot['partial'] }) : made;
+      };
       const atEnd = defer(() => {
+        last = latest(last);
         if (schema) return validate(schema, last, answer, retryOnMismatch);
         const unfinished = answer !== undefined && answer.began() ? notOneValue(answer, retryOnMismatch) : undefined;
         if (unfinished) return unfinished;
@@ -191,7 +210,7 @@ class StreamedJson {
     if (added !== undefined && relation === 'extends' && length + added.length === text.length) {
       if (added !== '' && !this.parser.failed) this.parser.push(added);
       this.text = text;
-      return this.parser.value();
+      return this.parser.current();
     }
     const extendsText = relation === 'extends' ? text.length >= length : relation === 'unknown' && text.length >= length && text.startsWith(this.text);
     if (!extendsText) {
@@ -201,11 +220,17 @@ class StreamedJson {
     const from = this.text.length;
     if (text.length > from && !this.parser.failed) this.parser.push(detached(text.slice(from)));
     this.text = text;
-    return this.parser.value();
+    return this.parser.current();
   }
 
   finish(): unknown {
     return this.parser.finish();
+  }
+
+  /** The latest parse when the one last shown is older (see `PartialJsonParser.current`); `undefined` when it is the latest. */
+  newer(): unknown {
+    const latest = this.parser.value();
+    return latest === this.parser.current() && !this.parser.failed ? undefined : latest;
   }
 
   /** Whether anything but whitespace arrived. */
