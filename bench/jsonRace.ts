@@ -76,9 +76,9 @@ const contenders: Record<string, Race> = {
 };
 
 /** Runs the race; returns the table rows (ms medians and ratios to `@streamparser/json`). */
-export async function jsonRace(quick: boolean, log: (line: string) => void): Promise<Row[]> {
+export async function jsonRace(quick: boolean, log: (line: string) => void, roundCount?: number): Promise<Row[]> {
   const size = quick ? 100_000 : 1_000_000;
-  const rounds = quick ? 1 : 5;
+  const rounds = roundCount ?? (quick ? 1 : 5);
   const text = recordsArray(size);
   const whole: unknown = JSON.parse(text);
   const parts = fragmentsOf(text);

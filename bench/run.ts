@@ -21,9 +21,18 @@ import { jsonRace } from './jsonRace.js';
 import { loadavg } from 'node:os';
 
 const quick = process.argv.includes('--quick');
+/**
+ * `--short`: the full sizes (100k-chunk streams, 500 concurrent streams, 1 MB
+ * of partial JSON) with fewer rounds, FLOOR and the library only in the
+ * throughput rounds, and no 1M-chunk scaling or heap run: for a loaded
+ * machine. Prints only, like `--quick`.
+ */
+const short = process.argv.includes('--short');
 const config = quick
-  ? { chunks: 10_000, rounds: 2, scaling: [10_000, 30_000], heapChunks: 50_000, ttfcRequests: 10, concurrent: 50, concurrentChunks: 300, stormClients: 2_000 }
-  : { chunks: 100_000, rounds: 11, scaling: [10_000, 100_000, 1_000_000], heapChunks: 1_000_000, ttfcRequests: 50, concurrent: 500, concurrentChunks: 2_000, stormClients: 10_000 };
+  ? { chunks: 10_000, rounds: 2, scaling: [10_000, 30_000], heapChunks: 50_000, ttfcRequests: 10, concurrent: 50, concurrentChunks: 300, concurrentRounds: 2, stormClients: 2_000 }
+  : short
+    ? { chunks: 100_000, rounds: 5, scaling: [10_000, 100_000], heapChunks: 100_000, ttfcRequests: 20, concurrent: 500, concurrentChunks: 2_000, concurrentRounds: 3, stormClients: 10_000 }
+    : { chunks: 100_000, rounds: 11, scaling: [10_000, 100_000, 1_000_000], heapChunks: 1_000_000, ttfcRequests: 50, concurrent: 500, concurrentChunks: 2_000, concurrentRounds: 5, stormClients: 10_000 };
 const gc = (globalThis as { gc?: () => void }).gc;
 const wrong = new Set<string>();
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -50,7 +59,7 @@ interface ModeFigures {
 }
 
 async function throughput(): Promise<ModeFigures[]> {
-  const names = Object.keys(CONTENDERS);
+  const names = short ? ['FLOOR', 'library'] : Object.keys(CONTENDERS);
   const text = generateStream(config.chunks, 'text');
   const tools = generateStream(config.chunks, 'tools', 43);
   const figures: ModeFigures[] = [];
@@ -104,7 +113,7 @@ async function scaling(): Promise<Row[]> {
     const stream = generateStream(size, 'text', 11);
     const fetch = inMemoryFetch(cut(stream.bytes, '16k'));
         // Small sizes get more rounds, so warm-up and noise weigh the same at every size.
-    const count = quick ? 2 : Math.max(3, Math.min(40, Math.round(2_000_000 / size)));
+    const count = quick ? 2 : Math.max(3, Math.min(short ? 10 : 40, Math.round(2_000_000 / size)));
     const times = await roundsOf(['FLOOR', 'library'], stream, (contender) => contender(fetch, 'http://bench.invalid/v1'), count);
     rows.push({
       chunks: kilo(size),
@@ -150,7 +159,7 @@ async function concurrency(): Promise<Row[]> {
   const server = await startBenchServer(() => cut(stream.bytes, '16k'));
   const rows: Record<string, { rates: number[]; delays: number[] }> = { FLOOR: { rates: [], delays: [] }, library: { rates: [], delays: [] } };
   try {
-    for (let round = -1; round < (quick ? 2 : 5); round++) {
+    for (let round = -1; round < config.concurrentRounds; round++) {
       for (const name of rotate(['FLOOR', 'library'], round + 1)) {
         const histogram = monitorEventLoopDelay({ resolution: 5 });
         histogram.enable();
@@ -191,7 +200,7 @@ async function main(): Promise<void> {
       'µs/chunk': fmt((median(times) * 1000) / figures.chunks, 3),
       'time / FLOOR (steady)': fmt(pairedRatio(times, figures.times.FLOOR!)),
       'time / FLOOR (after a full collection)': fmt(pairedRatio(figures.collected[name]!, figures.collected.FLOOR!)),
-      'time / openai create (steady)': fmt(pairedRatio(times, figures.times['openai create']!)),
+      'time / openai create (steady)': figures.times['openai create'] ? fmt(pairedRatio(times, figures.times['openai create']!)) : '–',
     })),
   );
   const ttfc = await timeToFirstChunk();
@@ -201,7 +210,7 @@ async function main(): Promise<void> {
   log('  measured heap');
   const concurrencyRows = await concurrency();
   log('  measured concurrency');
-  const jsonRows = await jsonRace(quick, log);
+  const jsonRows = await jsonRace(quick, log, short ? 3 : undefined);
   log('  measured partial JSON');
   const storm = (['none', 'full', 'equal', 'decorrelated', 0.5] as const).map((jitter) => simulateStorm(jitter, config.stormClients, Math.round(config.stormClients / 25)));
   const stormRows: Row[] = storm.map((result) => ({
@@ -232,7 +241,7 @@ async function main(): Promise<void> {
   log(table(stormRows));
   log(`\n${wrong.size === 0 ? 'every contender produced the exact text' : `WRONG OUTPUT: ${[...wrong].join(', ')}`}; ${seconds} s`);
 
-  if (!quick) {
+  if (!quick && !short) {
     const versions = `Node ${process.version} on ${platform()}/${arch()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; openai ${await packageVersion('openai')}, rxjs ${await packageVersion('rxjs')}, eventsource-parser ${await packageVersion('eventsource-parser')}`;
     const results = [
       '# Benchmark results',
