@@ -12,10 +12,10 @@
  * (`JSON.stringify`, `Object.keys`, `Reflect.ownKeys`, spreads, deep
  * equality). It costs what a property in the snapshot's literal costs;
  * `Object.defineProperty` or a `WeakMap` entry per snapshot cost 0.5–3 µs.
- * A copy (`{ ...snapshot }`) has no mark, and a snapshot made by another
- * copy of the package (its ESM and CJS builds loaded side by side) has none
- * this copy can read: such snapshots are read as snapshots made elsewhere
- * (the text is compared in full), never wrongly.
+ * A copy (`{ ...snapshot }`) has no mark: it is read as a snapshot made
+ * elsewhere (the text is compared in full), never wrongly. The ESM and CJS
+ * copies of the package share one way to put and read marks (`sharedAccess`),
+ * so a mark made by one is read by the other.
  */
 /** What the chunk that made a snapshot appended to the top-level (choice 0) texts of the snapshot before it. */
 export interface Appended {
@@ -79,9 +79,33 @@ class AppendedMark extends Target {
   }
 }
 
+/** Puts and reads marks: one pair for every copy of the package. */
+interface MarkAccess {
+  readonly put: (target: object, mark: Appended) => void;
+  readonly of: (target: object) => Appended | undefined;
+}
+
+/**
+ * The ESM and CJS copies of the package share the first copy's pair (frozen,
+ * on `globalThis` under a `Symbol.for` key), so a snapshot folded by one copy
+ * has a mark the other can read. The pair holds no state: the mark is on the
+ * snapshot.
+ */
+const ACCESS_KEY = Symbol.for('rxjs-llm-stream.appendedMarkAccess');
+const access: MarkAccess = sharedAccess();
+
+function sharedAccess(): MarkAccess {
+  const holder = globalThis as { [ACCESS_KEY]?: Partial<MarkAccess> };
+  const existing = holder[ACCESS_KEY];
+  if (typeof existing === 'object' && existing !== null && typeof existing.put === 'function' && typeof existing.of === 'function') return existing as MarkAccess;
+  const created: MarkAccess = Object.freeze({ put: AppendedMark.put, of: AppendedMark.of });
+  Object.defineProperty(holder, ACCESS_KEY, { value: created });
+  return created;
+}
+
 /** Marks `snapshot` with what its chunk appended. Once per snapshot, when it is made. */
 export function putAppended(snapshot: object, mark: Appended): void {
-  AppendedMark.put(snapshot, mark);
+  access.put(snapshot, mark);
 }
 
 /**
@@ -90,5 +114,16 @@ export function putAppended(snapshot: object, mark: Appended): void {
  */
 export function appendedOf(snapshot: unknown): Appended | undefined {
   if (typeof snapshot !== 'object' || snapshot === null) return undefined;
-  return AppendedMark.of(snapshot);
+  const mark = access.of(snapshot) as Partial<Appended> | undefined;
+  if (typeof mark !== 'object' || mark === null) return undefined;
+  const { fold, chunk, content, reasoning, refusal, toolCalls } = mark;
+  const valid =
+    typeof fold === 'object' &&
+    fold !== null &&
+    typeof chunk === 'number' &&
+    typeof content === 'string' &&
+    typeof reasoning === 'string' &&
+    typeof refusal === 'string' &&
+    (toolCalls === undefined || Array.isArray(toolCalls));
+  return valid ? (mark as Appended) : undefined;
 }
