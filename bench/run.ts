@@ -6,7 +6,7 @@
  * machine drift hits all alike; figures are medians, and ratios are medians
  * of per-round ratios (`pairedRatio`).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -17,11 +17,22 @@ import { ratioChart, table, type Row } from './report.js';
 import { rounds } from './rounds.js';
 import { fmt, kilo, max, median, min, pairedRatio, rotate } from './stats.js';
 import { simulateStorm } from './storm.js';
+import { jsonRace } from './jsonRace.js';
+import { loadavg } from 'node:os';
 
 const quick = process.argv.includes('--quick');
+/**
+ * `--short`: the full sizes (100k-chunk streams, 500 concurrent streams, 1 MB
+ * of partial JSON) with fewer rounds, FLOOR and the library only in the
+ * throughput rounds, and no 1M-chunk scaling or heap run: for a loaded
+ * machine. Prints only, like `--quick`.
+ */
+const short = process.argv.includes('--short');
 const config = quick
-  ? { chunks: 10_000, rounds: 2, scaling: [10_000, 30_000], heapChunks: 50_000, ttfcRequests: 10, concurrent: 50, concurrentChunks: 300, stormClients: 2_000 }
-  : { chunks: 100_000, rounds: 11, scaling: [10_000, 100_000, 1_000_000], heapChunks: 1_000_000, ttfcRequests: 50, concurrent: 500, concurrentChunks: 2_000, stormClients: 10_000 };
+  ? { chunks: 10_000, rounds: 2, scaling: [10_000, 30_000], heapChunks: 50_000, ttfcRequests: 10, concurrent: 50, concurrentChunks: 300, concurrentRounds: 2, stormClients: 2_000 }
+  : short
+    ? { chunks: 100_000, rounds: 5, scaling: [10_000, 100_000], heapChunks: 100_000, ttfcRequests: 20, concurrent: 500, concurrentChunks: 2_000, concurrentRounds: 3, stormClients: 10_000 }
+    : { chunks: 100_000, rounds: 11, scaling: [10_000, 100_000, 1_000_000], heapChunks: 1_000_000, ttfcRequests: 50, concurrent: 500, concurrentChunks: 2_000, concurrentRounds: 5, stormClients: 10_000 };
 const gc = (globalThis as { gc?: () => void }).gc;
 const wrong = new Set<string>();
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -33,19 +44,22 @@ function check(name: string, result: Result, expected: GeneratedStream): boolean
 }
 
 /** The contenders named, each run once per round after a warm-up round; ms per contender and round (NaN: wrong output). */
-function roundsOf(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds): Promise<Record<string, number[]>> {
+function roundsOf(names: string[], expected: GeneratedStream, run: (contender: Contender) => Promise<Result>, count = config.rounds, collect = true): Promise<Record<string, number[]>> {
   const chosen = Object.fromEntries(names.map((name) => [name, CONTENDERS[name]!]));
-  return rounds(chosen, count, run, (name, result) => check(name, result, expected));
+  return rounds(chosen, count, run, (name, result) => check(name, result, expected), 1, collect);
 }
 
 interface ModeFigures {
   mode: string;
   chunks: number;
+  /** Steady state: runs back to back, no forced collection (the headline). */
   times: Record<string, number[]>;
+  /** The same rounds with a full collection (`gc()`) before each run. */
+  collected: Record<string, number[]>;
 }
 
 async function throughput(): Promise<ModeFigures[]> {
-  const names = Object.keys(CONTENDERS);
+  const names = short ? ['FLOOR', 'library'] : Object.keys(CONTENDERS);
   const text = generateStream(config.chunks, 'text');
   const tools = generateStream(config.chunks, 'tools', 43);
   const figures: ModeFigures[] = [];
@@ -55,12 +69,18 @@ async function throughput(): Promise<ModeFigures[]> {
     ['tool-call arguments, 16 KiB', tools, cut(tools.bytes, '16k')],
   ] as const) {
     const fetch = inMemoryFetch(pieces);
-    figures.push({ mode, chunks: stream.chunks, times: await roundsOf(names, stream, (contender) => contender(fetch, 'http://bench.invalid/v1')) });
+    const run = (contender: Contender) => contender(fetch, 'http://bench.invalid/v1');
+    const times = await roundsOf(names, stream, run, config.rounds, false);
+    const collected = await roundsOf(names, stream, run, config.rounds, true);
+    figures.push({ mode, chunks: stream.chunks, times, collected });
     log(`  measured ${mode}`);
   }
   const server = await startBenchServer(() => cut(text.bytes, '16k'));
   try {
-    figures.push({ mode: 'loopback HTTP', chunks: text.chunks, times: await roundsOf(names, text, (contender) => contender(globalThis.fetch as Fetch, server.url)) });
+    const run = (contender: Contender) => contender(globalThis.fetch as Fetch, server.url);
+    const times = await roundsOf(names, text, run, config.rounds, false);
+    const collected = await roundsOf(names, text, run, config.rounds, true);
+    figures.push({ mode: 'loopback HTTP', chunks: text.chunks, times, collected });
     log('  measured loopback HTTP');
   } finally {
     await server.close();
@@ -93,7 +113,7 @@ async function scaling(): Promise<Row[]> {
     const stream = generateStream(size, 'text', 11);
     const fetch = inMemoryFetch(cut(stream.bytes, '16k'));
         // Small sizes get more rounds, so warm-up and noise weigh the same at every size.
-    const count = quick ? 2 : Math.max(3, Math.min(40, Math.round(2_000_000 / size)));
+    const count = quick ? 2 : Math.max(3, Math.min(short ? 10 : 40, Math.round(2_000_000 / size)));
     const times = await roundsOf(['FLOOR', 'library'], stream, (contender) => contender(fetch, 'http://bench.invalid/v1'), count);
     rows.push({
       chunks: kilo(size),
@@ -139,7 +159,7 @@ async function concurrency(): Promise<Row[]> {
   const server = await startBenchServer(() => cut(stream.bytes, '16k'));
   const rows: Record<string, { rates: number[]; delays: number[] }> = { FLOOR: { rates: [], delays: [] }, library: { rates: [], delays: [] } };
   try {
-    for (let round = -1; round < (quick ? 2 : 5); round++) {
+    for (let round = -1; round < config.concurrentRounds; round++) {
       for (const name of rotate(['FLOOR', 'library'], round + 1)) {
         const histogram = monitorEventLoopDelay({ resolution: 5 });
         histogram.enable();
@@ -168,7 +188,8 @@ async function concurrency(): Promise<Row[]> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  log(`rxjs-llm-stream benchmark${quick ? ' (quick)' : ''}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
+  const loadAtStart = loadavg();
+  log(`rxjs-llm-stream benchmark${quick ? ' (quick)' : ''}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadAtStart.map((x) => x.toFixed(1)).join(' ')}`);
   const modes = await throughput();
   const throughputRows: Row[] = modes.flatMap((figures) =>
     Object.entries(figures.times).map(([name, times]) => ({
@@ -177,8 +198,9 @@ async function main(): Promise<void> {
       'chunks/s median': kilo(figures.chunks / (median(times) / 1000)),
       'min–max': `${kilo(figures.chunks / (max(times) / 1000))}–${kilo(figures.chunks / (min(times) / 1000))}`,
       'µs/chunk': fmt((median(times) * 1000) / figures.chunks, 3),
-      'time / FLOOR': fmt(pairedRatio(times, figures.times.FLOOR!)),
-      'time / openai create': fmt(pairedRatio(times, figures.times['openai create']!)),
+      'time / FLOOR (steady)': fmt(pairedRatio(times, figures.times.FLOOR!)),
+      'time / FLOOR (after a full collection)': fmt(pairedRatio(figures.collected[name]!, figures.collected.FLOOR!)),
+      'time / openai create (steady)': figures.times['openai create'] ? fmt(pairedRatio(times, figures.times['openai create']!)) : '–',
     })),
   );
   const ttfc = await timeToFirstChunk();
@@ -188,6 +210,8 @@ async function main(): Promise<void> {
   log('  measured heap');
   const concurrencyRows = await concurrency();
   log('  measured concurrency');
+  const jsonRows = await jsonRace(quick, log, short ? 3 : undefined);
+  log('  measured partial JSON');
   const storm = (['none', 'full', 'equal', 'decorrelated', 0.5] as const).map((jitter) => simulateStorm(jitter, config.stormClients, Math.round(config.stormClients / 25)));
   const stormRows: Row[] = storm.map((result) => ({
     jitter: result.jitter,
@@ -198,6 +222,8 @@ async function main(): Promise<void> {
   }));
   const ttfcRows: Row[] = Object.entries(ttfc).map(([name, ms]) => ({ contender: name, 'median ms': fmt(ms, 3), 'over FLOOR (ms)': fmt(ms - ttfc.FLOOR!, 3) }));
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  const load = `load average (1, 5, 15 min) ${loadAtStart.map((x) => x.toFixed(1)).join(', ')} at the start, ${loadavg().map((x) => x.toFixed(1)).join(', ')} at the end`;
+  log(load);
 
   log('');
   log(table(throughputRows));
@@ -210,19 +236,23 @@ async function main(): Promise<void> {
   log('');
   log(table(concurrencyRows));
   log('');
+  log(table(jsonRows));
+  log('');
   log(table(stormRows));
   log(`\n${wrong.size === 0 ? 'every contender produced the exact text' : `WRONG OUTPUT: ${[...wrong].join(', ')}`}; ${seconds} s`);
 
-  if (!quick) {
+  if (!quick && !short) {
     const versions = `Node ${process.version} on ${platform()}/${arch()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; openai ${await packageVersion('openai')}, rxjs ${await packageVersion('rxjs')}, eventsource-parser ${await packageVersion('eventsource-parser')}`;
     const results = [
       '# Benchmark results',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${seconds} s): ${versions}. The machine is shared and noisy; every figure is a median of interleaved rounds in one process, each ratio the median of the per-round ratios (each round runs every contender once, back to back), and the ratios matter more than the absolute numbers.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench\` (${seconds} s): ${versions}; ${load}. The machine is shared and noisy; every figure is a median of interleaved rounds in one process, each ratio the median of the per-round ratios (each round runs every contender once, back to back), and the ratios matter more than the absolute numbers.`,
       '',
       '![time ratios](ratios.svg)',
       '',
       `## Throughput (${kilo(config.chunks)} chunks per stream, ${config.rounds} rounds after a warm-up)`,
+      '',
+      'Steady state (the headline): the runs follow each other as streams in an app do, with no forced collection. After a full collection: the same contenders in separate rounds with `gc()` before each run.',
       '',
       table(throughputRows),
       '',
@@ -242,12 +272,16 @@ async function main(): Promise<void> {
       '',
       table(concurrencyRows),
       '',
+      '## Partial JSON: 1 MB array of records in 4-character fragments',
+      '',
+      table(jsonRows),
+      '',
       `## Reconnect storm: ${config.stormClients} clients, a server accepting ${Math.round(config.stormClients / 25)} per 100 ms, retryWithBackoff defaults`,
       '',
       table(stormRows),
       '',
     ].join('\n');
-    writeFileSync(join(__dirname, 'RESULTS.md'), results);
+    writeFileSync(join(__dirname, 'RESULTS.md'), results + relaySection());
     const chartModes = modes.map((figures) => figures.mode);
     const chartContenders = ['library', 'openai create', 'openai stream()', 'naive'];
     writeFileSync(
@@ -260,6 +294,22 @@ async function main(): Promise<void> {
     log('wrote bench/RESULTS.md and bench/ratios.svg');
   }
   if (wrong.size > 0) process.exitCode = 1;
+}
+
+/** The relay's section of bench/RESULTS.md (written by `npm run bench:relay`), kept as it is. */
+function relaySection(): string {
+  let existing = '';
+  try {
+    existing = readFileSync(join(__dirname, 'RESULTS.md'), 'utf8');
+  } catch {
+    return '';
+  }
+  const start = existing.search(/^## .*[Rr]elay/m);
+  if (start === -1) return '';
+  const rest = existing.slice(start);
+  const next = rest.slice(3).search(/^## /m);
+  const section = next === -1 ? rest : rest.slice(0, next + 3);
+  return `\n${section.trimEnd()}\n`;
 }
 
 async function packageVersion(name: string): Promise<string> {

@@ -3,7 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { NetworkError } from '../src/errors.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff.js';
-import { appendedOf, APPENDED } from '../src/internal/foldAppended.js';
+import { appendedOf } from '../src/internal/foldAppended.js';
 import { markStreamStart } from '../src/streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionDelta, ChatCompletionSnapshot, ChoiceSnapshot, ToolCallDelta, ToolCallSnapshot, Usage } from '../src/types.js';
 
@@ -469,17 +469,20 @@ describe('accumulateContent', () => {
       expect(folded.at(-1)!.snapshot).toMatchObject({ content: 'abYesc', reasoning: 'r1r2hmx', refusal: 'no' });
     });
 
-    it('is no property of the snapshot, and is gone once the delivery is over or behind an asynchronous step', async () => {
+    it('travels on the snapshot itself: read after the delivery and behind an asynchronous step, invisible to JSON and Object.keys, and no slot on globalThis', async () => {
       const [{ snapshot, mark }] = await foldMarked([chunk({ content: 'Hi' })]);
       expect(mark).toMatchObject({ chunk: 1, content: 'Hi' });
       expect(JSON.parse(JSON.stringify(snapshot))).toEqual({ id: 'c1', model: 'm', content: 'Hi', reasoning: '', refusal: '', toolCalls: [], finishReason: null, choices: [expect.anything()] });
       expect(Reflect.ownKeys(snapshot).filter((key) => typeof key === 'symbol')).toEqual([]);
-      expect(appendedOf(snapshot)).toBeUndefined();
-      expect(APPENDED).toBe(Symbol.for('rxjs-llm-stream.appendedSlot'));
+      expect(Object.getPrototypeOf(snapshot)).toBe(Object.prototype);
+      expect(appendedOf(snapshot)).toBe(mark);
+      expect(appendedOf({ ...snapshot })).toBeUndefined();
+      // No slot naming the snapshot being delivered; only the stateless way to read marks, shared by the package's copies.
+      expect(Object.getOwnPropertySymbols(globalThis).map(String).filter((key) => key.includes('rxjs-llm-stream'))).toEqual(['Symbol(rxjs-llm-stream.appendedMarkAccess)']);
       const late = await lastValueFrom(
-        from([chunk({ content: 'a' }), chunk({ content: 'b' })]).pipe(accumulateContent(), observeOn(asapScheduler), map(appendedOf), toArray()),
+        from([chunk({ content: 'a' }), chunk({ content: 'b' })]).pipe(accumulateContent(), observeOn(asapScheduler), map((each) => appendedOf(each)?.content), toArray()),
       );
-      expect(late).toEqual([undefined, undefined]);
+      expect(late).toEqual(['a', 'b']);
     });
 
     it('gives, behind a synchronous filter or copy, the mark of the snapshot delivered, and nothing for a copy', async () => {
@@ -512,8 +515,8 @@ describe('accumulateContent', () => {
           }),
         ),
       );
-      // During the inner delivery only the inner snapshot is named; after it, the outer one again.
-      expect(seen).toEqual(['inner undefined', 'outer']);
+      // Each snapshot carries its own mark, whoever delivers what when.
+      expect(seen).toEqual(['inner outer', 'outer']);
     });
 
     it('gives a fold that starts over a new identity, and a resumed fold its old one, counting on', () => {

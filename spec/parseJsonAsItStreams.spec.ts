@@ -1,4 +1,4 @@
-import { defer, filter, map, Subject } from 'rxjs';
+import { asapScheduler, defer, filter, lastValueFrom, map, observeOn, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { z } from 'zod';
 import { parseJsonAsItStreams, type JsonSnapshot, type DeepPartial } from '../src/operators/parseJsonAsItStreams.js';
@@ -115,7 +115,7 @@ describe('parseJsonAsItStreams', () => {
 
   it('starts a parse over when the text does not extend the previous one (a restarted request)', () => {
     rx.run(({ cold, expectObservable }) => {
-      const source = cold('-a-b-c-|', { a: snapshot('{"city":"Oslo","days":[1,'), b: snapshot('["x'), c: snapshot('{"city":"Bergen","days":[1,2]') });
+      const source = cold('-a-b-c-|', { a: snapshot('{"city":"Oslo","days":[1,'), b: snapshot('["x'), c: snapshot('{"city":"Bergen","days":[1,2]}') });
       expectObservable(source.pipe(parseJsonAsItStreams(), mapParses())).toBe('-a-b-c-|', {
         a: { partial: { city: 'Oslo', days: [1] }, value: undefined, calls: [] },
         b: { partial: ['x'], value: undefined, calls: [] },
@@ -128,12 +128,13 @@ describe('parseJsonAsItStreams', () => {
     const outputs: JsonSnapshot[] = [];
     rx.run(({ cold }) => {
       const first = call(0, 'log', '{"a":{"b":1},"c":[');
-      cold('-a-b-c-|', { a: snapshot('{"x":[1,', [first]), b: snapshot('{"x":[1,  ', [first]), c: snapshot('{"x":[1,2,', [first]) })
+      cold('-a-b-c-', { a: snapshot('{"x":[1,', [first]), b: snapshot('{"x":[1,  ', [first]), c: snapshot('{"x":[1,2,', [first]) })
         .pipe(parseJsonAsItStreams())
         .subscribe((value) => outputs.push(value));
     });
-    const [a, b, c] = outputs;
-    expect(b!.partial).toBe(a!.partial);
+    // b changes no parse, so it is not emitted at all.
+    expect(outputs).toHaveLength(2);
+    const [a, c] = outputs;
     expect(c!.partial).not.toBe(a!.partial);
     expect(c!.toolCalls[0]).toBe(a!.toolCalls[0]);
     expect(Object.isFrozen(c!.partial)).toBe(true);
@@ -146,8 +147,11 @@ describe('parseJsonAsItStreams', () => {
       const values = Object.fromEntries([...text].map((_, i) => [String.fromCharCode(0x100 + i), snapshot(text.slice(0, i + 1))]));
       cold(`${Object.keys(values).join('')}|`, values).pipe(parseJsonAsItStreams({ schema: Weather })).subscribe((value) => outputs.push(value));
     });
-    expect(outputs).toHaveLength(text.length + 1);
+    expect(outputs.length).toBeGreaterThan(10);
+    expect(outputs.length).toBeLessThan(text.length);
     for (let i = 0; i + 1 < outputs.length; i++) expect(isJsonPrefix(outputs[i]!.partial, outputs[i + 1]!.partial)).toBe(true);
+    // Every emission but the validated value shows a parse the one before did not.
+    for (let i = 0; i + 2 < outputs.length; i++) expect(outputs[i + 1]!.partial).not.toEqual(outputs[i]!.partial);
     expect(outputs.at(-1)!.value).toEqual(JSON.parse(text));
   });
 
@@ -244,6 +248,146 @@ describe('parseJsonAsItStreams', () => {
           c: { partial: undefined, value: undefined, calls: [{ k: true }, [1, 2]] },
         });
       });
+    });
+  });
+
+  describe('restarts are never guessed', () => {
+    // The new text differs early ("other" for "first") and ends in the same 40 characters as the old one.
+    const ending = ',"padding":"' + 'x'.repeat(40);
+    const first = '{"a":"first"' + ending;
+    const other = '{"a":"other"' + ending;
+    const Answer = z.object({ a: z.string(), padding: z.string() });
+
+    it('snapshots made elsewhere: a restart whose text ends like the old one is parsed afresh, and the validated value is the new text\'s', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-|', { a: snapshot(first), b: snapshot(other), c: snapshot(other + '"}') });
+        // c closes the string and the object: no parse changes, so it is not emitted.
+        expectObservable(source.pipe(parseJsonAsItStreams({ schema: Answer }), map((value) => value.value ?? value.partial))).toBe('-a-b---(v|)', {
+          a: { a: 'first', padding: 'x'.repeat(40) },
+          b: { a: 'other', padding: 'x'.repeat(40) },
+          v: { a: 'other', padding: 'x'.repeat(40) },
+        });
+      });
+    });
+
+    it('behind accumulateContent: a fresh request (the explicit mark) starts the parse over, whatever its text ends with', () => {
+      const text = (content: string): ChatCompletionChunk => ({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-|', {
+          a: text(first),
+          b: markStreamStart(text(other), { resumed: false }),
+          c: text('"}'),
+        });
+        expectObservable(source.pipe(accumulateContent(), parseJsonAsItStreams({ schema: Answer }), map((value) => value.value ?? value.partial))).toBe('-a-b---(v|)', {
+          a: { a: 'first', padding: 'x'.repeat(40) },
+          b: { a: 'other', padding: 'x'.repeat(40) },
+          v: { a: 'other', padding: 'x'.repeat(40) },
+        });
+      });
+    });
+  });
+
+  it('behind an asynchronous step (observeOn) still reads only the new text of each snapshot: 200 KB in 2,000 fragments', async () => {
+    let code = '';
+    for (let i = 0; code.length < 200_000; i++) code += `const value${i} = "text ${i}"; // \u2713\n`;
+    const document = JSON.stringify({ path: 'src/app.ts', code });
+    const chunks = new Subject<ChatCompletionChunk>();
+    const slice = String.prototype.slice;
+    let longest = 0;
+    const done = lastValueFrom(chunks.pipe(accumulateContent(), observeOn(asapScheduler), parseJsonAsItStreams()));
+    String.prototype.slice = function (this: string, ...bounds: [number?, number?]) {
+      longest = Math.max(longest, this.length);
+      return slice.apply(this, bounds);
+    };
+    try {
+      for (let k = 0; k < 2_000; k++) {
+        const piece = slice.call(document, Math.floor((k * document.length) / 2_000), Math.floor(((k + 1) * document.length) / 2_000));
+        chunks.next({ id: 'c1', choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+        await Promise.resolve();
+      }
+      chunks.complete();
+      const last = await done;
+      expect(last.partial).toEqual(JSON.parse(document));
+    } finally {
+      String.prototype.slice = slice;
+    }
+    expect(longest).toBeLessThan(1_000);
+  });
+
+  describe('emits when a parse changes', () => {
+    it('skips snapshots whose text changes no parse (an unfinished number, a key, a closing quote or brace), and emits a change of finish reason', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-d-e-f-g-|', {
+          a: snapshot('{"a":1'),
+          b: snapshot('{"a":12'),
+          c: snapshot('{"a":12 '),
+          d: snapshot('{"a":12 ,"bb'),
+          e: snapshot('{"a":12 ,"bb":"x'),
+          f: snapshot('{"a":12 ,"bb":"x"}'),
+          g: { ...snapshot('{"a":12 ,"bb":"x"}'), finishReason: 'stop' },
+        });
+        expectObservable(source.pipe(parseJsonAsItStreams(), map((value) => [value.partial, value.finishReason]))).toBe('-a---c---e---g-|', {
+          a: [{}, null],
+          c: [{ a: 12 }, null],
+          e: [{ a: 12, bb: 'x' }, null],
+          g: [{ a: 12, bb: 'x' }, 'stop'],
+        });
+      });
+    });
+
+    it('emits a change of a tool call\'s parsed arguments, and at completion the last snapshot when it was held back', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-b-c-|', {
+          a: snapshot('', [call(0, 'f', '{"k":')]),
+          b: snapshot('', [call(0, 'f', '{"k":1')]),
+          c: snapshot('', [call(0, 'f', '{"k":1}')]),
+        });
+        expectObservable(source.pipe(parseJsonAsItStreams(), map((value) => [value.toolCalls[0]!.function.arguments, value.toolCalls[0]!.parsedArguments]))).toBe('-a---c-|', {
+          a: ['{"k":', {}],
+          c: ['{"k":1}', { k: 1 }],
+        });
+        const held = cold('-a-b-|', { a: snapshot('[1,'), b: snapshot('[1, ') });
+        expectObservable(held.pipe(parseJsonAsItStreams({ answerFrom: { toolName: 'none' } }), map((value) => value.content))).toBe('-a---(b|)', { a: '[1,', b: '[1, ' });
+      });
+    });
+  });
+
+  describe('without a schema, an answer that is not JSON ends in a typed error', () => {
+    it.each([
+      ['truncated', '{"a":[1,2'],
+      ['invalid after the last good character', '{"a":1}}'],
+      ['not JSON at all', 'Sure! Here is'],
+    ])('%s: SchemaValidationError, not a silent completion', (_name, text) => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-|', { a: snapshot(text) });
+        expectObservable(source.pipe(parseJsonAsItStreams(), map(() => 'v'))).toBe(
+          '-a-#',
+          { a: 'v' },
+          expect.objectContaining({ name: 'SchemaValidationError', issues: [{ message: expect.stringContaining('not one complete JSON value') }] }),
+        );
+      });
+    });
+
+    it('completes quietly when the answer never began (a reply with tool calls only)', () => {
+      rx.run(({ cold, expectObservable }) => {
+        const source = cold('-a-|', { a: snapshot('', [call(0, 'f', '{"k":1}')]) });
+        expectObservable(source.pipe(parseJsonAsItStreams(), map(() => 'v'))).toBe('-a-|', { a: 'v' });
+      });
+    });
+  });
+
+  it('types the partial value with the schema\'s input (what the text holds) and the value with its output', () => {
+    const Shape = z.object({ count: z.string().transform((text) => text.length) });
+    rx.run(({ cold }) => {
+      cold('-a-|', { a: snapshot('{"count":"abc"}') })
+        .pipe(parseJsonAsItStreams({ schema: Shape }))
+        .subscribe((value) => {
+          const raw: string | undefined = value.partial?.count;
+          const counted: number | undefined = value.value?.count;
+          // @ts-expect-error the partial holds the raw string, not the transformed number
+          const wrong: number | undefined = value.partial?.count;
+          expect([raw, counted, wrong]).toBeDefined();
+        });
     });
   });
 

@@ -128,3 +128,146 @@ describe('PartialJsonParser', () => {
     expect(() => parser.finish()).toThrow(/nested deeper than 64/);
   });
 });
+
+/** Every string inside `value` (keys excluded). */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.values(value).flatMap(stringsIn);
+}
+
+const endsInLoneHighSurrogate = (text: string) => {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 0xd800 && last <= 0xdbff;
+};
+
+describe('PartialJsonParser: right, not just monotone', () => {
+  // Documents whose strings hold emoji, some written as escapes (\ud83d\ude00), never a lone surrogate.
+  const emojiText = fc
+    .tuple(fc.jsonValue({ maxDepth: 3, stringUnit: fc.constantFrom('a', '中', '😀', '🎉') }), fc.boolean())
+    .map(([value, escaped]) => {
+      const text = JSON.stringify(value);
+      return escaped ? text.replace(/😀/g, '\\ud83d\\ude00') : text;
+    });
+
+  it('never shows half of a surrogate pair at the end of a partial string, however the text is cut', () => {
+    fc.assert(
+      fc.property(emojiText, fc.array(fc.nat(), { maxLength: 60 }), (text, cuts) => {
+        const { partials, whole } = feed(split(text, cuts));
+        expect(whole).toEqual(JSON.parse(text));
+        for (const partial of partials) expect(stringsIn(partial).filter(endsInLoneHighSurrogate)).toEqual([]);
+        for (let i = 0; i + 1 < partials.length; i++) expect(isJsonPrefix(partials[i], partials[i + 1])).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('holds back a high surrogate until its pair arrives, raw or escaped', () => {
+    for (const [first, second] of [
+      ['{"a":"x\ud83d', '\ude00"}'],
+      ['{"a":"x\\ud83d', '\\ude00"}'],
+    ]) {
+      const parser = new PartialJsonParser();
+      parser.push(first!);
+      expect(parser.value()).toEqual({ a: 'x' });
+      parser.push(second!);
+      expect(parser.value()).toEqual({ a: 'x😀' });
+    }
+  });
+
+  it('keeps the first value of a repeated key, in every partial and in the whole value: a field never changes type', () => {
+    const member = fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value));
+    fc.assert(
+      fc.property(member, member, member, fc.array(fc.nat(), { maxLength: 40 }), (first, second, third, cuts) => {
+        const text = `{"a":${first},"b":1,"a":${second},"a":${third}}`;
+        const { partials, whole } = feed(split(text, cuts));
+        const all = [...partials, whole];
+        for (let i = 0; i + 1 < all.length; i++) expect(isJsonPrefix(all[i], all[i + 1])).toBe(true);
+        expect(whole).toEqual({ a: JSON.parse(first), b: 1 });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('after a syntax error, stays at the value of the last good character, however the text is cut', () => {
+    fc.assert(
+      fc.property(jsonText, fc.constantFrom('}', ']', 'x', ',', '"', '}}'), fc.array(fc.nat(), { maxLength: 40 }), (text, garbage, cuts) => {
+        const { partials } = feedWithoutFinish(split(text + garbage, cuts));
+        for (let i = 0; i + 1 < partials.length; i++) expect(isJsonPrefix(partials[i], partials[i + 1])).toBe(true);
+        expect(partials[partials.length - 1]).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reads {"a":1 then }} as {} then { a: 1 }, not undefined', () => {
+    const { partials } = feedWithoutFinish(['{"a":1', '}}']);
+    expect(partials).toEqual([{}, { a: 1 }]);
+  });
+});
+
+function feedWithoutFinish(fragments: string[]): { partials: unknown[] } {
+  const parser = new PartialJsonParser();
+  return {
+    partials: fragments.map((fragment) => {
+      parser.push(fragment);
+      return parser.value();
+    }),
+  };
+}
+
+describe('PartialJsonParser: the value read costs in proportion to the text, not to the document', () => {
+  /** Elements copied by Array.prototype.slice while `run` runs. */
+  function countCopies(run: () => void): number {
+    const slice = Array.prototype.slice;
+    let copied = 0;
+    Array.prototype.slice = function (this: unknown[], ...bounds: [number?, number?]) {
+      copied += this.length;
+      return slice.apply(this, bounds);
+    };
+    try {
+      run();
+    } finally {
+      Array.prototype.slice = slice;
+    }
+    return copied;
+  }
+
+  it('reading after every 4-character fragment of a 4,000-record open array copies O(text) elements, not O(records × fragments)', () => {
+    const records = Array.from({ length: 4_000 }, (_, i) => ({ i, s: 'x' }));
+    const text = JSON.stringify(records);
+    const parser = new PartialJsonParser();
+    let last: unknown;
+    let reads = 0;
+    const copied = countCopies(() => {
+      for (let at = 0; at < text.length; at += 4) {
+        parser.push(text.slice(at, at + 4));
+        last = parser.current();
+        reads++;
+      }
+    });
+    expect(reads).toBeGreaterThan(10_000);
+    // Copying the open array at every read would copy about 4,000 × 10,000 / 2 = 20M elements.
+    expect(copied).toBeLessThan(40 * text.length);
+    expect(last).toEqual(records);
+    expect(parser.current()).toBe(parser.value());
+  });
+
+  it('current() is always a prefix of the latest value, only grows, and is the latest value at the end', () => {
+    fc.assert(
+      fc.property(jsonText, fc.array(fc.nat(), { maxLength: 40 }), (text, cuts) => {
+        const parser = new PartialJsonParser();
+        const seen: unknown[] = [];
+        for (const fragment of split(text, cuts)) {
+          parser.push(fragment);
+          seen.push(parser.current());
+          expect(isJsonPrefix(seen.at(-1), parser.value())).toBe(true);
+        }
+        for (let i = 0; i + 1 < seen.length; i++) expect(isJsonPrefix(seen[i], seen[i + 1])).toBe(true);
+        expect(parser.current()).toEqual(parser.value());
+        expect(parser.finish()).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,42 +1,36 @@
 /**
- * What one chunk appended to a snapshot, handed along with the snapshot. An
+ * What one chunk appended to a snapshot, carried on the snapshot itself. An
  * operator after `accumulateContent` that reads the text as it grows (the
  * partial JSON parser) takes the new characters from here instead of slicing
  * them out of the snapshot's strings: those are built by `+=`, which V8 keeps
  * as a rope, and reading any part of a rope copies the whole string first. So
  * a consumer of the mark costs in proportion to the new text, not the document.
  *
- * The mark is not stored on the snapshot. While `accumulateContent` hands a
- * snapshot downstream, one shared slot names the fold that made it (and the
- * fold knows its last snapshot); `appendedOf(snapshot)` asks the slot, and
- * works out the mark only then. So an operator that reads it during the
- * delivery (synchronously, as `map` does, also behind `filter`, `tap` or
- * `share`) gets it, and a pipeline that never reads it pays one read and two
- * writes per chunk. After the delivery, or behind an asynchronous step
- * (`observeOn`, `auditTime`), there is no mark and the consumer reads the
- * whole strings. (A non-enumerable property per snapshot, the first design,
- * cost an `Object.defineProperty` per chunk: about a fifth of the whole
- * pipeline's time on a stream of small chunks.)
- *
- * The slot lives on `globalThis` under a `Symbol.for` key, so the ESM and CJS
- * copies of the package share it; a mark of another shape (another version
- * of the package) counts as none.
+ * The mark is a private field of the snapshot (see `AppendedMark`): it
+ * travels wherever the snapshot goes, after the delivery, behind `observeOn`,
+ * `share`, zone.js or any other asynchronous step, and nothing else sees it
+ * (`JSON.stringify`, `Object.keys`, `Reflect.ownKeys`, spreads, deep
+ * equality). It costs what a property in the snapshot's literal costs;
+ * `Object.defineProperty` or a `WeakMap` entry per snapshot cost 0.5–3 µs.
+ * A copy (`{ ...snapshot }`) has no mark: it is read as a snapshot made
+ * elsewhere (the text is compared in full), never wrongly. The ESM and CJS
+ * copies of the package share one way to put and read marks (`sharedAccess`),
+ * so a mark made by one is read by the other.
  */
-import type { ChatCompletionSnapshot } from '../types.js';
-
 /** What the chunk that made a snapshot appended to the top-level (choice 0) texts of the snapshot before it. */
 export interface Appended {
   /**
    * The fold that made the snapshot: the same object for every snapshot of
    * one response (also across a resumption), a new one when the fold starts
-   * over.
+   * over (a fresh request).
    */
   readonly fold: object;
   /**
    * The count of chunks this fold has folded, this one included. The texts
    * below extend the snapshot of the same `fold` whose `chunk` is one less,
    * and nothing else: a consumer that did not see that one (a `filter` or
-   * `auditTime` in between, a restart) must read the whole strings instead.
+   * `auditTime` in between) must read the rest of the strings instead; within
+   * one `fold`, texts only grow.
    */
   readonly chunk: number;
   readonly content: string;
@@ -51,53 +45,76 @@ export interface Appended {
   readonly toolCalls: readonly string[] | undefined;
 }
 
-/** What a fold puts in the slot while it delivers a snapshot. */
-export interface AppendedSource {
-  /** The snapshot being delivered: the fold's last. */
-  readonly delivered: object | undefined;
-  /** Works out what the chunk that made `delivered` appended. */
-  readonly appended: () => Appended | undefined;
-}
-
-/** The key of the slot on `globalThis`. Shared by every copy of the package. */
-export const APPENDED: unique symbol = Symbol.for('rxjs-llm-stream.appendedSlot') as never;
-
-const slot: { current: AppendedSource | undefined } = sharedSlot();
-
-function sharedSlot(): { current: AppendedSource | undefined } {
-  const holder = globalThis as { [APPENDED]?: { current: AppendedSource | undefined } };
-  const existing = holder[APPENDED];
-  if (typeof existing === 'object' && existing !== null) return existing;
-  const created = { current: undefined };
-  Object.defineProperty(holder, APPENDED, { value: created });
-  return created;
-}
-
 /**
- * Hands `snapshot` (the last of `source`) to `subscriber` with the slot
- * naming `source`, which works the mark out when someone asks. The slot is
- * put back as it was afterwards, so a delivery inside a delivery (a fold
- * feeding another) nests. One read and two writes per snapshot.
+ * A base class whose constructor returns the object it is given, so a
+ * subclass's private field is added to that object (a plain snapshot), not
+ * to a new instance.
  */
-export function deliverWithAppended(subscriber: { next(value: ChatCompletionSnapshot): void }, snapshot: ChatCompletionSnapshot, source: AppendedSource): void {
-  const outer = slot.current;
-  slot.current = source;
-  try {
-    subscriber.next(snapshot);
-  } finally {
-    slot.current = outer;
+class Target {
+  constructor(target: object) {
+    return target as Target;
   }
 }
 
 /**
- * The `Appended` of `snapshot` while `accumulateContent` delivers it;
- * otherwise `undefined`, as for a snapshot that did not come from
- * `accumulateContent` (or a mark of another shape).
+ * Puts a mark on a snapshot as a private field: invisible to everything but
+ * this class (`Object.keys`, `Reflect.ownKeys`, `JSON.stringify`, spreads,
+ * jest's `toEqual` and `util.isDeepStrictEqual` do not see it), as cheap to
+ * add as a property in the literal, and kept by the object wherever it goes.
+ */
+class AppendedMark extends Target {
+  readonly #mark: Appended;
+
+  private constructor(target: object, mark: Appended) {
+    super(target);
+    this.#mark = mark;
+  }
+
+  static put(target: object, mark: Appended): void {
+    new AppendedMark(target, mark);
+  }
+
+  static of(target: object): Appended | undefined {
+    return #mark in target ? (target as AppendedMark).#mark : undefined;
+  }
+}
+
+/** Puts and reads marks: one pair for every copy of the package. */
+interface MarkAccess {
+  readonly put: (target: object, mark: Appended) => void;
+  readonly of: (target: object) => Appended | undefined;
+}
+
+/**
+ * The ESM and CJS copies of the package share the first copy's pair (frozen,
+ * on `globalThis` under a `Symbol.for` key), so a snapshot folded by one copy
+ * has a mark the other can read. The pair holds no state: the mark is on the
+ * snapshot.
+ */
+const ACCESS_KEY = Symbol.for('rxjs-llm-stream.appendedMarkAccess');
+const access: MarkAccess = sharedAccess();
+
+function sharedAccess(): MarkAccess {
+  const holder = globalThis as { [ACCESS_KEY]?: Partial<MarkAccess> };
+  const existing = holder[ACCESS_KEY];
+  if (typeof existing === 'object' && existing !== null && typeof existing.put === 'function' && typeof existing.of === 'function') return existing as MarkAccess;
+  const created: MarkAccess = Object.freeze({ put: AppendedMark.put, of: AppendedMark.of });
+  Object.defineProperty(holder, ACCESS_KEY, { value: created });
+  return created;
+}
+
+/** Marks `snapshot` with what its chunk appended. Once per snapshot, when it is made. */
+export function putAppended(snapshot: object, mark: Appended): void {
+  access.put(snapshot, mark);
+}
+
+/**
+ * The `Appended` mark `accumulateContent` put on `snapshot`; `undefined` for
+ * a snapshot made elsewhere or a copy.
  */
 export function appendedOf(snapshot: unknown): Appended | undefined {
-  const source = slot.current;
-  if (source === undefined || typeof snapshot !== 'object' || snapshot === null || source.delivered !== snapshot || typeof source.appended !== 'function') return undefined;
-  const mark = source.appended() as Partial<Appended> | undefined;
+  if (typeof snapshot !== 'object' || snapshot === null) return undefined;
+  const mark = access.of(snapshot) as Partial<Appended> | undefined;
   if (typeof mark !== 'object' || mark === null) return undefined;
   const { fold, chunk, content, reasoning, refusal, toolCalls } = mark;
   const valid =

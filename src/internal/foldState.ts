@@ -1,6 +1,6 @@
 import { markStreamStart, streamStartOf } from '../streamStart.js';
 import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js';
-import type { Appended, AppendedSource } from './foldAppended.js';
+import { putAppended, type Appended } from './foldAppended.js';
 import { limitError, MAX_CHOICES } from './foldLimits.js';
 import { appendText, textOfParts, type TextBudget } from './foldText.js';
 import { snapshotArray } from './snapshotArray.js';
@@ -30,7 +30,7 @@ interface ChoiceState {
  * consumer that changes a snapshot (against its `readonly` types) cannot
  * change the fold.
  */
-export interface FoldState extends TextBudget, AppendedSource {
+export interface FoldState extends TextBudget {
   /** Chunks folded so far. */
   chunks: number;
   /** Names this fold in the `Appended` marks of its snapshots; a fold that starts over is a new state with a new one. */
@@ -46,8 +46,6 @@ export interface FoldState extends TextBudget, AppendedSource {
   /** The array last emitted; stale while `choicesChanged`. */
   choicesSnapshot: readonly ChoiceSnapshot[];
   choicesChanged: boolean;
-  /** The last snapshot made. */
-  delivered: ChatCompletionSnapshot | undefined;
 }
 
 const NO_CHOICES: readonly ChoiceSnapshot[] = Object.freeze([]);
@@ -75,8 +73,6 @@ export function newFoldState(): FoldState {
     zero: undefined,
     choicesSnapshot: NO_CHOICES,
     choicesChanged: false,
-    delivered: undefined,
-    appended: () => appendedAt(state),
   };
   return state;
 }
@@ -84,8 +80,8 @@ export function newFoldState(): FoldState {
 /**
  * Folds one chunk into `state` and returns the new snapshot. The work is
  * proportional to the chunk, plus one copy of the arrays of choices and tool
- * calls the chunk changed (their length is capped). What the chunk appended
- * is worked out only when asked, by `appendedAt`. A chunk's start mark
+ * calls the chunk changed (their length is capped). The snapshot carries
+ * what the chunk appended (`foldAppended.ts`), and a chunk's start mark
  * (`markStreamStart`) is passed on to its snapshot.
  */
 export function foldChunk(state: FoldState, chunk: unknown): ChatCompletionSnapshot {
@@ -204,7 +200,7 @@ function snapshotOf(state: FoldState): ChatCompletionSnapshot {
     choices: state.choicesSnapshot,
   };
   if (state.usage !== undefined) snapshot.usage = state.usage;
-  state.delivered = snapshot;
+  putAppended(snapshot, appendedAt(state));
   return snapshot;
 }
 

@@ -13,9 +13,19 @@
  * deeply frozen; containers that did not change since the last read are the
  * same objects, so `===` tells what changed.
  *
+ * A partial string never ends in half of a surrogate pair: a high surrogate
+ * at the end of an unfinished string is held back until its pair arrives
+ * (raw or as a `\u` escape).
+ *
+ * A key repeated in one object keeps its first value, in every partial and in
+ * the whole value (`JSON.parse` keeps the last one): the later values are
+ * read, checked, and left out. So a field never changes type, and the whole
+ * value is the last partial, completed.
+ *
  * The grammar is strict JSON (RFC 8259), as `JSON.parse` reads it: after a
- * syntax error the parser stops, keeps the last good value and reports the
- * error from `finish()`. Nesting deeper than `maxDepth` is an error too, so
+ * syntax error the parser stops, the value stays what it was after the last
+ * good character (also when the error comes in the same fragment), and
+ * `finish()` reports the error. Nesting deeper than `maxDepth` is an error too, so
  * hostile input cannot make reading the value expensive.
  */
 
@@ -47,6 +57,10 @@ interface Frame {
   readonly items: unknown[] | Record<string, unknown>;
   /** Object frames: the key whose value is being read. */
   key: string | undefined;
+  /** Object frames: `key` is a repeat of a key the object already has, so its value is read but kept out. */
+  repeated: boolean;
+  /** Object frames: keys so far. */
+  size: number;
 }
 
 const LITERALS: Readonly<Record<string, unknown>> = { t: true, f: false, n: null };
@@ -63,6 +77,19 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   else target[key] = value;
 }
 
+/**
+ * `text` without a high surrogate at its end: the first half of a pair (an
+ * emoji) whose second half has not arrived. Shown once it has, so a partial
+ * string never holds half a character.
+ */
+function withoutLoneHighSurrogate(text: string): string {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? text.slice(0, -1) : text;
+}
+
+/** How many items of open containers a read may copy per character that arrived since the last read. */
+const COPIES_PER_CHARACTER = 16;
+
 /** The default cap on nesting. */
 export const DEFAULT_MAX_DEPTH = 512;
 
@@ -76,10 +103,12 @@ export class PartialJsonParser {
   private escape = '';
   /** Characters consumed, for error positions. */
   private position = 0;
-  /** Raised whenever the visible value changes. */
+  /** Raised whenever the visible value changes (and only then: a closing quote or bracket shows nothing new). */
   private version = 0;
   private readVersion = -1;
   private readValue: unknown = undefined;
+  /** Characters pushed since the last fresh read. */
+  private sinceRead = 0;
   private failure: SyntaxError | undefined;
 
   constructor(private readonly maxDepth = DEFAULT_MAX_DEPTH) {}
@@ -126,6 +155,7 @@ export class PartialJsonParser {
       }
     }
     this.position += length;
+    this.sinceRead += length;
   }
 
   /**
@@ -134,7 +164,9 @@ export class PartialJsonParser {
    */
   value(): unknown {
     if (this.readVersion === this.version) return this.readValue;
-    let child: unknown = this.mode === Mode.StringValue ? this.token : undefined;
+    this.sinceRead = 0;
+    if (this.mode === Mode.Failed) return this.readValue;
+    let child: unknown = this.mode === Mode.StringValue ? withoutLoneHighSurrogate(this.token) : undefined;
     for (let depth = this.stack.length - 1; depth >= 0; depth--) {
       const frame = this.stack[depth]!;
       if (frame.isArray) {
@@ -143,13 +175,36 @@ export class PartialJsonParser {
         child = Object.freeze(copy);
       } else {
         const copy: Record<string, unknown> = { ...frame.items };
-        if (child !== undefined && frame.key !== undefined) setOwn(copy, frame.key, child);
+        if (child !== undefined && frame.key !== undefined && !frame.repeated) setOwn(copy, frame.key, child);
         child = Object.freeze(copy);
       }
     }
     this.readValue = this.stack.length > 0 ? child : this.mode === Mode.End ? this.root : child;
     this.readVersion = this.version;
     return this.readValue;
+  }
+
+  /**
+   * The value to show now: the best parse (`value()`) when a fresh one is
+   * due, else the last one read, which is a prefix of it. Reading copies the
+   * containers still open; a read that copies n of their items is due once
+   * n / 16 characters arrived since the last one (at once for small
+   * documents, and always once the value is complete). So showing a value
+   * after every fragment costs at most about 16 item copies per character,
+   * however large an open array grows, where reading `value()` every time
+   * copies the whole array every time.
+   */
+  current(): unknown {
+    if (this.readVersion === this.version) return this.readValue;
+    if (this.mode === Mode.End || this.mode === Mode.Failed || this.sinceRead * COPIES_PER_CHARACTER >= this.openItems()) return this.value();
+    return this.readValue;
+  }
+
+  /** Items and keys held by the containers still open: what a fresh read copies. */
+  private openItems(): number {
+    let count = 0;
+    for (const frame of this.stack) count += frame.isArray ? (frame.items as unknown[]).length : frame.size;
+    return count;
   }
 
   /**
@@ -195,7 +250,7 @@ export class PartialJsonParser {
     } else if (char === '[' || char === '{') {
       if (this.stack.length >= this.maxDepth) return this.fail(`JSON nested deeper than ${this.maxDepth}`, i);
       const isArray = char === '[';
-      this.stack.push({ isArray, items: isArray ? [] : {}, key: undefined });
+      this.stack.push({ isArray, items: isArray ? [] : {}, key: undefined, repeated: false, size: 0 });
       this.mode = isArray ? Mode.ArrayFirst : Mode.ObjectFirst;
       this.version++;
     } else if (char === '-' || (char >= '0' && char <= '9')) {
@@ -230,9 +285,11 @@ export class PartialJsonParser {
       if (char === '"') {
         i += 1;
         if (this.mode === Mode.StringKey) {
-          this.stack[this.stack.length - 1]!.key = this.token;
+          const frame = this.stack[this.stack.length - 1]!;
+          frame.key = this.token;
+          frame.repeated = Object.hasOwn(frame.items, this.token);
           this.mode = Mode.Colon;
-        } else this.commit(this.token);
+        } else this.commit(this.token, withoutLoneHighSurrogate(this.token) === this.token);
         return i;
       }
       if (char === '\\') {
@@ -274,10 +331,15 @@ export class PartialJsonParser {
     this.commit(Number(this.token));
   }
 
-  /** A complete value: into its container, or as the root. */
-  private commit(value: unknown): void {
+  /**
+   * A complete value: into its container, or as the root. `shown` when the
+   * value read already showed it as it is (a string whose last character
+   * arrived, a container being closed): then the value read keeps its
+   * identity.
+   */
+  private commit(value: unknown, shown = false): void {
     this.token = '';
-    this.version++;
+    if (!shown) this.version++;
     const frame = this.stack[this.stack.length - 1];
     if (!frame) {
       this.root = value;
@@ -285,7 +347,10 @@ export class PartialJsonParser {
       return;
     }
     if (frame.isArray) (frame.items as unknown[]).push(value);
-    else setOwn(frame.items as Record<string, unknown>, frame.key!, value);
+    else if (!frame.repeated) {
+      setOwn(frame.items as Record<string, unknown>, frame.key!, value);
+      frame.size++;
+    }
     frame.key = undefined;
     this.mode = Mode.After;
   }
@@ -293,10 +358,12 @@ export class PartialJsonParser {
   /** Closes the innermost container: it never changes again, so it is frozen as it is. */
   private close(): void {
     const frame = this.stack.pop()!;
-    this.commit(Object.freeze(frame.items));
+    this.commit(Object.freeze(frame.items), true);
   }
 
   private fail(reason: string, i: number): false {
+    // The value stays what the last good character showed: worked out now, kept from here on.
+    this.value();
     this.failure = new SyntaxError(`${reason} in JSON at position ${this.position + i}`);
     this.mode = Mode.Failed;
     return false;

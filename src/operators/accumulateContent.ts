@@ -1,6 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
-import { deliverWithAppended } from '../internal/foldAppended.js';
-import { subscribeLinked } from '../internal/linkedSubscriber.js';
+import { defer, map, type OperatorFunction } from 'rxjs';
 import { foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
 import { streamStartOf, type StreamStart } from '../streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
@@ -36,10 +34,11 @@ import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
  * Subscribe one subscriber at a time to a resumable pipeline. An operator
  * that maps chunks to new objects before `accumulateContent` drops the mark.
  *
- * While a snapshot is handed downstream, an operator after this one
- * (`parseJsonAsItStreams`) can also learn what its chunk appended to the
- * texts, and follow them without reading the whole strings (see
- * `internal/foldAppended.ts`).
+ * Each snapshot also carries what its chunk appended to the texts, under a
+ * `Symbol.for` key that `JSON.stringify` and `Object.keys` do not see, so an
+ * operator after this one (`parseJsonAsItStreams`) follows the texts without
+ * reading the whole strings, in any pipeline: behind `filter`, `share`,
+ * `observeOn` or any asynchronous step (see `internal/foldAppended.ts`).
  *
  * Tool calls merge by `index`; indices may start at 1 or skip. A fragment
  * without `index` opens a new call when it brings a new `id` and continues the
@@ -66,27 +65,15 @@ export function accumulateContent(): OperatorFunction<ChatCompletionChunk, ChatC
     if (token !== undefined) (byStream ??= new WeakMap()).set(token, state);
     return state;
   };
-  // A subscriber of its own rather than `map`: the snapshot must be named as
-  // the one being delivered until the delivery returns (`deliverWithAppended`).
-  // Linked (see `subscribeLinked`): one call chain fewer per chunk.
   return (source) =>
-    new Observable<ChatCompletionSnapshot>((subscriber) => {
+    defer(() => {
       let state = newFoldState();
-      return subscribeLinked(source, subscriber, {
-        next: (chunk) => {
-          let snapshot: ChatCompletionSnapshot;
-          try {
-            const start = streamStartOf(chunk);
-            if (start !== undefined) state = stateAtStart(state, start);
-            snapshot = foldChunk(state, chunk);
-          } catch (error) {
-            subscriber.error(error);
-            return;
-          }
-          deliverWithAppended(subscriber, snapshot, state);
-        },
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
+      return source.pipe(
+        map((chunk) => {
+          const start = streamStartOf(chunk);
+          if (start !== undefined) state = stateAtStart(state, start);
+          return foldChunk(state, chunk);
+        }),
+      );
     });
 }

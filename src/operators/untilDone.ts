@@ -1,6 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { concatWith, takeWhile, throwError, type OperatorFunction } from 'rxjs';
 import { StreamInterruptedError } from '../errors.js';
-import { subscribeLinked } from '../internal/linkedSubscriber.js';
 import { DONE } from '../types.js';
 
 /**
@@ -22,17 +21,12 @@ import { DONE } from '../types.js';
  * ```
  */
 export function untilDone<T>(): OperatorFunction<T | typeof DONE, T> {
-  // One linked subscriber rather than `takeWhile` plus a subscriber for the
-  // missing-DONE check (or `concatWith(throwError(...))`): this runs for
-  // every event of every stream, and each subscriber is one more call chain
-  // per value. Completing at DONE unsubscribes the source at once, so a
+  // A source that completes before DONE is followed by the error; DONE
+  // completes before it is reached, and unsubscribes the source at once, so a
   // synchronous source stops there too.
-  return (source) =>
-    new Observable<T>((subscriber) =>
-      subscribeLinked(source, subscriber, {
-        next: (value) => (value === DONE ? subscriber.complete() : subscriber.next(value)),
-        error: (error) => subscriber.error(error),
-        complete: () => subscriber.error(new StreamInterruptedError()),
-      }),
-    );
+  return (source) => source.pipe(concatWith(throwError(() => new StreamInterruptedError())), takeWhile(isNotDone));
+}
+
+function isNotDone<T>(value: T | typeof DONE): value is T {
+  return value !== DONE;
 }
