@@ -1,6 +1,5 @@
 import { createNoopMeter, metrics, SpanKind, trace, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import { defer, Observable, type MonoTypeOperatorFunction } from 'rxjs';
-import { subscribeLinked } from '../internal/linkedSubscriber.js';
 import { retryWithBackoff, type RetryWithBackoffOptions } from '../operators/retryWithBackoff.js';
 import { assertFunction, assertObject } from '../internal/validate.js';
 import { isTelemetryApi, requestAttributes, requestContent, type TelemetryApi, type TelemetryRequest } from './answerRequest.js';
@@ -143,12 +142,12 @@ export function withTelemetry<T>(options: WithTelemetryOptions): MonoTypeOperato
               }),
             );
       let ended = false;
-      subscribeLinked(attempts, subscriber, {
-        next: (value) => {
+      const subscription = attempts.subscribe({
+        next: (value: T) => {
           answer.value(value);
           subscriber.next(value);
         },
-        error: (error) => {
+        error: (error: unknown) => {
           ended = true;
           answer.failed(error);
           subscriber.error(error);
@@ -160,6 +159,7 @@ export function withTelemetry<T>(options: WithTelemetryOptions): MonoTypeOperato
         },
       });
       return () => {
+        subscription.unsubscribe();
         if (!ended) answer.cancelled();
       };
     });
