@@ -10,8 +10,8 @@
  *   node --import tsx bench/redisFollowLoop.ts [streams=200] [rounds=30]
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createClient } from 'redis';
+import { freePort } from '../spec/support/redisServer.js';
 
 const STREAMS = Number(process.argv[2] ?? 200);
 const ROUNDS = Number(process.argv[3] ?? 30);
@@ -19,14 +19,6 @@ const APPEND = `redis.call('XADD', KEYS[1], '*', 'd', ARGV[1]) redis.call('PUBLI
 const APPEND_PLAIN = `redis.call('XADD', KEYS[1], '*', 'd', ARGV[1]) return 1`;
 
 type Client = ReturnType<typeof createClient>;
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((ready) => probe.listen(0, '127.0.0.1', ready));
-  const { port } = probe.address() as { port: number };
-  await new Promise((closed) => probe.close(closed));
-  return port;
-}
 
 async function redisCpu(admin: Client): Promise<number> {
   const info = String(await admin.sendCommand(['INFO', 'cpu']));

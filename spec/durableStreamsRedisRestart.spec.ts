@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -13,7 +13,7 @@ import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { untilDone } from '../src/operators/untilDone';
 import { redisRelayStore, writeDurableStreams, type RelayLease, type RelayStore } from '../src/server/index';
 import { fromDurableStream } from '../src/sources/fromDurableStream';
-import { REDIS_SERVER, redisServerAvailable } from './support/redisServer';
+import { freePort, REDIS_SERVER, redisServerAvailable } from './support/redisServer';
 
 jest.setTimeout(120_000);
 
@@ -28,14 +28,6 @@ function startPersistentRedis(port: number, dir: string): { child: ChildProcess;
     stdio: 'ignore',
   });
   return { child, exited: new Promise<void>((done) => child.once('exit', () => done())) };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((ready) => probe.listen(0, '127.0.0.1', ready));
-  const { port } = probe.address() as { port: number };
-  await new Promise((closed) => probe.close(closed));
-  return port;
 }
 
 /** Retries a store write until Redis answers again (a producer retries its appends in order). */

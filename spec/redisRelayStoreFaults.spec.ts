@@ -1,22 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { selectedFlavours } from './support/redisClients';
-import { REDIS_SERVER, redisServerAvailable } from './support/redisServer';
+import { freePort, REDIS_SERVER, redisServerAvailable } from './support/redisServer';
 
 const run = redisServerAvailable('redisRelayStoreFaults.spec') ? describe : describe.skip;
 const ROOT = join(__dirname, '..');
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((ready) => probe.listen(0, '127.0.0.1', ready));
-  const { port } = probe.address() as { port: number };
-  await new Promise((closed) => probe.close(closed));
-  return port;
-}
 
 /** redis-server on `port`, writing every command to its AOF in `dir` at once, so a SIGKILL loses nothing it acknowledged. */
 async function startDurableRedis(port: number, dir: string): Promise<ChildProcess> {

@@ -4,6 +4,7 @@ import { httpRequestOf, prepareStreamRequest, type StreamRequest, type Transport
 import { decodeUtf8, excerpt, fetchBytes, idleTimeout, parseServerSentEvents, type EventSourceMessage } from '../internal/transport/index.js';
 import { assertObject } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
+import { sourceUrlOf } from '../internal/transport/sourceUrl.js';
 
 /**
  * How `fromDurableStream` follows the stream once it has caught up:
@@ -110,7 +111,7 @@ interface ReadState {
  */
 export function fromDurableStream<T = unknown>(options: FromDurableStreamOptions): Observable<T> {
   assertObject(`${SOURCE}: options`, options);
-  const url = urlOf(options.url);
+  const url = sourceUrlOf(SOURCE, options.url);
   const start = offsetOf(options.offset);
   const live = liveOf(options.live);
   const request = prepareStreamRequest(SOURCE, options, { url: '', body: '', headers: {}, secrets: [] });
@@ -305,31 +306,4 @@ function liveOf(value: unknown): DurableStreamLive {
   if (value === undefined) return true;
   if (value === true || value === false || value === 'sse' || value === 'long-poll') return value;
   throw new TypeError(`${SOURCE}: options.live must be true, false, 'sse' or 'long-poll'.`);
-}
-
-/** A function returning the checked URL of each request. */
-function urlOf(value: unknown): () => string {
-  if (typeof value === 'function') {
-    const pick = value as () => unknown;
-    return () => checkedUrl(`${SOURCE}: the url function's result`, pick());
-  }
-  const url = checkedUrl(`${SOURCE}: options.url`, value);
-  return () => url;
-}
-
-/** An absolute http(s) URL (a relative one resolved against the page, where there is one), without credentials. */
-function checkedUrl(where: string, value: unknown): string {
-  if (typeof value !== 'string') throw new TypeError(`${where} must be a string URL (or, for options.url, a function returning one).`);
-  const base = (globalThis as { location?: { href?: unknown } }).location?.href;
-  let url: URL;
-  try {
-    url = new URL(value, typeof base === 'string' ? base : undefined);
-  } catch {
-    throw new TypeError(`${where} is not a valid absolute URL.`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`${where} must use http: or https:, got ${url.protocol}`);
-  if (url.username !== '' || url.password !== '') {
-    throw new TypeError(`${where} must not hold credentials (user:password@ before the host); pass them in options.headers.`);
-  }
-  return url.href;
 }

@@ -5,6 +5,7 @@ import { chainState } from '../internal/retryChain.js';
 import { httpRequestOf, prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
 import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents } from '../internal/transport/index.js';
 import { assertHeaderValue, assertObject } from '../internal/validate.js';
+import { sourceUrlOf } from '../internal/transport/sourceUrl.js';
 
 export type { ServerSentEvent };
 
@@ -91,7 +92,7 @@ const SOURCE = 'fromServerSentEvents';
  */
 export function fromServerSentEvents(options: FromServerSentEventsOptions): Observable<ServerSentEvent> {
   assertObject(`${SOURCE}: options`, options);
-  const url = urlOf(options.url);
+  const url = sourceUrlOf(SOURCE, options.url);
   // As EventSource: no cached answer, from the browser's cache or a proxy. `cache: 'no-store'` (in
   // fetchBytes) makes fetch send `Cache-Control: no-cache` itself, which, unlike a header set here,
   // costs no CORS preflight in a browser.
@@ -130,33 +131,6 @@ export function fromServerSentEvents(options: FromServerSentEventsOptions): Obse
       followEventIds(memory, sent !== ''),
     );
   });
-}
-
-/** A function returning the checked URL of each subscription. */
-function urlOf(value: unknown): () => string {
-  if (typeof value === 'function') {
-    const pick = value as () => unknown;
-    return () => checkedUrl(`${SOURCE}: the url function's result`, pick());
-  }
-  const url = checkedUrl(`${SOURCE}: options.url`, value);
-  return () => url;
-}
-
-/** An absolute http(s) URL (a relative one resolved against the page, where there is one), without credentials. */
-function checkedUrl(where: string, value: unknown): string {
-  if (typeof value !== 'string') throw new TypeError(`${where} must be a string URL (or, for options.url, a function returning one).`);
-  const base = (globalThis as { location?: { href?: unknown } }).location?.href;
-  let url: URL;
-  try {
-    url = new URL(value, typeof base === 'string' ? base : undefined);
-  } catch {
-    throw new TypeError(`${where} is not a valid absolute URL.`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`${where} must use http: or https:, got ${url.protocol}`);
-  if (url.username !== '' || url.password !== '') {
-    throw new TypeError(`${where} must not hold credentials (user:password@ before the host); pass them in options.headers.`);
-  }
-  return url.href;
 }
 
 /** The UTF-8 bytes of `text` as a byte string, which is how a header value carries any id (`fetch` refuses characters above U+00FF). */
