@@ -27,7 +27,7 @@ export type { AnthropicCacheControl, AnthropicContentBlock, AnthropicMessage, An
 export type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiTool } from './requests/geminiRequest.js';
 export type { FetchLike, HeadersInput, TransportOptions } from './internal/streamRequest.js';
 export { untilDone } from './operators/untilDone.js';
-export { accumulateContent } from './operators/accumulateContent.js';
+export { accumulateContent, type UseUntilDoneBeforeAccumulateContent } from './operators/accumulateContent.js';
 export { retryWithBackoff } from './operators/retryWithBackoff.js';
 export type { Jitter, RetryEvent, RetryWithBackoffOptions } from './operators/retryWithBackoff.js';
 export {
