@@ -93,6 +93,7 @@ export { chatCompletionResponseFormat } from './structured/chatCompletionRespons
 export type { StructuredOutputOptions } from './structured/chatCompletionResponseFormat.js';
 export { responsesTextFormat } from './structured/responsesTextFormat.js';
 export { anthropicSchemaTool } from './structured/anthropicSchemaTool.js';
+export { anthropicOutputFormat } from './structured/anthropicOutputFormat.js';
 export { geminiResponseSchema } from './structured/geminiResponseSchema.js';
 export { SchemaConversionError } from './structured/schemaConversionError.js';
 export type { JsonSchemaObject, StandardJsonSchemaV1 } from './structured/standardJsonSchema.js';
