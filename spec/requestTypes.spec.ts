@@ -5,12 +5,15 @@
  * fields (the source's type argument) sends them as written.
  */
 import { lastValueFrom, toArray } from 'rxjs';
-import { fromAnthropicMessages, fromChatCompletion, fromGeminiContent, fromResponses, untilDone } from '../src/index.js';
+import { accumulateContent, fromAnthropicMessages, fromChatCompletion, fromGeminiContent, fromResponses, untilDone } from '../src/index.js';
 import { startMockChatServer, type MockChatServer } from '../src/testing/index.js';
 
 /** Never called: only compiled. */
 export function typos(): void {
   const messages = [{ role: 'user', content: 'Hi' }] as const;
+  // @ts-expect-error accumulateContent() without untilDone() first: UseUntilDoneBeforeAccumulateContent
+  fromChatCompletion({ body: { messages } }).pipe(accumulateContent());
+  fromChatCompletion({ body: { messages } }).pipe(untilDone(), accumulateContent());
   // @ts-expect-error `modle` is not a field of a Chat Completions request
   fromChatCompletion({ body: { modle: 'gpt-4o-mini', messages } });
   // @ts-expect-error `mesages` is not a field

@@ -27,7 +27,7 @@ export type { AnthropicCacheControl, AnthropicContentBlock, AnthropicMessage, An
 export type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiTool } from './requests/geminiRequest.js';
 export type { FetchLike, HeadersInput, TransportOptions } from './internal/streamRequest.js';
 export { untilDone } from './operators/untilDone.js';
-export { accumulateContent } from './operators/accumulateContent.js';
+export { accumulateContent, type UseUntilDoneBeforeAccumulateContent } from './operators/accumulateContent.js';
 export { retryWithBackoff } from './operators/retryWithBackoff.js';
 export type { Jitter, RetryEvent, RetryWithBackoffOptions } from './operators/retryWithBackoff.js';
 export {
@@ -93,6 +93,7 @@ export { chatCompletionResponseFormat } from './structured/chatCompletionRespons
 export type { StructuredOutputOptions } from './structured/chatCompletionResponseFormat.js';
 export { responsesTextFormat } from './structured/responsesTextFormat.js';
 export { anthropicSchemaTool } from './structured/anthropicSchemaTool.js';
+export { anthropicOutputFormat } from './structured/anthropicOutputFormat.js';
 export { geminiResponseSchema } from './structured/geminiResponseSchema.js';
 export { SchemaConversionError } from './structured/schemaConversionError.js';
 export type { JsonSchemaObject, StandardJsonSchemaV1 } from './structured/standardJsonSchema.js';

@@ -1,7 +1,17 @@
 import { defer, map, type OperatorFunction } from 'rxjs';
 import { foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
 import { streamStartOf, type StreamStart } from '../streamStart.js';
-import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
+import type { ChatCompletionChunk, ChatCompletionSnapshot, DONE } from '../types.js';
+
+/**
+ * What `accumulateContent()` turns into when its source still emits the `DONE`
+ * sentinel: not an operator, so `pipe` refuses it with a compile error that
+ * names the missing step. Pipe `untilDone()` before `accumulateContent()`.
+ */
+export interface UseUntilDoneBeforeAccumulateContent {
+  readonly 'pipe untilDone() before accumulateContent()': never;
+}
+
 
 /**
  * Folds chunks into a snapshot of the whole message so far, emitting a new
@@ -40,6 +50,9 @@ import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
  * reading the whole strings, in any pipeline: behind `filter`, `share`,
  * `observeOn` or any asynchronous step (see `internal/foldAppended.ts`).
  *
+ * The source must not emit `DONE`: pipe `untilDone()` first. Leaving it out
+ * is a compile error naming `UseUntilDoneBeforeAccumulateContent`.
+ *
  * Tool calls merge by `index`; indices may start at 1 or skip. A fragment
  * without `index` opens a new call when it brings a new `id` and continues the
  * last call otherwise. Mistral's array-valued `delta.content` is folded: text
@@ -54,7 +67,12 @@ import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../types.js';
  *   .subscribe(({ content, toolCalls }) => render(content, toolCalls));
  * ```
  */
-export function accumulateContent(): OperatorFunction<ChatCompletionChunk, ChatCompletionSnapshot> {
+export function accumulateContent<
+  In extends ChatCompletionChunk | typeof DONE = ChatCompletionChunk,
+>(): typeof DONE extends In
+  ? UseUntilDoneBeforeAccumulateContent
+  : OperatorFunction<In, ChatCompletionSnapshot>;
+export function accumulateContent(): OperatorFunction<ChatCompletionChunk, ChatCompletionSnapshot> | UseUntilDoneBeforeAccumulateContent {
   /** The fold of each resumable response, by its `stream` token; created at the first token. */
   let byStream: WeakMap<object, FoldState> | undefined;
   const stateAtStart = (current: FoldState, start: StreamStart): FoldState => {

@@ -40,5 +40,7 @@ export interface AnthropicMessagesRequest {
   thinking?: { type: 'enabled'; budget_tokens: number } | { type: 'disabled' };
   metadata?: { user_id?: string | null };
   service_tier?: 'auto' | 'standard_only';
+  /** JSON outputs: the reply's text follows the schema (see `anthropicOutputFormat`). */
+  output_config?: { format?: { type: 'json_schema'; schema: Record<string, unknown> }; [setting: string]: unknown };
   stream?: true;
 }
