@@ -190,6 +190,14 @@ export class ParseError extends StreamError {
  * resumed nor cancelled. Not retryable, so that a retry does not start (and
  * bill) a second answer; `cause` is the error that broke the stream. To ask
  * again anyway, subscribe again, or let `shouldRetry` accept this `name`.
+ *
+ * @example
+ * ```ts
+ * fromResponses({ apiKey, body: { model, input, background: true } }).pipe(
+ *   untilDone(),
+ *   retryWithBackoff({ shouldRetry: (error) => isRetryable(error) || (error as Error).name === 'OrphanedResponseError' }),
+ * );
+ * ```
  */
 export class OrphanedResponseError extends StreamError {
   override readonly name = 'OrphanedResponseError';
