@@ -1,6 +1,6 @@
 import { HttpClient } from '@angular/common/http';
 import { Injectable, inject } from '@angular/core';
-import { defer, switchMap, type Observable } from 'rxjs';
+import { firstValueFrom, type Observable } from 'rxjs';
 import {
   accumulateContent,
   fromServerSentEvents,
@@ -8,6 +8,7 @@ import {
   untilDone,
   withStreamStatus,
   type ChatCompletionSnapshot,
+  type FetchLike,
   type StreamState,
 } from 'rxjs-llm-stream';
 import { fromHttpClient } from 'rxjs-llm-stream/angular';
@@ -28,11 +29,15 @@ export class RelayChatService {
   ask(question: string, stop: Observable<unknown>): Observable<StreamState<ChatCompletionSnapshot>> {
     const id = crypto.randomUUID(); // the answer's id: unguessable, chosen here so a retry can name it
     // Relative URLs: same origin as the page (no `location.origin`, which does not exist under SSR).
-    // One source for every attempt: it keeps the last event id and sends it as Last-Event-ID.
-    const events$ = fromServerSentEvents({ url: `/chat/${id}`, fetch: this.fetch });
-    // Every attempt POSTs first: the first starts the answer, a later one finds it running (started: false).
-    const attempt$ = defer(() => this.http.post<{ started: boolean }>(`/chat/${id}`, { question })).pipe(switchMap(() => events$));
-    return attempt$.pipe(
+    // Every attempt POSTs first (the first starts the answer, a later one finds it running: started
+    // false), then reads the stream. Both happen inside the source's own request, so each retry of
+    // withStreamStatus subscribes the source at once, in its retry chain: the chain keeps the last
+    // event id and the retry sends it as Last-Event-ID.
+    const startThenRead: FetchLike = async (url, init) => {
+      await firstValueFrom(this.http.post<{ started: boolean }>(`/chat/${id}`, { question }));
+      return this.fetch(url, init);
+    };
+    return fromServerSentEvents({ url: `/chat/${id}`, fetch: startThenRead }).pipe(
       parseRelayedChunks(), // the relay's events back into chunks; `done` ends, `restart` starts the text over
       untilDone(),
       accumulateContent(),
