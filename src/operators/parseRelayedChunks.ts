@@ -11,7 +11,16 @@ export interface RelayedEvent {
   id?: string | undefined;
 }
 
-/** The relay's stream failed upstream (`error` event) or was cancelled (`cancelled`). */
+/**
+ * The relay's stream failed upstream (`error` event) or was cancelled (`cancelled`).
+ *
+ * @example
+ * ```ts
+ * answer$.subscribe({
+ *   error: (error) => error instanceof RelayedError && showError(`The server's answer failed (${error.upstreamName ?? 'unknown'}): ${error.message}`),
+ * });
+ * ```
+ */
 export class RelayedError extends StreamError {
   override readonly name = 'RelayedError';
   constructor(

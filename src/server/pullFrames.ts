@@ -11,7 +11,17 @@ export interface FramesDemand {
   drained(): Observable<void>;
 }
 
-/** The key of the pull hook on a frame stream; shared by every copy of the package. */
+/**
+ * The key of the pull hook on a frame stream; shared by every copy of the package.
+ *
+ * @example
+ * ```ts
+ * // A writer of your own (a WebSocket, say) that paces the relay's reads to its client:
+ * const frames = relay.frames(streamId, lastEventId);
+ * const paced = PULL_FRAMES in frames ? frames[PULL_FRAMES]({ buffered: () => socket.bufferedAmount, drained: () => timer(50).pipe(map(() => undefined)) }) : frames;
+ * paced.subscribe((frame) => socket.send(frame));
+ * ```
+ */
 export const PULL_FRAMES: unique symbol = Symbol.for('rxjs-llm-stream.pullFrames') as never;
 
 /**

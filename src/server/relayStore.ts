@@ -175,7 +175,16 @@ export interface RelayPage extends RelayLogState {
   readonly entries: readonly RelayLogEntry[];
 }
 
-/** The stream id is unknown, or its log expired. */
+/**
+ * The stream id is unknown, or its log expired.
+ *
+ * @example
+ * ```ts
+ * relay.frames(id, lastEventId).subscribe({
+ *   error: (error) => (error instanceof RelayStreamNotFoundError ? response.writeHead(404).end() : response.destroy()),
+ * });
+ * ```
+ */
 export class RelayStreamNotFoundError extends StreamError {
   override readonly name = 'RelayStreamNotFoundError';
   constructor(streamId: string) {
@@ -183,7 +192,15 @@ export class RelayStreamNotFoundError extends StreamError {
   }
 }
 
-/** A write under a lease that no longer holds the log (another producer took it over, or the log expired). */
+/**
+ * A write under a lease that no longer holds the log (another producer took it over, or the log expired).
+ *
+ * @example
+ * ```ts
+ * // A store of your own: a fenced append that lost its lease stops the producer, writing nothing.
+ * if (stored.token !== lease.token) throw new RelayLeaseLostError(lease.streamId);
+ * ```
+ */
 export class RelayLeaseLostError extends StreamError {
   override readonly name = 'RelayLeaseLostError';
   constructor(streamId: string) {
@@ -191,7 +208,16 @@ export class RelayLeaseLostError extends StreamError {
   }
 }
 
-/** The log reached the store's `maxEntries` or `maxBytes`: the producer is stopped and the log ends with an error entry. */
+/**
+ * The log reached the store's `maxEntries` or `maxBytes`: the producer is stopped and the log ends with an error entry.
+ *
+ * @example
+ * ```ts
+ * // A store of your own refuses the append that would pass its cap, appending nothing:
+ * if (entries.length + batch.length > maxEntries) throw new RelayLogFullError('maxEntries', maxEntries);
+ * // Browsers then read an `error` event: parseRelayedChunks gives RelayedError, upstreamName 'RelayLogFullError'.
+ * ```
+ */
 export class RelayLogFullError extends StreamError {
   override readonly name = 'RelayLogFullError';
   constructor(readonly limit: 'maxEntries' | 'maxBytes', readonly max: number) {
@@ -199,7 +225,19 @@ export class RelayLogFullError extends StreamError {
   }
 }
 
-/** The store takes no more streams (`maxStreams`): answer 503 with `Retry-After`. */
+/**
+ * The store takes no more streams (`maxStreams`): answer 503 with `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await relay.start(id, answer$, { owner });
+ * } catch (error) {
+ *   if (error instanceof RelayBusyError) return void response.writeHead(503, { 'retry-after': '1' }).end();
+ *   throw error;
+ * }
+ * ```
+ */
 export class RelayBusyError extends StreamError {
   override readonly name = 'RelayBusyError';
   constructor(readonly maxStreams: number) {
@@ -207,7 +245,16 @@ export class RelayBusyError extends StreamError {
   }
 }
 
-/** The stream belongs to another owner (or to one, and none was given). */
+/**
+ * The stream belongs to another owner (or to one, and none was given).
+ *
+ * @example
+ * ```ts
+ * relay.events(id, lastEventId, { owner: session.userId }).subscribe({
+ *   error: (error) => (error instanceof RelayForbiddenError ? response.writeHead(403).end() : response.destroy()),
+ * });
+ * ```
+ */
 export class RelayForbiddenError extends StreamError {
   override readonly name = 'RelayForbiddenError';
   constructor() {

@@ -19,7 +19,15 @@ export interface NestMessageEvent {
  */
 export type NestMessageEventsOptions<T> = Pick<ServerSentEventsOptions<T>, 'toEvent' | 'end' | 'toErrorEvent' | 'heartbeat' | 'scheduler'>;
 
-/** The heartbeat event: `event: ping` with empty data. Browsers' `onmessage` does not see it; `parseRelayedChunks` skips it. */
+/**
+ * The heartbeat event: `event: ping` with empty data. Browsers' `onmessage` does not see it; `parseRelayedChunks` skips it.
+ *
+ * @example
+ * ```ts
+ * // In a Nest test: everything but the heartbeats.
+ * const events = await lastValueFrom(controller.stream(id).pipe(filter((event) => event !== NEST_PING), toArray()));
+ * ```
+ */
 export const NEST_PING: NestMessageEvent = Object.freeze({ type: 'ping', data: '' }) as NestMessageEvent;
 
 /**

@@ -42,7 +42,15 @@ export interface ServerSentEventsOptions<T> {
   scheduler?: SchedulerLike | undefined;
 }
 
-/** Default heartbeat: under the ~60 s after which proxies close idle connections. */
+/**
+ * Default heartbeat (ms): under the ~60 s after which proxies close idle connections.
+ *
+ * @example
+ * ```ts
+ * // Behind a proxy that closes idle connections after 10 s, beat faster than the default:
+ * answer$.pipe(toServerSentEvents({ heartbeat: Math.min(DEFAULT_HEARTBEAT, 5_000) }));
+ * ```
+ */
 export const DEFAULT_HEARTBEAT = 15_000;
 const HEARTBEAT_FRAME = formatServerSentEvent({ comment: 'ping' });
 export const DEFAULT_END: ServerSentEventInit = { event: 'done', data: '[DONE]' };

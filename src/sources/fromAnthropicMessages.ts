@@ -32,7 +32,26 @@ export interface AnthropicMessagesOptions<Extra extends object = Record<never, n
   continuation?: 'prefill' | undefined;
 }
 
+/**
+ * The `baseURL` `fromAnthropicMessages` uses when none is given: Anthropic's API.
+ *
+ * @example
+ * ```ts
+ * const baseURL = process.env['ANTHROPIC_BASE_URL'] ?? DEFAULT_ANTHROPIC_BASE_URL; // a proxy's URL, or Anthropic's
+ * fromAnthropicMessages({ baseURL, apiKey, body }).pipe(untilDone(), accumulateContent());
+ * ```
+ */
 export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com/v1';
+
+/**
+ * The `anthropic-version` header sent when the options name none.
+ *
+ * @example
+ * ```ts
+ * // Pin the version your code was written against, not the library's default:
+ * fromAnthropicMessages({ apiKey, body, headers: { 'anthropic-version': DEFAULT_ANTHROPIC_VERSION } });
+ * ```
+ */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
 const SOURCE = 'fromAnthropicMessages';

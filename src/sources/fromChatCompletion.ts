@@ -32,6 +32,15 @@ export interface ChatCompletionOptions<Extra extends object = Record<never, neve
   continuation?: ChatContinuation | undefined;
 }
 
+/**
+ * The `baseURL` a source uses when none is given: OpenAI's API.
+ *
+ * @example
+ * ```ts
+ * const baseURL = process.env['OPENAI_BASE_URL'] ?? DEFAULT_BASE_URL; // a relay's URL, or OpenAI's
+ * fromChatCompletion({ baseURL, apiKey, body }).pipe(untilDone(), accumulateContent());
+ * ```
+ */
 export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 const SOURCE = 'fromChatCompletion';

@@ -24,6 +24,15 @@ export interface GeminiContentOptions<Extra extends object = Record<never, never
   body: WithExtensions<GeminiContentRequest, Extra>;
 }
 
+/**
+ * The `baseURL` `fromGeminiContent` uses when none is given: the Gemini API (v1beta).
+ *
+ * @example
+ * ```ts
+ * const baseURL = process.env['GEMINI_BASE_URL'] ?? DEFAULT_GEMINI_BASE_URL; // a proxy's URL, or Google's
+ * fromGeminiContent({ baseURL, apiKey, model: 'gemini-2.5-flash', body }).pipe(untilDone(), accumulateContent());
+ * ```
+ */
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
 
 const SOURCE = 'fromGeminiContent';
