@@ -3,16 +3,6 @@ import { streamStartOf } from '../streamStart.js';
 import type { RetryEvent } from '../operators/retryWithBackoff.js';
 import { ATTR, EVENT, METRIC, OWN_ATTR, VALUE } from './conventions.js';
 
-/**
- * `time_per_output_chunk` is measured at this resolution: chunks that arrive
- * less than 1 ms after the last one recorded (several events of one network
- * read, delivered in one go) are folded into the next interval recorded. The
- * intervals still add up to the streaming time; a burst counts once. Recording
- * each of them would cost the SDK's attribute hashing per chunk (several µs),
- * more than the rest of the pipeline spends on a chunk.
- */
-const CHUNK_RESOLUTION_MS = 1;
-
 /** The four GenAI client histograms of one meter. */
 export interface AnswerInstruments {
   duration: Histogram;
@@ -70,8 +60,9 @@ export interface AnswerRecorder {
 /**
  * Starts the span of one answer and returns what records into it. Per value
  * it reads the first value's mark, the ids, model, finish reasons and usage a
- * chunk or snapshot carries, and records the time since the last value: a few
- * property reads and one histogram record.
+ * chunk or snapshot carries, and records the time since the last value
+ * (`time_per_output_chunk`): a few property reads, one clock read and one
+ * histogram record with an attributes object made once per answer.
  */
 export function startAnswer(setup: AnswerSetup): AnswerRecorder {
   const { span, instruments, now } = setup;
@@ -144,9 +135,12 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
     },
     value(value) {
       const at = now();
+      // The conventions' time_per_output_chunk: one record for each chunk after the first, from the end of the
+      // previous one (chunks of one network read included, at about 0 s). One attributes object for every
+      // record, built once per answer: nothing is allocated here per chunk.
       if (firstOfAttempt) firstOfThisAttempt(value, at);
-      else if (at - lastValueAt >= CHUNK_RESOLUTION_MS) {
-        instruments.perChunk.record((at - lastValueAt) / 1000, metricAttributes);
+      else {
+        instruments.perChunk.record(at > lastValueAt ? (at - lastValueAt) / 1000 : 0, metricAttributes);
         lastValueAt = at;
       }
       values++;
