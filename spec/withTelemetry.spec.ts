@@ -329,6 +329,16 @@ describe('withTelemetry', () => {
     expect(metrics['gen_ai.client.operation.duration']).toEqual([expect.objectContaining({ count: 1, sum: 0.4 })]);
   });
 
+  it('traces without metrics (the API no-op meter): the span is whole, and the clock is read only at the start, the first chunk and the end', async () => {
+    let reads = 0;
+    const values = [1, 2, 3, 4, 5].map((n) => ({ id: 'r', model: 'm', choices: [{ index: 0, delta: { content: String(n) }, finish_reason: n === 5 ? 'stop' : null }] }));
+    const now = () => ++reads * 100;
+    await lastValueFrom(from(values).pipe(withTelemetry({ api: 'chat.completions', retry: false, tracer: otel.tracer, meter: metrics.getMeter('none'), now }), toArray()));
+    expect(reads).toBe(3);
+    expect(onlySpan().attributes).toMatchObject({ 'gen_ai.response.time_to_first_chunk': 0.1, 'gen_ai.response.finish_reasons': ['stop'], 'gen_ai.response.id': 'r' });
+    expect(await otel.metrics()).toEqual({});
+  });
+
   it('checks its options before any subscription', () => {
     expect(() => withTelemetry({ api: 'chat' as never })).toThrow(TypeError);
     expect(() => withTelemetry({ api: 'responses', retry: { maxRetries: -1 } })).toThrow(RangeError);

@@ -1,4 +1,4 @@
-import { SpanStatusCode, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
+import { createNoopMeter, SpanStatusCode, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import { streamStartOf } from '../streamStart.js';
 import type { RetryEvent } from '../operators/retryWithBackoff.js';
 import { ATTR, EVENT, METRIC, OWN_ATTR, VALUE } from './conventions.js';
@@ -12,6 +12,9 @@ export interface AnswerInstruments {
 }
 
 const instrumentsByMeter = new WeakMap<Meter, AnswerInstruments>();
+
+/** The API's no-op histogram (every no-op meter hands out this one): with it, nothing is timed per chunk. */
+const NOOP_HISTOGRAM = createNoopMeter().createHistogram('rxjs_llm_stream.noop');
 
 /** Bucket boundaries the conventions advise, in seconds and tokens. */
 const SECONDS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -72,6 +75,8 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
     if (setup.attributes[key] !== undefined) metricAttributes[key] = setup.attributes[key];
   }
   const started = now();
+  // Traces without metrics (no meter provider): the clock is read per answer and attempt only.
+  const timesChunks = instruments.perChunk !== NOOP_HISTOGRAM;
   let attempts = 0;
   let retries = 0;
   let firstOfAttempt = false;
@@ -134,12 +139,12 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
       firstOfAttempt = true;
     },
     value(value) {
-      const at = now();
       // The conventions' time_per_output_chunk: one record for each chunk after the first, from the end of the
       // previous one (chunks of one network read included, at about 0 s). One attributes object for every
       // record, built once per answer: nothing is allocated here per chunk.
-      if (firstOfAttempt) firstOfThisAttempt(value, at);
-      else {
+      if (firstOfAttempt) firstOfThisAttempt(value, now());
+      else if (timesChunks) {
+        const at = now();
         instruments.perChunk.record(at > lastValueAt ? (at - lastValueAt) / 1000 : 0, metricAttributes);
         lastValueAt = at;
       }
