@@ -50,6 +50,7 @@ run('redisRelayStore reports its connections lost and back (SIGKILL redis-server
   it.each(flavours.map((flavour) => [flavour.name, flavour] as const))('%s: one storeDisconnected and one storeReconnected per connection, counted by relayTelemetry', async (_name, flavour) => {
     redis = await startRedisServer();
     client = await flavour.connect(redis.url);
+    expect(() => redisRelayStore(client!.client, { onActivity: 'yes' as never })).toThrow(TypeError);
     const activities: RelayActivity[] = [];
     const telemetry = relayTelemetry({ tracer: otel.tracer, meter: otel.meter });
     store = redisRelayStore(client.client, {
