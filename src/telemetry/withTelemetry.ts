@@ -43,9 +43,10 @@ export interface WithTelemetryOptions {
   /** Called with each answer's span right after it starts: add attributes, or link it (`relayTelemetry().linkAnswer`). */
   onSpanStart?: ((span: Span) => void) | undefined;
   /**
-   * The clock for durations, in milliseconds, read once per value. Default:
-   * `performance.now()` (monotonic, and finer than a millisecond: chunks of
-   * one network read come microseconds apart).
+   * The clock for durations, in milliseconds: read at the start, on each
+   * value (on the first of each attempt only, when no meter provider records)
+   * and at the end. Default: `performance.now()` (monotonic, and finer than a
+   * millisecond: chunks of one network read come microseconds apart).
    */
   now?: (() => number) | undefined;
 }
