@@ -1,33 +1,39 @@
 /**
  * npm run bench:telemetry [-- --rounds N]
  *
- * What withTelemetry costs, side by side in one process: the same pipeline
- * (fromChatCompletion → untilDone → retryWithBackoff → accumulateContent, over
- * an in-memory fetch, so the network does not drown the difference) run
+ * What withTelemetry costs, side by side in one process, on the main bench's
+ * pipeline as it ships (the built package, as bench/contenders.ts's
+ * `library`): fromChatCompletion → untilDone → accumulateContent, run
  *   - as is (the baseline), and as is a second time (the noise floor: the
  *     ratio two identical contenders reach in these rounds);
- *   - with withTelemetry in place of retryWithBackoff and no OpenTelemetry SDK
- *     registered (the API's no-op tracer and meter);
+ *   - with withTelemetry between untilDone and accumulateContent (retries off,
+ *     so only telemetry is added) and no OpenTelemetry SDK registered (the
+ *     API's no-op tracer and meter);
+ *   - with withTelemetry recording spans into the OpenTelemetry SDK but
+ *     metrics into a no-op meter (what the recorder and the span cost,
+ *     without the SDK's histogram records);
  *   - with withTelemetry recording into the OpenTelemetry SDK: a tracer
  *     provider whose span processor hands every span to an exporter that
  *     drops it, and a meter provider whose reader aggregates and is never
  *     collected.
- * Three shapes: three long answers (2000 chunks in 16 KiB pieces) and forty
- * short ones (50 chunks each) per run, where the per-answer cost (a span, four
- * histograms) weighs most, both over an in-memory fetch; and the long ones over
- * loopback HTTP (a real socket, as in production). Reported: medians of ms per run, and the median of
- * the per-round ratios to the baseline (bench/stats.ts's pairedRatio), in
- * CPU time of this process (process.cpuUsage: on a shared, loaded machine the
- * wall time also counts the time other processes held the CPU) and in wall
- * time.
+ * Shapes: the main bench's throughput stream, shorter (20,000 chunks of 1–8
+ * characters, 16 KiB pieces, in memory), forty short answers (50 chunks
+ * each) where the per-answer cost (a span, four histograms) weighs most, and
+ * the long one over loopback HTTP (a real socket, as in production).
+ * Reported: medians of ms per run, and the median of the per-round ratios to
+ * the baseline (bench/stats.ts's pairedRatio), in CPU time of this process
+ * (process.cpuUsage: on a shared, loaded machine the wall time also counts
+ * the time other processes held the CPU) and in wall time, with the load
+ * average.
  */
-import { metrics as metricsApi, type Meter, type Tracer } from '@opentelemetry/api';
+import { createNoopMeter, metrics as metricsApi, type Meter, type Tracer } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { OperatorFunction } from 'rxjs';
-import { accumulateContent, fromChatCompletion, retryWithBackoff, untilDone, type ChatCompletionChunk, type ChatCompletionSnapshot } from '../src/index.js';
-import { withTelemetry } from '../src/telemetry/index.js';
-import type { Contender, Result } from './contenders.js';
+import { loadavg } from 'node:os';
+// The built package, as the main bench uses it (see bench/contenders.ts).
+import { accumulateContent, fromChatCompletion, untilDone, type ChatCompletionSnapshot } from 'rxjs-llm-stream';
+import { withTelemetry } from 'rxjs-llm-stream/telemetry';
+import { library, type Contender, type Result } from './contenders.js';
 import { inMemoryFetch, startBenchServer, type Fetch } from './delivery.js';
 import { cut, generateStream, type GeneratedStream } from './generator.js';
 import { fmt, median, pairedRatio, rotate } from './stats.js';
@@ -52,11 +58,9 @@ const sdk = {
   meter: new MeterProvider({ readers: [new NeverCollected()] }).getMeter('bench'),
 };
 
-type Middle = OperatorFunction<ChatCompletionChunk, ChatCompletionChunk>;
-
-/** `answers` answers one after another through `middle` between untilDone and accumulateContent. */
-const pipeline =
-  (middle: (request: object) => Middle, answers: number): Contender =>
+/** `answers` answers one after another: the main bench's pipeline with withTelemetry between untilDone and accumulateContent. */
+const withTelemetryPipeline =
+  (answers: number, sink?: { tracer: Tracer; meter: Meter }): Contender =>
   async (fetch: Fetch, baseURL: string): Promise<Result> => {
     let text = '';
     for (let i = 0; i < answers; i++) {
@@ -64,18 +68,28 @@ const pipeline =
       text = await new Promise<string>((resolve, reject) => {
         let last: ChatCompletionSnapshot | undefined;
         fromChatCompletion(request)
-          .pipe(untilDone(), middle(request), accumulateContent())
+          .pipe(untilDone(), withTelemetry({ api: 'chat.completions', request, retry: false, ...sink }), accumulateContent())
           .subscribe({ next: (snapshot) => (last = snapshot), error: reject, complete: () => resolve(last?.content ?? '') });
       });
     }
     return { text, args: '', firstChunkMs: 0 };
   };
 
-const contenders = (answers: number, tracer: Tracer, meter: Meter): Record<string, Contender> => ({
-  baseline: pipeline(() => retryWithBackoff(), answers),
-  'baseline again': pipeline(() => retryWithBackoff(), answers),
-  'withTelemetry, no SDK': pipeline((request) => withTelemetry({ api: 'chat.completions', request }), answers),
-  'withTelemetry, SDK': pipeline((request) => withTelemetry({ api: 'chat.completions', request, tracer, meter }), answers),
+/** The main bench's `library` contender, `answers` times over. */
+const baselinePipeline =
+  (answers: number): Contender =>
+  async (fetch, baseURL) => {
+    let result: Result = { text: '', args: '', firstChunkMs: 0 };
+    for (let i = 0; i < answers; i++) result = await library(fetch, baseURL);
+    return result;
+  };
+
+const contenders = (answers: number): Record<string, Contender> => ({
+  baseline: baselinePipeline(answers),
+  'baseline again': baselinePipeline(answers),
+  'withTelemetry, no SDK': withTelemetryPipeline(answers),
+  'withTelemetry, SDK spans, no-op meter': withTelemetryPipeline(answers, { tracer: sdk.tracer, meter: createNoopMeter() }),
+  'withTelemetry, SDK': withTelemetryPipeline(answers, sdk),
 });
 
 /**
@@ -109,9 +123,10 @@ async function measure(contenders: Record<string, Contender>, run: (contender: C
 async function shape(name: string, stream: GeneratedStream, pieces: Uint8Array[], answers: number, over: 'memory' | 'loopback' = 'memory'): Promise<void> {
   const server = over === 'loopback' ? await startBenchServer(() => pieces) : undefined;
   const fetch: Fetch = server ? (url, init) => globalThis.fetch(url, init) : inMemoryFetch(pieces);
-  const all = contenders(answers, sdk.tracer, sdk.meter);
+  const all = contenders(answers);
+  const loadBefore = loadavg()[0]!;
   const { cpu, wall } = await measure(all, (contender) => contender(fetch, server?.url ?? 'http://bench.invalid/v1'), stream.text).finally(() => server?.close());
-  log(`\n${name}: ${roundCount} rounds, medians`);
+  log(`\n${name}: ${roundCount} rounds, medians; load average ${fmt(loadBefore, 1)} before, ${fmt(loadavg()[0]!, 1)} after`);
   log('| contender | CPU ms per run | ratio to baseline, CPU | wall ms per run | ratio to baseline, wall |');
   log('|---|---|---|---|---|');
   for (const contender of Object.keys(all)) {
@@ -124,11 +139,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(roundCount) || roundCount < 1) throw new Error('usage: npm run bench:telemetry [-- --rounds N]');
   if (metricsApi.getMeterProvider().constructor.name !== 'NoopMeterProvider') throw new Error('a global meter provider is registered: the no-SDK contender would not be one');
   log(`Node ${process.version}, ${(globalThis as { gc?: unknown }).gc ? 'gc() before each run' : 'no --expose-gc'}`);
-  const long = generateStream(2000);
-  await shape('3 answers of 2000 chunks, 16 KiB pieces', long, cut(long.bytes, '16k'), 3);
+  const long = generateStream(20_000);
+  await shape('1 answer of 20,000 chunks, 16 KiB pieces, in memory', long, cut(long.bytes, '16k'), 1);
   const short = generateStream(50, 'text', 11);
   await shape('40 answers of 50 chunks, one piece each', short, [short.bytes], 40);
-  await shape('3 answers of 2000 chunks over loopback HTTP (16 KiB writes)', long, cut(long.bytes, '16k'), 3, 'loopback');
+  await shape('1 answer of 20,000 chunks over loopback HTTP (16 KiB writes)', long, cut(long.bytes, '16k'), 1, 'loopback');
 }
 
 main().catch((error: unknown) => {

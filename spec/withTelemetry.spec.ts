@@ -7,7 +7,7 @@
  * against the library's mock server on 127.0.0.1. The harness's clock
  * advances 100 ms per read (start, each value, end), so durations are exact.
  */
-import { defer, lastValueFrom, Observable, take, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, Observable, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { metrics, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -312,6 +312,31 @@ describe('withTelemetry', () => {
     const span = onlySpan();
     expect(eventsOf(span)).toEqual([['rxjs_llm_stream.cancelled', {}]]);
     expect(span.status).toEqual({ code: 0 });
+  });
+
+  it('records time_per_output_chunk for every chunk after the first, chunks of one network read included (0 s apart), as the conventions define it', async () => {
+    // Clock reads: the start, one per value, the end. b comes in the same read as a; c and d 0.25 ms later; e 250 ms after d.
+    const reads = [0, 100, 100, 100.25, 100.25, 350, 400];
+    let read = 0;
+    const chunk = (finish: string | null) => ({ id: 'r', model: 'm', choices: [{ index: 0, delta: { content: 'x' }, finish_reason: finish }] });
+    const values = [chunk(null), chunk(null), chunk(null), chunk(null), chunk('stop')];
+    await lastValueFrom(from(values).pipe(telemetry({ api: 'chat.completions', retry: false, now: () => reads[read++]! }), toArray()));
+    expect(read).toBe(reads.length);
+    const metrics = await otel.metrics();
+    expect(metrics['gen_ai.client.operation.time_to_first_chunk']).toEqual([expect.objectContaining({ count: 1, sum: 0.1 })]);
+    // Four intervals for five chunks: 0, 0.00025, 0, 0.24975 s.
+    expect(metrics['gen_ai.client.operation.time_per_output_chunk']).toEqual([expect.objectContaining({ count: 4, sum: 0.25 })]);
+    expect(metrics['gen_ai.client.operation.duration']).toEqual([expect.objectContaining({ count: 1, sum: 0.4 })]);
+  });
+
+  it('traces without metrics (the API no-op meter): the span is whole, and the clock is read only at the start, the first chunk and the end', async () => {
+    let reads = 0;
+    const values = [1, 2, 3, 4, 5].map((n) => ({ id: 'r', model: 'm', choices: [{ index: 0, delta: { content: String(n) }, finish_reason: n === 5 ? 'stop' : null }] }));
+    const now = () => ++reads * 100;
+    await lastValueFrom(from(values).pipe(withTelemetry({ api: 'chat.completions', retry: false, tracer: otel.tracer, meter: metrics.getMeter('none'), now }), toArray()));
+    expect(reads).toBe(3);
+    expect(onlySpan().attributes).toMatchObject({ 'gen_ai.response.time_to_first_chunk': 0.1, 'gen_ai.response.finish_reasons': ['stop'], 'gen_ai.response.id': 'r' });
+    expect(await otel.metrics()).toEqual({});
   });
 
   it('checks its options before any subscription', () => {

@@ -26,7 +26,7 @@ export { durableStreamsRelayStore } from './durableStreamsRelayStore.js';
 export type { DurableStreamsRelayStoreOptions } from './durableStreamsRelayStore.js';
 export { createRelay } from './createRelay.js';
 export type { Relay, RelayCloseOptions, RelayOptions, RelayReadOptions, RelaySourceFactory, RelayStartOptions, ToRelayEvent } from './createRelay.js';
-export type { RelayActivity } from './relayActivity.js';
+export type { RelayActivity, RelayStoreConnection } from './relayActivity.js';
 export { isRelayStreamId } from './relayStreamId.js';
 export { formatRelayEventId, parseRelayEventId } from './relayEventId.js';
 export type { RelayPosition } from './relayEventId.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { ChangeFeeds, type ChangeWatcher } from './redis/changeFeeds.js';
+import { connectionReport, watchCommandConnection, type ConnectionReport } from './redis/connectionReports.js';
 import { localPage, logEntry, remember, type LocalLog } from './redis/localLogs.js';
 import { connectionOf, detectKind, type RedisClientKind, type RedisConnection } from './redis/redisConnection.js';
 import { APPEND, CLAIM, END, READ, RELEASE, RENEW, TOUCH, type RelayScript } from './redis/relayScripts.js';
@@ -15,6 +16,7 @@ import {
   type RelayPage,
   type RelayStore,
 } from './relayStore.js';
+import type { RelayActivity } from './relayActivity.js';
 
 export type { RedisClientKind } from './redis/redisConnection.js';
 
@@ -49,6 +51,14 @@ export interface RedisRelayStoreOptions {
   blockMs?: number | undefined;
   /** The most bytes of recent entries kept in memory per stream this instance produces, for its local readers. Default: 1 MiB. */
   localWindowBytes?: number | undefined;
+  /**
+   * Told when a connection to Redis is lost and when it works again
+   * (`storeDisconnected`, `storeReconnected`; `connection` says which: the
+   * client's, for commands, or the store's own, that follows streams). Pass
+   * the relay's: `relayTelemetry().onActivity` counts them. Its exceptions are
+   * caught and ignored. Default: none.
+   */
+  onActivity?: ((activity: RelayActivity) => void) | undefined;
 }
 
 const LOCAL_WINDOW_ENTRIES = 4_096;
@@ -101,7 +111,10 @@ export function redisRelayStore(client: RedisClientLike | NamedRedisClient, opti
   checkPositive('blockMs', blockMs);
   checkPositive('localWindowBytes', localWindowBytes);
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) throw new TypeError('redisRelayStore: keyPrefix must be a string without { or }.');
-  return new RedisRelayStore(connection, { keyPrefix, maxEntries, maxBytes, blockMs, localWindow: { entries: LOCAL_WINDOW_ENTRIES, bytes: localWindowBytes } });
+  if (options.onActivity !== undefined && typeof options.onActivity !== 'function') throw new TypeError('redisRelayStore: onActivity must be a function.');
+  const report = connectionReport(options.onActivity);
+  const unwatch = report && watchCommandConnection(named ? named.client : client, report);
+  return new RedisRelayStore(connection, { keyPrefix, maxEntries, maxBytes, blockMs, localWindow: { entries: LOCAL_WINDOW_ENTRIES, bytes: localWindowBytes }, report, unwatch });
 }
 
 function isNamed(value: unknown): value is NamedRedisClient {
@@ -118,6 +131,9 @@ interface Settings {
   maxBytes: number;
   blockMs: number;
   localWindow: { entries: number; bytes: number };
+  /** Where connections lost and back are reported (`onActivity`), and how to stop watching the client's. */
+  report: ConnectionReport | undefined;
+  unwatch: (() => void) | undefined;
 }
 
 /** A waiting reader of `changes`, and whether it listens to Redis (the stream is produced elsewhere). */
@@ -137,7 +153,7 @@ class RedisRelayStore implements RelayStore {
     private readonly connection: RedisConnection,
     private readonly settings: Settings,
   ) {
-    this.feeds = new ChangeFeeds(connection);
+    this.feeds = new ChangeFeeds(connection, settings.report);
     this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
   }
 
@@ -412,6 +428,7 @@ class RedisRelayStore implements RelayStore {
   async close(): Promise<void> {
     if (this.poke) clearInterval(this.poke);
     this.poke = undefined;
+    this.settings.unwatch?.();
     this.feeds.close();
   }
 }

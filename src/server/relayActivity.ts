@@ -15,7 +15,14 @@ export type RelayActivity =
   /** A reader ended: `served` entries sent; `behind` entries it had not been sent when it ended. */
   | { type: 'readerClosed'; streamId: string; served: number; behind: number; reason: 'end' | 'client' | 'dropped' | 'ownerGone' | 'storeError' | 'closed' }
   /** A store call failed (it may be retried). */
-  | { type: 'storeError'; streamId?: string; operation: string; error: unknown };
+  | { type: 'storeError'; streamId?: string; operation: string; error: unknown }
+  /** The store lost a connection to its backend, or could not open it (reported by the store: `redisRelayStore`'s `onActivity`); it reconnects by itself. */
+  | { type: 'storeDisconnected'; connection: RelayStoreConnection; error: unknown }
+  /** A connection the store had lost works again. */
+  | { type: 'storeReconnected'; connection: RelayStoreConnection };
+
+/** Which of a store's connections: the one its commands go through, or the one that follows streams produced elsewhere. */
+export type RelayStoreConnection = 'commands' | 'changes';
 
 /** What the relay's parts report through: activity and failures, each hook's own exceptions caught and ignored. */
 export interface RelayReporter {

@@ -1,17 +1,7 @@
-import { SpanStatusCode, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
+import { createNoopMeter, SpanStatusCode, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import { streamStartOf } from '../streamStart.js';
 import type { RetryEvent } from '../operators/retryWithBackoff.js';
 import { ATTR, EVENT, METRIC, OWN_ATTR, VALUE } from './conventions.js';
-
-/**
- * `time_per_output_chunk` is measured at this resolution: chunks that arrive
- * less than 1 ms after the last one recorded (several events of one network
- * read, delivered in one go) are folded into the next interval recorded. The
- * intervals still add up to the streaming time; a burst counts once. Recording
- * each of them would cost the SDK's attribute hashing per chunk (several µs),
- * more than the rest of the pipeline spends on a chunk.
- */
-const CHUNK_RESOLUTION_MS = 1;
 
 /** The four GenAI client histograms of one meter. */
 export interface AnswerInstruments {
@@ -22,6 +12,9 @@ export interface AnswerInstruments {
 }
 
 const instrumentsByMeter = new WeakMap<Meter, AnswerInstruments>();
+
+/** The API's no-op histogram (every no-op meter hands out this one): with it, nothing is timed per chunk. */
+const NOOP_HISTOGRAM = createNoopMeter().createHistogram('rxjs_llm_stream.noop');
 
 /** Bucket boundaries the conventions advise, in seconds and tokens. */
 const SECONDS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -70,8 +63,9 @@ export interface AnswerRecorder {
 /**
  * Starts the span of one answer and returns what records into it. Per value
  * it reads the first value's mark, the ids, model, finish reasons and usage a
- * chunk or snapshot carries, and records the time since the last value: a few
- * property reads and one histogram record.
+ * chunk or snapshot carries, and records the time since the last value
+ * (`time_per_output_chunk`): a few property reads, one clock read and one
+ * histogram record with an attributes object made once per answer.
  */
 export function startAnswer(setup: AnswerSetup): AnswerRecorder {
   const { span, instruments, now } = setup;
@@ -81,6 +75,8 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
     if (setup.attributes[key] !== undefined) metricAttributes[key] = setup.attributes[key];
   }
   const started = now();
+  // Traces without metrics (no meter provider): the clock is read per answer and attempt only.
+  const timesChunks = instruments.perChunk !== NOOP_HISTOGRAM;
   let attempts = 0;
   let retries = 0;
   let firstOfAttempt = false;
@@ -143,10 +139,13 @@ export function startAnswer(setup: AnswerSetup): AnswerRecorder {
       firstOfAttempt = true;
     },
     value(value) {
-      const at = now();
-      if (firstOfAttempt) firstOfThisAttempt(value, at);
-      else if (at - lastValueAt >= CHUNK_RESOLUTION_MS) {
-        instruments.perChunk.record((at - lastValueAt) / 1000, metricAttributes);
+      // The conventions' time_per_output_chunk: one record for each chunk after the first, from the end of the
+      // previous one (chunks of one network read included, at about 0 s). One attributes object for every
+      // record, built once per answer: nothing is allocated here per chunk.
+      if (firstOfAttempt) firstOfThisAttempt(value, now());
+      else if (timesChunks) {
+        const at = now();
+        instruments.perChunk.record(at > lastValueAt ? (at - lastValueAt) / 1000 : 0, metricAttributes);
         lastValueAt = at;
       }
       values++;

@@ -88,6 +88,8 @@ export const OWN_ATTR = {
   reason: 'rxjs_llm_stream.relay.reason',
   operation: 'rxjs_llm_stream.relay.store_operation',
   entries: 'rxjs_llm_stream.relay.entries',
+  /** Which store connection was lost or is back: `commands` or `changes`. */
+  connection: 'rxjs_llm_stream.relay.store_connection',
 } as const;
 
 /** The relay's metrics, per instance (the meter's resource says which instance). */
@@ -101,6 +103,7 @@ export const RELAY_METRIC = {
   handOvers: 'rxjs_llm_stream.relay.hand_overs',
   leasesLost: 'rxjs_llm_stream.relay.leases_lost',
   storeErrors: 'rxjs_llm_stream.relay.store.errors',
+  storeDisconnects: 'rxjs_llm_stream.relay.store.disconnects',
   storeReconnects: 'rxjs_llm_stream.relay.store.reconnects',
 } as const;
 

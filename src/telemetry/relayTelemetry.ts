@@ -34,7 +34,9 @@ const MAX_PENDING_LINKS = 1024;
  * `onActivity`: streams running and readers (up-down counters), events
  * appended and served (counters: a backend's rate gives per second), reader
  * lag in entries when a reader ends (histogram), takeovers, hand-overs,
- * leases lost, store errors (counters); and one span per stream this
+ * leases lost, store errors, store connections lost and back (counters;
+ * the last two are reported by the store: pass `onActivity` to
+ * `redisRelayStore` as well); and one span per stream this
  * instance produces, from its claim to its end, hand-over or lost lease,
  * linked to the answer's span.
  *
@@ -49,7 +51,8 @@ const MAX_PENDING_LINKS = 1024;
  * @example
  * ```ts
  * const telemetry = relayTelemetry();
- * const relay = createRelay({ onActivity: telemetry.onActivity });
+ * const store = redisRelayStore(redis, { onActivity: telemetry.onActivity });
+ * const relay = createRelay({ store, onActivity: telemetry.onActivity });
  * ```
  */
 export function relayTelemetry(options: RelayTelemetryOptions = {}): RelayTelemetry {
@@ -70,7 +73,8 @@ export function relayTelemetry(options: RelayTelemetryOptions = {}): RelayTeleme
   const handOvers = count(RELAY_METRIC.handOvers, 'Running streams this instance released on close().');
   const leasesLost = count(RELAY_METRIC.leasesLost, 'Producers of this instance that found their lease gone.');
   const storeErrors = count(RELAY_METRIC.storeErrors, 'Failed store calls (some are retried).');
-  const storeReconnects = count(RELAY_METRIC.storeReconnects, 'Store reconnections.');
+  const storeDisconnects = count(RELAY_METRIC.storeDisconnects, 'Store connections lost (or that could not be opened).');
+  const storeReconnects = count(RELAY_METRIC.storeReconnects, 'Store connections that worked again after they were lost.');
 
   const running = new Map<string, { span: Span; entries: number }>();
   const pendingLinks = new Map<string, Link[]>();
@@ -135,9 +139,14 @@ export function relayTelemetry(options: RelayTelemetryOptions = {}): RelayTeleme
         if (activity.streamId !== undefined) running.get(activity.streamId)?.span.addEvent('rxjs_llm_stream.relay.store_error', attributes);
         return;
       }
+      case 'storeDisconnected':
+        storeDisconnects.add(1, { [OWN_ATTR.connection]: activity.connection, [ATTR.errorType]: errorType(activity.error) });
+        return;
+      case 'storeReconnected':
+        storeReconnects.add(1, { [OWN_ATTR.connection]: activity.connection });
+        return;
       default:
-        // A later relay may report reconnections; anything else unknown is ignored.
-        if ((activity as { type?: unknown }).type === 'storeReconnected') storeReconnects.add(1);
+      // Anything a later relay reports that this version does not know is ignored.
     }
   };
 

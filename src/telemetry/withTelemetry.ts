@@ -43,9 +43,10 @@ export interface WithTelemetryOptions {
   /** Called with each answer's span right after it starts: add attributes, or link it (`relayTelemetry().linkAnswer`). */
   onSpanStart?: ((span: Span) => void) | undefined;
   /**
-   * The clock for durations, in milliseconds. Default: `Date.now` (read once
-   * per chunk: cheaper than `performance.now()`, and its millisecond
-   * resolution is that of `time_per_output_chunk`).
+   * The clock for durations, in milliseconds: read at the start, on each
+   * value (on the first of each attempt only, when no meter provider records)
+   * and at the end. Default: `performance.now()` (monotonic, and finer than a
+   * millisecond: chunks of one network read come microseconds apart).
    */
   now?: (() => number) | undefined;
 }
@@ -53,6 +54,8 @@ export interface WithTelemetryOptions {
 const NAME = 'withTelemetry';
 /** The API's no-op meter: what `metrics.getMeter` gives while no meter provider is registered. */
 const NOOP_METER = createNoopMeter();
+/** `performance.now`, called on `performance` (some runtimes refuse it unbound). */
+const monotonicNow = () => performance.now();
 
 /**
  * Records one OpenTelemetry span per answer, named and attributed after the
@@ -93,7 +96,7 @@ const NOOP_METER = createNoopMeter();
  */
 export function withTelemetry<T>(options: WithTelemetryOptions): MonoTypeOperatorFunction<T> {
   assertObject(`${NAME}: options`, options);
-  const { api, request = {}, provider, retry = {}, recordContent = false, onSpanStart, now = Date.now } = options;
+  const { api, request = {}, provider, retry = {}, recordContent = false, onSpanStart, now = monotonicNow } = options;
   if (!isTelemetryApi(api)) {
     throw new TypeError(`${NAME}: api must be 'chat.completions', 'responses', 'anthropic.messages' or 'gemini'.`);
   }

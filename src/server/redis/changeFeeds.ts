@@ -7,6 +7,7 @@
  */
 import { NetworkError } from '../../errors.js';
 import type { RedisConnection, RedisSubscriber } from './redisConnection.js';
+import type { ConnectionReport } from './connectionReports.js';
 
 /** One waiting reader: told when to read again, or that the feed failed. */
 export interface ChangeWatcher {
@@ -32,11 +33,14 @@ class NodeFeed {
   /** Counts connection attempts; a late event of an older connection is ignored. */
   private generation = 0;
   private retryAt = 0;
+  /** Lost (or never opened) since it last worked: reported once, and its return too. */
+  private down = false;
   readonly channels = new Map<string, Channel>();
 
   constructor(
     private readonly connection: RedisConnection,
     private readonly node: string,
+    private readonly report?: ConnectionReport | undefined,
   ) {}
 
   watch(channel: string, watcher: ChangeWatcher): void {
@@ -101,11 +105,14 @@ class NodeFeed {
     attempt.then(
       () => {
         this.failures = 0;
+        if (this.down) this.report?.restored('changes');
+        this.down = false;
       },
-      () => {
+      (error: unknown) => {
         if (this.generation !== generation) return;
         this.subscriber = undefined;
         this.noteFailure();
+        this.noteDown(error);
       },
     );
     return attempt;
@@ -128,6 +135,7 @@ class NodeFeed {
         this.generation++;
         this.subscriber = undefined;
         this.noteFailure();
+        this.noteDown(error);
         this.fail(error);
       },
     });
@@ -137,6 +145,11 @@ class NodeFeed {
     }
     opened = subscriber;
     return subscriber;
+  }
+
+  private noteDown(error: unknown): void {
+    if (!this.down) this.report?.lost('changes', error);
+    this.down = true;
   }
 
   private noteFailure(): void {
@@ -161,13 +174,16 @@ function feedError(error: unknown): NetworkError {
 export class ChangeFeeds {
   private readonly feeds = new Map<string, NodeFeed>();
 
-  constructor(private readonly connection: RedisConnection) {}
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly report?: ConnectionReport | undefined,
+  ) {}
 
   private feedOf(channel: string): NodeFeed {
     const node = this.connection.nodeOf(channel);
     let feed = this.feeds.get(node);
     if (!feed) {
-      feed = new NodeFeed(this.connection, node);
+      feed = new NodeFeed(this.connection, node, this.report);
       this.feeds.set(node, feed);
     }
     return feed;
