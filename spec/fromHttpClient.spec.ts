@@ -329,9 +329,111 @@ describe('fromHttpClient', () => {
           });
       });
       expect(first).toBe('Hi');
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      // The abort comes once what had already arrived is read (fetchBytes drains until the next macrotask).
+      for (let i = 0; i < 200 && !http.calls[0]?.unsubscribed; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(http.calls).toHaveLength(1);
       expect(http.calls[0]!.unsubscribed).toBe(true);
     });
   });
+});
+
+/**
+ * Counts the characters of every string read through `String.prototype` methods
+ * and `TextEncoder` while `run` runs. A read of any character of a string that
+ * was grown with `+=` (a rope) makes V8 copy the whole string, so each read
+ * costs the string's whole length: that is what is counted.
+ */
+function countingStringReads(): { readonly characters: number; stop(): void } {
+  const methods = [
+    'at', 'charAt', 'charCodeAt', 'codePointAt', 'endsWith', 'includes', 'indexOf', 'lastIndexOf', 'localeCompare',
+    'match', 'matchAll', 'normalize', 'padEnd', 'padStart', 'replace', 'replaceAll', 'search', 'slice', 'split',
+    'startsWith', 'substr', 'substring', 'toLowerCase', 'toUpperCase', 'trim', 'trimEnd', 'trimStart',
+  ] as const;
+  const proto = String.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const saved = new Map<string, (...args: unknown[]) => unknown>();
+  const counter = { characters: 0, stop: () => undefined as void };
+  for (const name of methods) {
+    const original = proto[name]!;
+    saved.set(name, original);
+    proto[name] = function (this: string, ...args: unknown[]) {
+      counter.characters += this.length;
+      return original.apply(this, args);
+    };
+  }
+  const encode = TextEncoder.prototype.encode;
+  TextEncoder.prototype.encode = function (this: TextEncoder, input?: string) {
+    counter.characters += input?.length ?? 0;
+    return encode.call(this, input);
+  };
+  counter.stop = () => {
+    for (const [name, original] of saved) proto[name] = original;
+    TextEncoder.prototype.encode = encode;
+  };
+  return counter;
+}
+
+describe('fromHttpClient on long answers', () => {
+  const MiB = 1024 * 1024;
+
+  it('reads a 1 MB answer in 16-character progress events with linear copying (Angular grows partialText with +=)', async () => {
+    const piece = 16;
+    const pieces = MiB / piece;
+    // Reading the text at every event copies 16 + 32 + … + 1 MiB characters (about 34 G): quadratic.
+    // Linear: a few times the answer, plus reading the short start at every event.
+    const budget = (emitted: number) => 12 * emitted + (8 * 1024) ** 2 / piece + MiB;
+    let counter: ReturnType<typeof countingStringReads> | undefined;
+    const http = fakeHttpClient((call) => {
+      call.events.next({ type: HTTP_EVENT_TYPE.ResponseHeader, status: 200, statusText: 'OK', headers: new FakeHeaders({ 'content-type': 'text/plain' }) });
+      let text = '';
+      counter = countingStringReads();
+      try {
+        for (let i = 0; i < pieces; i++) {
+          // Like Angular's FetchBackend: partialText = partialText + decoder.decode(chunk).
+          text = text + String.fromCharCode(97 + (i % 26)).repeat(piece - 1) + '\n';
+          call.events.next({ type: HTTP_EVENT_TYPE.DownloadProgress, partialText: text });
+          if (counter.characters > budget(text.length)) {
+            throw new Error(`read ${counter.characters} characters for ${text.length} received: quadratic`);
+          }
+        }
+        call.events.next({ type: HTTP_EVENT_TYPE.Response, status: 200, statusText: 'OK', headers: new FakeHeaders(), body: text });
+      } finally {
+        counter.stop();
+      }
+      call.events.complete();
+    });
+    const response = await fromHttpClient(http)('http://api.test/long', { method: 'GET' });
+    const received = (await readAll(response)).join('');
+    expect(counter!.characters).toBeLessThanOrEqual(budget(MiB));
+    expect(received.length).toBe(MiB);
+    expect(received.slice(0, 32)).toBe(`${'a'.repeat(15)}\n${'b'.repeat(15)}\n`);
+    expect(received.slice(-16)).toBe(`${String.fromCharCode(97 + ((pieces - 1) % 26)).repeat(15)}\n`);
+  }, 120_000);
+
+  it('delivers a little more text on a long answer after a short wait, without another event', async () => {
+    let call: Call | undefined;
+    const http = fakeHttpClient((c) => (call = c));
+    const response = await new Promise<Response>((resolve, reject) => {
+      fromHttpClient(http)('http://api.test/long', { method: 'GET' }).then(resolve, reject);
+      call!.events.next({ type: HTTP_EVENT_TYPE.ResponseHeader, status: 200, statusText: 'OK', headers: new FakeHeaders() });
+    });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    const long = 'x'.repeat(200_000);
+    call!.events.next({ type: HTTP_EVENT_TYPE.DownloadProgress, partialText: long });
+    expect(decoder.decode((await reader.read()).value).length).toBe(200_000);
+    // 10 more characters: less than an eighth of the text, read after the wait, with no further event.
+    const counter = countingStringReads();
+    try {
+      call!.events.next({ type: HTTP_EVENT_TYPE.DownloadProgress, partialText: long + 'tail-text!' });
+      expect(counter.characters).toBe(0);
+    } finally {
+      counter.stop();
+    }
+    expect(decoder.decode((await reader.read()).value)).toBe('tail-text!');
+    // Text still waiting when the response ends without a string body is not lost.
+    call!.events.next({ type: HTTP_EVENT_TYPE.DownloadProgress, partialText: long + 'tail-text!' + 'end' });
+    call!.events.next({ type: HTTP_EVENT_TYPE.Response, status: 200, statusText: 'OK', headers: new FakeHeaders(), body: null });
+    expect(decoder.decode((await reader.read()).value)).toBe('end');
+    expect((await reader.read()).done).toBe(true);
+  }, 60_000);
 });

@@ -117,7 +117,28 @@ describe('the transport', () => {
     expect(whole.at(-1)).toBe(DONE);
     const first = await lastValueFrom(fromChatCompletion({ baseURL: `${server.url}/half`, body, fetch: recordingFetch }).pipe(take(1)));
     expect(first).toMatchObject({ choices: [{ delta: { content: 'a' } }] });
+    // The abort comes once what had already arrived is read (by the next macrotask).
+    await new Promise((resolve) => (signals[1]!.aborted ? resolve(undefined) : signals[1]!.addEventListener('abort', resolve)));
     expect(signals.map((signal) => signal.aborted)).toEqual([false, true]);
+  });
+
+  it('does not abort a body that ends right after the [DONE] where untilDone stops (no AbortError, the connection is not torn down)', async () => {
+    const server = await serve((_request, response) => {
+      sseHeaders(response);
+      response.write(`${chunk('a')}\n\n`);
+      response.end('data: [DONE]\n\n');
+    });
+    const signals: AbortSignal[] = [];
+    const recordingFetch = (url: string, init: RequestInit) => {
+      signals.push(init.signal!);
+      return globalThis.fetch(url, init);
+    };
+    for (let i = 0; i < 5; i++) {
+      const chunks = await lastValueFrom(fromChatCompletion({ baseURL: `${server.url}/whole`, body, fetch: recordingFetch }).pipe(untilDone(), toArray()));
+      expect(chunks).toHaveLength(1);
+    }
+    await sleep(100);
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, false, false, false, false]);
   });
 
   it('looks fetch up on every subscription, so a fetch patched after the source was made (MSW, zone.js) is used', async () => {

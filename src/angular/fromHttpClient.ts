@@ -66,6 +66,14 @@ export interface HttpClientLike {
   request(method: string, url: string, options: HttpClientRequestOptions): HttpSubscribable;
 }
 
+/** A text up to this many characters is read at every progress event. */
+const READ_AT_ONCE = 8 * 1024;
+/** A longer one at once when the unread part is at least 1/GROWTH of it. */
+const GROWTH = 8;
+/** Otherwise after `length / CHARS_PER_MS` ms, at most `MAX_WAIT_MS`. */
+const CHARS_PER_MS = 16 * 1024;
+const MAX_WAIT_MS = 100;
+
 /** Statuses whose `Response` may not have a body. */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
@@ -74,7 +82,12 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * Angular's `HttpClient`, so the app's interceptors (auth, logging, retries of
  * their own) apply to it. Use `provideHttpClient(withFetch())` so the text
  * streams: each `DownloadProgress` event's new `partialText` becomes bytes of
- * the `Response` body as soon as it arrives.
+ * the `Response` body as it arrives. Linear on long answers: Angular grows
+ * `partialText` by concatenation, and reading any part of such a string
+ * copies all of it, so past 8 Ki characters the text is read when its unread
+ * part is at least an eighth of it, else after a wait of 1 ms per 16 Ki
+ * characters (at most 100 ms): a 1 MB answer in small pieces is copied a few
+ * times over, not once per piece.
  *
  * - A status the server answers (2xx or not) resolves to a `Response` with that
  *   status, headers and body, so the sources raise `HttpError` (with
@@ -136,14 +149,38 @@ export function fromHttpClient(http: HttpClientLike): FetchLike {
         });
         resolve(response);
       };
-      const push = (text: string, final: boolean) => {
+      // Angular grows `partialText` with `+=`: a rope that V8 copies whole (flattens) at the first
+      // read of any character, so reading it at every progress event is quadratic. It is read when
+      // short, when the unread part is at least an eighth of it (the copies add up to a few times
+      // the answer), and otherwise once a short wait has passed (a few ms per 64 Ki characters).
+      let latest = ''; // the newest text, kept without reading it
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const offer = (text: string) => {
+        latest = text;
+        const unread = text.length - sent;
+        if (unread <= 0 || finished) return;
+        if (text.length <= READ_AT_ONCE || unread * GROWTH >= text.length) read(false);
+        else timer ??= setTimeout(() => read(false), Math.min(MAX_WAIT_MS, Math.ceil(text.length / CHARS_PER_MS)));
+      };
+      const read = (final: boolean) => {
+        if (timer !== undefined) clearTimeout(timer);
+        timer = undefined;
+        if (latest.length <= sent || finished) return;
+        let fresh = latest.slice(sent);
         // Hold back a lone high surrogate: its pair comes with the next text.
-        let end = text.length;
-        if (!final && end > sent && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
-        if (end > sent && !finished) controller?.enqueue(encoder.encode(text.slice(sent, end)));
-        sent = Math.max(sent, end);
+        if (!final && isHighSurrogate(fresh.charCodeAt(fresh.length - 1))) fresh = fresh.slice(0, -1);
+        if (fresh === '') return;
+        controller?.enqueue(encoder.encode(fresh));
+        sent += fresh.length;
+      };
+      const push = (text: string, final: boolean) => {
+        if (final) {
+          latest = text;
+          read(true);
+        } else offer(text);
       };
       const close = () => {
+        read(true);
         if (!finished) controller?.close();
         finish();
       };
@@ -207,6 +244,7 @@ export function fromHttpClient(http: HttpClientLike): FetchLike {
       function finish() {
         if (finished) return;
         finished = true;
+        if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         subscription?.unsubscribe();
       }

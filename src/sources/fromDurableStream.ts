@@ -5,6 +5,7 @@ import { decodeUtf8, excerpt, fetchBytes, idleTimeout, parseServerSentEvents, ty
 import { assertObject } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
 import { sourceUrlOf } from '../internal/transport/sourceUrl.js';
+import { chainState } from '../internal/retryChain.js';
 
 /**
  * How `fromDurableStream` follows the stream once it has caught up:
@@ -41,16 +42,22 @@ const CURSOR = 'stream-cursor';
 const SSE_ENCODING = 'stream-sse-data-encoding';
 
 /**
- * Where one chain of subscriptions stands: the offset after the last value
- * it delivered, the last cursor, and the token of its start marks. A
- * subscription that ends in an error hands it to the next subscription
- * (`retryWithBackoff`'s), which continues from there; any other subscription
- * starts a chain of its own.
+ * Where one read stands: the offset after the last value it delivered, the
+ * last cursor, and the token of its start marks. A subscription that ends in
+ * an error hands it to the next subscription of its retry chain
+ * (`retryWithBackoff`'s resubscription), which continues from there; any
+ * other subscription (a parallel or later one, another chain's, RxJS's own
+ * `retry`) starts a read of its own.
  */
 interface ReadChain {
   offset: string;
   cursor: string | undefined;
   token: object;
+}
+
+/** What a retry chain carries for this source: the read its last subscription left by failing. */
+interface ChainHandOver {
+  failed: ReadChain | undefined;
 }
 
 /** One subscription's phase: catching up, then following by SSE or long-poll, then done. */
@@ -83,12 +90,14 @@ interface ReadState {
  * Exactly once, through faults: the offset moves only once a whole answer
  * (a catch-up or long-poll body, or SSE data up to its `control` event) was
  * delivered, so a connection cut in the middle of one is read again from its
- * start, never half. When a subscription errors, the next one (by
- * `retryWithBackoff`) continues from its last offset and marks its first
- * value `{ resumed: true, stream }` (see `markStreamStart`), so
- * `accumulateContent` continues the snapshot. Any other subscription (two in
- * parallel, one after a completion) starts again at `options.offset`, marked
- * `{ resumed: false }` (or resumed, for a kept offset).
+ * start, never half. The source is cold: what a retry carries over lives in
+ * the retry chain of `retryWithBackoff`, as with `fromServerSentEvents`. When
+ * a subscription errors, `retryWithBackoff`'s next one continues from its
+ * last offset and marks its first value `{ resumed: true, stream }` (see
+ * `markStreamStart`), so `accumulateContent` continues the snapshot. Any
+ * other subscription (two in parallel, one after another, another
+ * subscriber's chain, RxJS's own `retry`) starts again at `options.offset`,
+ * marked `{ resumed: false }` (or resumed, for a kept offset).
  *
  * Errors: `HttpError` for a non-2xx answer (404: no such stream; 410: the
  * offset is gone; retryable for 408, 409, 425, 429, 5xx), `NetworkError`
@@ -115,16 +124,18 @@ export function fromDurableStream<T = unknown>(options: FromDurableStreamOptions
   const start = offsetOf(options.offset);
   const live = liveOf(options.live);
   const request = prepareStreamRequest(SOURCE, options, { url: '', body: '', headers: {}, secrets: [] });
-  let handedOver: ReadChain | undefined;
+  // The key of this source's state in each retry chain (see internal/retryChain): cold, resumable.
+  const key = {};
 
   return defer((): Observable<unknown> => {
-    const chain = handedOver ?? { offset: start, cursor: undefined, token: {} };
-    const resumed = handedOver !== undefined || (start !== '-1' && start !== 'now');
-    handedOver = undefined;
+    const { state: chains } = chainState<ChainHandOver>(key, () => ({ failed: undefined }));
+    const chain = chains.failed ?? { offset: start, cursor: undefined, token: {} };
+    const resumed = chains.failed !== undefined || (start !== '-1' && start !== 'now');
+    chains.failed = undefined;
     const state: ReadState = { chain, phase: 'catch-up', contentType: '', first: true, resumed };
     return defer(() => oneRequest(state, request, url(), live)).pipe(
       repeat({ delay: () => (state.phase === 'done' ? EMPTY : of(0)) }),
-      tap({ error: () => (handedOver = chain) }),
+      tap({ error: () => (chains.failed = chain) }),
     );
   }) as Observable<T>;
 }

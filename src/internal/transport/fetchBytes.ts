@@ -52,7 +52,9 @@ const NO_BYTES = new Uint8Array(0);
  *   error body, so an idle timeout downstream sees the server is alive.
  * - Teardown aborts the request and cancels the body reader; nothing is
  *   emitted or reported after it, and nothing waits on a `fetch` that ignores
- *   the abort signal. A body read to its end is not aborted afterwards.
+ *   the abort signal. A body read to its end is not aborted afterwards; a
+ *   body being read when the teardown comes is read on (and dropped) until
+ *   the next macrotask, and aborted then unless it ended by itself.
  *
  * ```text
  * server:   (headers)--[bytes]--[bytes]--(end)
@@ -80,16 +82,33 @@ export function fetchBytes(request: () => HttpRequest | Promise<HttpRequest>, op
       // A body read to its end leaves nothing to abort (and an abort makes an
       // AbortError, a cost on every stream).
       if (body.ended) return;
-      controller.abort();
-      body.reader?.cancel().catch(() => undefined);
+      const abort = () => {
+        if (body.ended) return;
+        controller.abort();
+        body.reader?.cancel().catch(() => undefined);
+      };
+      if (body.reader === undefined) return abort();
+      body.abort = abort;
+      // The consumer stopped while the body is being read: most often at the
+      // answer's end (`untilDone` at `[DONE]`), whose last bytes are already
+      // here or on their way. The rest of what arrives until the next
+      // macrotask is read and dropped, so a body that ends by itself is not
+      // aborted (no AbortError, no socket torn down); then it is aborted.
+      body.draining = setTimeout(abort, 0);
     };
   });
 }
+
+/** How many reads past the teardown a body may take to end by itself. */
+const MAX_DRAINED_READS = 16;
 
 /** The body of one subscription: its reader once there is one, and whether it was read to its end. */
 interface BodyState {
   reader?: ReadableStreamDefaultReader<Uint8Array>;
   ended: boolean;
+  /** Set by the teardown: read on (and drop) until the end or the abort, at most `MAX_DRAINED_READS` reads. */
+  draining?: ReturnType<typeof setTimeout>;
+  abort?: () => void;
 }
 
 async function streamBody(
@@ -126,6 +145,7 @@ async function streamBody(
   const reader = stream.getReader();
   body.reader = reader;
   if (subscriber.closed) return void reader.cancel().catch(() => undefined);
+  let drained = 0;
   for (;;) {
     let result: ReadableStreamReadResult<Uint8Array>;
     try {
@@ -136,9 +156,15 @@ async function streamBody(
     }
     if (result.done) {
       body.ended = true;
+      if (body.draining !== undefined) clearTimeout(body.draining);
       return;
     }
-    if (subscriber.closed) return;
+    if (subscriber.closed) {
+      // A body that keeps coming at once (an in-memory one) is not drained forever.
+      if (body.draining !== undefined && ++drained <= MAX_DRAINED_READS) continue;
+      body.abort?.();
+      return;
+    }
     subscriber.next(result.value);
   }
 }
