@@ -13,7 +13,7 @@ import { createClient } from 'redis';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
-import { memoryRelayStore, redisRelayStore, writeDurableStreams, type RelayStore } from '../src/server/index';
+import { memoryDurableLogStore, redisRelayStore, writeDurableLog, writeDurableStreams, type DurableLogStore, type RelayStore } from '../src/server/index';
 import { startRedisServer, type RedisServer } from '../spec/support/redisServer';
 
 const LONG_POLL_MS = 5_000;
@@ -41,6 +41,23 @@ async function serveRelayLogs(store: RelayStore): Promise<string> {
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
+/** Every path is a Durable Streams stream of `store`, read and written over HTTP. */
+async function serveDurableLogs(store: DurableLogStore): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: LONG_POLL_MS }));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  stops.push(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+    await store.close?.();
+  });
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
 beforeAll(async () => {
   if (target === 'reference') {
     const server = new DurableStreamTestServer({ port: 0, host: '127.0.0.1', longPollTimeout: LONG_POLL_MS });
@@ -48,7 +65,7 @@ beforeAll(async () => {
     stops.push(() => server.stop());
     config.baseUrl = server.url;
   } else if (target === 'memory') {
-    config.baseUrl = await serveRelayLogs(memoryRelayStore());
+    config.baseUrl = await serveDurableLogs(memoryDurableLogStore());
   } else if (target === 'redis') {
     const redis: RedisServer = await startRedisServer();
     const client = createClient({ url: redis.url });
