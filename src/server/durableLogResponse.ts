@@ -239,9 +239,13 @@ async function read(request: Request, url: URL, path: string, store: DurableLogS
   if (found === undefined) return text(404, 'Stream not found');
   if (live === 'long-poll' && found.messages.length === 0 && from === found.meta.nextOffset) {
     if (found.meta.closed) return answer(204, { 'stream-next-offset': found.meta.nextOffset, 'stream-up-to-date': 'true', 'stream-closed': 'true' });
-    await store.waitForChange(path, from, settings.longPollTimeout, request.signal);
-    found = await store.read(path, from);
-    if (found === undefined) return text(404, 'Stream not found');
+    const deadline = Date.now() + settings.longPollTimeout;
+    for (let remaining = settings.longPollTimeout; remaining > 0 && !request.signal.aborted; remaining = deadline - Date.now()) {
+      await store.waitForChange(path, from, remaining, request.signal);
+      found = await store.read(path, from);
+      if (found === undefined) return text(404, 'Stream not found');
+      if (found.messages.length > 0 || found.meta.closed || found.meta.gone) break;
+    }
     if (found.messages.length === 0) {
       const headers: Record<string, string> = { 'stream-next-offset': from, 'stream-up-to-date': 'true', 'stream-cursor': cursorAfter(cursor) };
       if (found.meta.closed) headers['stream-closed'] = 'true';

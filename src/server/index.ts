@@ -66,3 +66,5 @@ export type {
   DurableLogMessage,
   DurableLogRead,
 } from './durableLogStore.js';
+export { redisDurableLogStore } from './redisDurableLogStore.js';
+export type { RedisDurableLogStoreOptions } from './redisDurableLogStore.js';
