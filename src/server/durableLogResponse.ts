@@ -40,7 +40,8 @@ const DIGITS = /^\d+$/;
  * `Stream-Forked-From`/`Stream-Fork-Offset`), `POST` appends (JSON mode,
  * `Stream-Seq`, idempotent producers `Producer-Id`/`-Epoch`/`-Seq`, close),
  * `DELETE`, `HEAD`, and `GET` reads: catch-up by `offset`, `live=long-poll`
- * and `live=sse`, with `ETag`/`If-None-Match` and CDN cursors.
+ * and `live=sse`, with `ETag`/`If-None-Match` and CDN cursors. A store
+ * that fails (Redis down) answers `503` with `Retry-After: 1`.
  *
  * ```text
  * PUT  /v1/stream/s  (text/plain) "ab"          → 201  Stream-Next-Offset: …_…02
@@ -88,7 +89,8 @@ export async function durableLogResponse(request: Request, options: DurableLogOp
     }
   } catch (error) {
     if (error instanceof DurableLogError) return text(error.status, error.message);
-    throw error;
+    // The store failed (Redis unreachable, a script error): the client may retry, nothing was half-done.
+    return text(503, 'The stream store is unavailable', { 'retry-after': '1' });
   }
 }
 
