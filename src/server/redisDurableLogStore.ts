@@ -16,6 +16,13 @@ import {
 export interface RedisDurableLogStoreOptions {
   /** Prefix of every key and channel. Default: `'ds:'`. */
   keyPrefix?: string | undefined;
+  /**
+   * How long one Redis call may take before it fails (the handler answers
+   * `503`), ms: a client whose connection is down queues commands instead
+   * of failing them. A timed-out append may still run once Redis is back; a
+   * producer's retry of it is then answered as a duplicate. Default: 5000.
+   */
+  storeTimeout?: number | undefined;
 }
 
 const PRODUCER_TTL_MS = 7 * 24 * 3600_000;
@@ -75,10 +82,19 @@ export function redisDurableLogStore(client: object, options: RedisDurableLogSto
   const connection: RedisConnection = connectionOf(client);
   const prefix = options.keyPrefix ?? 'ds:';
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) throw new TypeError('redisDurableLogStore: options.keyPrefix must be a string without braces.');
+  const storeTimeout = options.storeTimeout ?? 5_000;
+  if (typeof storeTimeout !== 'number' || !Number.isFinite(storeTimeout) || storeTimeout < 1) throw new RangeError('redisDurableLogStore: options.storeTimeout must be a finite number, 1 or more.');
   const feeds = new ChangeFeeds(connection);
   const metaKey = (path: string) => `${prefix}{${path}}:m`;
 
-  const run = async (script: DurableLogScript, path: string, args: readonly string[]): Promise<unknown> => {
+  const run = (script: DurableLogScript, path: string, args: readonly string[]): Promise<unknown> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('redisDurableLogStore: Redis did not answer in time.')), storeTimeout);
+    });
+    return Promise.race([evaluate(script, path, args), late]).finally(() => clearTimeout(timer));
+  };
+  const evaluate = async (script: DurableLogScript, path: string, args: readonly string[]): Promise<unknown> => {
     const tail = ['1', metaKey(path), prefix, path, String(Date.now()), ...args];
     try {
       return await connection.send(metaKey(path), ['EVALSHA', script.sha, ...tail]);
