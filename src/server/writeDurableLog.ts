@@ -51,12 +51,19 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
     }
     const outgoing: Record<string, string> = {};
     answer.headers.forEach((value, name) => (outgoing[name] = value));
-    response.writeHead(answer.status, outgoing);
     if (answer.body === null || method === 'HEAD') {
+      response.writeHead(answer.status, outgoing);
       await answer.body?.cancel().catch(() => undefined);
       response.end();
       return;
     }
+    if (answer.headers.get('content-type') !== 'text/event-stream') {
+      // A whole answer (everything but SSE): sent with its Content-Length, in one write.
+      const body = Buffer.from(await answer.arrayBuffer());
+      response.writeHead(answer.status, { ...outgoing, 'content-length': String(body.length) }).end(body);
+      return;
+    }
+    response.writeHead(answer.status, outgoing);
     response.flushHeaders();
     response.socket?.setNoDelay(true);
     const reader = answer.body.getReader();
