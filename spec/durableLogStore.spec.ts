@@ -1,7 +1,7 @@
 import { DurableStream, IdempotentProducer, stream as readWithReferenceClient } from '@durable-streams/client';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { memoryDurableLogStore, redisDurableLogStore, writeDurableLog, type DurableLogStore } from '../src/server/index';
+import { durableLogResponse, memoryDurableLogStore, redisDurableLogStore, writeDurableLog, type DurableLogStore } from '../src/server/index';
 import { selectedFlavours, type TestClient } from './support/redisClients';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 
@@ -158,6 +158,43 @@ describe.each(targets)('$name', (target) => {
       expect(events).toMatch(/"streamClosed":true/);
     } finally {
       await close();
+    }
+  });
+});
+
+describe('request bodies over maxBodyBytes', () => {
+  it('are refused with 413 and write nothing, through writeDurableLog (Node) and durableLogResponse (Web)', async () => {
+    const store = memoryDurableLogStore();
+    const sockets = new Set<Socket>();
+    const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, maxBodyBytes: 1024 }));
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/stream/limited`;
+    try {
+      expect((await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
+      const tooLarge = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(64 * 1024).fill(7) });
+      expect(tooLarge.status).toBe(413);
+      expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(1024).fill(1) })).status).toBe(204);
+      expect(Buffer.from(await (await fetch(`${url}?offset=-1`)).arrayBuffer())).toEqual(Buffer.alloc(1024, 1));
+      // The Web handler, with a body whose length it is not told (a stream), stops reading past the limit.
+      const streamed = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < 8; i++) controller.enqueue(new Uint8Array(512).fill(9));
+          controller.close();
+        },
+      });
+      const web = await durableLogResponse(
+        new Request('http://127.0.0.1/v1/stream/limited', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: streamed, duplex: 'half' } as RequestInit),
+        { store, maxBodyBytes: 1024 },
+      );
+      expect(web.status).toBe(413);
+      expect((await store.read('/v1/stream/limited', undefined))!.messages.map((message) => message.data.length)).toEqual([1024]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -11,6 +11,8 @@ export interface DurableLogOptions {
   longPollTimeout?: number | undefined;
   /** How long one SSE response lasts before it ends (the client reconnects at its offset), ms. Default: 60000. */
   sseMaxDuration?: number | undefined;
+  /** The largest request body accepted (`PUT`, `POST`); a larger one is `413` and nothing is written. Default: 67108864 (64 MiB). */
+  maxBodyBytes?: number | undefined;
 }
 
 /** Cursor intervals (protocol §10.1): 20 s from 2024-10-09T00:00:00Z. */
@@ -68,14 +70,17 @@ export async function durableLogResponse(request: Request, options: DurableLogOp
     longPollTimeout: positive('longPollTimeout', options.longPollTimeout, 30_000),
     sseMaxDuration: positive('sseMaxDuration', options.sseMaxDuration, 60_000),
   };
+  const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 64 * 1024 * 1024);
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBodyBytes) return text(413, 'Request body too large');
   try {
     switch (request.method.toUpperCase()) {
       case 'OPTIONS':
         return answer(204);
       case 'PUT':
-        return await create(request, url, path, store);
+        return await create(request, url, path, store, maxBodyBytes);
       case 'POST':
-        return await append(request, path, store);
+        return await append(request, path, store, maxBodyBytes);
       case 'HEAD':
         return await head(path, store);
       case 'GET':
@@ -108,11 +113,32 @@ function text(status: number, message: string, headers: Record<string, string> =
   return answer(status, { 'content-type': 'text/plain', ...headers }, message);
 }
 
-async function bytesOf(request: Request): Promise<Uint8Array> {
-  return new Uint8Array(await request.arrayBuffer());
+/** The request's body, or `undefined` when it is larger than `max` bytes (read no further). */
+async function bytesOf(request: Request, max: number): Promise<Uint8Array | undefined> {
+  if (request.body === null) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    body.set(part, at);
+    at += part.length;
+  }
+  return body;
 }
 
-async function create(request: Request, url: URL, path: string, store: DurableLogStore): Promise<Response> {
+async function create(request: Request, url: URL, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<Response> {
   const forkedFrom = request.headers.get('stream-forked-from') ?? undefined;
   const forkOffset = request.headers.get('stream-fork-offset') ?? undefined;
   const forkSub = request.headers.get('stream-fork-sub-offset');
@@ -128,7 +154,8 @@ async function create(request: Request, url: URL, path: string, store: DurableLo
     if (forkedFrom === undefined) return text(400, 'Stream-Fork-Sub-Offset requires Stream-Forked-From');
     if (!NON_NEGATIVE.test(forkSub)) return text(400, 'Invalid Stream-Fork-Sub-Offset format');
   }
-  const body = await bytesOf(request);
+  const body = await bytesOf(request, maxBodyBytes);
+  if (body === undefined) return text(413, 'Request body too large');
   const { created, meta } = await store.create(path, {
     contentType,
     ttlSeconds: ttl === null ? undefined : Number(ttl),
@@ -145,7 +172,7 @@ async function create(request: Request, url: URL, path: string, store: DurableLo
   return answer(created ? 201 : 200, headers);
 }
 
-async function append(request: Request, path: string, store: DurableLogStore): Promise<Response> {
+async function append(request: Request, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<Response> {
   const headers = request.headers;
   const id = headers.get('producer-id');
   const epochText = headers.get('producer-epoch');
@@ -158,7 +185,8 @@ async function append(request: Request, path: string, store: DurableLogStore): P
   if (all && (!DIGITS.test(seqText) || !Number.isSafeInteger(Number(seqText)))) return text(400, 'Invalid Producer-Seq: must be a non-negative integer');
   const producer = all ? { id, epoch: Number(epochText), seq: Number(seqText) } : undefined;
   const close = headers.get('stream-closed') === 'true';
-  const body = await bytesOf(request);
+  const body = await bytesOf(request, maxBodyBytes);
+  if (body === undefined) return text(413, 'Request body too large');
   const contentType = headers.get('content-type') ?? undefined;
   if (body.length === 0 && !close) return text(400, 'Empty body');
   if (body.length > 0 && contentType === undefined) return text(400, 'Content-Type header is required');

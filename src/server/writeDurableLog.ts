@@ -3,7 +3,8 @@ import { durableLogResponse, type DurableLogOptions } from './durableLogResponse
 
 /**
  * `durableLogResponse` for Node's `http` (Express, Fastify after
- * `reply.hijack()`, plain `http`): reads the request body, answers on
+ * `reply.hijack()`, plain `http`): reads the request body (up to
+ * `maxBodyBytes`; beyond, `413` and the connection closes), answers on
  * `response`, writes the body as the client drains it, and stops waiting on
  * the store when the response closes (the client went away). Resolves when
  * the response ends.
@@ -31,13 +32,16 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
       else if (Array.isArray(value)) headers.set(name, value.join(', '));
     }
     const method = (request.method ?? 'GET').toUpperCase();
-    const chunks: Buffer[] = [];
-    if (method !== 'GET' && method !== 'HEAD') {
-      for await (const chunk of request) chunks.push(chunk as Buffer);
+    const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await bodyOf(request, maxBodyBytes);
+    if (body === 'too large') {
+      // The rest of the upload is read and dropped (never kept), and the connection closes after the answer.
+      response.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end('Request body too large');
+      return;
     }
     const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
     const init: RequestInit = { method, headers, signal: abort.signal };
-    if (method !== 'GET' && method !== 'HEAD') init.body = Buffer.concat(chunks);
+    if (body !== undefined) init.body = new Uint8Array(body.buffer, body.byteOffset, body.length) as Uint8Array<ArrayBuffer>;
     let answer: Response;
     try {
       answer = await durableLogResponse(new Request(url, init), options);
@@ -90,4 +94,24 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
     response.off('close', gone);
     if (!response.destroyed && !response.writableEnded) response.end();
   }
+}
+
+/** The request's body, or `'too large'` as soon as it passes `max` bytes (what follows is read and dropped). */
+function bodyOf(request: IncomingMessage, max: number): Promise<Buffer | 'too large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      if (size > max) return;
+      size += chunk.length;
+      if (size > max) {
+        chunks.length = 0;
+        resolve('too large');
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+  });
 }

@@ -104,7 +104,9 @@ local st = stateOf(path)
 if st == 'gone' then return { 'error', '409', 'The stream was deleted but still has forks: its path cannot be reused until they are removed.' } end
 if st == 'live' then
   local v = redis.call('HMGET', m, 'media', 'ttl', 'expRaw', 'closed', 'from', 'foff', 'fsub')
-  local same = v[1] == ARGV[5] and (v[2] or '') == ARGV[6] and (v[3] or '') == ARGV[8] and (v[4] or '0') == ARGV[9]
+  local requested = ARGV[5]
+  if requested == '' then requested = 'application/octet-stream' end
+  local same = v[1] == requested and (v[2] or '') == ARGV[6] and (v[3] or '') == ARGV[8] and (v[4] or '0') == ARGV[9]
     and (v[5] or '') == ARGV[11] and (ARGV[12] == '' or ARGV[12] == (v[6] or '')) and (v[7] or '0') == (ARGV[13] == '' and '0' or ARGV[13])
   if not same then return { 'error', '409', 'The stream exists with another configuration.' } end
   local meta = metaOf(path)
