@@ -3,8 +3,8 @@
  * (`@durable-streams/server-conformance-tests`), run with vitest against one
  * target, chosen by `DS_TARGET`:
  * - `reference`: the reference server `@durable-streams/server` (the control);
- * - `memory`: `writeDurableStreams` over `memoryRelayStore()`;
- * - `redis`: `writeDurableStreams` over `redisRelayStore()` on a real redis-server.
+ * - `memory`: `writeDurableLog` over `memoryDurableLogStore()`;
+ * - `redis`: `writeDurableLog` over `redisDurableLogStore()` on a real redis-server.
  * `scripts/conformance.mjs` runs all three and reports the counts.
  */
 import { DurableStreamTestServer } from '@durable-streams/server';
@@ -13,7 +13,7 @@ import { createClient } from 'redis';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
-import { memoryRelayStore, redisRelayStore, writeDurableStreams, type RelayStore } from '../src/server/index';
+import { memoryDurableLogStore, redisDurableLogStore, writeDurableLog, type DurableLogStore } from '../src/server/index';
 import { startRedisServer, type RedisServer } from '../spec/support/redisServer';
 
 const LONG_POLL_MS = 5_000;
@@ -21,14 +21,10 @@ const target = process.env.DS_TARGET ?? 'reference';
 const config = { baseUrl: '', longPollTimeoutMs: LONG_POLL_MS };
 const stops: (() => Promise<unknown>)[] = [];
 
-/** `/v1/stream/<id>` → the relay stream `<id>`, served read-only from `store`. */
-async function serveRelayLogs(store: RelayStore): Promise<string> {
+/** Every path is a Durable Streams stream of `store`, read and written over HTTP. */
+async function serveDurableLogs(store: DurableLogStore): Promise<string> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://x').pathname;
-    const streamId = decodeURIComponent(path.replace(/^\/v1\/stream\//, ''));
-    void writeDurableStreams(request, response, { store, streamId, longPollTimeout: LONG_POLL_MS });
-  });
+  const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: LONG_POLL_MS }));
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -37,6 +33,7 @@ async function serveRelayLogs(store: RelayStore): Promise<string> {
   stops.push(async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
+    await store.close?.();
   });
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
@@ -48,15 +45,14 @@ beforeAll(async () => {
     stops.push(() => server.stop());
     config.baseUrl = server.url;
   } else if (target === 'memory') {
-    config.baseUrl = await serveRelayLogs(memoryRelayStore());
+    config.baseUrl = await serveDurableLogs(memoryDurableLogStore());
   } else if (target === 'redis') {
     const redis: RedisServer = await startRedisServer();
     const client = createClient({ url: redis.url });
     client.on('error', () => undefined);
     await client.connect();
-    const store = redisRelayStore(client);
-    stops.push(() => redis.stop(), () => Promise.resolve(client.destroy()), async () => store.close?.());
-    config.baseUrl = await serveRelayLogs(store);
+    stops.push(() => redis.stop(), () => Promise.resolve(client.destroy()));
+    config.baseUrl = await serveDurableLogs(redisDurableLogStore(client));
   } else {
     throw new Error(`DS_TARGET must be reference, memory or redis, not ${target}`);
   }

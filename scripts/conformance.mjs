@@ -1,22 +1,23 @@
 // Runs the official Durable Streams server conformance suite
 // (@durable-streams/server-conformance-tests, vitest) against the reference
 // server (the control) and against this library's endpoint
-// (writeDurableStreams) on the memory and the Redis store, one after the
+// (writeDurableLog) on the memory and the Redis DurableLogStore, one after the
 // other, and prints the counts of each and the tests the reference passes
 // that ours does not. Exit code: 1 when a run did not happen, when the
 // reference passes fewer than REFERENCE_FLOOR (the suite or the set-up
 // broke), or when ours passes fewer than OURS_FLOOR on a store (a
-// regression); the known gap (ours serves relay logs read-only, see
-// docs/durable-streams.md) is reported, not failed.
+// regression), or when a test the reference passes fails on ours.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const REFERENCE_FLOOR = 320;
-const OURS_FLOOR = 14;
+const OURS_FLOOR = 332;
 const targets = ['reference', 'memory', 'redis'];
 const results = {};
 let status = 0;
-for (const target of targets) {
+
+/** Runs the suite against `target`; its tests (full name → status), or undefined when no report came. */
+function run(target) {
   const out = `.conformance-${target}.json`;
   rmSync(out, { force: true });
   const started = Date.now();
@@ -30,24 +31,40 @@ for (const target of targets) {
     report = JSON.parse(readFileSync(out, 'utf8'));
   } catch {
     console.log(`conformance ${target}: no report (the run failed to start)`);
-    status = 1;
-    continue;
+    return undefined;
   }
   const tests = new Map();
   for (const file of report.testResults) for (const test of file.assertionResults) tests.set(test.fullName, test.status);
-  results[target] = tests;
   const count = (status) => [...tests.values()].filter((s) => s === status).length;
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`conformance ${target}: ${count('passed')} passed, ${count('failed')} failed, ${count('skipped') + count('pending') + count('todo')} skipped of ${tests.size} (${seconds} s)`);
+  return tests;
 }
-const passed = (target) => [...(results[target] ?? new Map()).entries()].filter(([, s]) => s === 'passed').map(([name]) => name);
-if (passed('reference').length < REFERENCE_FLOOR) status = 1;
+
+const passedIn = (tests) => [...(tests ?? new Map()).entries()].filter(([, s]) => s === 'passed').map(([name]) => name);
+const gapOf = (tests) => {
+  const ours = new Set(passedIn(tests));
+  return passedIn(results.reference).filter((name) => !ours.has(name));
+};
+
+results.reference = run('reference');
+if (results.reference === undefined || passedIn(results.reference).length < REFERENCE_FLOOR) status = 1;
 const gap = {};
 for (const target of ['memory', 'redis']) {
-  if (passed(target).length < OURS_FLOOR) status = 1;
-  const ours = new Set(passed(target));
-  gap[target] = passed('reference').filter((name) => !ours.has(name));
+  results[target] = run(target);
+  if (results[target] !== undefined && (gapOf(results[target]).length > 0 || passedIn(results[target]).length < OURS_FLOOR)) {
+    // A loaded machine can fail a test by a socket or a timer; a real gap fails twice.
+    console.log(`conformance ${target}: ${gapOf(results[target]).join('; ')} failed here and passed on the reference; running ${target} once more`);
+    results[target] = run(target);
+  }
+  if (results[target] === undefined) {
+    status = 1;
+    continue;
+  }
+  gap[target] = gapOf(results[target]);
+  if (passedIn(results[target]).length < OURS_FLOOR || gap[target].length > 0) status = 1;
   console.log(`conformance ${target}: ${gap[target].length} tests pass on the reference and not here (listed in .conformance-gap.json)`);
+  for (const name of gap[target]) console.log(`  ${target} gap: ${name}`);
 }
 writeFileSync('.conformance-gap.json', `${JSON.stringify(gap, null, 2)}\n`);
 process.exit(status);

@@ -49,3 +49,22 @@ export type {
   RelayPage,
   RelayStore,
 } from './relayStore.js';
+export { durableLogResponse } from './durableLogResponse.js';
+export type { DurableLogOptions } from './durableLogResponse.js';
+export { writeDurableLog } from './writeDurableLog.js';
+export { memoryDurableLogStore } from './memoryDurableLogStore.js';
+export type { MemoryDurableLogStoreOptions } from './memoryDurableLogStore.js';
+export { DurableLogError } from './durableLogStore.js';
+export type {
+  DurableLogStore,
+  DurableLogCreateOptions,
+  DurableLogCreateResult,
+  DurableLogProducer,
+  DurableLogAppendOptions,
+  DurableLogAppendResult,
+  DurableLogMeta,
+  DurableLogMessage,
+  DurableLogRead,
+} from './durableLogStore.js';
+export { redisDurableLogStore } from './redisDurableLogStore.js';
+export type { RedisDurableLogStoreOptions } from './redisDurableLogStore.js';

@@ -1,0 +1,367 @@
+import { bodyOf, isJsonType, mediaTypeOf } from './durableLogFormat.js';
+import { DurableLogError, type DurableLogAppendResult, type DurableLogMeta, type DurableLogStore } from './durableLogStore.js';
+
+/** Options of `durableLogResponse` and `writeDurableLog`. */
+export interface DurableLogOptions {
+  /** Where the streams live: `memoryDurableLogStore()` or `redisDurableLogStore(client)`. */
+  store: DurableLogStore;
+  /** The stream's key. Default: the request URL's path (`/v1/stream/chat-1`), which is also what `Stream-Forked-From` names. */
+  path?: string | undefined;
+  /** How long a long-poll read (and each SSE wait) waits for new data, ms. Default: 30000. */
+  longPollTimeout?: number | undefined;
+  /** How long one SSE response lasts before it ends (the client reconnects at its offset), ms. Default: 60000. */
+  sseMaxDuration?: number | undefined;
+  /** The largest request body accepted (`PUT`, `POST`); a larger one is `413` and nothing is written. Default: 67108864 (64 MiB). */
+  maxBodyBytes?: number | undefined;
+}
+
+/** Cursor intervals (protocol §10.1): 20 s from 2024-10-09T00:00:00Z. */
+const CURSOR_EPOCH = Date.UTC(2024, 9, 9);
+const CURSOR_INTERVAL = 20_000;
+
+const COMMON_HEADERS: Record<string, string> = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, PUT, DELETE, HEAD, OPTIONS',
+  'access-control-allow-headers':
+    'content-type, authorization, If-None-Match, Stream-Seq, Stream-TTL, Stream-Expires-At, Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, Stream-Fork-Sub-Offset',
+  'access-control-expose-headers':
+    'Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, etag, content-type, content-encoding, vary',
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'cross-origin',
+};
+
+const OFFSET = /^(-1|now|\d+_\d+)$/;
+const NON_NEGATIVE = /^(0|[1-9]\d*)$/;
+const DIGITS = /^\d+$/;
+
+/**
+ * A complete **Durable Streams** server as a Web `Request` → `Response`
+ * handler (Hono, Next.js route handlers, Bun, Deno; `writeDurableLog` for
+ * Node's `http`) over a `DurableLogStore`: `PUT` creates (content type,
+ * `Stream-TTL`/`Stream-Expires-At`, `Stream-Closed`, forks with
+ * `Stream-Forked-From`/`Stream-Fork-Offset`), `POST` appends (JSON mode,
+ * `Stream-Seq`, idempotent producers `Producer-Id`/`-Epoch`/`-Seq`, close),
+ * `DELETE`, `HEAD`, and `GET` reads: catch-up by `offset`, `live=long-poll`
+ * and `live=sse`, with `ETag`/`If-None-Match` and CDN cursors. A store
+ * that fails (Redis down) answers `503` with `Retry-After: 1`.
+ *
+ * ```text
+ * PUT  /v1/stream/s  (text/plain) "ab"          → 201  Stream-Next-Offset: …_…02
+ * POST /v1/stream/s  "c"  Producer-Id/Epoch/Seq → 200  (a retry: 204 duplicate)
+ * GET  /v1/stream/s?offset=-1                   → 200  "abc"  Stream-Up-To-Date: true
+ * GET  /v1/stream/s?offset=<tail>&live=sse      → event: control {streamNextOffset,…}  …data…
+ * ```
+ *
+ * @example
+ * ```ts
+ * // Hono: every method of every stream under /v1/stream/
+ * const store = memoryDurableLogStore();
+ * app.all('/v1/stream/*', (c) => durableLogResponse(c.req.raw, { store }));
+ * ```
+ */
+export async function durableLogResponse(request: Request, options: DurableLogOptions): Promise<Response> {
+  const { store } = options;
+  if (typeof store !== 'object' || store === null || typeof store.append !== 'function') {
+    throw new TypeError('durableLogResponse: options.store must be a DurableLogStore (memoryDurableLogStore(), redisDurableLogStore(...)).');
+  }
+  const url = new URL(request.url);
+  const path = options.path ?? url.pathname;
+  const settings = {
+    longPollTimeout: positive('longPollTimeout', options.longPollTimeout, 30_000),
+    sseMaxDuration: positive('sseMaxDuration', options.sseMaxDuration, 60_000),
+  };
+  const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 64 * 1024 * 1024);
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBodyBytes) return text(413, 'Request body too large');
+  try {
+    switch (request.method.toUpperCase()) {
+      case 'OPTIONS':
+        return answer(204);
+      case 'PUT':
+        return await create(request, url, path, store, maxBodyBytes);
+      case 'POST':
+        return await append(request, path, store, maxBodyBytes);
+      case 'HEAD':
+        return await head(path, store);
+      case 'GET':
+        return await read(request, url, path, store, settings);
+      case 'DELETE': {
+        const deleted = await store.delete(path);
+        return deleted ? answer(204) : text(404, 'Stream not found');
+      }
+      default:
+        return text(405, 'Method not allowed');
+    }
+  } catch (error) {
+    if (error instanceof DurableLogError) return text(error.status, error.message);
+    // The store failed (Redis unreachable, a script error): the client may retry, nothing was half-done.
+    return text(503, 'The stream store is unavailable', { 'retry-after': '1' });
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) throw new RangeError(`durableLogResponse: options.${name} must be a finite number, 1 or more.`);
+  return value;
+}
+
+function answer(status: number, headers: Record<string, string> = {}, body: BodyInit | null = null): Response {
+  return new Response(body, { status, headers: { ...COMMON_HEADERS, ...headers } });
+}
+
+function text(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return answer(status, { 'content-type': 'text/plain', ...headers }, message);
+}
+
+/** The request's body, or `undefined` when it is larger than `max` bytes (read no further). */
+async function bytesOf(request: Request, max: number): Promise<Uint8Array | undefined> {
+  if (request.body === null) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    body.set(part, at);
+    at += part.length;
+  }
+  return body;
+}
+
+async function create(request: Request, url: URL, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<Response> {
+  const forkedFrom = request.headers.get('stream-forked-from') ?? undefined;
+  const forkOffset = request.headers.get('stream-fork-offset') ?? undefined;
+  const forkSub = request.headers.get('stream-fork-sub-offset');
+  let contentType = request.headers.get('content-type') ?? undefined;
+  if (contentType === undefined || !/^[\w-]+\/[\w-]+/.test(contentType.trim())) contentType = forkedFrom === undefined ? 'application/octet-stream' : undefined;
+  const ttl = request.headers.get('stream-ttl');
+  const expiresAt = request.headers.get('stream-expires-at') ?? undefined;
+  if (ttl !== null && expiresAt !== undefined) return text(400, 'Cannot specify both Stream-TTL and Stream-Expires-At');
+  if (ttl !== null && !NON_NEGATIVE.test(ttl)) return text(400, 'Invalid Stream-TTL value');
+  if (expiresAt !== undefined && Number.isNaN(new Date(expiresAt).getTime())) return text(400, 'Invalid Stream-Expires-At timestamp');
+  if (forkOffset !== undefined && !/^\d+_\d+$/.test(forkOffset)) return text(400, 'Invalid Stream-Fork-Offset format');
+  if (forkSub !== null) {
+    if (forkedFrom === undefined) return text(400, 'Stream-Fork-Sub-Offset requires Stream-Forked-From');
+    if (!NON_NEGATIVE.test(forkSub)) return text(400, 'Invalid Stream-Fork-Sub-Offset format');
+  }
+  const body = await bytesOf(request, maxBodyBytes);
+  if (body === undefined) return text(413, 'Request body too large');
+  const { created, meta } = await store.create(path, {
+    contentType,
+    ttlSeconds: ttl === null ? undefined : Number(ttl),
+    expiresAt,
+    closed: request.headers.get('stream-closed') === 'true',
+    initialData: body.length > 0 ? body : undefined,
+    forkedFrom,
+    forkOffset,
+    forkSubOffset: forkSub === null ? undefined : Number(forkSub),
+  });
+  const headers: Record<string, string> = { 'content-type': meta.contentType ?? contentType ?? 'application/octet-stream', 'stream-next-offset': meta.nextOffset };
+  if (created) headers.location = `${url.origin}${path}`;
+  if (meta.closed) headers['stream-closed'] = 'true';
+  return answer(created ? 201 : 200, headers);
+}
+
+async function append(request: Request, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<Response> {
+  const headers = request.headers;
+  const id = headers.get('producer-id');
+  const epochText = headers.get('producer-epoch');
+  const seqText = headers.get('producer-seq');
+  const some = id !== null || epochText !== null || seqText !== null;
+  const all = id !== null && epochText !== null && seqText !== null;
+  if (some && !all) return text(400, 'All producer headers (Producer-Id, Producer-Epoch, Producer-Seq) must be provided together');
+  if (all && id === '') return text(400, 'Invalid Producer-Id: must not be empty');
+  if (all && (!DIGITS.test(epochText) || !Number.isSafeInteger(Number(epochText)))) return text(400, 'Invalid Producer-Epoch: must be a non-negative integer');
+  if (all && (!DIGITS.test(seqText) || !Number.isSafeInteger(Number(seqText)))) return text(400, 'Invalid Producer-Seq: must be a non-negative integer');
+  const producer = all ? { id, epoch: Number(epochText), seq: Number(seqText) } : undefined;
+  const close = headers.get('stream-closed') === 'true';
+  const body = await bytesOf(request, maxBodyBytes);
+  if (body === undefined) return text(413, 'Request body too large');
+  const contentType = headers.get('content-type') ?? undefined;
+  if (body.length === 0 && !close) return text(400, 'Empty body');
+  if (body.length > 0 && contentType === undefined) return text(400, 'Content-Type header is required');
+  const result: DurableLogAppendResult = await store.append(path, body, { contentType, close, streamSeq: headers.get('stream-seq') ?? undefined, producer });
+  const producerHeaders = (seq: number): Record<string, string> => (producer === undefined ? {} : { 'producer-epoch': String(producer.epoch), 'producer-seq': String(seq) });
+  switch (result.status) {
+    case 'appended': {
+      const out: Record<string, string> = { 'stream-next-offset': result.offset, ...producerHeaders(producer?.seq ?? 0) };
+      if (result.closed) out['stream-closed'] = 'true';
+      return answer(producer !== undefined && body.length > 0 ? 200 : 204, out);
+    }
+    case 'duplicate': {
+      const out: Record<string, string> = producerHeaders(result.lastSeq);
+      if (result.closed) out['stream-closed'] = 'true';
+      if (result.closed || body.length === 0) out['stream-next-offset'] = result.offset;
+      return answer(204, out);
+    }
+    case 'closed':
+      // Closing a closed stream without a producer is idempotent; anything else is refused.
+      if (body.length === 0 && producer === undefined) return answer(204, { 'stream-next-offset': result.offset, 'stream-closed': 'true' });
+      return text(409, 'Stream is closed', { 'stream-closed': 'true', 'stream-next-offset': result.offset });
+    case 'stale-epoch':
+      return text(403, 'Stale producer epoch', { 'producer-epoch': String(result.currentEpoch) });
+    case 'invalid-epoch-seq':
+      return text(400, 'New epoch must start with sequence 0');
+    case 'sequence-gap':
+      return text(409, 'Producer sequence gap', { 'producer-expected-seq': String(result.expectedSeq), 'producer-received-seq': String(result.receivedSeq) });
+  }
+}
+
+function etagOf(path: string, start: string, end: string, closed: boolean): string {
+  return `"${Buffer.from(path).toString('base64')}:${start}:${end}${closed ? ':c' : ''}"`;
+}
+
+async function head(path: string, store: DurableLogStore): Promise<Response> {
+  const meta = await store.head(path);
+  if (meta === undefined) return answer(404, { 'content-type': 'text/plain' });
+  if (meta.gone) return answer(410, { 'content-type': 'text/plain' });
+  const headers: Record<string, string> = { 'stream-next-offset': meta.nextOffset, 'cache-control': 'no-store' };
+  if (meta.contentType !== undefined) headers['content-type'] = meta.contentType;
+  if (meta.closed) headers['stream-closed'] = 'true';
+  if (meta.ttlSeconds !== undefined) headers['stream-ttl'] = String(meta.ttlSeconds);
+  if (meta.expiresAt !== undefined) headers['stream-expires-at'] = meta.expiresAt;
+  headers.etag = etagOf(path, '-1', meta.nextOffset, meta.closed);
+  return answer(200, headers);
+}
+
+/** A cursor for CDN collapsing: the current 20 s interval, always past the one the client sent. */
+function cursorAfter(sent: string | null): string {
+  const current = Math.floor((Date.now() - CURSOR_EPOCH) / CURSOR_INTERVAL);
+  const previous = sent !== null && /^\d{1,15}$/.test(sent) ? Number(sent) : -1;
+  return String(previous >= current ? previous + 1 + Math.floor(Math.random() * 180) : current);
+}
+
+async function read(request: Request, url: URL, path: string, store: DurableLogStore, settings: { longPollTimeout: number; sseMaxDuration: number }): Promise<Response> {
+  const meta = await store.head(path);
+  if (meta === undefined) return text(404, 'Stream not found');
+  if (meta.gone) return text(410, 'Stream is gone');
+  const query = url.searchParams;
+  const offsets = query.getAll('offset');
+  const offset = offsets[0];
+  const live = query.get('live');
+  const cursor = query.get('cursor');
+  if (offset !== undefined) {
+    if (offset === '') return text(400, 'Empty offset parameter');
+    if (offsets.length > 1) return text(400, 'Multiple offset parameters not allowed');
+    if (!OFFSET.test(offset)) return text(400, 'Invalid offset format');
+  }
+  if ((live === 'long-poll' || live === 'sse') && offset === undefined) return text(400, `${live === 'sse' ? 'SSE' : 'Long-poll'} requires offset parameter`);
+  if (live === 'sse') return sse(request, path, store, offset === 'now' ? meta.nextOffset : offset!, cursor, meta, settings);
+  if (offset === 'now' && live !== 'long-poll') {
+    await store.read(path, meta.nextOffset); // a read: it renews the TTL
+    const headers: Record<string, string> = { 'stream-next-offset': meta.nextOffset, 'stream-up-to-date': 'true', 'cache-control': 'no-store' };
+    if (meta.contentType !== undefined) headers['content-type'] = meta.contentType;
+    if (meta.closed) headers['stream-closed'] = 'true';
+    return answer(200, headers, isJsonType(meta.contentType) ? '[]' : '');
+  }
+  const from = offset === 'now' ? meta.nextOffset : offset;
+  let found = await store.read(path, from);
+  if (found === undefined) return text(404, 'Stream not found');
+  if (live === 'long-poll' && found.messages.length === 0 && from === found.meta.nextOffset) {
+    if (found.meta.closed) return answer(204, { 'stream-next-offset': found.meta.nextOffset, 'stream-up-to-date': 'true', 'stream-closed': 'true' });
+    const deadline = Date.now() + settings.longPollTimeout;
+    for (let remaining = settings.longPollTimeout; remaining > 0 && !request.signal.aborted; remaining = deadline - Date.now()) {
+      await store.waitForChange(path, from, remaining, request.signal);
+      found = await store.read(path, from);
+      if (found === undefined) return text(404, 'Stream not found');
+      if (found.messages.length > 0 || found.meta.closed || found.meta.gone) break;
+    }
+    if (found.messages.length === 0) {
+      const headers: Record<string, string> = { 'stream-next-offset': from, 'stream-up-to-date': 'true', 'stream-cursor': cursorAfter(cursor) };
+      if (found.meta.closed) headers['stream-closed'] = 'true';
+      return answer(204, headers);
+    }
+  }
+  const { messages, meta: after } = found;
+  const end = messages.at(-1)?.offset ?? after.nextOffset;
+  const closedHere = after.closed && end === after.nextOffset;
+  const headers: Record<string, string> = { 'stream-next-offset': end, 'stream-up-to-date': 'true' };
+  if (after.contentType !== undefined) headers['content-type'] = after.contentType;
+  if (live === 'long-poll') headers['stream-cursor'] = cursorAfter(cursor);
+  if (closedHere) headers['stream-closed'] = 'true';
+  headers.etag = etagOf(path, offset ?? '-1', end, closedHere);
+  if (request.headers.get('if-none-match') === headers.etag) return answer(304, { etag: headers.etag });
+  return answer(200, headers, bodyOf(after.contentType, messages) as Uint8Array<ArrayBuffer>);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function sseEvent(event: string, payload: string): Uint8Array {
+  return encoder.encode(`event: ${event}\n${payload.split(/\r\n|\r|\n/).map((line) => `data:${line}`).join('\n')}\n\n`);
+}
+
+function sse(
+  request: Request,
+  path: string,
+  store: DurableLogStore,
+  start: string,
+  cursor: string | null,
+  meta: DurableLogMeta,
+  settings: { longPollTimeout: number; sseMaxDuration: number },
+): Response {
+  const media = mediaTypeOf(meta.contentType);
+  const base64 = !(media.startsWith('text/') || media === 'application/json');
+  const json = media === 'application/json';
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  request.signal.addEventListener('abort', onAbort, { once: true });
+  const deadline = Date.now() + settings.sseMaxDuration;
+  let offset = start;
+  let finished = false;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const finish = () => {
+        finished = true;
+        request.signal.removeEventListener('abort', onAbort);
+        controller.close();
+      };
+      if (finished) return;
+      const found = await store.read(path, offset);
+      if (found === undefined || found.meta.gone) return finish();
+      const tail = found.meta.nextOffset;
+      // A control event follows every data event (protocol §5.8), so JSON catch-up parses message by message.
+      const control = (at: string) => {
+        offset = at;
+        if (found.meta.closed && at === tail) {
+          controller.enqueue(sseEvent('control', JSON.stringify({ streamNextOffset: at, streamClosed: true })));
+          return true;
+        }
+        const fields: Record<string, string | boolean> = { streamNextOffset: at, streamCursor: cursorAfter(cursor) };
+        if (at === tail) fields.upToDate = true;
+        controller.enqueue(sseEvent('control', JSON.stringify(fields)));
+        return false;
+      };
+      for (const message of found.messages) {
+        const payload = base64 ? Buffer.from(message.data).toString('base64') : json ? decoder.decode(bodyOf(meta.contentType, [message])) : decoder.decode(message.data);
+        controller.enqueue(sseEvent('data', payload));
+        if (control(message.offset)) return finish();
+      }
+      if (found.messages.length === 0 && control(tail)) return finish();
+      const end = offset;
+      if (end !== found.meta.nextOffset) return;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || stop.signal.aborted) return finish();
+      await store.waitForChange(path, offset, Math.min(settings.longPollTimeout, remaining), stop.signal);
+      if (stop.signal.aborted) return finish();
+    },
+    cancel() {
+      finished = true;
+      stop.abort();
+      request.signal.removeEventListener('abort', onAbort);
+    },
+  });
+  const headers: Record<string, string> = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' };
+  if (base64) headers['stream-sse-data-encoding'] = 'base64';
+  return answer(200, headers, body);
+}
