@@ -150,9 +150,9 @@ class RedisRelayStore implements RelayStore {
     return `${this.settings.keyPrefix}{${streamId}}:changes`;
   }
 
-  private async run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>): Promise<unknown> {
-    const keys = this.keys(streamId);
-    const tail = [String(keys.length), ...keys, ...args.map(String)];
+  private async run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys: readonly string[] = this.keys(streamId)): Promise<unknown> {
+    const tail = [String(keys.length), ...keys];
+    for (const arg of args) tail.push(String(arg));
     try {
       return await this.connection.send(keys[0]!, ['EVALSHA', script.sha, ...tail]);
     } catch (error) {
@@ -194,6 +194,8 @@ class RedisRelayStore implements RelayStore {
       leaseMs: lease.leaseMs,
       queue: Promise.resolve(),
       failures: 0,
+      keys: this.keys(lease.streamId),
+      channel: this.channel(lease.streamId),
     });
     this.notify(lease.streamId);
   }
@@ -263,9 +265,9 @@ class RedisRelayStore implements RelayStore {
       }
       const { maxEntries, maxBytes } = this.settings;
       const args: Array<string | number> = [lease.token, lease.epoch, ms(lease.leaseMs), ms(lease.ttlMs), maxEntries, maxBytes];
-      args.push(resume === undefined ? 0 : 1, resume ?? '', this.publish, this.channel(lease.streamId), local?.lastSeq ?? '');
+      args.push(resume === undefined ? 0 : 1, resume ?? '', this.publish, local?.channel ?? this.channel(lease.streamId), local?.lastSeq ?? '');
       for (const event of events) args.push(event.event === undefined ? 'd' : 'e', event.event ?? '', event.data);
-      const seq = Number(await this.run(APPEND, lease.streamId, args));
+      const seq = Number(await this.run(APPEND, lease.streamId, args, local?.keys));
       if (seq === -2) throw new RelayLogFullError('maxEntries', maxEntries);
       if (seq === -3) throw new RelayLogFullError('maxBytes', maxBytes);
       if (seq < 0) return this.lost(lease);
