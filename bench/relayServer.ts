@@ -87,13 +87,13 @@ async function pipeReadable(stream: ReadableStream<string>, response: ServerResp
 }
 
 async function main(): Promise<void> {
-  const memoryRelay = createRelay({ store: memoryRelayStore(), heartbeat: 0, abandonAfter: Infinity, ttlAfterEnd: 5_000 });
+  const memoryRelay = createRelay({ store: memoryRelayStore(), heartbeat: 0, abandonAfter: Infinity, ttlAfterEnd: 30_000 });
   const relayClient = await namedClient(`bench-relay-${instance}`);
   const redisRelay = createRelay({
     store: redisRelayStore(relayClient as never, { keyPrefix: `bench:${process.env.RUN_ID ?? 'x'}:` }),
     heartbeat: 0,
     abandonAfter: Infinity,
-    ttlAfterEnd: 5_000,
+    ttlAfterEnd: 30_000,
   });
   const [publisher, subscriber] = await Promise.all([namedClient(`bench-rs-${instance}`), namedClient(`bench-rs-${instance}`)]);
   const rs = createResumableStreamContext({ waitUntil: null, publisher, subscriber, keyPrefix: `bench:${process.env.RUN_ID ?? 'x'}:rs` });

@@ -16,7 +16,7 @@ import { startRelayProcess, type RelayProcess } from './support/startRelayProces
 
 // The relay's faults, with relay instances as child processes sharing one real
 // redis-server: each test breaks something and checks the client's exact text
-// and how many times the provider was asked. REDIS_CLIENT=redis|ioredis picks
+// and how many times the provider was asked. REDIS_CLIENT=redis|redis4|redis6|ioredis|ioredis6 picks
 // the relay processes' client (default node-redis). Figures (times) are printed,
 // never asserted.
 

@@ -49,6 +49,23 @@ describe('toServerSentEvents', () => {
     });
   });
 
+  it('counts the silence from the last frame however many came before: frames closer than heartbeat never ping', () => {
+    rx.run(({ cold, expectObservable }) => {
+      const source = cold('-a-b-c-d-e-f 9ms |', { a: 'a', b: 'b', c: 'c', d: 'd', e: 'e', f: 'f' });
+      const frames = source.pipe(toServerSentEvents({ heartbeat: 3, end: false, toEvent: (data) => ({ data }) }));
+      // f at 11, then pings at 14, 17 and 20; the source ends at 21.
+      expectObservable(frames).toBe('-a-b-c-d-e-f 2ms p 2ms p 2ms p|', {
+        a: 'data: a\n\n',
+        b: 'data: b\n\n',
+        c: 'data: c\n\n',
+        d: 'data: d\n\n',
+        e: 'data: e\n\n',
+        f: 'data: f\n\n',
+        p: PING,
+      });
+    });
+  });
+
   it('pings from the start while the first value is slow in coming', () => {
     rx.run(({ cold, expectObservable }) => {
       const frames = cold('10ms a|', { a: 'a' }).pipe(toServerSentEvents({ heartbeat: 4, end: false, toEvent: (data) => ({ data }) }));

@@ -6,7 +6,7 @@
 //
 // Environment:
 // - REDIS_URL: the shared store (redisRelayStore); without it, a memory store.
-//   REDIS_CLIENT=redis (node-redis, default) or ioredis. KEY_PREFIX.
+//   REDIS_CLIENT=redis (node-redis 5, default), redis4, redis6, ioredis or ioredis6. KEY_PREFIX.
 // - PROVIDER_URL: the OpenAI-compatible base URL (the mock's `${url}/v1`).
 //   PROVIDER=chat (fromChatCompletion, default) or responses (fromResponses in
 //   background mode: its resume point is the response id, so a takeover
@@ -27,14 +27,16 @@ const number = (name, fallback) => (env[name] === undefined ? fallback : Number(
 async function makeStore() {
   if (!env.REDIS_URL) return { store: memoryRelayStore(), close: async () => undefined };
   const { redisRelayStore } = await import('../../dist/esm/server/index.js');
-  if ((env.REDIS_CLIENT ?? 'redis').toLowerCase().includes('ioredis')) {
-    const { default: Redis } = await import('ioredis');
+  // The package each REDIS_CLIENT names (the dev dependencies' npm aliases): node-redis 4, 5 (`redis`), 6; ioredis 5, 6.
+  const wanted = (env.REDIS_CLIENT ?? 'redis').toLowerCase();
+  if (wanted.includes('ioredis')) {
+    const { default: Redis } = await import(wanted.includes('ioredis6') ? 'ioredis6' : 'ioredis');
     const client = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
     client.on('error', () => undefined);
     await client.connect();
     return { store: redisRelayStore(client, { keyPrefix: env.KEY_PREFIX, blockMs: 500 }), close: async () => client.disconnect() };
   }
-  const { createClient } = await import('redis');
+  const { createClient } = await import(wanted.includes('redis6') ? 'redis6' : wanted.includes('redis4') ? 'redis4' : 'redis');
   const client = createClient({ url: env.REDIS_URL });
   client.on('error', () => undefined);
   await client.connect();

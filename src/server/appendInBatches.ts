@@ -34,15 +34,19 @@ export function appendInBatches<T>(write: (batch: T[]) => Observable<unknown>): 
         const batch = queue;
         queue = [];
         writing = true;
-        subscriptions.add(
-          write(batch).subscribe({
-            error: (error: unknown) => subscriber.error(error),
-            complete: () => {
-              writing = false;
-              flush();
-            },
-          }),
-        );
+        let done = false;
+        let written: Subscription | undefined = undefined;
+        written = write(batch).subscribe({
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => {
+            done = true;
+            // A finished append holds nothing: dropped, so a long stream does not pile up one subscription per append.
+            if (written) subscriptions.remove(written);
+            writing = false;
+            flush();
+          },
+        });
+        if (!done) subscriptions.add(written);
       };
       subscriptions.add(
         source.subscribe({

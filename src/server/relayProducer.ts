@@ -1,11 +1,13 @@
 import {
   catchError,
+  concatMap,
   defer,
   EMPTY,
   exhaustMap,
   filter,
   from,
   interval,
+  lastValueFrom,
   map,
   merge,
   NEVER,
@@ -100,43 +102,54 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
 
-  /** A store call retried with backoff for up to `leaseMs`; a lost lease or a full log is not retried. */
-  const withRetry = <R>(operation: string, call: (attempt: number) => Promise<R>): Observable<R> => {
-    const since = Date.now();
-    let attempt = 0;
-    return defer(() => call(attempt++)).pipe(
-      retry({
-        delay: (error: unknown, count) => {
-          if (error instanceof RelayLeaseLostError || error instanceof RelayLogFullError) return throwError(() => error);
-          reporter.storeError(operation, error, streamId);
-          if (Date.now() - since >= leaseMs) return throwError(() => error);
-          return timer(Math.min(1_000, 25 * 2 ** Math.min(count, 10)), scheduler);
-        },
-      }),
-    );
+  /** Whether a store error is worth another try: a lost lease or a full log is not. */
+  const retryable = (error: unknown) => !(error instanceof RelayLeaseLostError || error instanceof RelayLogFullError);
+  /**
+   * A store call retried with backoff for up to `leaseMs` (from `since`); a
+   * lost lease or a full log is not retried. With `failed`, the first try
+   * already failed with it: it is reported and the next try waits its backoff.
+   */
+  const withRetry = <R>(operation: string, call: (attempt: number) => Promise<R>, failed?: { error: unknown; since: number }): Observable<R> => {
+    const since = failed?.since ?? Date.now();
+    const skipped = failed ? 1 : 0;
+    let attempt = skipped;
+    const backoff = (error: unknown, count: number): Observable<unknown> => {
+      if (!retryable(error)) return throwError(() => error);
+      reporter.storeError(operation, error, streamId);
+      if (Date.now() - since >= leaseMs) return throwError(() => error);
+      return timer(Math.min(1_000, 25 * 2 ** Math.min(count, 10)), scheduler);
+    };
+    const tries = defer(() => call(attempt++)).pipe(retry({ delay: (error: unknown, count) => backoff(error, count + skipped) }));
+    return failed ? backoff(failed.error, 1).pipe(concatMap(() => tries)) : tries;
   };
 
   const append = (batch: Stored[]): Observable<unknown> => {
     const before = lastSeq;
     const events = batch.map((stored) => stored.event);
     const resume = batch.reduce<string | undefined>((last, stored) => stored.resume ?? last, undefined);
-    return withRetry('append', async (attempt) => {
+    const call = async (attempt: number): Promise<number> => {
       if (attempt > 0) {
         // The earlier attempt may have landed before its reply was lost: only this lease writes the log.
         const state = await store.state(streamId);
         if (state && state.log === lease.log && state.lastSeq >= before + events.length) return state.lastSeq;
       }
       return store.append(lease, events, resume);
-    }).pipe(
-      tap((seq) => {
-        lastSeq = seq;
-        reporter.activity({ type: 'appended', streamId, entries: events.length });
-      }),
-      catchError((error: unknown) => {
-        appendFailure = error;
-        return throwError(() => error);
-      }),
-    );
+    };
+    // The common case, an append that lands at once, costs one promise: the retry chain is built only after a failure.
+    const since = Date.now();
+    const written = call(0)
+      .catch((error: unknown) => (retryable(error) ? lastValueFrom(withRetry('append', call, { error, since })) : Promise.reject(error)))
+      .then(
+        (seq) => {
+          lastSeq = seq;
+          reporter.activity({ type: 'appended', streamId, entries: events.length });
+        },
+        (error: unknown) => {
+          appendFailure = error;
+          throw error;
+        },
+      );
+    return from(written);
   };
 
   const abandoned$: Observable<Stop> =

@@ -59,7 +59,13 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
   return new Observable<RelayEntry>((subscriber) => {
     const subscriptions = new Subscription();
     const teardown = new Subject<void>();
-    const wake = new Subject<void>();
+    /** Resolves the read loop's wait, if it waits (a plain callback: one wait per page, no subscription each time). */
+    let wakeUp: (() => void) | undefined;
+    const wake = () => {
+      const resume = wakeUp;
+      wakeUp = undefined;
+      resume?.();
+    };
     let open = true;
     let changed = false;
     let changesFailed = false;
@@ -74,10 +80,10 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       touch();
       reporter.activity({ type: 'readerClosed', streamId, served, behind: Math.max(0, known - after), reason });
       teardown.next();
-      wake.complete();
+      wake();
       subscriber.complete();
     };
-    const nextWake = () => firstValueFrom(wake, { defaultValue: undefined });
+    const nextWake = () => new Promise<void>((resolve) => (wakeUp = resolve));
     const drained = () => firstValueFrom(demand.drained().pipe(takeUntil(teardown)), { defaultValue: undefined });
 
     const fail = (error: Error) => {
@@ -86,19 +92,19 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       subscriber.error(error);
     };
     reporter.activity({ type: 'readerOpened', streamId });
-    subscriptions.add(interval(Math.max(1, pollMs), scheduler).subscribe(() => wake.next()));
+    subscriptions.add(interval(Math.max(1, pollMs), scheduler).subscribe(wake));
     subscriptions.add(options.closing.subscribe(() => finish('closed')));
     // Subscribed before the first read, so that nothing appended meanwhile goes unnoticed.
     subscriptions.add(
       store.changes(streamId).subscribe({
         next: () => {
           changed = true;
-          wake.next();
+          wake();
         },
         error: (error: unknown) => {
           reporter.storeError('changes', error, streamId);
           changesFailed = true;
-          wake.next();
+          wake();
         },
       }),
     );
@@ -135,7 +141,8 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
         }
         if (page.entries.length === 0 && !page.leased && !page.ended) return finish('ownerGone');
         if (demand.buffered() > maxBufferedBytes) return finish('dropped');
-        await drained();
+        // Nothing waits for the client: no need to wait for its drain.
+        if (demand.buffered() > 0) await drained();
         if (!open) return;
         if (page.entries.length < PAGE_ENTRIES && !changed) await nextWake();
         if (!open) return;
@@ -160,7 +167,7 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       }
       teardown.next();
       teardown.complete();
-      wake.complete();
+      wake();
       subscriptions.unsubscribe();
     };
   });

@@ -2,15 +2,18 @@ import {
   asyncScheduler,
   catchError,
   connect,
+  defer,
   endWith,
+  filter,
   ignoreElements,
-  interval,
   map,
   merge,
   of,
-  startWith,
-  switchMap,
+  repeat,
   takeUntil,
+  tap,
+  timer,
+  type Observable,
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
@@ -107,20 +110,26 @@ export function toServerSentEvents<T>(options: ServerSentEventsOptions<T> = {}):
       }),
       endWith(...endFrames),
       catchError((error: unknown) => of(formatServerSentEvent(toErrorEvent(error)))),
-      connect((frames) =>
-        beats
-          ? merge(
-              frames,
-              frames.pipe(
-                startWith(''),
-                switchMap(() => interval(heartbeat, scheduler)),
-                map(() => HEARTBEAT_FRAME),
-                takeUntil(frames.pipe(ignoreElements(), endWith(true))),
-              ),
-            )
-          : frames,
-      ),
+      connect((frames) => (beats ? withHeartbeat(frames, heartbeat, scheduler) : frames)),
     );
+}
+
+/**
+ * `frames` with a `: ping` whenever `heartbeat` ms pass without a frame, until
+ * `frames` ends. One timer per stream, re-armed only when it fires (not on
+ * every frame): a frame just records when it went out, and a timer that fires
+ * early (a frame came meanwhile) waits for the rest of the silence.
+ */
+function withHeartbeat(frames: Observable<string>, heartbeat: number, scheduler: SchedulerLike): Observable<string> {
+  let lastFrameAt = scheduler.now();
+  const pings = defer(() => timer(Math.max(0, lastFrameAt + heartbeat - scheduler.now()), scheduler)).pipe(
+    repeat(),
+    filter(() => scheduler.now() - lastFrameAt >= heartbeat),
+    tap(() => (lastFrameAt = scheduler.now())),
+    map(() => HEARTBEAT_FRAME),
+    takeUntil(frames.pipe(ignoreElements(), endWith(true))),
+  );
+  return merge(frames.pipe(tap(() => (lastFrameAt = scheduler.now()))), pings);
 }
 
 /** `data` = the value (strings as they are, anything else as JSON); no id. */

@@ -26,6 +26,9 @@ export interface LocalLog {
   queue: Promise<unknown>;
   /** Counts failed writes; an append queued before a failure rejects too (the producer retries in order). */
   failures: number;
+  /** The stream's keys (meta, log, lease, seen) and change channel, built once. */
+  readonly keys: readonly string[];
+  readonly channel: string;
 }
 
 /** Bounds of the in-memory window kept per locally produced stream. */
