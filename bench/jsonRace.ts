@@ -4,7 +4,7 @@
  * - `@streamparser/json` (`paths: ['$.*']`, `keepStack: false`): emits each
  *   record once it is complete, and never a partial value: the fastest way
  *   to stream JSON, and the reference;
- * - the library's parser (`src/internal/partialJson.ts`), fed each fragment
+ * - the library's parser (`src/json/partialJson.ts`), fed each fragment
  *   and read after each as `parseJsonAsItStreams` reads it (`current()`: an
  *   immutable partial value of the whole document);
  * - `accumulateContent` + `parseJsonAsItStreams`, each fragment a chunk: the
@@ -16,7 +16,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { JSONParser } from '@streamparser/json';
 import { Subject } from 'rxjs';
-import { PartialJsonParser } from '../src/internal/partialJson.js';
+import { PartialJsonParser } from '../src/json/partialJson.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
 import { parseJsonAsItStreams } from '../src/operators/parseJsonAsItStreams.js';
 import type { ChatCompletionChunk } from '../src/types.js';

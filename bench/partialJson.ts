@@ -8,7 +8,7 @@
  * tool-call arguments. Six contenders, in one process, interleaved round by
  * round; figures are medians:
  *
- * - parse only:  the library's parser, fed each fragment (src/internal/partialJson.ts),
+ * - parse only:  the library's parser, fed each fragment (src/json/partialJson.ts),
  *                without reading the value;
  * - incremental: the same, reading the value after each fragment (new frozen copies of
  *                the containers still open: the price of immutable values);
@@ -30,7 +30,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parse as partialJsonParse } from 'partial-json';
 import { Subject } from 'rxjs';
-import { PartialJsonParser } from '../src/internal/partialJson.js';
+import { PartialJsonParser } from '../src/json/partialJson.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
 import { parseJsonAsItStreams, type ParseJsonAsItStreamsOptions } from '../src/operators/parseJsonAsItStreams.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../src/types.js';

@@ -1,4 +1,4 @@
-import { backoffDelay, type BackoffSettings } from '../src/internal/backoff.js';
+import { backoffDelay, type BackoffSettings } from '../src/timing/backoff.js';
 import type { Jitter } from '../src/index.js';
 import { mulberry32 } from '../spec/support/mulberry32.js';
 

@@ -3,7 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { NetworkError } from '../src/errors.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff.js';
-import { appendedOf } from '../src/internal/foldAppended.js';
+import { appendedOf } from '../src/fold/foldAppended.js';
 import { markStreamStart } from '../src/streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionDelta, ChatCompletionSnapshot, ChoiceSnapshot, ToolCallDelta, ToolCallSnapshot, Usage } from '../src/types.js';
 

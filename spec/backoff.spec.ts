@@ -1,4 +1,4 @@
-import { backoffDelay, baseDelay, type BackoffSettings } from '../src/internal/backoff.js';
+import { backoffDelay, baseDelay, type BackoffSettings } from '../src/timing/backoff.js';
 
 const settings = (overrides: Partial<BackoffSettings> = {}): BackoffSettings => ({
   initialDelay: 1000,

@@ -1,6 +1,6 @@
 import { from, lastValueFrom, type Observable } from 'rxjs';
 import { ParseError } from '../src/errors.js';
-import { MAX_CHOICES, MAX_TEXT_LENGTH, MAX_TOOL_CALLS } from '../src/internal/foldLimits.js';
+import { MAX_CHOICES, MAX_TEXT_LENGTH, MAX_TOOL_CALLS } from '../src/fold/foldLimits.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot } from '../src/types.js';
 

@@ -2,8 +2,8 @@ import { defer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { currentRetryChain } from '../src/internal/retryChain';
 import { NetworkError } from '../src/errors';
-import { followEventIds, type EventStreamMemory } from '../src/internal/followEventIds';
-import type { EventSourceMessage } from '../src/internal/transport';
+import { followEventIds, type EventStreamMemory } from '../src/transport/followEventIds';
+import type { EventSourceMessage } from '../src/transport';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { streamStartOf } from '../src/streamStart';
 

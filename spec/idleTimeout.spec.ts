@@ -1,7 +1,7 @@
 import { NEVER, concat, of, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { idleTimeout } from '../src/internal/transport/idleTimeout';
-import { MAX_TIMER_DELAY } from '../src/internal/idleTimer';
+import { idleTimeout } from '../src/transport/idleTimeout';
+import { MAX_TIMER_DELAY } from '../src/timing/idleTimer';
 
 const IDLE = new Error('idle');
 const error = () => IDLE;

@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { MAX_TIMER_DELAY, longTimer } from '../src/internal/longTimer.js';
+import { MAX_TIMER_DELAY, longTimer } from '../src/timing/longTimer.js';
 
 describe('longTimer', () => {
   let rx: TestScheduler;

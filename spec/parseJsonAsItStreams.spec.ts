@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseJsonAsItStreams, type JsonSnapshot, type DeepPartial } from '../src/operators/parseJsonAsItStreams.js';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff.js';
 import { accumulateContent } from '../src/operators/accumulateContent.js';
-import { PartialJsonParser } from '../src/internal/partialJson.js';
+import { PartialJsonParser } from '../src/json/partialJson.js';
 import { markStreamStart } from '../src/streamStart.js';
 import { isRetryable, SchemaValidationError } from '../src/errors.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot, ToolCallDelta, ToolCallSnapshot } from '../src/types.js';

@@ -1,7 +1,7 @@
 import { DONE } from '../src/index.js';
 import { TestScheduler } from 'rxjs/testing';
 import { defer, of, take } from 'rxjs';
-import { freshMarker, markFirstFresh, parseServerSentEvents, SKIP, type EventSourceMessage } from '../src/internal/transport';
+import { freshMarker, markFirstFresh, parseServerSentEvents, SKIP, type EventSourceMessage } from '../src/transport';
 import { streamStartOf } from '../src/streamStart';
 
 function testScheduler(): TestScheduler {

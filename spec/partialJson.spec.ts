@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { PartialJsonParser } from '../src/internal/partialJson.js';
+import { PartialJsonParser } from '../src/json/partialJson.js';
 import { isDeeplyFrozen, isJsonPrefix } from './support/jsonPrefix';
 
 /** Cuts `text` at the given offsets (sorted, deduplicated) into fragments. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent, DONE, fromChatCompletion, markStreamStart, type ChatCompletionChunk } from '../src/index.js';
-import { backoffDelay, baseDelay, type BackoffSettings } from '../src/internal/backoff.js';
+import { backoffDelay, baseDelay, type BackoffSettings } from '../src/timing/backoff.js';
 
 describe('properties', () => {
   describe('every jitter kind keeps its delay in bounds, for any options and retry index', () => {

@@ -1,6 +1,6 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent, fromChatCompletion, fromGeminiContent, HttpError, isRetryable, untilDone } from '../src/index.js';
-import { CROSS_ORIGIN_HEADERS, redirectTarget } from '../src/internal/transport/redirects';
+import { CROSS_ORIGIN_HEADERS, redirectTarget } from '../src/transport/redirects';
 import { serveEachTest } from './support/serveEachTest';
 
 const KEY = 'sk-redirect-secret-4242';

@@ -2,8 +2,8 @@ import { mergeMap, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { untilDone } from '../src/operators/untilDone';
-import { newResponsesFold, responsesEvents } from '../src/internal/responsesChunks';
-import type { EventSourceMessage } from '../src/internal/serverSentEvents';
+import { newResponsesFold, responsesEvents } from '../src/providers/responsesChunks';
+import type { EventSourceMessage } from '../src/transport/serverSentEvents';
 import type { ChatCompletionEvent } from '../src/types';
 
 /** The Responses source's normalisation, as an operator over SSE messages. */

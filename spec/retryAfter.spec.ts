@@ -1,4 +1,4 @@
-import { parseHttpDate, retryAfterMs } from '../src/internal/retryAfter.js';
+import { parseHttpDate, retryAfterMs } from '../src/timing/retryAfter.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const headers = (values: Record<string, string>) => new Headers(values);

@@ -1,6 +1,6 @@
 import { VirtualTimeScheduler, defer, take, throwError, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { MAX_TIMER_DELAY } from '../src/internal/longTimer.js';
+import { MAX_TIMER_DELAY } from '../src/timing/longTimer.js';
 import { retryWithBackoff, type RetryEvent, type RetryWithBackoffOptions } from '../src/operators/retryWithBackoff.js';
 import { HttpError, ParseError } from '../src/errors.js';
 

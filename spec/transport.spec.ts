@@ -1,7 +1,7 @@
 import { asyncScheduler, config, lastValueFrom, take, toArray, type SchedulerLike } from 'rxjs';
 import { DONE, fromChatCompletion, IdleTimeoutError, isRetryable, ParseError, untilDone, accumulateContent } from '../src/index.js';
-import { decodeUtf8, fetchBytes, parseServerSentEvents } from '../src/internal/transport';
-import { lineEndNormalizer } from '../src/internal/transport/lineEndNormalizer';
+import { decodeUtf8, fetchBytes, parseServerSentEvents } from '../src/transport';
+import { lineEndNormalizer } from '../src/transport/lineEndNormalizer';
 import { streamStartOf } from '../src/streamStart';
 import { sleep, waitFor, writeApart, sseHeaders } from './support/loopbackServer';
 import { serveEachTest } from './support/serveEachTest';

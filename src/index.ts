@@ -25,7 +25,7 @@ export type {
 export type { ResponsesInputItem, ResponsesInputPart, ResponsesTextFormat, ResponsesTool } from './requests/responsesRequest.js';
 export type { AnthropicCacheControl, AnthropicContentBlock, AnthropicMessage, AnthropicTool } from './requests/anthropicRequest.js';
 export type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiTool } from './requests/geminiRequest.js';
-export type { FetchLike, HeadersInput, TransportOptions } from './internal/streamRequest.js';
+export type { FetchLike, HeadersInput, TransportOptions } from './transport/streamRequest.js';
 export { untilDone } from './operators/untilDone.js';
 export { accumulateContent, type UseUntilDoneBeforeAccumulateContent } from './operators/accumulateContent.js';
 export { retryWithBackoff } from './operators/retryWithBackoff.js';
@@ -88,7 +88,7 @@ export { fromServerSentEvents } from './sources/fromServerSentEvents.js';
 export type { FromServerSentEventsOptions, ServerSentEvent } from './sources/fromServerSentEvents.js';
 export { fromDurableStream } from './sources/fromDurableStream.js';
 export type { DurableStreamLive, FromDurableStreamOptions } from './sources/fromDurableStream.js';
-export type { ChatContinuation } from './internal/continuation.js';
+export type { ChatContinuation } from './providers/continuation.js';
 export { chatCompletionResponseFormat } from './structured/chatCompletionResponseFormat.js';
 export type { StructuredOutputOptions } from './structured/chatCompletionResponseFormat.js';
 export { responsesTextFormat } from './structured/responsesTextFormat.js';

@@ -1,4 +1,4 @@
-import type { FetchLike } from '../internal/streamRequest.js';
+import type { FetchLike } from '../transport/streamRequest.js';
 
 /**
  * The numbers of Angular's `HttpEventType` that the adapter reads, copied here

@@ -1,5 +1,5 @@
 import { defer, map, type OperatorFunction } from 'rxjs';
-import { foldChunk, newFoldState, type FoldState } from '../internal/foldState.js';
+import { foldChunk, newFoldState, type FoldState } from '../fold/foldState.js';
 import { streamStartOf, type StreamStart } from '../streamStart.js';
 import type { ChatCompletionChunk, ChatCompletionSnapshot, DONE } from '../types.js';
 
@@ -48,7 +48,7 @@ export interface UseUntilDoneBeforeAccumulateContent {
  * `Symbol.for` key that `JSON.stringify` and `Object.keys` do not see, so an
  * operator after this one (`parseJsonAsItStreams`) follows the texts without
  * reading the whole strings, in any pipeline: behind `filter`, `share`,
- * `observeOn` or any asynchronous step (see `internal/foldAppended.ts`).
+ * `observeOn` or any asynchronous step (see `fold/foldAppended.ts`).
  *
  * The source must not emit `DONE`: pipe `untilDone()` first. Leaving it out
  * is a compile error naming `UseUntilDoneBeforeAccumulateContent`.

@@ -1,9 +1,9 @@
 import { concatWith, defer, EMPTY, filter, from, map, of, type Observable, type OperatorFunction } from 'rxjs';
 import { SchemaValidationError, type SchemaIssue } from '../errors.js';
-import { appendedOf, type Appended } from '../internal/foldAppended.js';
+import { appendedOf, type Appended } from '../fold/foldAppended.js';
 import { extended } from '../internal/extended.js';
-import { PartialJsonParser } from '../internal/partialJson.js';
-import type { StandardSchemaV1 } from '../internal/standardSchema.js';
+import { PartialJsonParser } from '../json/partialJson.js';
+import type { StandardSchemaV1 } from '../json/standardSchema.js';
 import type { ChatCompletionSnapshot, ToolCallSnapshot } from '../types.js';
 
 /** A value as far as it has streamed: every field optional, all the way down, and read-only. */

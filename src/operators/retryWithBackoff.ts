@@ -1,9 +1,9 @@
 import { asyncScheduler, defer, finalize, Observable, retry, throwError, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { isRetryable } from '../errors.js';
-import { backoffDelay, type BackoffSettings, type Jitter } from '../internal/backoff.js';
-import { longTimer } from '../internal/longTimer.js';
+import { backoffDelay, type BackoffSettings, type Jitter } from '../timing/backoff.js';
+import { longTimer } from '../timing/longTimer.js';
 import { currentRetryChain, inRetryChain, newRetryChain } from '../internal/retryChain.js';
-import { withRetryAfterNote } from '../internal/retryAfterNote.js';
+import { withRetryAfterNote } from '../timing/retryAfterNote.js';
 import { assertDuration, assertFunction } from '../internal/validate.js';
 
 export type { Jitter };

@@ -1,6 +1,6 @@
 import { defer, map, type Observable } from 'rxjs';
 import { fromDurableStream } from '../sources/fromDurableStream.js';
-import type { FetchLike } from '../internal/transport/index.js';
+import type { FetchLike } from '../transport/index.js';
 import {
   RelayLeaseLostError,
   type RelayClaim,

@@ -1,9 +1,9 @@
 import { Observable, defer, mergeMap } from 'rxjs';
-import { anthropicEvents, newAnthropicState } from '../internal/anthropicChunks.js';
-import { assertContinuation, continuable } from '../internal/continuation.js';
-import { serverSentEvents } from '../internal/serverSentEvents.js';
-import { markFirstFresh } from '../internal/transport/index.js';
-import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { anthropicEvents, newAnthropicState } from '../providers/anthropicChunks.js';
+import { assertContinuation, continuable } from '../providers/continuation.js';
+import { serverSentEvents } from '../transport/serverSentEvents.js';
+import { markFirstFresh } from '../transport/index.js';
+import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../transport/streamRequest.js';
 import { assertApiKey, assertHeaderValue, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import type { ChatCompletionEvent } from '../types.js';
 import type { AnthropicMessagesRequest } from '../requests/anthropicRequest.js';

@@ -1,10 +1,10 @@
 import { defer, type Observable } from 'rxjs';
-import { assertContinuation, continuable, type ChatContinuation } from '../internal/continuation.js';
+import { assertContinuation, continuable, type ChatContinuation } from '../providers/continuation.js';
 import { findErrorObject, toApiError } from '../internal/errorObject.js';
-import { parsePayload, payloadObject } from '../internal/parsePayload.js';
-import { serverSentEvents, type EventSourceMessage } from '../internal/serverSentEvents.js';
-import { freshMarker, SKIP } from '../internal/transport/index.js';
-import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { parsePayload, payloadObject } from '../providers/parsePayload.js';
+import { serverSentEvents, type EventSourceMessage } from '../transport/serverSentEvents.js';
+import { freshMarker, SKIP } from '../transport/index.js';
+import { prepareStreamRequest, type StreamRequest, type TransportOptions } from '../transport/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 import type { ChatCompletionRequest } from '../requests/chatCompletionRequest.js';

@@ -1,10 +1,10 @@
 import { catchError, concatWith, defer, EMPTY, from, mergeMap, of, reduce, repeat, tap, throwError, type Observable } from 'rxjs';
 import { HttpError, IdleTimeoutError, ParseError } from '../errors.js';
-import { httpRequestOf, prepareStreamRequest, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { decodeUtf8, excerpt, fetchBytes, idleTimeout, parseServerSentEvents, type EventSourceMessage } from '../internal/transport/index.js';
+import { httpRequestOf, prepareStreamRequest, type StreamRequest, type TransportOptions } from '../transport/streamRequest.js';
+import { decodeUtf8, excerpt, fetchBytes, idleTimeout, parseServerSentEvents, type EventSourceMessage } from '../transport/index.js';
 import { assertObject } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
-import { sourceUrlOf } from '../internal/transport/sourceUrl.js';
+import { sourceUrlOf } from '../transport/sourceUrl.js';
 import { chainState } from '../internal/retryChain.js';
 
 /**

@@ -1,8 +1,8 @@
 import { EMPTY, Observable, concatWith, defer, mergeMap, of } from 'rxjs';
-import { geminiChunk, newGeminiState } from '../internal/geminiChunks.js';
-import { serverSentEvents } from '../internal/serverSentEvents.js';
-import { markFirstFresh } from '../internal/transport/index.js';
-import { prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { geminiChunk, newGeminiState } from '../providers/geminiChunks.js';
+import { serverSentEvents } from '../transport/serverSentEvents.js';
+import { markFirstFresh } from '../transport/index.js';
+import { prepareStreamRequest, type TransportOptions } from '../transport/streamRequest.js';
 import { assertApiKey, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';
 import type { GeminiContentRequest } from '../requests/geminiRequest.js';

@@ -1,9 +1,9 @@
 import { EMPTY, Observable, asyncScheduler, catchError, concat, defer, finalize, map, mergeMap, takeWhile, tap, throwError } from 'rxjs';
 import { HttpError, isRetryable, OrphanedResponseError } from '../errors.js';
-import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } from '../internal/responsesChunks.js';
+import { isResponseId, newResponsesFold, responsesEvents, type ResponsesFold } from '../providers/responsesChunks.js';
 import { chainState } from '../internal/retryChain.js';
-import { serverSentEvents, type EventSourceMessage, type SeenResponse } from '../internal/serverSentEvents.js';
-import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../internal/streamRequest.js';
+import { serverSentEvents, type EventSourceMessage, type SeenResponse } from '../transport/serverSentEvents.js';
+import { prepareStreamRequest, type FetchLike, type StreamRequest, type TransportOptions } from '../transport/streamRequest.js';
 import { assertApiKey, assertFunction, assertHeaders, assertHttpUrl, assertObject, joinBaseUrl } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionEvent } from '../types.js';

@@ -1,11 +1,11 @@
 import { defer, type Observable } from 'rxjs';
 import { IdleTimeoutError } from '../errors.js';
-import { canTravel, followEventIds, type EventStreamMemory, type ServerSentEvent } from '../internal/followEventIds.js';
+import { canTravel, followEventIds, type EventStreamMemory, type ServerSentEvent } from '../transport/followEventIds.js';
 import { chainState } from '../internal/retryChain.js';
-import { httpRequestOf, prepareStreamRequest, type TransportOptions } from '../internal/streamRequest.js';
-import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents } from '../internal/transport/index.js';
+import { httpRequestOf, prepareStreamRequest, type TransportOptions } from '../transport/streamRequest.js';
+import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents } from '../transport/index.js';
 import { assertHeaderValue, assertObject } from '../internal/validate.js';
-import { sourceUrlOf } from '../internal/transport/sourceUrl.js';
+import { sourceUrlOf } from '../transport/sourceUrl.js';
 
 export type { ServerSentEvent };
 

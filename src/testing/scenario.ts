@@ -1,4 +1,4 @@
-import { foldChunk, newFoldState } from '../internal/foldState.js';
+import { foldChunk, newFoldState } from '../fold/foldState.js';
 import type { ChatCompletionSnapshot } from '../types.js';
 /**
  * What the mock server streams for one request, independent of the wire

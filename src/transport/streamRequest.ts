@@ -1,8 +1,8 @@
 import type { SchedulerLike } from 'rxjs';
-import { extended } from './extended.js';
-import type { FetchLike, HttpRequest } from './transport/fetchBytes.js';
-import { DEFAULT_MAX_EVENT_SIZE } from './transport/parseServerSentEvents.js';
-import { assertDuration, assertFunction, assertHeaders } from './validate.js';
+import { extended } from '../internal/extended.js';
+import type { FetchLike, HttpRequest } from './fetchBytes.js';
+import { DEFAULT_MAX_EVENT_SIZE } from './parseServerSentEvents.js';
+import { assertDuration, assertFunction, assertHeaders } from '../internal/validate.js';
 
 export type { FetchLike };
 export { DEFAULT_MAX_EVENT_SIZE };

@@ -1,6 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import { markStreamStart } from '../streamStart.js';
-import type { EventSourceMessage } from './transport/index.js';
+import type { EventSourceMessage } from './index.js';
 
 /** One event of an SSE stream as `fromServerSentEvents` emits it. */
 export interface ServerSentEvent {

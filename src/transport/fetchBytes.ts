@@ -1,6 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { crossOriginHeaders, hiddenRedirect, MAX_REDIRECTS, redirectTarget } from './redirects.js';
-import { HttpError } from '../../errors.js';
+import { HttpError } from '../errors.js';
 import { brokenConnection, httpError, origin, rejectNonStream, requestFailed, type ContentTypeRule, type ErrorContext } from './responseErrors.js';
 
 /** The part of `fetch` the transport uses; inject one for tests, proxies and frameworks. */

@@ -1,8 +1,8 @@
 import { ParseError, type ApiError } from '../errors.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionDelta, type ChatCompletionEvent, type ToolCallDelta, type Usage } from '../types.js';
-import { cleanMessage, toApiError } from './errorObject.js';
+import { cleanMessage, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
-import type { EventSourceMessage } from './serverSentEvents.js';
+import type { EventSourceMessage } from '../transport/serverSentEvents.js';
 
 /** `incomplete_details.reason` → OpenAI-style `finish_reason`; others pass through as they are. */
 export const RESPONSES_INCOMPLETE_REASONS: Readonly<Record<string, string>> = {

@@ -1,10 +1,10 @@
 import { type Observable } from 'rxjs';
 import { IdleTimeoutError } from '../errors.js';
 import { httpRequestOf, type StreamRequest } from './streamRequest.js';
-import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents, type EventSourceMessage, type SKIP } from './transport/index.js';
+import { decodeUtf8, fetchBytes, idleTimeout, parseServerSentEvents, type EventSourceMessage, type SKIP } from './index.js';
 
 export type { EventSourceMessage };
-export { excerpt } from './transport/responseErrors.js';
+export { excerpt } from './responseErrors.js';
 
 /** Sees the final 2xx response of a connection (status, headers) before its body is read. */
 export interface SeenResponse {
@@ -12,7 +12,7 @@ export interface SeenResponse {
 }
 
 /**
- * The transport of the chat sources, composed from `./transport`: one POST
+ * The transport of the chat sources, composed from the other parts of `transport/`: one POST
  * per subscription (headers computed then), the idle timeout, UTF-8
  * decoding, SSE parsing. Emits each event of the response body as soon as
  * its bytes arrive, completes when the body ends, and aborts the request on

@@ -1,8 +1,8 @@
 import { ParseError } from '../errors.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionDelta, type ChatCompletionEvent, type Usage } from '../types.js';
-import { findErrorObject, toApiError } from './errorObject.js';
+import { findErrorObject, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
-import type { EventSourceMessage } from './serverSentEvents.js';
+import type { EventSourceMessage } from '../transport/serverSentEvents.js';
 
 /** Anthropic `stop_reason` → OpenAI-style `finish_reason`; others pass through as they are. */
 export const ANTHROPIC_FINISH_REASONS: Readonly<Record<string, string>> = {

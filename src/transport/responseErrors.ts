@@ -1,7 +1,7 @@
-import { HttpError, NetworkError, ParseError } from '../../errors.js';
-import { cleanMessage, findErrorObject, toApiError } from '../errorObject.js';
-import { redact, redactError } from '../redact.js';
-import { retryAfterMs } from '../retryAfter.js';
+import { HttpError, NetworkError, ParseError } from '../errors.js';
+import { cleanMessage, findErrorObject, toApiError } from '../internal/errorObject.js';
+import { redact, redactError } from '../internal/redact.js';
+import { retryAfterMs } from '../timing/retryAfter.js';
 
 /** How much of an error body is read to find the provider's message. */
 const MAX_ERROR_BODY = 64 * 1024;

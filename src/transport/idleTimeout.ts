@@ -1,5 +1,5 @@
 import { Observable, asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import { startIdleTimer } from '../idleTimer.js';
+import { startIdleTimer } from '../timing/idleTimer.js';
 
 export interface IdleTimeoutOptions {
   /** The clock and timers. Default: `asyncScheduler`; a `TestScheduler` in marble tests. */

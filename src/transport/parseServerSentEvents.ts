@@ -1,6 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { ParseError } from '../../errors.js';
+import { ParseError } from '../errors.js';
 import { lineEndNormalizer } from './lineEndNormalizer.js';
 
 export type { EventSourceMessage };

@@ -1,5 +1,5 @@
-import { HttpError } from '../../errors.js';
-import { cleanMessage } from '../errorObject.js';
+import { HttpError } from '../errors.js';
+import { cleanMessage } from '../internal/errorObject.js';
 import { origin, type ErrorContext } from './responseErrors.js';
 
 /** Redirects followed before the 3xx response itself is reported. */

@@ -1,5 +1,5 @@
 import { defer, map, type Observable } from 'rxjs';
-import { chainState } from './retryChain.js';
+import { chainState } from '../internal/retryChain.js';
 import { markStreamStart } from '../streamStart.js';
 import { DONE, type ChatCompletionChunk, type ChatCompletionEvent } from '../types.js';
 

@@ -1,5 +1,5 @@
 import { ParseError } from '../errors.js';
-import { excerpt } from './serverSentEvents.js';
+import { excerpt } from '../transport/serverSentEvents.js';
 
 /** A parsed JSON object whose fields are read defensively. */
 export type JsonObject = Record<string, any>;

@@ -1,8 +1,8 @@
 import { ApiError, ParseError } from '../errors.js';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ToolCallDelta, Usage } from '../types.js';
-import { cleanField, findErrorObject, toApiError } from './errorObject.js';
+import { cleanField, findErrorObject, toApiError } from '../internal/errorObject.js';
 import { parsePayload, payloadObject, type JsonObject as Json } from './parsePayload.js';
-import type { EventSourceMessage } from './serverSentEvents.js';
+import type { EventSourceMessage } from '../transport/serverSentEvents.js';
 
 /** Gemini `finishReason` → OpenAI-style `finish_reason`; others are lower-cased. */
 export const GEMINI_FINISH_REASONS: Readonly<Record<string, string>> = {

@@ -1,4 +1,4 @@
-import { markStreamStart } from '../../streamStart.js';
+import { markStreamStart } from '../streamStart.js';
 
 /**
  * A function that passes values through and marks the first object among them
