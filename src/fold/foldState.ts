@@ -1,3 +1,7 @@
+// src/fold/: what accumulateContent folds (text, tool calls, the appended mark, snapshot arrays)
+// and its limits. May import internal/ and the root modules (errors, types, streamStart); never
+// sources/, operators/ or server/ (npm run lint:layout).
+
 import { markStreamStart, streamStartOf } from '../streamStart.js';
 import type { ChatCompletionSnapshot, ChoiceSnapshot, Usage } from '../types.js';
 import { putAppended, type Appended } from './foldAppended.js';

@@ -1,3 +1,6 @@
+// src/internal/: only what every part uses: redaction, validation, error objects, the retry chain,
+// extended(). Imports nothing of the library but errors.ts and its own files (npm run lint:layout).
+
 /** Checks that fail fast, when a source or operator is created, before any request. */
 
 /** A non-negative number of milliseconds; `Infinity` only where `allowInfinity`. */

@@ -1,3 +1,6 @@
+// src/json/: the incremental partial-JSON parser and the Standard Schema interface. May import
+// internal/ and the root modules; never sources/, operators/ or server/ (npm run lint:layout).
+
 /**
  * An incremental parser for JSON text that arrives in fragments. It keeps its
  * state between fragments, so a fragment costs in proportion to its own

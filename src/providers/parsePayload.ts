@@ -1,3 +1,8 @@
+// src/providers/: each API's wire -> chunk mapping (Anthropic, Gemini, Responses; the OpenAI one is
+// inline in sources/fromChatCompletion.ts), the payload parsing they share, and continuation (resuming a
+// partial answer). May import transport/, timing/, json/, internal/ and the root modules (errors, types,
+// streamStart); never sources/, operators/ or server/ (npm run lint:layout).
+
 import { ParseError } from '../errors.js';
 import { excerpt } from '../transport/serverSentEvents.js';
 

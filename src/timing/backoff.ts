@@ -1,3 +1,6 @@
+// src/timing/: backoff, Retry-After (parsing and the note), long timers, the idle timer. May import
+// internal/ and the root modules; never sources/, operators/ or server/ (npm run lint:layout).
+
 /** How a retry delay is randomised; a number f means uniform in [d(1-f), d(1+f)]. */
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated' | number;
 

@@ -1,3 +1,8 @@
+// src/transport/: fetch, redirects, UTF-8, SSE parsing, the idle timeout, and the request a source
+// prepares (streamRequest, serverSentEvents, followEventIds, sourceUrl). May import timing/,
+// internal/ and the root modules (errors, types, streamStart); never sources/, operators/ or server/
+// (npm run lint:layout).
+
 /**
  * The transport: small parts that every streaming source composes.
  *
