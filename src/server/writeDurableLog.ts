@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { durableLogResponse, type DurableLogOptions } from './durableLogResponse.js';
+import { webHeadersOf, writeWebBody } from './nodeWebBridge.js';
 
 /**
  * `durableLogResponse` for Node's `http` (Express, Fastify after
@@ -26,11 +27,7 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
   const gone = () => abort.abort();
   response.once('close', gone);
   try {
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (typeof value === 'string') headers.set(name, value);
-      else if (Array.isArray(value)) headers.set(name, value.join(', '));
-    }
+    const headers = webHeadersOf(request);
     const method = (request.method ?? 'GET').toUpperCase();
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     const body = method === 'GET' || method === 'HEAD' ? undefined : await bodyOf(request, maxBodyBytes);
@@ -70,26 +67,7 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
     response.writeHead(answer.status, outgoing);
     response.flushHeaders();
     response.socket?.setNoDelay(true);
-    const reader = answer.body.getReader();
-    abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done || response.destroyed) break;
-        if (!response.write(value)) {
-          await new Promise<void>((resolve) => {
-            const settle = () => {
-              response.off('drain', settle);
-              response.off('close', settle);
-              resolve();
-            };
-            response.on('drain', settle).on('close', settle);
-          });
-        }
-      }
-    } catch {
-      // The client went away (the reader was cancelled) or the body failed: end below.
-    }
+    await writeWebBody(answer.body, response, abort.signal);
   } finally {
     response.off('close', gone);
     if (!response.destroyed && !response.writableEnded) response.end();

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { durableStreamsResponse, type DurableStreamsOptions } from './durableStreamsResponse.js';
+import { webHeadersOf, writeWebBody } from './nodeWebBridge.js';
 
 /**
  * `durableStreamsResponse` for Node's `http` (Express, Fastify after
@@ -22,11 +23,7 @@ export async function writeDurableStreams(request: IncomingMessage, response: Se
   const abort = new AbortController();
   const gone = () => abort.abort();
   response.once('close', gone);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (typeof value === 'string') headers.set(name, value);
-    else if (Array.isArray(value)) headers.set(name, value.join(', '));
-  }
+  const headers = webHeadersOf(request);
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
   const answer = await durableStreamsResponse(new Request(url, { method: method === 'HEAD' || method === 'GET' ? method : 'POST', headers, signal: abort.signal }), options);
@@ -48,25 +45,8 @@ export async function writeDurableStreams(request: IncomingMessage, response: Se
   }
   response.flushHeaders();
   response.socket?.setNoDelay(true);
-  const reader = answer.body.getReader();
-  abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done || response.destroyed) break;
-      if (!response.write(value)) {
-        await new Promise<void>((resolve) => {
-          const settle = () => {
-            response.off('drain', settle);
-            response.off('close', settle);
-            resolve();
-          };
-          response.on('drain', settle).on('close', settle);
-        });
-      }
-    }
-  } catch {
-    // The client went away (the reader was cancelled) or the body failed: end below.
+    await writeWebBody(answer.body, response, abort.signal);
   } finally {
     response.off('close', gone);
     if (!response.destroyed) response.end();
