@@ -50,11 +50,22 @@ interface ClientRun {
  * instance of the n-th connection; `onEvent(count)` runs after each event
  * (to break something mid-answer).
  */
-function readAnswer(urls: (connection: number) => string, streamId: string, onEvent: (count: number) => void = () => undefined, body: object = { model: 'mock-model', messages: [{ role: 'user', content: 'Hello' }] }): Promise<ClientRun> {
+function readAnswer(
+  urls: (connection: number) => string,
+  streamId: string,
+  onEvent: (count: number) => void = () => undefined,
+  body: object = { model: 'mock-model', messages: [{ role: 'user', content: 'Hello' }] },
+  /** Awaited before connection `n` (from 0) is made. */
+  beforeConnection: (connection: number) => Promise<void> = async () => undefined,
+): Promise<ClientRun> {
   let connections = 0;
   let restarts = 0;
   let events = 0;
-  const source = fromServerSentEvents({ url: () => `${urls(connections++)}/chat/${streamId}`, body });
+  const gatedFetch = async (input: string | URL | Request, init?: RequestInit) => {
+    await beforeConnection(connections - 1);
+    return fetch(input, init);
+  };
+  const source = fromServerSentEvents({ url: () => `${urls(connections++)}/chat/${streamId}`, body, fetch: gatedFetch });
   return lastValueFrom(
     source.pipe(
       tap((event) => {
@@ -174,14 +185,22 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     // A second reader on B, following the same stream, to see its response end without a terminal event.
     let follower: Promise<Awaited<ReturnType<typeof readEvents>>> | undefined;
     let followerEndedAt = 0;
+    const followerOpened = () => b!.activities().some((activity) => activity.type === 'readerOpened' && activity.streamId === 'owner-killed');
     const run = await readAnswer(
       (connection) => (connection === 0 ? a!.url : b!.url),
       'owner-killed',
       (count) => {
         if (count === 3 && !follower) follower = readEvents(`${b!.url}/chat/owner-killed`, {}).finally(() => (followerEndedAt = performance.now()));
-        if (count !== 8 || killedAt) return;
+        // Kill only once the follower reads the first generation on B (a slow machine may take a while to connect it).
+        if (count < 8 || killedAt || !followerOpened()) return;
         killedAt = performance.now();
         a!.child.kill('SIGKILL');
+      },
+      undefined,
+      // The client's reconnects (which take over on B) wait for the follower's end: otherwise, on a starved machine,
+      // a takeover can come before the follower's reader notices the lapse, and it then reads the new generation.
+      async (connection) => {
+        if (connection > 0) await follower;
       },
     );
     const followed = await follower!;
