@@ -283,7 +283,10 @@ function startPersistentRedis(port: number, dir: string): { child: ChildProcess;
 }
 
 (withRedis ? describe : describe.skip)('fromDurableStream against ours on redisDurableLogStore: redis-server SIGKILLed and restarted', () => {
-  it('a live SSE reader of the chat pipeline: the exact text, one read from offset -1', async () => {
+  // In the runs so far the server held the reader's SSE response open through the outage (its
+  // store calls fail or wait, the response does not end), so this checks no hang, no crash and the
+  // exact text; the resumes themselves are exercised by the scripts above.
+  it('a live SSE reader of the chat pipeline, whether or not its connection breaks: the exact text, one read from offset -1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ds-redis-sse-'));
     const port = await freePort();
     let redis = startPersistentRedis(port, dir);
