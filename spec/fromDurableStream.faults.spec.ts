@@ -144,10 +144,10 @@ function checkClient(all: Array<{ content: string }>, proxy: CuttingProxy): void
   expect(reads.length).toBeGreaterThan(1);
 }
 
-/** Waits (bounded) until `condition` holds. */
-async function until(condition: () => boolean, what: string): Promise<void> {
+/** Waits (bounded) until `condition` holds; the error says what the client had (`state`). */
+async function until(condition: () => boolean, what: string, state: () => string): Promise<void> {
   for (let i = 0; i < 1_200 && !condition(); i++) await pause(50);
-  if (!condition()) throw new Error(`timed out waiting for ${what}`);
+  if (!condition()) throw new Error(`timed out waiting for ${what}; the client had ${JSON.stringify(state())}`);
 }
 
 /** Cuts an SSE answer right after its `n`-th data event, before the control event that follows it. */
@@ -247,9 +247,11 @@ describe.each(KILLED)('fromDurableStream against %s: the instance SIGKILLed mid-
       const retries: unknown[] = [];
       let seen = '';
       const reading = read(`${proxy.url}${path}`, live, retries, (text) => (seen = text));
+      // Should the test fail before it awaits the reader, the reader's late error is not left unhandled.
+      reading.catch(() => undefined);
       for (let i = 5; i < 15; i++) await writer.word(i);
       // Mid-stream: the client has the first 15 words and tails live for more.
-      await until(() => seen === WORDS.slice(0, 15).join(''), 'the first 15 words');
+      await until(() => seen === WORDS.slice(0, 15).join(''), 'the first 15 words', () => `${seen} (requests: ${proxy.requests.join(', ')})`);
       server.child.kill('SIGKILL');
       await server.exited;
       // The producer goes on while the server is down (its appends are refused and retried).
@@ -312,7 +314,8 @@ function startPersistentRedis(port: number, dir: string): { child: ChildProcess;
       const retries: unknown[] = [];
       let seen = '';
       const reading = read(`${proxy.url}${path}`, 'sse', retries, (text) => (seen = text));
-      await until(() => seen === WORDS.slice(0, 10).join(''), 'the first 10 words');
+      reading.catch(() => undefined);
+      await until(() => seen === WORDS.slice(0, 10).join(''), 'the first 10 words', () => seen);
       redis.child.kill('SIGKILL');
       await redis.exited;
       const producing = (async () => {
