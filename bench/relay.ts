@@ -6,7 +6,10 @@
  * provider written straight to the response), the relay on the memory store,
  * the relay on Redis with local readers, the relay on Redis with remote and
  * resuming readers (a second instance), and Vercel's `resumable-stream` on
- * the same redis-server (first, remote and resuming readers). Two relay
+ * the same redis-server (first, remote and resuming readers), and Durable
+ * Streams: the reference server (`@durable-streams/server`) and this
+ * library's `writeDurableLog` on its memory store, each in instance B, a
+ * producer on A appending every value, the readers on the protocol's SSE. Two relay
  * instances (A runs the provider requests, B serves remote readers) and the
  * clients are separate processes on loopback; a real redis-server is started
  * and stopped here.
@@ -54,7 +57,7 @@ const RESUME_AFTER = positive('resume-after', Number(flag('resume-after', String
 const OUT = flag('out', quick ? '' : join(__dirname, 'RELAY-RESULTS.md'));
 /** Streams start evenly over one gap, so the provider's ticks are spread as real traffic's are. */
 const STAGGER_MS = GAP_MS;
-const FLOWS: Flow[] = ['direct', 'memory', 'redis', 'redisRemote', 'rs', 'rsRemote'];
+const FLOWS: Flow[] = ['direct', 'memory', 'redis', 'redisRemote', 'rs', 'rsRemote', 'dsReference', 'dsOurs'];
 const CONNECTION_NAMES: Partial<Record<Flow, string>> = { redis: 'bench-relay', redisRemote: 'bench-relay', rs: 'bench-rs', rsRemote: 'bench-rs' };
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -63,6 +66,8 @@ const load = () => loadavg().map((value) => value.toFixed(2)).join(' ');
 interface Setup {
   a: RelayInstance;
   b: RelayInstance;
+  /** The origins of B's Durable Streams servers. */
+  durableStreams: { dsReference: string; dsOurs: string };
   clients: ChildProcess;
   redis: RedisMonitor;
 }
@@ -77,7 +82,7 @@ async function measure(setup: Setup, flow: Flow, size: number, round: number, ru
     type: 'run',
     runId,
     flow,
-    urls: { a: a.url, b: b.url },
+    urls: { a: a.url, b: b.url, ...setup.durableStreams },
     streams: size,
     events: EVENTS,
     gapMs: GAP_MS,
@@ -170,7 +175,8 @@ async function main(): Promise<number> {
     const [a, b, clients] = await Promise.all([startRelayInstance('A', env), startRelayInstance('B', env), startClients()]);
     children.push(a.child, b.child, clients);
     redis = await monitorRedis(server.url);
-    const setup: Setup = { a, b, clients, redis };
+    const durableStreams = (await (await fetch(`${b.url}/ds-urls`)).json()) as Setup['durableStreams'];
+    const setup: Setup = { a, b, clients, redis, durableStreams };
     const firstRound = quick ? 1 : 0;
     for (const size of SIZES) {
       for (let round = firstRound; round <= ROUNDS; round++) {

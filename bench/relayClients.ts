@@ -86,6 +86,63 @@ function read(url: string, options: { lastEventId?: string; stopAfter?: number; 
   });
 }
 
+/**
+ * Reads a Durable Stream from its start over the protocol's SSE (`offset=-1&live=sse`): each
+ * `data` event is a JSON array of values, each `control` event carries the next offset; done
+ * at the `control` event with `streamClosed`. A response that ends before it (the server's SSE
+ * time limit) is read on from the last control's offset, as the protocol asks (at most 20 times).
+ */
+async function readDurable(streamUrl: string, timeoutMs: number): Promise<Received> {
+  const since = now();
+  const got: Received = { n: [], content: [], latencies: [], lastId: undefined, wholeChars: 0, done: false, other: [] };
+  let offset = '-1';
+  for (let connection = 0; connection < 20 && !got.done; connection++) {
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${streamUrl}?offset=${encodeURIComponent(offset)}&live=sse`, { agent, headers: { accept: 'text/event-stream' }, timeout: timeoutMs });
+      req.on('timeout', () => req.destroy(new Error(`no byte for ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.on('response', (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          response.on('end', () => reject(new Error(`status ${response.statusCode}`)));
+          return;
+        }
+        const parser = createParser({
+          onEvent: (event) => {
+            const at = now();
+            if (event.event === 'control') {
+              const control = JSON.parse(event.data) as { streamNextOffset: string; streamClosed?: boolean };
+              offset = control.streamNextOffset;
+              if (control.streamClosed) {
+                got.done = true;
+                req.destroy();
+                resolve();
+              }
+              return;
+            }
+            if (event.event !== 'data') {
+              got.other.push(`${event.event ?? 'message'}: ${event.data.slice(0, 80)}`);
+              return;
+            }
+            for (const value of JSON.parse(event.data) as Array<{ n: number; t: number; content: string }>) {
+              got.n.push(value.n);
+              got.content.push(value.content);
+              got.latencies.push(at - Math.max(value.t, since));
+            }
+          },
+        });
+        response.setEncoding('utf8');
+        response.on('data', (piece: string) => parser.feed(piece));
+        response.on('end', () => resolve());
+        response.on('close', () => resolve());
+        response.on('error', reject);
+      });
+      req.end();
+    });
+  }
+  return got;
+}
+
 /** The reader kind whose latencies an event of each connection counts for. */
 type Kind = 'local' | 'follow' | 'resume';
 
@@ -115,7 +172,14 @@ async function oneStream(run: ClientRun, flow: Flow, index: number, sink: Record
   const { a, b } = run.urls;
   const timeoutMs = run.events * run.gapMs + 60_000;
   const pieces: Received[] = [];
-  if (flow === 'direct' || flow === 'memory' || flow === 'redis' || flow === 'rs') {
+  if (flow === 'dsReference' || flow === 'dsOurs') {
+    // The producer runs on A and appends to the Durable Streams server on B; the reader reads that server.
+    const streamUrl = `${run.urls[flow]}/v1/stream/${id}`;
+    await post(`${a}/ds/start/${id}?to=${encodeURIComponent(streamUrl)}`, timeoutMs);
+    const got = await readDurable(streamUrl, timeoutMs);
+    pieces.push(got);
+    sink.local.push(...got.latencies);
+  } else if (flow === 'direct' || flow === 'memory' || flow === 'redis' || flow === 'rs') {
     const got = await read(`${a}/${flow}/${id}`, { timeoutMs });
     pieces.push(got);
     sink.local.push(...got.latencies);

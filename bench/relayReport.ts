@@ -37,6 +37,8 @@ export const ROWS: RowSpec[] = [
   { label: 'resumable-stream, first reader', flow: 'rs', group: 'local' },
   { label: 'resumable-stream, remote readers (B)', flow: 'rsRemote', group: 'follow' },
   { label: 'resumable-stream, resuming readers (B)', flow: 'rsRemote', group: 'resume' },
+  { label: 'Durable Streams reference server (B, in memory), producer on A, SSE readers', flow: 'dsReference', group: 'local' },
+  { label: 'Durable Streams, our writeDurableLog (B, memory store), producer on A, SSE readers', flow: 'dsOurs', group: 'local' },
 ];
 
 export interface RowFigures {
@@ -56,6 +58,9 @@ export interface RowFigures {
   rounds: number;
 }
 
+/** Whether a flow uses the redis-server (the Durable Streams flows keep their streams in B's memory). */
+const usesRedis = (flow: Flow) => flow === 'redis' || flow === 'redisRemote' || flow === 'rs' || flow === 'rsRemote';
+
 const groupOf = (record: RunRecord, row: RowSpec): LatencySummary | undefined => record.result.groups[row.group];
 
 export function figures(records: RunRecord[], size: number): RowFigures[] {
@@ -73,7 +78,7 @@ export function figures(records: RunRecord[], size: number): RowFigures[] {
         }),
       );
     const probeRun = probe.find((record) => record.flow === row.flow);
-    const uses = row.flow !== 'direct' && row.flow !== 'memory';
+    const uses = usesRedis(row.flow);
     return {
       size,
       row,
@@ -105,7 +110,7 @@ export function table(all: RowFigures[]): string[] {
     const connections = f.connections ? `${f.connections.a} / ${f.connections.b}${unnamed}` : '–';
     lines.push(
       `| ${f.size.toLocaleString('en')} | ${f.row.label} | ${base ? '(baseline)' : `${signed(f.addedMedian)} / ${signed(f.addedP99)}`} | ${fmt(f.median, 1)} / ${fmt(f.p99, 1)} | ` +
-        `${fmt(f.eventsPerSecond, 0)} | ${fmt(f.relayCpuPerEvent, 0)} | ${f.row.flow === 'direct' || f.row.flow === 'memory' ? '–' : fmt(f.redisCpuPerEvent, 0)} | ` +
+        `${fmt(f.eventsPerSecond, 0)} | ${fmt(f.relayCpuPerEvent, 0)} | ${usesRedis(f.row.flow) ? fmt(f.redisCpuPerEvent, 0) : '–'} | ` +
         `${fmt(f.heapPerStream / 1024, 1)} | ${connections} | ${f.wrong} |`,
     );
   }

@@ -13,6 +13,11 @@
  * - `GET  /rs/:id`            `resumable-stream`'s `resumableStream` (its first reader)
  * - `POST /rs/start/:id`      `createNewResumableStream` only
  * - `GET  /rs/read/:id?skip=` `resumeExistingStream(id, skip)` (a remote or resuming reader)
+ * - `POST /ds/start/:id?to=`  creates the Durable Stream `to` (`PUT`), answers 204, and runs the
+ *                             provider into it: one `POST` per value, in order, then a close
+ * - `GET  /ds-urls`           the origins of this instance's two Durable Streams servers, each on
+ *                             its own loopback port: `dsReference` (`@durable-streams/server`, in
+ *                             memory) and `dsOurs` (`writeDurableLog` on `memoryDurableLogStore`)
  *
  * The synthetic provider: EVENTS values GAP_MS apart, each stamped with the
  * wall time it was due (`t`, ms). The driver asks over IPC for
@@ -21,9 +26,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { createClient } from 'redis';
+import { DurableStreamTestServer } from '@durable-streams/server';
 import { createResumableStreamContext } from 'resumable-stream';
-import { concatMap, defer, map, range, timer, type Observable } from 'rxjs';
-import { createRelay, memoryRelayStore, redisRelayStore, toServerSentEvents, writeServerSentEvents } from 'rxjs-llm-stream/server';
+import { concatMap, defer, lastValueFrom, map, range, timer, type Observable } from 'rxjs';
+import {
+  createRelay,
+  memoryDurableLogStore,
+  memoryRelayStore,
+  redisRelayStore,
+  toServerSentEvents,
+  writeDurableLog,
+  writeServerSentEvents,
+} from 'rxjs-llm-stream/server';
 
 const instance = process.env.INSTANCE ?? 'A';
 const redisUrl = process.env.REDIS_URL!;
@@ -86,7 +100,38 @@ async function pipeReadable(stream: ReadableStream<string>, response: ServerResp
   response.end();
 }
 
+/** Resolves with the origin of a Node HTTP server listening on a free loopback port. */
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
+  const server = createServer(handler);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** This instance's Durable Streams servers: the reference server and ours, both in memory. */
+async function startDurableStreamsServers(): Promise<{ dsReference: string; dsOurs: string }> {
+  const reference = new DurableStreamTestServer({ port: 0, host: '127.0.0.1', compression: false });
+  const store = memoryDurableLogStore();
+  const [dsReference, dsOurs] = await Promise.all([reference.start(), listen((request, response) => void writeDurableLog(request, response, { store }))]);
+  return { dsReference: dsReference.replace(/\/$/, ''), dsOurs };
+}
+
+/** One request to a Durable Streams server; throws unless it answers `expected`. */
+async function dsRequest(url: string, init: RequestInit, expected: number[]): Promise<void> {
+  const response = await fetch(url, init);
+  await response.arrayBuffer();
+  if (!expected.includes(response.status)) throw new Error(`${init.method} ${url}: status ${response.status}`);
+}
+
+/** A producer writing the provider into a Durable Stream: one append per value, in order, then a close-only append. */
+async function produceIntoDurableStream(url: string): Promise<void> {
+  const headers = { 'content-type': 'application/json' };
+  await lastValueFrom(provider().pipe(concatMap((value) => dsRequest(url, { method: 'POST', headers, body: JSON.stringify([value]) }, [200, 204]))), { defaultValue: undefined });
+  await dsRequest(url, { method: 'POST', headers: { ...headers, 'stream-closed': 'true' } }, [200, 204]);
+}
+
 async function main(): Promise<void> {
+  const durableStreams = await startDurableStreamsServers();
   const memoryRelay = createRelay({ store: memoryRelayStore(), heartbeat: 0, abandonAfter: Infinity, ttlAfterEnd: 30_000 });
   const relayClient = await namedClient(`bench-relay-${instance}`);
   const redisRelay = createRelay({
@@ -105,7 +150,14 @@ async function main(): Promise<void> {
     const lastEventId = request.headers['last-event-id'];
     const lastId = typeof lastEventId === 'string' ? lastEventId : undefined;
     const relay = kind === 'memory' ? memoryRelay : redisRelay;
-    if (kind === 'direct') {
+    if (kind === 'ds-urls') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(durableStreams));
+    } else if (kind === 'ds' && action === 'start') {
+      const to = url.searchParams.get('to') ?? '';
+      await dsRequest(to, { method: 'PUT', headers: { 'content-type': 'application/json' } }, [201]);
+      response.writeHead(204).end();
+      produceIntoDurableStream(to).catch(fail(`producing into ${to}`));
+    } else if (kind === 'direct') {
       writeServerSentEvents(response, providerFrames());
     } else if ((kind === 'memory' || kind === 'redis') && action === 'start') {
       await relay.start(id, provider());

@@ -6,14 +6,18 @@
  * - `redisRemote`, `rsRemote`: every even stream is started on A and read on B from its start
  *   (a remote reader); every odd one is read on A for `resumeAfter` events, dropped, and
  *   resumed on B where it was (a resuming reader).
+ * - `dsReference`, `dsOurs`: a Durable Streams server in instance B (the reference server
+ *   `@durable-streams/server` in memory, or this library's `writeDurableLog` on
+ *   `memoryDurableLogStore`); A runs the provider and appends each value to it (`POST`), and
+ *   the reader reads the stream from B over the protocol's SSE (`?offset=-1&live=sse`).
  */
-export type Flow = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote';
+export type Flow = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote' | 'dsReference' | 'dsOurs';
 
 export interface ClientRun {
   type: 'run';
   runId: string;
   flow: Flow;
-  urls: { a: string; b: string };
+  urls: { a: string; b: string; dsReference: string; dsOurs: string };
   streams: number;
   events: number;
   gapMs: number;
