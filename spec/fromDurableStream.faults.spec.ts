@@ -124,7 +124,9 @@ async function createStream(url: string): Promise<void> {
 /** The chat pipeline a browser runs, reading through `proxyUrl`; `progress` sees every snapshot's text. */
 function read(url: string, live: DurableStreamLive, retries: unknown[], progress: (text: string) => void = () => undefined) {
   return lastValueFrom(
-    fromDurableStream<RelayedEvent>({ url, live, idleTimeout: 60_000 }).pipe(
+    // A read that stays silent past 10 s (every long-poll answers within 2 s here, and the producer writes on) is
+    // retried from its offset: a stall of either server is then a resume the checks below still hold to.
+    fromDurableStream<RelayedEvent>({ url, live, idleTimeout: 10_000 }).pipe(
       parseRelayedChunks(),
       untilDone(),
       retryWithBackoff({ initialDelay: 20, maxDelay: 500, jitter: 'none', maxRetries: 300, onRetry: ({ error }) => retries.push(error) }),
