@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { lastValueFrom, retry, share, shareReplay, tap, toArray, type Observable } from 'rxjs';
-import { NetworkError } from '../src/errors';
+import { concatWith, defer, EMPTY, lastValueFrom, retry, share, shareReplay, tap, throwError, toArray, type Observable } from 'rxjs';
+import { NetworkError, StreamInterruptedError } from '../src/errors';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { fromDurableStream } from '../src/sources/fromDurableStream';
 import { streamStartOf } from '../src/streamStart';
@@ -12,12 +12,15 @@ jest.setTimeout(60_000);
  * A two-message Durable Streams stream on 127.0.0.1 (JSON mode, read with
  * `live: false`): offset -1 answers [{n:1}] (next offset o1), o1 answers
  * [{n:2}] and closes the stream. `breaks` reads of o1 have their connection
- * destroyed instead. Every requested offset is recorded.
+ * destroyed instead; `closesEarly` reads of o1 answer no message and say the
+ * stream closed (a server that ended short of the answer's end). Every
+ * requested offset is recorded.
  */
 interface TwoMessageServer {
   url: string;
   offsets: string[];
   breaks: number;
+  closesEarly: number;
 }
 
 let server: Server;
@@ -33,6 +36,10 @@ beforeAll(async () => {
     } else if (offset === 'o1' && stream.breaks > 0) {
       stream.breaks -= 1;
       request.socket.destroy();
+    } else if (offset === 'o1' && stream.closesEarly > 0) {
+      stream.closesEarly -= 1;
+      response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': 'o1', 'stream-up-to-date': 'true', 'stream-closed': 'true' });
+      response.end('[]');
     } else if (offset === 'o1') {
       response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': 'o2', 'stream-up-to-date': 'true', 'stream-closed': 'true' });
       response.end('[{"n":2}]');
@@ -47,7 +54,7 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 beforeEach(() => {
-  stream = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/stream/s`, offsets: [], breaks: 0 };
+  stream = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/stream/s`, offsets: [], breaks: 0, closesEarly: 0 };
 });
 
 const source = () => fromDurableStream<{ n: number }>({ url: stream.url, live: false });
@@ -73,6 +80,23 @@ describe('fromDurableStream is cold: what a retry carries lives in the retry cha
     expect(values).toEqual([{ n: 1 }, { n: 2 }]);
     expect(stream.offsets).toEqual(['-1', 'o1', 'o1']);
     expect(streamStartOf(values[0])).toEqual({ resumed: false, stream: expect.any(Object) });
+    expect(streamStartOf(values[1])).toEqual({ resumed: true, stream: streamStartOf(values[0])!.stream });
+  });
+
+  it('a retry after the read completed short of the end (StreamInterruptedError downstream, as untilDone raises) resumes from the last offset', async () => {
+    stream.closesEarly = 1;
+    // Like untilDone: the pipeline needs {n:2}; a completion before it is an interruption, retried.
+    const untilSecond = (messages: Observable<{ n: number }>) =>
+      defer(() => {
+        let ended = false;
+        return messages.pipe(
+          tap((value) => (ended ||= value.n === 2)),
+          concatWith(defer(() => (ended ? EMPTY : throwError(() => new StreamInterruptedError())))),
+        );
+      });
+    const values = await all(untilSecond(source()).pipe(retryWithBackoff(fastRetry)));
+    expect(values).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(stream.offsets).toEqual(['-1', 'o1', 'o1']);
     expect(streamStartOf(values[1])).toEqual({ resumed: true, stream: streamStartOf(values[0])!.stream });
   });
 

@@ -26,18 +26,18 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DurableStreamTestServer } from '@durable-streams/server';
-import { createClient } from 'redis';
 import { lastValueFrom, tap, toArray } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks, type RelayedEvent } from '../src/operators/parseRelayedChunks';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { untilDone } from '../src/operators/untilDone';
-import { memoryDurableLogStore, redisDurableLogStore, writeDurableLog } from '../src/server/index';
+import { memoryDurableLogStore, writeDurableLog } from '../src/server/index';
 import { fromDurableStream, type DurableStreamLive } from '../src/sources/fromDurableStream';
 import { startCuttingProxy, type Cut, type CuttingProxy } from './support/cuttingProxy';
 import { checkResumes, queryOf } from './support/durableStreamsWire';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
-import { freePort, REDIS_SERVER, redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
+import { freePort, redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
+import { durableLogOnPersistentRedis } from './support/durableLogOnPersistentRedis';
 
 jest.setTimeout(180_000);
 
@@ -280,36 +280,16 @@ describe.each(KILLED)('fromDurableStream against %s: the instance SIGKILLed mid-
   });
 });
 
-/** redis-server on a fixed port, writing every command to its append-only file, so a SIGKILL loses nothing. */
-function startPersistentRedis(port: number, dir: string): { child: ChildProcess; exited: Promise<void> } {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
-  return { child, exited: new Promise<void>((done) => child.once('exit', () => done())) };
-}
-
 (withRedis ? describe : describe.skip)('fromDurableStream against ours on redisDurableLogStore: redis-server SIGKILLed and restarted', () => {
   // In the runs so far the server held the reader's SSE response open through the outage (its
   // store calls fail or wait, the response does not end), so this checks no hang, no crash and the
   // exact text; the resumes themselves are exercised by the scripts above.
   it('a live SSE reader of the chat pipeline, whether or not its connection breaks: the exact text, one read from offset -1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ds-redis-sse-'));
-    const port = await freePort();
-    let redis = startPersistentRedis(port, dir);
-    const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: (retries: number) => Math.min(50 * retries, 500) } });
-    client.on('error', () => undefined);
-    for (let i = 0; i < 200 && !client.isReady; i++) await client.connect().catch(() => pause(50));
-    const store = redisDurableLogStore(client, { storeTimeout: 1_000 });
-    const sockets = new Set<Socket>();
-    const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: 2_000 }));
-    server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const serverPort = (server.address() as { port: number }).port;
-    const proxy = await startCuttingProxy({ host: '127.0.0.1', port: serverPort }, []);
+    const served = await durableLogOnPersistentRedis(2_000);
+    const proxy = await startCuttingProxy({ host: '127.0.0.1', port: Number(new URL(served.origin).port) }, []);
     try {
       const path = '/v1/stream/redis-restart';
-      const origin = `http://127.0.0.1:${serverPort}`;
+      const origin = served.origin;
       await createStream(`${origin}${path}`);
       const writer = producer(`${origin}${path}`);
       for (let i = 0; i < 10; i++) await writer.word(i);
@@ -318,27 +298,20 @@ function startPersistentRedis(port: number, dir: string): { child: ChildProcess;
       const reading = read(`${proxy.url}${path}`, 'sse', retries, (text) => (seen = text));
       reading.catch(() => undefined);
       await until(() => seen === WORDS.slice(0, 10).join(''), 'the first 10 words', () => seen);
-      redis.child.kill('SIGKILL');
-      await redis.exited;
+      await served.killRedis();
       const producing = (async () => {
         for (let i = 10; i < WORDS.length; i++) await writer.word(i);
         await writer.done();
       })();
       await pause(1_000);
-      redis = startPersistentRedis(port, dir);
+      served.restartRedis();
       await producing;
       checkClient(await reading, proxy);
       const stored = (await (await fetch(`${origin}${path}?offset=-1`)).json()) as RelayedEvent[];
       expect(stored).toHaveLength(WORDS.length + 1);
     } finally {
       await proxy.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-      await store.close?.();
-      client.destroy();
-      redis.child.kill('SIGKILL');
-      await redis.exited;
-      rmSync(dir, { recursive: true, force: true });
+      await served.close();
     }
   });
 });

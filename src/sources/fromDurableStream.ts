@@ -44,7 +44,9 @@ const SSE_ENCODING = 'stream-sse-data-encoding';
 /**
  * Where one read stands: the offset after the last value it delivered, the
  * last cursor, and the token of its start marks. A subscription that ends in
- * an error hands it to the next subscription of its retry chain
+ * an error, or completes (the server said the stream closed) while the
+ * pipeline still waits for its end (`untilDone` then fails with
+ * `StreamInterruptedError`), hands it to the next subscription of its retry chain
  * (`retryWithBackoff`'s resubscription), which continues from there; any
  * other subscription (a parallel or later one, another chain's, RxJS's own
  * `retry`) starts a read of its own.
@@ -55,7 +57,7 @@ interface ReadChain {
   token: object;
 }
 
-/** What a retry chain carries for this source: the read its last subscription left by failing. */
+/** What a retry chain carries for this source: the read its last subscription left by failing or completing. */
 interface ChainHandOver {
   failed: ReadChain | undefined;
 }
@@ -135,7 +137,8 @@ export function fromDurableStream<T = unknown>(options: FromDurableStreamOptions
     const state: ReadState = { chain, phase: 'catch-up', contentType: '', first: true, resumed };
     return defer(() => oneRequest(state, request, url(), live)).pipe(
       repeat({ delay: () => (state.phase === 'done' ? EMPTY : of(0)) }),
-      tap({ error: () => (chains.failed = chain) }),
+      // Completing hands over too: a retry after it (untilDone found no end) continues from the offset, marked resumed.
+      tap({ error: () => (chains.failed = chain), complete: () => (chains.failed = chain) }),
     );
   }) as Observable<T>;
 }
