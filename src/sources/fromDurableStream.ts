@@ -94,7 +94,8 @@ interface ReadState {
  * delivered, so a connection cut in the middle of one is read again from its
  * start, never half. The source is cold: what a retry carries over lives in
  * the retry chain of `retryWithBackoff`, as with `fromServerSentEvents`. When
- * a subscription errors, `retryWithBackoff`'s next one continues from its
+ * a subscription errors (or completes before the pipeline's end, so that
+ * `untilDone` fails), `retryWithBackoff`'s next one continues from its
  * last offset and marks its first value `{ resumed: true, stream }` (see
  * `markStreamStart`), so `accumulateContent` continues the snapshot. Any
  * other subscription (two in parallel, one after another, another
