@@ -1,6 +1,10 @@
 /**
  * npm run bench:relay [-- --quick] [--sizes 100,500,1000] [--rounds 3] [--events 30] [--gap 100]
- *                     [--resume-after 10] [--out bench/RELAY-RESULTS.md]
+ *                     [--resume-after 10] [--out bench/RELAY-RESULTS.md] [--flows redis,rs]
+ *
+ * `--flows` runs only the named contenders (direct, memory, redis, redisRemote, rs, rsRemote,
+ * dsReference, dsOurs): for a profile, with `BENCH_CPU_PROF=<dir>` (each relay instance then
+ * writes a `--cpu-prof` profile there when the run ends).
  *
  * The relay measured side by side, in one run: pass-through (the synthetic
  * provider written straight to the response), the relay on the memory store,
@@ -57,7 +61,11 @@ const RESUME_AFTER = positive('resume-after', Number(flag('resume-after', String
 const OUT = flag('out', quick ? '' : join(__dirname, 'RELAY-RESULTS.md'));
 /** Streams start evenly over one gap, so the provider's ticks are spread as real traffic's are. */
 const STAGGER_MS = GAP_MS;
-const FLOWS: Flow[] = ['direct', 'memory', 'redis', 'redisRemote', 'rs', 'rsRemote', 'dsReference', 'dsOurs'];
+const ALL_FLOWS: Flow[] = ['direct', 'memory', 'redis', 'redisRemote', 'rs', 'rsRemote', 'dsReference', 'dsOurs'];
+const FLOWS = flag('flows', ALL_FLOWS.join(',')).split(',').map((name) => {
+  if (!ALL_FLOWS.includes(name as Flow)) throw new TypeError(`bench:relay: --flows takes ${ALL_FLOWS.join(', ')} (got ${name})`);
+  return name as Flow;
+});
 const CONNECTION_NAMES: Partial<Record<Flow, string>> = { redis: 'bench-relay', redisRemote: 'bench-relay', rs: 'bench-rs', rsRemote: 'bench-rs' };
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -190,7 +198,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    for (const child of children) stop(child);
+    await Promise.all(children.map(stop));
     await redis?.close();
     await server.stop();
   }

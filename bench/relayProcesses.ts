@@ -5,6 +5,8 @@ import { join } from 'node:path';
 /** Starts `node [--expose-gc] --import tsx bench/<file>` with an IPC channel; stderr passes through. */
 function startTs(file: string, env: NodeJS.ProcessEnv, exposeGc: boolean): ChildProcess {
   const flags = exposeGc ? ['--expose-gc'] : [];
+  const profileDir = process.env.BENCH_CPU_PROF;
+  if (profileDir && file === 'relayServer.ts') flags.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   return spawn(process.execPath, [...flags, '--import', 'tsx', join(__dirname, file)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -84,6 +86,15 @@ export async function startClients(): Promise<ChildProcess> {
 }
 
 /** Stops a child this bench started (its own pid only). */
-export function stop(child: ChildProcess): void {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (!process.env.BENCH_CPU_PROF) {
+    child.kill('SIGKILL');
+    return;
+  }
+  // A profiled instance exits by itself once its IPC channel closes, writing its profile.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.disconnect();
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+  child.kill('SIGKILL');
 }

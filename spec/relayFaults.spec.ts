@@ -210,11 +210,51 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     );
     expect(run.content).toBe(ANSWER);
     expect(generations() - before).toBe(2);
-    expect(run.restarts).toBe(1);
+    // One restart (B's new answer); two when the client's last event was shown by A before Redis stored it: its id names
+    // no entry after the takeover, so the client gets the log again from its start (after a restart), then B's restart.
+    expect(run.restarts).toBeGreaterThanOrEqual(1);
+    expect(run.restarts).toBeLessThanOrEqual(2);
     // The follower's response ended with no terminal event (no done, error or cancelled).
     expect(followed.events.filter((event) => ['done', 'error', 'cancelled'].includes(event.event ?? ''))).toEqual([]);
     expect(b!.activities()).toContainEqual(expect.objectContaining({ type: 'readerClosed', reason: 'ownerGone', streamId: 'owner-killed' }));
     expect(b!.activities()).toContainEqual({ type: 'started', streamId: 'owner-killed', takeover: true, resumed: false });
+  });
+
+  it('A shows events before Redis stores them (writes paused), then is SIGKILLed: the client, resuming on B after B took over and finished, gets the log again from its start; exact text', async () => {
+    const [a, b] = await instances(2, { LEASE_MS: '1500', HEARTBEAT: '500' });
+    const before = generations();
+    let pausedAt = 0;
+    let killedAt = 0;
+    let takenOver: Promise<ClientRun> | undefined;
+    const pauseWrites = (ms: number) => promisify(execFile)('redis-cli', ['-u', redis.url, 'CLIENT', 'PAUSE', String(ms), 'WRITE']);
+    const run = await readAnswer(
+      (connection) => (connection === 0 ? a!.url : b!.url),
+      'shown-not-stored',
+      (count) => {
+        if (count === 5 && !pausedAt) {
+          pausedAt = count;
+          // Every write waits (appends, renewals, and lease expiry too) while A's reader keeps receiving from memory.
+          void pauseWrites(6_000);
+        }
+        if (count < 9 || killedAt) return;
+        killedAt = count;
+        a!.child.kill('SIGKILL');
+        // Another client on B: it waits out A's lease, takes the stream over, and reads B's whole answer.
+        takenOver = readAnswer(() => b!.url, 'shown-not-stored');
+      },
+      undefined,
+      // This client comes back only once B's answer is stored to its end, numbered past the events A showed.
+      async (connection) => {
+        if (connection > 0) await takenOver;
+      },
+    );
+    const other = await takenOver!;
+    process.stdout.write(`shown, not stored: exact text after ${run.connections} connections, ${run.restarts} restart events; the taking-over client ${other.restarts} restart(s)\n`);
+    expect(other.content).toBe(ANSWER);
+    expect(run.content).toBe(ANSWER);
+    expect(generations() - before).toBe(2);
+    // A's answer until it died, then the log again from its start (a restart: the client's last id names no entry), then B's restart.
+    expect(run.restarts).toBe(2);
   });
 
   it('the owner SIGKILLed mid-answer on a Responses background stream: B resumes the same response, nothing generated twice', async () => {

@@ -1,5 +1,6 @@
 import { firstValueFrom, take, timeout } from 'rxjs';
 import {
+  RELAY_TAKEOVER_SKIP,
   RelayLeaseLostError,
   type RelayClaim,
   type RelayLease,
@@ -22,6 +23,11 @@ async function eventually(check: () => boolean | Promise<boolean>, ms = 15_000, 
 }
 
 const pause = (ms: number) => new Promise((wait) => setTimeout(wait, ms));
+
+/** The numbers a store skips at a takeover: `RELAY_TAKEOVER_SKIP` for a store that shows entries before storing them, else none. */
+function skipOf(store: RelayStore): number {
+  return store.offer ? RELAY_TAKEOVER_SKIP : 0;
+}
 
 function leaseOf(claim: RelayClaim): RelayLease {
   if (claim.status !== 'created' && claim.status !== 'takenOver') throw new Error(`expected a lease, got status ${claim.status}`);
@@ -147,7 +153,8 @@ export function describeRelayStoreContract(
       expect(second.log).toBe(first.log);
       expect(second.epoch).toBe(2);
       expect(second.token).not.toBe(first.token);
-      expect(await store.append(second, [{ data: 'e' }])).toBe(5);
+      // A store that shows entries before storing them (offer) skips RELAY_TAKEOVER_SKIP numbers at a takeover.
+      expect(await store.append(second, [{ data: 'e' }])).toBe(5 + skipOf(store));
       expect((await store.read(streamId, 3, 10))!.entries.map((entry) => entry.data)).toEqual(['d', 'e']);
     });
 
@@ -163,7 +170,7 @@ export function describeRelayStoreContract(
       await store.release(first);
       expect(await store.state(streamId)).toEqual(expect.objectContaining({ lastSeq: 1, leased: true, ended: false }));
       expect(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL })).toEqual({ status: 'held' });
-      expect(await store.append(second, [{ data: 'b' }])).toBe(2);
+      expect(await store.append(second, [{ data: 'b' }])).toBe(2 + skipOf(store));
     });
 
     it('grows the epoch by one on every takeover', async () => {
@@ -176,12 +183,80 @@ export function describeRelayStoreContract(
         await store.release(lease);
       }
       expect(epochs).toEqual([1, 2, 3, 4]);
+      const skip = skipOf(store);
       expect((await store.read(streamId, 0, 10))!.entries.map((entry) => [entry.seq, entry.data])).toEqual([
         [1, '0'],
-        [2, '1'],
-        [3, '2'],
-        [4, '3'],
+        [2 + skip, '1'],
+        [3 + 2 * skip, '2'],
+        [4 + 3 * skip, '3'],
       ]);
+    });
+
+    it('adds up the skips of takeovers that wrote nothing, so no number shown by any of them is reused', async () => {
+      const streamId = id('skips');
+      const first = leaseOf(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL }));
+      await store.append(first, [{ data: 'a' }]);
+      await store.release(first);
+      const idle = leaseOf(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL }));
+      await store.release(idle);
+      const third = leaseOf(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL }));
+      expect(await store.append(third, [{ data: 'b' }])).toBe(2 + 2 * skipOf(store));
+      expect((await store.read(streamId, 0, 10))!.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
+    });
+
+    it('offer (when the store has it): entries are readable at once, numbered as the append then stores them; state keeps the stored position', async () => {
+      if (!store.offer) {
+        expect(skipOf(store)).toBe(0);
+        return;
+      }
+      const streamId = id('offer');
+      const first = leaseOf(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL }));
+      await store.append(first, [{ data: 'a' }]);
+      store.offer(first, [{ data: 'b' }]);
+      store.offer(first, [{ event: 'x', data: 'c' }]);
+      expect((await store.read(streamId, 1, 10))!.entries).toEqual([
+        { seq: 2, data: 'b' },
+        { seq: 3, event: 'x', data: 'c' },
+      ]);
+      expect((await store.state(streamId))?.lastSeq).toBe(1);
+      expect(await store.append(first, [{ data: 'b' }, { event: 'x', data: 'c' }])).toBe(3);
+      expect((await store.read(streamId, 0, 10))!.entries.map((entry) => entry.data)).toEqual(['a', 'b', 'c']);
+      // After a takeover, offered entries are numbered past the skip, as the store then numbers them.
+      await store.release(first);
+      const second = leaseOf(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL }));
+      store.offer(second, [{ data: 'd' }]);
+      const shown = (await store.read(streamId, 3, 10))!.entries;
+      expect(await store.append(second, [{ data: 'd' }])).toBe(4 + RELAY_TAKEOVER_SKIP);
+      expect(shown.length === 0 || shown[0]!.seq === 4 + RELAY_TAKEOVER_SKIP).toBe(true);
+      expect((await store.read(streamId, 3, 10))!.entries.map((entry) => [entry.seq, entry.data])).toEqual([[4 + RELAY_TAKEOVER_SKIP, 'd']]);
+    });
+
+    it('offer (when the store has it): shows at most RELAY_TAKEOVER_SKIP entries ahead of what is stored, the rest once stored, in order', async () => {
+      if (!store.offer) {
+        expect(skipOf(store)).toBe(0);
+        return;
+      }
+      const streamId = id('offer-cap');
+      const lease = leaseOf(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL }));
+      const events = Array.from({ length: RELAY_TAKEOVER_SKIP + 10 }, (_, i) => ({ data: String(i) }));
+      for (const event of events) store.offer(lease, [event]);
+      const readAll = async () => {
+        const seen: string[] = [];
+        let after = 0;
+        for (;;) {
+          const page = (await store.read(streamId, after, 500))!;
+          if (page.entries.length === 0) return seen;
+          for (const entry of page.entries) seen.push(entry.data);
+          after = page.entries[page.entries.length - 1]!.seq;
+        }
+      };
+      expect(await readAll()).toEqual(events.slice(0, RELAY_TAKEOVER_SKIP).map((event) => event.data));
+      // An offer while held back is held back too, whatever its size.
+      store.offer(lease, [{ data: 'late' }]);
+      expect(await store.append(lease, events.slice(0, 500))).toBe(500);
+      expect((await readAll()).length).toBe(RELAY_TAKEOVER_SKIP);
+      expect(await store.append(lease, [...events.slice(500), { data: 'late' }])).toBe(events.length + 1);
+      expect(await readAll()).toEqual([...events.map((event) => event.data), 'late']);
     });
 
     it('lets a lease lapse when it is not renewed: state says not leased, the lapsed producer cannot write, the next claim takes over', async () => {

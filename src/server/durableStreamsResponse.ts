@@ -105,11 +105,17 @@ export async function durableStreamsResponse(request: Request, options: DurableS
   if (live !== null && live !== 'long-poll' && live !== 'sse') return badRequest('live must be long-poll or sse');
   if (live !== null && offsetParam === null) return badRequest(`live=${live} needs an offset`);
   const position = positionOf(offsetParam ?? '-1', state);
-  if (position === 'gone') return new Response(null, { status: 410, headers: { ...SECURITY_HEADERS } });
-  if (position === undefined) return badRequest('the offset is not one this stream handed out');
+  if (position === 'gone') return gone();
+  if (position === undefined) return badRequest(NOT_HANDED_OUT);
   const cursor = live === null ? undefined : nextCursor(query.get('cursor'), settings.scheduler.now());
   try {
-    if (live === 'sse') return sseResponse(request, options, settings, state.log, position, cursor!);
+    if (live === 'sse') {
+      // Checked before the 200: an offset the log does not hold is answered as the other modes answer it.
+      const check = await readSlice(options, settings, position);
+      if (check === 'gone') return gone();
+      if (check === 'ahead') return badRequest(NOT_HANDED_OUT);
+      return sseResponse(request, options, settings, state.log, position, cursor!);
+    }
     if (live === 'long-poll') return await longPollResponse(request, options, settings, position, cursor!);
     return await catchUpResponse(request, options, settings, position, offsetParam === 'now');
   } catch {
@@ -165,6 +171,8 @@ function duration(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
+const NOT_HANDED_OUT = 'the offset is not one this stream handed out';
+
 /** Where an offset stands in the log: the `seq` after which to read, `'gone'` for another log's offset, `undefined` for nonsense. */
 function positionOf(offset: string, state: RelayLogState): number | 'gone' | undefined {
   if (offset === '-1') return 0;
@@ -172,8 +180,8 @@ function positionOf(offset: string, state: RelayLogState): number | 'gone' | und
   const match = /^([A-Za-z0-9]{1,64})_(\d{16})$/.exec(offset);
   if (!match) return undefined;
   if (match[1] !== state.log) return 'gone';
-  const seq = Number(match[2]);
-  return seq <= state.lastSeq ? seq : undefined;
+  // Whether the log holds it (an owner's readers may be shown entries before they are stored) is for the read to say.
+  return Number(match[2]);
 }
 
 /** The offset after entry `seq` of `log`: fixed width, so offsets of one log sort as their positions do. */
@@ -197,9 +205,13 @@ interface Slice {
   closed: boolean;
 }
 
-async function readSlice(options: DurableStreamsOptions, settings: Settings, after: number): Promise<Slice | undefined> {
-  const page: RelayPage | undefined = await bounded(options.store.read(options.streamId, after, settings.pageSize), settings);
+async function readSlice(options: DurableStreamsOptions, settings: Settings, after: number): Promise<Slice | 'gone' | 'ahead' | undefined> {
+  // Read from the entry the offset names, so that one read also tells whether the log holds it.
+  const page: RelayPage | undefined = await bounded(options.store.read(options.streamId, Math.max(0, after - 1), settings.pageSize), settings);
   if (page === undefined) return undefined;
+  // An offset after an entry the log never stored (shown by an owner that died, whose numbers the takeover skipped) is gone.
+  if (!page.ended && after > page.lastSeq) return 'ahead';
+  if (after > 0 && !(page.ended && after >= page.lastSeq) && page.entries[0]?.seq !== after) return 'gone';
   const entries = page.entries.filter((entry) => entry.seq > after);
   const next = entries.length > 0 ? entries[entries.length - 1]!.seq : after;
   return {
@@ -230,6 +242,8 @@ function sliceHeaders(slice: Slice, after: number, cursor: string | undefined): 
 async function catchUpResponse(request: Request, options: DurableStreamsOptions, settings: Settings, after: number, now: boolean): Promise<Response> {
   const slice = await readSlice(options, settings, after);
   if (slice === undefined) return notFound();
+  if (slice === 'gone') return gone();
+  if (slice === 'ahead') return badRequest(NOT_HANDED_OUT);
   const headers = sliceHeaders(slice, after, undefined);
   if (now) delete headers.etag;
   else if (request.headers.get('if-none-match') === headers.etag) return new Response(null, { status: 304, headers });
@@ -243,6 +257,8 @@ async function longPollResponse(request: Request, options: DurableStreamsOptions
     for (;;) {
       const slice = await readSlice(options, settings, after);
       if (slice === undefined) return notFound();
+      if (slice === 'gone') return gone();
+      if (slice === 'ahead') return badRequest(NOT_HANDED_OUT);
       if (slice.messages.length > 0) return new Response(`[${slice.messages.join(',')}]`, { status: 200, headers: sliceHeaders(slice, after, cursor) });
       const left = deadline - settings.scheduler.now();
       if (slice.closed || left <= 0 || request.signal.aborted) {
@@ -277,7 +293,7 @@ function sseResponse(request: Request, options: DurableStreamsOptions, settings:
       try {
         for (;;) {
           const slice = await readSlice(options, settings, after);
-          if (slice === undefined || slice.log !== log) return finish();
+          if (slice === undefined || slice === 'gone' || slice === 'ahead' || slice.log !== log) return finish();
           if (slice.messages.length > 0 || slice.closed || first) {
             first = false;
             let frames = '';
@@ -369,4 +385,9 @@ function badRequest(why: string): Response {
 
 function unavailable(): Response {
   return new Response(null, { status: 503, headers: { 'retry-after': '1', ...SECURITY_HEADERS } });
+}
+
+/** 410: an offset of another log of this stream id, or after an entry the log never stored. */
+function gone(): Response {
+  return new Response(null, { status: 410, headers: { ...SECURITY_HEADERS } });
 }

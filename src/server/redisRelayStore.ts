@@ -8,6 +8,7 @@ import { APPEND, CLAIM, END, READ, RELEASE, RENEW, TOUCH, type RelayScript } fro
 import {
   RelayLeaseLostError,
   RelayLogFullError,
+  RELAY_TAKEOVER_SKIP,
   type RelayClaim,
   type RelayEvent,
   type RelayLease,
@@ -184,19 +185,19 @@ class RedisRelayStore implements RelayStore {
     const token = drawn.slice(16);
     const { leaseMs, ttlMs, owner } = options;
     const reply = asArray(
-      await this.run(CLAIM, streamId, [log, token, ms(leaseMs), ms(ttlMs), owner ?? '', owner === undefined ? 0 : 1, this.publish, this.channel(streamId)]),
+      await this.run(CLAIM, streamId, [log, token, ms(leaseMs), ms(ttlMs), owner ?? '', owner === undefined ? 0 : 1, this.publish, this.channel(streamId), RELAY_TAKEOVER_SKIP]),
     );
     const status = text(reply[0]);
     if (status !== 'created' && status !== 'takenOver') return { status: status as 'held' | 'ended' | 'forbidden' };
     const lease: RelayLease = { streamId, log: text(reply[1]), token, epoch: Number(reply[2]), leaseMs, ttlMs };
     const lastSeq = Number(reply[3]);
-    this.adopt(lease, owner, lastSeq);
+    this.adopt(lease, owner, lastSeq, status === 'takenOver' ? Number(reply[6]) : 0);
     if (status === 'created') return { status, lease };
     return Number(reply[4]) === 1 ? { status, lease, lastSeq, resume: text(reply[5]) } : { status, lease, lastSeq };
   }
 
   /** Starts serving `lease`'s log from memory to this instance's readers. */
-  private adopt(lease: RelayLease, owner: string | undefined, lastSeq: number): void {
+  private adopt(lease: RelayLease, owner: string | undefined, lastSeq: number, skipNext: number): void {
     this.sweep();
     this.locals.set(lease.streamId, {
       log: lease.log,
@@ -204,6 +205,9 @@ class RedisRelayStore implements RelayStore {
       epoch: lease.epoch,
       owner,
       lastSeq,
+      shownSeq: lastSeq,
+      skipNext,
+      refused: 0,
       ended: false,
       leased: true,
       window: [],
@@ -274,6 +278,21 @@ class RedisRelayStore implements RelayStore {
     return result;
   }
 
+  /** Shows `events` to this instance's readers before they are stored, numbered as they will be (see `RelayStore.offer`). */
+  offer(lease: RelayLease, events: readonly RelayEvent[]): void {
+    const local = this.localOf(lease);
+    if (!local || local.ended || events.length === 0) return;
+    if (local.refused > 0 || local.shownSeq - local.lastSeq + events.length > RELAY_TAKEOVER_SKIP) {
+      // Too far ahead of what is stored: these, and all that follow them, are shown once stored.
+      local.refused += events.length;
+      return;
+    }
+    const first = local.shownSeq + 1 + (local.shownSeq === local.lastSeq ? local.skipNext : 0);
+    remember(local, events.map((event, i) => logEntry(first + i, event.data, event.event, false)), this.settings.localWindow);
+    local.shownSeq = first + events.length - 1;
+    this.notify(lease.streamId);
+  }
+
   append(lease: RelayLease, events: readonly RelayEvent[], resume?: string): Promise<number> {
     return this.queued(lease, async () => {
       const local = this.localOf(lease);
@@ -289,19 +308,27 @@ class RedisRelayStore implements RelayStore {
       if (seq === -2) throw new RelayLogFullError('maxEntries', maxEntries);
       if (seq === -3) throw new RelayLogFullError('maxBytes', maxBytes);
       if (seq < 0) return this.lost(lease);
-      if (local && this.localOf(lease) === local) {
-        const first = seq - events.length + 1;
-        if (first !== local.lastSeq + 1) {
-          this.forget(lease.streamId, local);
-          return seq;
-        }
-        remember(local, events.map((event, i) => logEntry(first + i, event.data, event.event, false)), this.settings.localWindow);
-        local.lastSeq = seq;
-        local.writtenAt = Date.now();
-        this.notify(lease.streamId);
-      }
+      if (local && this.localOf(lease) === local) this.stored(lease.streamId, local, events, seq);
       return seq;
     });
+  }
+
+  /** Records that `events` were stored up to `seq`: those not shown yet (refused offers, or no offer) are shown now. */
+  private stored(streamId: string, local: LocalLog, events: readonly RelayEvent[], seq: number): void {
+    const first = seq - events.length + 1;
+    if (first !== local.lastSeq + local.skipNext + 1 || (local.shownSeq > local.lastSeq && local.shownSeq < first - 1)) {
+      this.forget(streamId, local);
+      return;
+    }
+    local.skipNext = 0;
+    local.lastSeq = seq;
+    local.writtenAt = Date.now();
+    const from = Math.max(first, local.shownSeq + 1);
+    if (from > seq) return;
+    remember(local, events.slice(from - first).map((event, i) => logEntry(from + i, event.data, event.event, false)), this.settings.localWindow);
+    local.refused = Math.max(0, local.refused - (seq - from + 1));
+    local.shownSeq = seq;
+    this.notify(streamId);
   }
 
   async renew(lease: RelayLease): Promise<boolean> {
@@ -318,10 +345,13 @@ class RedisRelayStore implements RelayStore {
       const args = [lease.token, lease.epoch, ms(ttlMs), this.publish, this.channel(lease.streamId), event.event === undefined ? 'D' : 'E', event.event ?? '', event.data];
       const seq = Number(await this.run(END, lease.streamId, args));
       if (seq < 0) return this.lost(lease);
-      if (local && this.localOf(lease) === local && seq !== local.lastSeq + 1) this.forget(lease.streamId, local);
+      // Entries shown and never stored (a full log), or numbering not as expected: the readers read Redis from now on.
+      if (local && this.localOf(lease) === local && (seq !== local.lastSeq + local.skipNext + 1 || local.shownSeq !== local.lastSeq)) this.forget(lease.streamId, local);
       if (local && this.localOf(lease) === local) {
         remember(local, [logEntry(seq, event.data, event.event, true)], this.settings.localWindow);
         local.lastSeq = seq;
+        local.shownSeq = seq;
+        local.skipNext = 0;
         local.ended = true;
         local.leased = false;
         this.notify(lease.streamId);

@@ -186,6 +186,8 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
         return { event: restart ? { ...event, event: 'restart' } : event, resume: resumePoint?.(value) };
       }),
       takeUntil(stops$),
+      // A store that serves this instance's readers from memory shows each value at once, not after its append's round trip.
+      tap((stored) => store.offer?.(lease, [stored.event])),
     );
   });
 

@@ -112,14 +112,15 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
     const run = async () => {
       const wanted = typeof options.lastEventId === 'string' && options.lastEventId !== '' ? options.lastEventId : undefined;
       const position = parseRelayEventId(wanted);
-      let page: RelayPage | undefined = await store.read(streamId, position?.seq ?? 0, PAGE_ENTRIES);
+      // Read from the entry the id names, so that one read also tells whether it is an entry of the log.
+      let page: RelayPage | undefined = await store.read(streamId, Math.max(0, (position?.seq ?? 0) - 1), PAGE_ENTRIES);
       if (!open) return;
       if (!page) return fail(new RelayStreamNotFoundError(streamId));
       if (page.owner !== undefined && page.owner !== owner) return fail(new RelayForbiddenError());
       // Only a reader allowed to read keeps the stream from being abandoned.
       touch();
       if (touchEvery !== Infinity) subscriptions.add(interval(Math.max(1, touchEvery), scheduler).subscribe(touch));
-      const foreign = wanted !== undefined && (!position || position.log !== page.log || (!page.ended && position.seq > page.lastSeq));
+      const foreign = wanted !== undefined && (!position || position.log !== page.log || !namesEntry(page, position.seq));
       if (foreign) {
         page = await store.read(streamId, 0, PAGE_ENTRIES);
         if (!open) return;
@@ -130,6 +131,10 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       for (;;) {
         if (page.log !== log) return finish('ownerGone');
         known = page.lastSeq;
+        // Numbers skipped (a takeover): go on only from an entry the log holds; from one it never stored, the client resumes and starts over.
+        const next = page.entries.find((entry) => entry.seq > after);
+        if (next && after > 0 && next.seq > after + 1 && !next.end && !namesEntry(await store.read(streamId, after - 1, 1), after)) return finish('ownerGone');
+        if (!open) return;
         for (const entry of page.entries) {
           if (entry.seq <= after && !entry.end) continue;
           subscriber.next(toRelayEntry(log, entry, restart && entry.event === undefined && !entry.end));
@@ -171,6 +176,20 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       subscriptions.unsubscribe();
     };
   });
+}
+
+/**
+ * Whether `seq` is a position a reader may continue after in the log `page`
+ * was read from (`page` read after `seq - 1`): the start, an entry the log
+ * holds, or a position at or past the terminal entry. Not one: past the end
+ * of a live log, or a number a takeover skipped (an entry shown by an owner
+ * that died before storing it).
+ */
+function namesEntry(page: RelayPage | undefined, seq: number): boolean {
+  if (seq === 0) return true;
+  if (!page) return false;
+  if (page.ended && seq >= page.lastSeq) return true;
+  return seq <= page.lastSeq && page.entries[0]?.seq === seq;
 }
 
 function toRelayEntry(log: string, entry: RelayLogEntry, asRestart: boolean): RelayEntry {

@@ -21,7 +21,15 @@ import { StreamError } from '../errors.js';
  * - **Takeover.** A log whose lease lapsed (not renewed for `leaseMs`) or was
  *   released, with no terminal entry, is claimed again by the next `claim`:
  *   same `log`, a higher epoch, numbering continues after `lastSeq`, and the
- *   last recorded resume point comes back.
+ *   last recorded resume point comes back. A store with `offer` skips a fixed
+ *   number of `seq`s at a takeover (its entries are then numbered past a
+ *   gap), so that an id it showed but never stored is never reused: a
+ *   position that names no entry of the log is read as another log's.
+ * - **Shown before stored (optional).** A store that serves the readers of
+ *   its own instance from memory may implement `offer`: the producer hands
+ *   each value there as it arrives, and the store shows it to those readers
+ *   at once, numbered as the append that follows will number it, instead of
+ *   after a round trip.
  * - **Lifetime from the last write.** Every fenced write extends the log's
  *   life to `ttlMs` from now; `end` sets it to its own `ttlMs`. A write never
  *   re-creates a log that expired (it rejects with `RelayLeaseLostError`).
@@ -57,6 +65,17 @@ export interface RelayStore {
    * pass the store's `maxEntries` or `maxBytes` (nothing is appended then).
    */
   append(lease: RelayLease, events: readonly RelayEvent[], resume?: string): Promise<number>;
+  /**
+   * Optional. `events` the producer of `lease` is about to append, in the
+   * order it will append them (the next `append`s carry exactly these, in
+   * batches). The store may show them at once to the readers it serves from
+   * memory, numbered as they will be stored; it stops showing ahead (and
+   * shows what follows only once stored) when more than 1,024
+   * (`RELAY_TAKEOVER_SKIP`) entries would be shown and not stored. A store
+   * with `offer` skips that many seqs at every takeover. Never throws,
+   * writes nothing.
+   */
+  offer?(lease: RelayLease, events: readonly RelayEvent[]): void;
   /** Renews the lease and the log's life. Resolves `false` (writing nothing) when `lease` no longer holds the log. */
   renew(lease: RelayLease): Promise<boolean>;
   /**
@@ -97,6 +116,13 @@ export interface RelayStore {
   /** Closes what the store opened itself (its own connections, timers); not the client it was given. */
   close?(): Promise<void>;
 }
+
+/**
+ * How many entries a store with `offer` shows, at most, before they are
+ * stored, and so how many `seq`s it skips at a takeover: an entry shown by
+ * an owner that died before storing it keeps an id that no later entry takes.
+ */
+export const RELAY_TAKEOVER_SKIP = 1024;
 
 /** What `claim` needs. */
 export interface RelayClaimOptions {

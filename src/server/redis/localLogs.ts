@@ -1,8 +1,9 @@
 /**
  * The logs this store instance produces, kept in memory as they are written
  * to Redis: the local readers of a stream read them from here (no round trip)
- * and are told of each append at once. Only entries Redis acknowledged are
- * kept, so both paths hand out the same entries.
+ * and are told of each entry at once: as the producer offers it, before
+ * Redis acknowledges it (at most `RELAY_TAKEOVER_SKIP` ahead), numbered as
+ * Redis will number it, so both paths hand out the same entries.
  * @internal
  */
 import type { RelayLogEntry, RelayPage } from '../relayStore.js';
@@ -13,7 +14,14 @@ export interface LocalLog {
   readonly token: string;
   readonly epoch: number;
   readonly owner: string | undefined;
+  /** The last entry Redis acknowledged. */
   lastSeq: number;
+  /** The last entry shown to readers (offered, or acknowledged): at or past `lastSeq`. */
+  shownSeq: number;
+  /** Seqs the next stored write skips (after a takeover, until its first write lands). */
+  skipNext: number;
+  /** Entries offered but not shown (too far ahead of Redis); offers wait until they are stored. */
+  refused: number;
   ended: boolean;
   leased: boolean;
   /** The latest entries, oldest first; always holds the last one once there is one. */
@@ -62,10 +70,10 @@ export function remember(local: LocalLog, entries: readonly RelayLogEntry[], lim
  * reach back to `afterSeq + 1` (the reader then reads Redis).
  */
 export function localPage(local: LocalLog, afterSeq: number, limit: number): RelayPage | undefined {
-  const state = { log: local.log, lastSeq: local.lastSeq, ended: local.ended, leased: local.leased, owner: local.owner };
+  const state = { log: local.log, lastSeq: local.shownSeq, ended: local.ended, leased: local.leased, owner: local.owner };
   const last = local.window[local.window.length - 1];
-  if (local.ended && afterSeq >= local.lastSeq) return last ? { ...state, entries: [last] } : undefined;
-  if (afterSeq >= local.lastSeq) return { ...state, entries: [] };
+  if (local.ended && afterSeq >= local.shownSeq) return last ? { ...state, entries: [last] } : undefined;
+  if (afterSeq >= local.shownSeq) return { ...state, entries: [] };
   const first = local.window[0];
   if (!first || first.seq > afterSeq + 1) return undefined;
   const start = afterSeq + 1 - first.seq;

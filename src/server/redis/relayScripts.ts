@@ -13,7 +13,9 @@ function script(name: string, body: string): RelayScript {
 
 /**
  * The keys of one stream: `meta` (a hash: log, epoch, owner, ended, lastSeq,
- * bytes, resume), `log` (a Redis stream whose entry ids are `<seq>-0`),
+ * bytes, resume; after a takeover `skip`, the seqs the next write skips, then
+ * `skipFrom`/`skipTo`, the last skip, and `skipped`, all seqs skipped so far),
+ * `log` (a Redis stream whose entry ids are `<seq>-0`),
  * `lease` (the producer's token, expiring after `leaseMs`) and `seen` (when a
  * client last read). They share the hash tag `{streamId}`, so they live in
  * one Redis Cluster slot; the change channel carries the same tag.
@@ -24,8 +26,17 @@ const WRITE_PREAMBLE = `
 local meta = KEYS[1]
 local lease = KEYS[3]
 if redis.call('GET', lease) ~= ARGV[1] then return -1 end
-local state = redis.call('HMGET', meta, 'epoch', 'ended', 'lastSeq', 'bytes', 'log')
+local state = redis.call('HMGET', meta, 'epoch', 'ended', 'lastSeq', 'bytes', 'log', 'skip', 'skipped', 'skipFrom', 'skipTo')
 if not state[5] or state[1] ~= ARGV[2] or state[2] == '1' then return -1 end
+local skipped = tonumber(state[7] or '0')
+-- The first write after a takeover numbers its entries past the skipped seqs (recorded, so a retry can tell it landed).
+local function after_skip(last_seq)
+  local skip = tonumber(state[6] or '0')
+  if skip == 0 then return last_seq end
+  skipped = skipped + skip
+  redis.call('HSET', meta, 'skip', '0', 'skipped', skipped, 'skipFrom', last_seq, 'skipTo', last_seq + skip)
+  return last_seq + skip
+end
 `;
 
 /**
@@ -54,8 +65,9 @@ end
 
 /**
  * claim: ARGV = newLog, token, leaseMs, ttlMs, owner, hasOwner (`1`/`0`),
- * publish command, channel. Answers `{status}` or
- * `{status, log, epoch, lastSeq, hasResume, resume}`.
+ * publish command, channel, seqs to skip at a takeover (added to a skip
+ * still pending: a takeover that wrote nothing). Answers `{status}` or
+ * `{status, log, epoch, lastSeq, hasResume, resume, skip}`.
  */
 export const CLAIM = script(
   'claim',
@@ -73,13 +85,14 @@ if state[4] ~= ARGV[6] or state[3] ~= ARGV[5] then return {'forbidden'} end
 if state[5] == '1' then return {'ended'} end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'held'} end
 local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
+local skip = redis.call('HINCRBY', meta, 'skip', tonumber(ARGV[9]))
 redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 redis.call('PEXPIRE', meta, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call(ARGV[7], ARGV[8], 'claim')
 local has_resume = 0
 if state[7] then has_resume = 1 end
-return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] or ''}
+return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] or '', skip}
 `,
 );
 
@@ -87,9 +100,10 @@ return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] o
  * append: ARGV = token, epoch, leaseMs, ttlMs, maxEntries, maxBytes,
  * hasResume, resume, publish command, channel, expected lastSeq (`''`: not
  * checked), then the entries. Answers the last seq, -1 (lease lost, log
- * expired, or not at the expected seq), -2 (maxEntries), -3 (maxBytes). When
- * the log already holds exactly these entries after the expected seq (an
- * earlier try whose reply was lost), answers their last seq, appending nothing.
+ * expired, or not at the expected seq), -2 (maxEntries, skipped seqs not
+ * counted), -3 (maxBytes). When the log already holds exactly these entries
+ * after the expected seq, or after the seqs skipped there (an earlier try
+ * whose reply was lost), answers their last seq, appending nothing.
  */
 export const APPEND = script(
   'append',
@@ -97,15 +111,16 @@ export const APPEND = script(
 local last_seq = tonumber(state[3])
 local count = (#ARGV - 11) / 3
 if ARGV[11] ~= '' and tonumber(ARGV[11]) ~= last_seq then
-  if last_seq ~= tonumber(ARGV[11]) + count then return -1 end
+  local landed = last_seq == tonumber(ARGV[11]) + count or (state[8] == ARGV[11] and last_seq == tonumber(state[9]) + count)
+  if not landed then return -1 end
   redis.call('PEXPIRE', lease, ARGV[3])
   return last_seq
 end
-if last_seq + count > tonumber(ARGV[5]) then return -2 end
+if last_seq - skipped + count > tonumber(ARGV[5]) then return -2 end
 local bytes = tonumber(state[4])
 for i = 12, #ARGV, 3 do bytes = bytes + #ARGV[i + 1] + #ARGV[i + 2] end
 if bytes > tonumber(ARGV[6]) then return -3 end
-local seq = append_entries(12, last_seq)
+local seq = append_entries(12, after_skip(last_seq))
 redis.call('HSET', meta, 'lastSeq', seq, 'bytes', bytes)
 if ARGV[7] == '1' then redis.call('HSET', meta, 'resume', ARGV[8]) end
 redis.call('PEXPIRE', lease, ARGV[3])
@@ -124,7 +139,7 @@ return seq
 export const END = script(
   'end',
   `${WRITE_PREAMBLE}${APPEND_ENTRIES}
-local seq = append_entries(6, tonumber(state[3]))
+local seq = append_entries(6, after_skip(tonumber(state[3])))
 redis.call('HSET', meta, 'lastSeq', seq, 'ended', '1')
 redis.call('DEL', lease)
 redis.call('PEXPIRE', meta, ARGV[3])
