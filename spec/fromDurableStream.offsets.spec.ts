@@ -220,6 +220,24 @@ describe('fromDurableStream: a next offset that goes back, or data that does not
     expect(server.requests.at(-1)!.headers.authorization).toBe(`Bearer ${key}`);
     expect(JSON.stringify(error) + String(error) + (error as Error).stack + (error as { nextOffset: string }).nextOffset).not.toContain(key);
   });
+
+  it('an SSE control event that goes back to an offset with terminal escapes: the error holds none of them', async () => {
+    const plain = await startLoopbackServer((request, response) => {
+      if (new URL(request.url ?? '/', 'http://x').searchParams.get('live') === null) {
+        return void response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': 'zz_0001', 'stream-up-to-date': 'true' }).end('[1]');
+      }
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.end(`event: data\ndata: [2]\n\nevent: control\ndata: ${JSON.stringify({ streamNextOffset: 'aa_\u001b]0;owned\u0007\u001b[31mred\r\nforged' })}\n\n`);
+    });
+    server = Object.assign(plain, { reads: [] });
+    const seen: unknown[] = [];
+    const error = await lastValueFrom(fromDurableStream({ url: `${server.url}/s`, live: 'sse' }).pipe(tap((value) => seen.push(value)))).catch((e: unknown) => e);
+    expect(seen).toEqual([1]);
+    expect(error).toMatchObject({ name: 'InconsistentOffsetError', retryable: true, offset: 'zz_0001' });
+    const { message, nextOffset } = error as { message: string; nextOffset: string };
+    expect(message + nextOffset).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(nextOffset).toMatch(/^aa_/);
+  });
 });
 
 describe('compareOffsets', () => {

@@ -215,7 +215,8 @@ export class OrphanedResponseError extends StreamError {
  * `retryWithBackoff` reads again from there, with backoff. Retryable: a
  * server that is briefly inconsistent (a store under load) answers the next
  * read right; one that always does ends the chain with this error once its
- * retries are spent. `offset` and `nextOffset` are the two offsets, redacted.
+ * retries are spent. `offset` and `nextOffset` are the two offsets, redacted,
+ * stripped of controls, on one line and cut at 120 characters.
  *
  * @example
  * ```ts

@@ -41,7 +41,8 @@ export function assertOffsetMoves(source: string, offset: string, next: string, 
   if (offset === TAIL) return;
   const order = compareOffsets(next, offset);
   if (order > 0 || (order === 0 && !withData)) return;
-  const [from, to] = [excerpt(offset, secrets), excerpt(next, secrets)];
+  // Redacted, stripped of controls, on one line (an offset holds no whitespace; a forged one would start a log line).
+  const [from, to] = [offset, next].map((text) => excerpt(text, secrets).replace(/\s+/g, ' ')) as [string, string];
   const what = order < 0 ? `next offset ${to}, below it` : `data and next offset ${to}, the same one (data always moves the offset)`;
   throw new InconsistentOffsetError(
     `${source}: the server answered a read at offset ${from} with ${what}. Nothing of the answer was used; a retry reads again from ${from}.`,
