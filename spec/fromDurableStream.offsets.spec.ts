@@ -204,11 +204,14 @@ describe('fromDurableStream: a next offset that goes back, or data that does not
 
   it('a server that echoes the credential into a next offset that goes back: the error never holds it', async () => {
     const key = 'sk-durable-offset-0123456789abcdef';
+    let answered = 0;
     const plain = await startLoopbackServer((request, response) => {
       const live = new URL(request.url ?? '/', 'http://x').searchParams.get('live');
       const echoed = String(request.headers.authorization ?? '');
       const next = live === null ? 'zz_0001' : `aa_${echoed.replace(/ /g, '_')}`;
-      response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': next, 'stream-up-to-date': 'true' }).end(live === null ? '[1]' : '[2]');
+      // Bounded: a client that takes the lie is told, after a while, that the stream closed.
+      const closed = ++answered > 20 ? { 'stream-closed': 'true' } : {};
+      response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': next, 'stream-up-to-date': 'true', ...closed }).end(live === null ? '[1]' : '[2]');
     });
     server = Object.assign(plain, { reads: [] });
     const seen: unknown[] = [];
@@ -222,7 +225,10 @@ describe('fromDurableStream: a next offset that goes back, or data that does not
   });
 
   it('an SSE control event that goes back to an offset with terminal escapes: the error holds none of them', async () => {
+    let answered = 0;
     const plain = await startLoopbackServer((request, response) => {
+      // Bounded: a client that takes the lie is told, after a while, that the stream closed.
+      if (++answered > 20) return void response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': 'zz_0009', 'stream-closed': 'true' }).end('[]');
       if (new URL(request.url ?? '/', 'http://x').searchParams.get('live') === null) {
         return void response.writeHead(200, { 'content-type': 'application/json', 'stream-next-offset': 'zz_0001', 'stream-up-to-date': 'true' }).end('[1]');
       }
