@@ -207,6 +207,36 @@ export class OrphanedResponseError extends StreamError {
 }
 
 /**
+ * A Durable Streams server answered a read (`fromDurableStream`: a catch-up
+ * or long-poll answer, or an SSE `control` event) with a next offset below
+ * the offset the read stood at (`offset`), or with data whose next offset
+ * equals it: offsets only grow, and data always moves them. None of the
+ * answer's data was emitted and the offset stayed where it was, so
+ * `retryWithBackoff` reads again from there, with backoff. Retryable: a
+ * server that is briefly inconsistent (a store under load) answers the next
+ * read right; one that always does ends the chain with this error once its
+ * retries are spent. `offset` and `nextOffset` are the two offsets, redacted,
+ * stripped of controls, on one line and cut at 120 characters.
+ *
+ * @example
+ * ```ts
+ * fromDurableStream({ url }).pipe(
+ *   retryWithBackoff({ onRetry: ({ error }) => (error as Error).name === 'InconsistentOffsetError' && report('the server went back: read again') }),
+ * );
+ * ```
+ */
+export class InconsistentOffsetError extends StreamError {
+  override readonly name = 'InconsistentOffsetError';
+  constructor(
+    message: string,
+    readonly offset: string,
+    readonly nextOffset: string,
+  ) {
+    super(message, true);
+  }
+}
+
+/**
  * Whether an error is worth another attempt: reads `retryable` of this
  * library's errors; `false` for anything else, including an abort.
  *

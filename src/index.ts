@@ -66,6 +66,7 @@ export { withDeadline } from './operators/withDeadline.js';
 export type { WithDeadlineOptions } from './operators/withDeadline.js';
 export { DeadlineExceededError } from './errors.js';
 export { OrphanedResponseError } from './errors.js';
+export { InconsistentOffsetError } from './errors.js';
 export { fromResponses } from './sources/fromResponses.js';
 export type { ResponsesOptions, ResponsesRequest, ResponsesResumePoint } from './sources/fromResponses.js';
 export {

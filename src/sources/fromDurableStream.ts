@@ -6,6 +6,7 @@ import { assertObject } from '../internal/validate.js';
 import { markStreamStart } from '../streamStart.js';
 import { sourceUrlOf } from '../transport/sourceUrl.js';
 import { chainState } from '../internal/retryChain.js';
+import { assertOffsetMoves } from './durableOffsets.js';
 
 /**
  * How `fromDurableStream` follows the stream once it has caught up:
@@ -102,14 +103,29 @@ interface ReadState {
  * subscriber's chain, RxJS's own `retry`) starts again at `options.offset`,
  * marked `{ resumed: false }` (or resumed, for a kept offset).
  *
+ * The server's next offset is checked, not trusted: offsets are opaque but
+ * sort lexicographically (`-1`, the start, below all), and the protocol makes
+ * them strictly increasing as data is appended, so data always moves the
+ * offset. An answer (catch-up, long-poll, or an SSE `control` event) whose
+ * next offset is below the offset the read stood at, or equal to it while
+ * it carries data, is inconsistent (a store under load once answered a
+ * long-poll with data the client had and an older offset): none of its data
+ * is emitted, the offset stays, and the read fails with the retryable
+ * `InconsistentOffsetError`, so `retryWithBackoff` reads again from there
+ * with backoff (a server that always does it ends the chain with that error
+ * once its retries are spent). An answer without data at the same offset (a
+ * long-poll that timed out, a keep-alive `control`) is fine; a read from
+ * `now` takes whatever tail offset the server names.
+ *
  * Errors: `HttpError` for a non-2xx answer (404: no such stream; 410: the
  * offset is gone; retryable for 408, 409, 425, 429, 5xx), `NetworkError`
  * when the connection fails or breaks off, `IdleTimeoutError` (keep
  * `idleTimeout` above the server's long-poll timeout, 30 s on the reference
- * server), `ParseError` (not retryable) for an answer that does not follow
- * the protocol (no `Stream-Next-Offset`, JSON that does not parse, a body
- * past `maxEventSize` characters). Unsubscribing aborts the request. Bad
- * options throw `TypeError`/`RangeError` right here.
+ * server), `InconsistentOffsetError` (retryable) for a next offset that goes
+ * back or data that does not move it, `ParseError` (not retryable) for an
+ * answer that does not follow the protocol (no `Stream-Next-Offset`, JSON
+ * that does not parse, a body past `maxEventSize` characters). Unsubscribing
+ * aborts the request. Bad options throw `TypeError`/`RangeError` right here.
  *
  * @example
  * ```ts
@@ -202,6 +218,8 @@ function onAnswer(state: ReadState, response: Response, body: Uint8Array, live: 
   }
   if (state.phase === 'catch-up' || state.contentType === '') state.contentType = mediaType(response);
   const values = response.status === 204 ? [] : decodeBody(state.contentType, body, secrets);
+  // An answer that goes back (or whose data does not move the offset) is used not at all: a retryable fault.
+  assertOffsetMoves(SOURCE, chain.offset, next, values.length > 0, secrets);
   const upToDate = response.headers.get(UP_TO_DATE) !== null;
   const closed = (response.headers.get(CLOSED) ?? '').toLowerCase() === 'true';
   const cursor = response.headers.get(CURSOR);
@@ -233,6 +251,8 @@ function onServerSentEvent(state: ReadState, event: EventSourceMessage, pending:
     throw new ParseError(`${SOURCE}: a control event has no streamNextOffset.`, excerpt(event.data, secrets));
   }
   const values = pending.splice(0, pending.length);
+  // A control event that goes back (or data it does not move past) drops that data and ends the read: a retryable fault.
+  assertOffsetMoves(SOURCE, state.chain.offset, control.streamNextOffset, values.length > 0, secrets);
   state.chain.offset = control.streamNextOffset;
   if (typeof control.streamCursor === 'string') state.chain.cursor = control.streamCursor;
   if (control.streamClosed === true) state.phase = 'done';
