@@ -1,5 +1,5 @@
 import { asyncScheduler, firstValueFrom, from, fromEvent, map, merge, race, Subject, take, timer, type SchedulerLike } from 'rxjs';
-import type { RelayLogEntry, RelayLogState, RelayPage, RelayStore } from './relayStore.js';
+import { RELAY_TAKEOVER_SKIP, type RelayLogEntry, type RelayLogState, type RelayPage, type RelayStore } from './relayStore.js';
 
 /** Options of `durableStreamsResponse` and `writeDurableStreams`. */
 export interface DurableStreamsOptions {
@@ -210,7 +210,12 @@ async function readSlice(options: DurableStreamsOptions, settings: Settings, aft
   const page: RelayPage | undefined = await bounded(options.store.read(options.streamId, Math.max(0, after - 1), settings.pageSize), settings);
   if (page === undefined) return undefined;
   // An offset after an entry the log never stored (shown by an owner that died, whose numbers the takeover skipped) is gone.
-  if (!page.ended && after > page.lastSeq) return 'ahead';
+  if (!page.ended && after > page.lastSeq) {
+    // An offset the owner showed before storing it (read on its instance): nothing new yet while it lives; gone if it died.
+    if (!options.store.offer || after > page.lastSeq + RELAY_TAKEOVER_SKIP) return 'ahead';
+    if (!page.leased) return 'gone';
+    return { log: page.log, messages: [], next: after, upToDate: true, closed: false };
+  }
   if (after > 0 && !(page.ended && after >= page.lastSeq) && page.entries[0]?.seq !== after) return 'gone';
   const entries = page.entries.filter((entry) => entry.seq > after);
   const next = entries.length > 0 ? entries[entries.length - 1]!.seq : after;

@@ -3,6 +3,7 @@ import { Observable } from 'rxjs';
 import { ChangeFeeds, type ChangeWatcher } from './redis/changeFeeds.js';
 import { connectionReport, watchCommandConnection, type ConnectionReport } from './redis/connectionReports.js';
 import { localPage, logEntry, remember, type LocalLog } from './redis/localLogs.js';
+import { remotePage, takeMessage, takePage, type RemoteWindow } from './redis/remoteWindows.js';
 import { connectionOf, detectKind, type RedisClientKind, type RedisConnection } from './redis/redisConnection.js';
 import { APPEND, CLAIM, END, READ, RELEASE, RENEW, TOUCH, type RelayScript } from './redis/relayScripts.js';
 import {
@@ -146,6 +147,9 @@ class RedisRelayStore implements RelayStore {
   private readonly feeds: ChangeFeeds;
   private readonly locals = new Map<string, LocalLog>();
   private readonly watchers = new Map<string, Set<Watcher>>();
+  /** Streams produced elsewhere that readers here follow: their latest published entries, by stream id and by channel. */
+  private readonly remotes = new Map<string, RemoteWindow>();
+  private readonly remoteChannels = new Map<string, RemoteWindow>();
   private readonly publish: string;
   private poke: ReturnType<typeof setInterval> | undefined;
   private sweptAt = 0;
@@ -154,7 +158,10 @@ class RedisRelayStore implements RelayStore {
     private readonly connection: RedisConnection,
     private readonly settings: Settings,
   ) {
-    this.feeds = new ChangeFeeds(connection, settings.report);
+    this.feeds = new ChangeFeeds(connection, settings.report, (channel, message) => {
+      const window = this.remoteChannels.get(channel);
+      if (window) takeMessage(window, message);
+    });
     this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
   }
 
@@ -384,8 +391,17 @@ class RedisRelayStore implements RelayStore {
 
   async read(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined> {
     const local = this.servingLocal(streamId);
-    const page = local && localPage(local, afterSeq, limit);
-    return page ?? this.readRemote(streamId, afterSeq, Math.max(1, limit));
+    const page = local ? localPage(local, afterSeq, limit) : this.remoteWindowPage(streamId, afterSeq, limit);
+    if (page) return page;
+    const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit));
+    const window = this.remotes.get(streamId);
+    if (read && window && !local) takePage(window, read);
+    return read;
+  }
+
+  private remoteWindowPage(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {
+    const window = this.remotes.get(streamId);
+    return window && limit > 0 ? remotePage(window, afterSeq, limit) : undefined;
   }
 
   private async readRemote(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined> {
@@ -420,7 +436,11 @@ class RedisRelayStore implements RelayStore {
       return () => {
         watcher.stopRemote?.();
         set.delete(watcher);
-        if (set.size === 0 && this.watchers.get(streamId) === set) this.watchers.delete(streamId);
+        if (set.size === 0 && this.watchers.get(streamId) === set) {
+          this.watchers.delete(streamId);
+          this.remotes.delete(streamId);
+          this.remoteChannels.delete(this.channel(streamId));
+        }
       };
     });
   }
@@ -428,7 +448,13 @@ class RedisRelayStore implements RelayStore {
   /** Tells `watcher` of the changes Redis publishes on `streamId` (the stream is produced elsewhere). */
   private followRemote(streamId: string, watcher: Watcher): void {
     if (watcher.stopRemote) return;
-    watcher.stopRemote = this.feeds.watch(this.channel(streamId), watcher);
+    const channel = this.channel(streamId);
+    if (!this.remotes.has(streamId)) {
+      const window: RemoteWindow = { confirmed: undefined, entries: [] };
+      this.remotes.set(streamId, window);
+      this.remoteChannels.set(channel, window);
+    }
+    watcher.stopRemote = this.feeds.watch(channel, watcher);
   }
 
   private notify(streamId: string): void {

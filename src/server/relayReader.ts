@@ -2,7 +2,7 @@ import { firstValueFrom, interval, Observable, Subject, Subscription, takeUntil,
 import type { FramesDemand } from './pullFrames.js';
 import type { RelayActivity, RelayReporter } from './relayActivity.js';
 import { formatRelayEventId, parseRelayEventId } from './relayEventId.js';
-import { RelayForbiddenError, RelayStreamNotFoundError, type RelayEntry, type RelayLogEntry, type RelayPage, type RelayStore } from './relayStore.js';
+import { RELAY_TAKEOVER_SKIP, RelayForbiddenError, RelayStreamNotFoundError, type RelayEntry, type RelayLogEntry, type RelayPage, type RelayStore } from './relayStore.js';
 
 /** What one reader needs. */
 export interface RelayReaderOptions {
@@ -120,6 +120,17 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       // Only a reader allowed to read keeps the stream from being abandoned.
       touch();
       if (touchEvery !== Infinity) subscriptions.add(interval(Math.max(1, touchEvery), scheduler).subscribe(touch));
+      // An id the owner showed before storing it (read on the owner's instance, resumed on another): wait while the
+      // owner lives until it is stored; if the owner dies first, its number is skipped and the id names no entry.
+      while (store.offer && position && page.log === position.log && shownAhead(page, position.seq)) {
+        if (!changed) await nextWake();
+        if (!open) return;
+        if (changesFailed) return finish('storeError');
+        changed = false;
+        page = await store.read(streamId, position.seq - 1, PAGE_ENTRIES);
+        if (!open) return;
+        if (!page) return finish('ownerGone');
+      }
       const foreign = wanted !== undefined && (!position || position.log !== page.log || !namesEntry(page, position.seq));
       if (foreign) {
         page = await store.read(streamId, 0, PAGE_ENTRIES);
@@ -176,6 +187,11 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       subscriptions.unsubscribe();
     };
   });
+}
+
+/** Whether `seq` may be an entry the log's owner showed and has not stored yet: past the stored end of a live, leased log, by no more than an owner shows ahead. */
+function shownAhead(page: RelayPage, seq: number): boolean {
+  return !page.ended && page.leased && seq > page.lastSeq && seq <= page.lastSeq + RELAY_TAKEOVER_SKIP;
 }
 
 /**

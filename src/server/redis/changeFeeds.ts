@@ -40,7 +40,8 @@ class NodeFeed {
   constructor(
     private readonly connection: RedisConnection,
     private readonly node: string,
-    private readonly report?: ConnectionReport | undefined,
+    private readonly report: ConnectionReport | undefined,
+    private readonly published: PublishedHook | undefined,
   ) {}
 
   watch(channel: string, watcher: ChangeWatcher): void {
@@ -124,9 +125,11 @@ class NodeFeed {
     let opened: RedisSubscriber | undefined;
     let gone = false;
     const subscriber = await this.connection.openSubscriber(this.node, {
-      message: (channel) => {
+      message: (channel, message) => {
         const entry = this.channels.get(channel);
-        if (entry) for (const watcher of [...entry.watchers]) watcher.next();
+        if (!entry) return;
+        this.published?.(channel, message);
+        for (const watcher of [...entry.watchers]) watcher.next();
       },
       lost: (error) => {
         gone = true;
@@ -170,6 +173,9 @@ function feedError(error: unknown): NetworkError {
   return new NetworkError('relay: lost the Redis connection that follows streams; the reader resumes.', { cause: error });
 }
 
+/** Sees each message published on a watched channel, before its watchers are told. */
+export type PublishedHook = (channel: string, message: string) => void;
+
 /** The follow loops of one store: one `NodeFeed` (one connection) per Redis node. */
 export class ChangeFeeds {
   private readonly feeds = new Map<string, NodeFeed>();
@@ -177,13 +183,14 @@ export class ChangeFeeds {
   constructor(
     private readonly connection: RedisConnection,
     private readonly report?: ConnectionReport | undefined,
+    private readonly published?: PublishedHook | undefined,
   ) {}
 
   private feedOf(channel: string): NodeFeed {
     const node = this.connection.nodeOf(channel);
     let feed = this.feeds.get(node);
     if (!feed) {
-      feed = new NodeFeed(this.connection, node, this.report);
+      feed = new NodeFeed(this.connection, node, this.report, this.published);
       this.feeds.set(node, feed);
     }
     return feed;

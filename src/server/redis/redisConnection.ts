@@ -12,8 +12,8 @@ export type RedisClientKind = 'node-redis' | 'ioredis';
 
 /** What a dedicated subscriber connection tells its owner. */
 export interface SubscriberEvents {
-  /** A change was published on `channel`. */
-  message(channel: string): void;
+  /** A change was published on `channel`, with its message. */
+  message(channel: string, message: string): void;
   /** The connection failed or closed; it is not reopened (the owner opens a new one). */
   lost(error: unknown): void;
 }
@@ -178,7 +178,7 @@ async function nodeRedisSubscriber(client: Loose, events: SubscriberEvents, shar
     closeQuietly(subscriber);
     throw error;
   }
-  const listener = (_message: unknown, channel: unknown) => events.message(String(channel));
+  const listener = (message: unknown, channel: unknown) => events.message(String(channel), String(message));
   return {
     subscribe: async (channel) => void (await invoke(subscriber, sharded ? 'sSubscribe' : 'subscribe', channel, listener)),
     unsubscribe: async (channel) => void (await invoke(subscriber, sharded ? 'sUnsubscribe' : 'unsubscribe', channel, listener)),
@@ -227,8 +227,8 @@ async function ioredisSubscriber(client: Loose, events: SubscriberEvents, sharde
     maxRetriesPerRequest: 0,
   });
   const watch = watchConnection(subscriber, events, ['end', 'close']);
-  const on = subscriber['on'] as (event: string, listener: (channel: unknown) => void) => unknown;
-  on.call(subscriber, sharded ? 'smessage' : 'message', (channel) => events.message(String(channel)));
+  const on = subscriber['on'] as (event: string, listener: (channel: unknown, message: unknown) => void) => unknown;
+  on.call(subscriber, sharded ? 'smessage' : 'message', (channel, message) => events.message(String(channel), String(message)));
   try {
     await invoke(subscriber, 'connect');
   } catch (error) {

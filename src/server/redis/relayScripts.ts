@@ -64,6 +64,23 @@ end
 `;
 
 /**
+ * The change message of a write: its entries, `["a", log, firstSeq, kind,
+ * type, data, ...]` (JSON), so that readers on other instances need no read
+ * for them; plain `seq` when the entries are many or large (readers read them).
+ */
+const ENTRIES_MESSAGE = `
+local function entries_message(first_arg, first_seq, fallback)
+  if #ARGV - first_arg + 1 > 3 * 64 then return fallback end
+  local size = 0
+  for i = first_arg, #ARGV, 3 do size = size + #ARGV[i + 1] + #ARGV[i + 2] end
+  if size > 16384 then return fallback end
+  local parts = {'a', state[5], first_seq}
+  for i = first_arg, #ARGV do parts[#parts + 1] = ARGV[i] end
+  return cjson.encode(parts)
+end
+`;
+
+/**
  * claim: ARGV = newLog, token, leaseMs, ttlMs, owner, hasOwner (`1`/`0`),
  * publish command, channel, seqs to skip at a takeover (added to a skip
  * still pending: a takeover that wrote nothing). Answers `{status}` or
@@ -107,7 +124,7 @@ return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] o
  */
 export const APPEND = script(
   'append',
-  `${WRITE_PREAMBLE}${APPEND_ENTRIES}
+  `${WRITE_PREAMBLE}${APPEND_ENTRIES}${ENTRIES_MESSAGE}
 local last_seq = tonumber(state[3])
 local count = (#ARGV - 11) / 3
 if ARGV[11] ~= '' and tonumber(ARGV[11]) ~= last_seq then
@@ -126,7 +143,7 @@ if ARGV[7] == '1' then redis.call('HSET', meta, 'resume', ARGV[8]) end
 redis.call('PEXPIRE', lease, ARGV[3])
 redis.call('PEXPIRE', meta, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call(ARGV[9], ARGV[10], seq)
+redis.call(ARGV[9], ARGV[10], entries_message(12, seq - count + 1, seq))
 return seq
 `,
 );
@@ -138,13 +155,13 @@ return seq
  */
 export const END = script(
   'end',
-  `${WRITE_PREAMBLE}${APPEND_ENTRIES}
+  `${WRITE_PREAMBLE}${APPEND_ENTRIES}${ENTRIES_MESSAGE}
 local seq = append_entries(6, after_skip(tonumber(state[3])))
 redis.call('HSET', meta, 'lastSeq', seq, 'ended', '1')
 redis.call('DEL', lease)
 redis.call('PEXPIRE', meta, ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call(ARGV[4], ARGV[5], seq)
+redis.call(ARGV[4], ARGV[5], entries_message(6, seq, seq))
 return seq
 `,
 );

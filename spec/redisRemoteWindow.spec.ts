@@ -1,0 +1,129 @@
+import { firstValueFrom, Subject, timeout, type Subscription } from 'rxjs';
+import { createClient } from 'redis';
+import { redisRelayStore, type RelayStore } from '../src/server/index';
+import { parseEntriesMessage, remotePage, takeMessage, takePage, type RemoteWindow } from '../src/server/redis/remoteWindows';
+import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
+
+const page = (log: string, lastSeq: number, entries: Array<{ seq: number; data: string }>) => ({ log, lastSeq, ended: false, leased: true, owner: undefined, entries });
+
+describe('remote windows (the entries other instances publish)', () => {
+  it('reads a write message: kinds, types, terminal entries; anything else is no message', () => {
+    expect(parseEntriesMessage('["a","L",5,"d","","x","e","restart","y","E","done","[DONE]"]')).toEqual({
+      log: 'L',
+      entries: [
+        { seq: 5, data: 'x' },
+        { seq: 6, event: 'restart', data: 'y' },
+        { seq: 7, event: 'done', data: '[DONE]', end: true },
+      ],
+    });
+    for (const other of ['12', 'claim', 'release', '["a","L",5,"d",""]', '["a","L",1.5,"d","","x"]', '["a",7,5,"d","","x"]', '["a","L",5,"d","",{}]', '["a","L",5', '["b","L",5,"d","","x"]']) {
+      expect(parseEntriesMessage(other)).toBeUndefined();
+    }
+  });
+
+  it('serves nothing until a read confirmed the log, then consecutive entries; another log, a gap or a plain message empties it', () => {
+    const window: RemoteWindow = { confirmed: undefined, entries: [] };
+    takeMessage(window, '["a","L",3,"d","","c"]');
+    expect(remotePage(window, 2, 10)).toBeUndefined();
+    takePage(window, page('L', 3, [{ seq: 1, data: 'a' }, { seq: 2, data: 'b' }, { seq: 3, data: 'c' }]));
+    takeMessage(window, '["a","L",4,"d","","d","d","","e"]');
+    expect(remotePage(window, 3, 10)?.entries.map((entry) => entry.data)).toEqual(['d', 'e']);
+    expect(remotePage(window, 1, 2)?.entries.map((entry) => entry.data)).toEqual(['b', 'c']);
+    // Nothing newer than the position: the reader reads Redis (the window may lag a write).
+    expect(remotePage(window, 5, 10)).toBeUndefined();
+    takeMessage(window, '["a","L",9,"d","","i"]');
+    expect(remotePage(window, 5, 10)).toBeUndefined();
+    // After a gap, the window starts again at the message (a reader behind it reads Redis).
+    expect(window.entries.map((entry) => entry.seq)).toEqual([9]);
+    takePage(window, page('L', 9, [{ seq: 9, data: 'i' }]));
+    takeMessage(window, '["a","OTHER",10,"d","","j"]');
+    expect(window).toEqual({ confirmed: undefined, entries: [] });
+    takePage(window, page('L', 9, [{ seq: 9, data: 'i' }]));
+    takeMessage(window, 'release');
+    expect(remotePage(window, 8, 10)).toBeUndefined();
+  });
+});
+
+const run = redisServerAvailable('redisRemoteWindow.spec') ? describe : describe.skip;
+
+run('redisRelayStore: readers on another instance get published entries without a read (real redis-server)', () => {
+  let server: RedisServer;
+  const clients: Array<ReturnType<typeof createClient>> = [];
+  let producer: RelayStore;
+  let remote: RelayStore;
+  let remoteCommands = 0;
+  let following: Subscription | undefined;
+  afterEach(() => following?.unsubscribe());
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    for (let n = 0; n < 2; n++) {
+      const client = createClient({ url: server.url });
+      client.on('error', () => undefined);
+      await client.connect();
+      clients.push(client);
+    }
+    const counted = clients[1]!;
+    const send = counted.sendCommand.bind(counted);
+    (counted as { sendCommand: unknown }).sendCommand = (...args: Parameters<typeof send>) => {
+      remoteCommands++;
+      return send(...args);
+    };
+    producer = redisRelayStore(clients[0]!);
+    remote = redisRelayStore(counted);
+  }, 30_000);
+
+  afterAll(async () => {
+    await producer?.close?.();
+    await remote?.close?.();
+    for (const client of clients) client.destroy();
+    await server?.stop();
+  });
+
+  it('small writes come with their entries: the follower reads them from memory, the same bytes as from Redis', async () => {
+    const claim = await producer.claim('published', { leaseMs: 10_000, ttlMs: 60_000 });
+    if (claim.status !== 'created') throw new Error(claim.status);
+    await producer.append(claim.lease, [{ data: 'a' }, { event: 'x', data: 'b' }]);
+    // One follower for the whole test, as a relay reader holds one: subscribed once the first emission comes.
+    const changes = new Subject<void>();
+    const subscribed = firstValueFrom(changes.pipe(timeout(15_000)));
+    following = remote.changes('published').subscribe(changes);
+    await subscribed;
+    // A first read from Redis confirms the log.
+    expect((await remote.read('published', 0, 64))?.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
+    const before = remoteCommands;
+    const told = firstValueFrom(changes.pipe(timeout(15_000)));
+    await producer.append(claim.lease, [{ data: 'c' }, { event: 'y', data: 'é中🚀' }]);
+    await told;
+    const served = await remote.read('published', 2, 64);
+    expect(remoteCommands - before).toBe(0);
+    expect(JSON.stringify(served?.entries)).toBe(JSON.stringify((await producer.read('published', 2, 64))?.entries));
+    expect(JSON.stringify(served?.entries)).toBe(JSON.stringify([{ seq: 3, data: 'c' }, { seq: 4, data: 'é中🚀', event: 'y' }]));
+    // The terminal entry comes the same way; past it, Redis answers (the terminal entry again).
+    const ended = firstValueFrom(changes.pipe(timeout(15_000)));
+    await producer.end(claim.lease, { event: 'done', data: '[DONE]' }, 60_000);
+    await ended;
+    const beforeEnd = remoteCommands;
+    expect((await remote.read('published', 4, 64))?.entries).toEqual([{ seq: 5, event: 'done', data: '[DONE]', end: true }]);
+    expect(remoteCommands - beforeEnd).toBe(0);
+    expect((await remote.read('published', 9, 64))?.entries).toEqual([{ seq: 5, event: 'done', data: '[DONE]', end: true }]);
+  });
+
+  it('a large write publishes only its seq: the follower reads Redis, and gets the same entries', async () => {
+    const claim = await producer.claim('large', { leaseMs: 10_000, ttlMs: 60_000 });
+    if (claim.status !== 'created') throw new Error(claim.status);
+    await producer.append(claim.lease, [{ data: 'a' }]);
+    const changes = new Subject<void>();
+    const subscribed = firstValueFrom(changes.pipe(timeout(15_000)));
+    following = remote.changes('large').subscribe(changes);
+    await subscribed;
+    expect((await remote.read('large', 0, 64))?.entries.map((entry) => entry.data)).toEqual(['a']);
+    const big = 'z'.repeat(20_000);
+    const told = firstValueFrom(changes.pipe(timeout(15_000)));
+    await producer.append(claim.lease, [{ data: big }]);
+    await told;
+    const before = remoteCommands;
+    expect((await remote.read('large', 1, 64))?.entries).toEqual([{ seq: 2, data: big }]);
+    expect(remoteCommands - before).toBe(1);
+  });
+});

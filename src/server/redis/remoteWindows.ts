@@ -1,0 +1,81 @@
+/**
+ * What this instance learns from the change messages of streams produced on
+ * other instances: each write publishes the entries it stored (see
+ * `relayScripts.ts`), and a followed stream keeps its latest ones here, so
+ * that its readers on this instance get them without a read from Redis. The
+ * log's name and owner come from a read (the first of any reader here), never
+ * from a message alone; anything unexpected (another log, a gap, a message
+ * without entries) empties the window and the readers read Redis again.
+ * @internal
+ */
+import type { RelayLogEntry, RelayPage } from '../relayStore.js';
+import { logEntry } from './localLogs.js';
+
+/** One followed stream's latest published entries. */
+export interface RemoteWindow {
+  /** The log and owner a read from Redis found; until then the window serves nothing. */
+  confirmed: { readonly log: string; readonly owner: string | undefined } | undefined;
+  /** Consecutive entries, oldest first. */
+  entries: RelayLogEntry[];
+}
+
+/** Entries kept per followed stream. */
+const REMOTE_WINDOW_ENTRIES = 256;
+
+/** A write's change message: its log and entries, or `undefined` for any other message. */
+export function parseEntriesMessage(message: string): { log: string; entries: RelayLogEntry[] } | undefined {
+  if (!message.startsWith('["a",')) return undefined;
+  let parts: unknown;
+  try {
+    parts = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parts) || typeof parts[1] !== 'string' || !Number.isSafeInteger(parts[2]) || (parts.length - 3) % 3 !== 0) return undefined;
+  const entries: RelayLogEntry[] = [];
+  for (let i = 3, seq = parts[2] as number; i < parts.length; i += 3, seq++) {
+    const [kind, type, data] = [parts[i], parts[i + 1], parts[i + 2]];
+    if (typeof kind !== 'string' || typeof type !== 'string' || typeof data !== 'string') return undefined;
+    const typed = kind === 'e' || kind === 'E';
+    entries.push(logEntry(seq, data, typed ? type : undefined, kind === 'E' || kind === 'D'));
+  }
+  return { log: parts[1], entries };
+}
+
+/** Takes one change message into `window`: its entries when they follow on, else an empty window. */
+export function takeMessage(window: RemoteWindow, message: string): void {
+  const parsed = parseEntriesMessage(message);
+  const last = window.entries[window.entries.length - 1];
+  if (!parsed || parsed.log !== window.confirmed?.log) {
+    window.entries = [];
+    if (parsed) window.confirmed = undefined;
+    return;
+  }
+  if (last && parsed.entries[0]!.seq !== last.seq + 1) window.entries = [];
+  window.entries.push(...parsed.entries);
+  if (window.entries.length > REMOTE_WINDOW_ENTRIES) window.entries.splice(0, window.entries.length - REMOTE_WINDOW_ENTRIES);
+}
+
+/** Takes a read from Redis into `window`: its log and owner, and its entries when they follow on. */
+export function takePage(window: RemoteWindow, page: RelayPage): void {
+  if (window.confirmed?.log !== page.log) window.entries = [];
+  window.confirmed = { log: page.log, owner: page.owner };
+  const last = window.entries[window.entries.length - 1];
+  const first = page.entries[0];
+  if (!first || page.entries[page.entries.length - 1]!.seq !== page.lastSeq) return;
+  if (!last || first.seq === last.seq + 1) {
+    window.entries.push(...page.entries);
+    if (window.entries.length > REMOTE_WINDOW_ENTRIES) window.entries.splice(0, window.entries.length - REMOTE_WINDOW_ENTRIES);
+  }
+}
+
+/** A page of the entries after `afterSeq` from `window`, or `undefined` when it does not hold the next one. */
+export function remotePage(window: RemoteWindow, afterSeq: number, limit: number): RelayPage | undefined {
+  const { confirmed, entries } = window;
+  const first = entries[0];
+  const last = entries[entries.length - 1];
+  if (!confirmed || !first || !last || first.seq > afterSeq + 1 || last.seq <= afterSeq) return undefined;
+  const start = afterSeq + 1 - first.seq;
+  const ended = last.end === true;
+  return { log: confirmed.log, lastSeq: last.seq, ended, leased: !ended, owner: confirmed.owner, entries: entries.slice(start, start + limit) };
+}
