@@ -12,7 +12,7 @@
  * processes on one machine; the offset between them is the same for every
  * contender, so it cancels in "added over pass-through".
  */
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import type { ClientRun, ClientResult, Flow, LatencySummary } from './relayTypes.js';
 
@@ -30,22 +30,45 @@ interface Received {
   other: string[];
 }
 
+/**
+ * GETs `url` as an event stream and hands a 200 response to `onOk`; a
+ * timeout with no byte, a request error or another status rejects.
+ */
+function getEventStream(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  reject: (error: Error) => void,
+  onOk: (response: IncomingMessage, req: ClientRequest) => void,
+): void {
+  const req = httpRequest(url, { agent, headers: { accept: 'text/event-stream', ...headers }, timeout: timeoutMs });
+  req.on('timeout', () => req.destroy(new Error(`no byte for ${timeoutMs} ms`)));
+  req.on('error', reject);
+  req.on('response', (response) => {
+    if (response.statusCode !== 200) {
+      response.resume();
+      response.on('end', () => reject(new Error(`status ${response.statusCode}`)));
+      return;
+    }
+    onOk(response, req);
+  });
+  req.end();
+}
+
+/** Records one provider value that arrived at `at` for a connection asked for at `since`. */
+function receive(got: Received, value: { n: number; t: number; content: string }, at: number, since: number): void {
+  got.n.push(value.n);
+  got.content.push(value.content);
+  got.latencies.push(at - Math.max(value.t, since));
+}
+
 /** Reads one SSE response; with `stopAfter`, drops the connection once that many data events arrived. */
 function read(url: string, options: { lastEventId?: string; stopAfter?: number; timeoutMs: number }): Promise<Received> {
   const since = now();
   const got: Received = { n: [], content: [], latencies: [], lastId: undefined, wholeChars: 0, done: false, other: [] };
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { accept: 'text/event-stream' };
-    if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
-    const req = httpRequest(url, { agent, headers, timeout: options.timeoutMs });
-    req.on('timeout', () => req.destroy(new Error(`no byte for ${options.timeoutMs} ms`)));
-    req.on('error', reject);
-    req.on('response', (response) => {
-      if (response.statusCode !== 200) {
-        response.resume();
-        response.on('end', () => reject(new Error(`status ${response.statusCode}`)));
-        return;
-      }
+    const headers: Record<string, string> = options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId };
+    getEventStream(url, headers, options.timeoutMs, reject, (response, req) => {
       let stopped = false;
       let text = '';
       const parser = createParser({
@@ -60,10 +83,7 @@ function read(url: string, options: { lastEventId?: string; stopAfter?: number; 
             got.other.push(`${event.event}: ${event.data.slice(0, 80)}`);
             return;
           }
-          const value = JSON.parse(event.data) as { n: number; t: number; content: string };
-          got.n.push(value.n);
-          got.content.push(value.content);
-          got.latencies.push(at - Math.max(value.t, since));
+          receive(got, JSON.parse(event.data) as { n: number; t: number; content: string }, at, since);
         },
       });
       response.setEncoding('utf8');
@@ -82,7 +102,6 @@ function read(url: string, options: { lastEventId?: string; stopAfter?: number; 
       response.on('close', () => resolve(got));
       response.on('error', reject);
     });
-    req.end();
   });
 }
 
@@ -98,15 +117,7 @@ async function readDurable(streamUrl: string, timeoutMs: number): Promise<Receiv
   let offset = '-1';
   for (let connection = 0; connection < 20 && !got.done; connection++) {
     await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(`${streamUrl}?offset=${encodeURIComponent(offset)}&live=sse`, { agent, headers: { accept: 'text/event-stream' }, timeout: timeoutMs });
-      req.on('timeout', () => req.destroy(new Error(`no byte for ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.on('response', (response) => {
-        if (response.statusCode !== 200) {
-          response.resume();
-          response.on('end', () => reject(new Error(`status ${response.statusCode}`)));
-          return;
-        }
+      getEventStream(`${streamUrl}?offset=${encodeURIComponent(offset)}&live=sse`, {}, timeoutMs, reject, (response, req) => {
         const parser = createParser({
           onEvent: (event) => {
             const at = now();
@@ -124,11 +135,7 @@ async function readDurable(streamUrl: string, timeoutMs: number): Promise<Receiv
               got.other.push(`${event.event ?? 'message'}: ${event.data.slice(0, 80)}`);
               return;
             }
-            for (const value of JSON.parse(event.data) as Array<{ n: number; t: number; content: string }>) {
-              got.n.push(value.n);
-              got.content.push(value.content);
-              got.latencies.push(at - Math.max(value.t, since));
-            }
+            for (const value of JSON.parse(event.data) as Array<{ n: number; t: number; content: string }>) receive(got, value, at, since);
           },
         });
         response.setEncoding('utf8');
@@ -137,7 +144,6 @@ async function readDurable(streamUrl: string, timeoutMs: number): Promise<Receiv
         response.on('close', () => resolve());
         response.on('error', reject);
       });
-      req.end();
     });
   }
   return got;

@@ -1,9 +1,8 @@
 import { DurableStream, IdempotentProducer, stream as readWithReferenceClient } from '@durable-streams/client';
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { durableLogResponse, memoryDurableLogStore, redisDurableLogStore, writeDurableLog, type DurableLogStore } from '../src/server/index';
 import { selectedFlavours, type TestClient } from './support/redisClients';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
+import { serveOnLoopback } from './support/loopbackServer';
 
 // The general Durable Streams log store and handler (writeDurableLog), on the memory store and on
 // Redis with every supported client, written and read by the reference client @durable-streams/client
@@ -18,20 +17,7 @@ interface Endpoint {
 }
 
 async function serve(store: DurableLogStore): Promise<Endpoint> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: 20_000 }));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  return serveOnLoopback((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: 20_000 }));
 }
 
 /** Every byte value, CR/LF pairs, NUL, a lone UTF-8 continuation byte and half a surrogate. */
@@ -165,14 +151,8 @@ describe.each(targets)('$name', (target) => {
 describe('request bodies over maxBodyBytes', () => {
   it('are refused with 413 and write nothing, through writeDurableLog (Node) and durableLogResponse (Web)', async () => {
     const store = memoryDurableLogStore();
-    const sockets = new Set<Socket>();
-    const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, maxBodyBytes: 1024 }));
-    server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/stream/limited`;
+    const server = await serveOnLoopback((request, response) => void writeDurableLog(request, response, { store, maxBodyBytes: 1024 }));
+    const url = `${server.url}/v1/stream/limited`;
     try {
       expect((await fetch(url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
       const tooLarge = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(64 * 1024).fill(7) });
@@ -193,8 +173,7 @@ describe('request bodies over maxBodyBytes', () => {
       expect(web.status).toBe(413);
       expect((await store.read('/v1/stream/limited', undefined))!.messages.map((message) => message.data.length)).toEqual([1024]);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 });

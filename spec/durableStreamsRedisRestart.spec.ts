@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -13,6 +11,7 @@ import { retryWithBackoff } from '../src/operators/retryWithBackoff';
 import { untilDone } from '../src/operators/untilDone';
 import { redisRelayStore, writeDurableStreams, type RelayLease, type RelayStore } from '../src/server/index';
 import { fromDurableStream } from '../src/sources/fromDurableStream';
+import { serveOnLoopback } from './support/loopbackServer';
 import { freePort, REDIS_SERVER, redisServerAvailable } from './support/redisServer';
 
 jest.setTimeout(120_000);
@@ -58,16 +57,10 @@ run('the Durable Streams route through a Redis restart', () => {
     const readerClient = await connect();
     const store: RelayStore = redisRelayStore(producerClient, { blockMs: 300 });
     const served: RelayStore = redisRelayStore(readerClient, { blockMs: 300 });
-    const sockets = new Set<Socket>();
-    const server: Server = createHttpServer((request, response) => {
+    const server = await serveOnLoopback((request, response) => {
       void writeDurableStreams(request, response, { store: served, streamId: 'restart-1', heartbeat: 300, longPollTimeout: 1_000, storeTimeout: 1_000 });
     });
-    server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/streams/restart-1`;
+    const url = `${server.url}/streams/restart-1`;
     try {
       const claimed = await store.claim('restart-1', { leaseMs: 60_000, ttlMs: 120_000 });
       const lease = (claimed as { lease: RelayLease }).lease;
@@ -99,8 +92,7 @@ run('the Durable Streams route through a Redis restart', () => {
       // The reader saw the outage as retryable errors, if at all (its SSE response may also just wait it out).
       expect(errors.every((error) => error instanceof HttpError ? error.status === 503 : (error as Error).name === 'NetworkError' || (error as Error).name === 'StreamInterruptedError')).toBe(true);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
       await store.close?.();
       await served.close?.();
       producerClient.destroy();

@@ -1,7 +1,5 @@
 import { stream as readWithReferenceClient } from '@durable-streams/client';
 import { DurableStreamTestServer } from '@durable-streams/server';
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { concatMap, delay, from, lastValueFrom, of, toArray } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks, type RelayedEvent } from '../src/operators/parseRelayedChunks';
@@ -10,6 +8,7 @@ import { untilDone } from '../src/operators/untilDone';
 import { createRelay, durableStreamsRelayStore, memoryRelayStore, writeDurableStreams, type RelayStore } from '../src/server/index';
 import { fromDurableStream } from '../src/sources/fromDurableStream';
 import type { ChatCompletionChunk } from '../src/types';
+import { serveOnLoopback } from './support/loopbackServer';
 
 jest.setTimeout(60_000);
 
@@ -28,23 +27,10 @@ afterAll(async () => {
 });
 
 async function serve(store: RelayStore): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => {
+  return serveOnLoopback((request, response) => {
     const id = new URL(request.url ?? '/', 'http://x').pathname.replace(/^\/streams\//, '');
     void writeDurableStreams(request, response, { store, streamId: id });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
 }
 
 describe.each([

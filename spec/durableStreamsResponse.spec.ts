@@ -1,8 +1,6 @@
 import { stream as readWithReferenceClient } from '@durable-streams/client';
 import { DurableStreamTestServer } from '@durable-streams/server';
 import { durableStreamsRelayStore } from '../src/server/durableStreamsRelayStore';
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { defer, finalize, lastValueFrom, toArray } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks, type RelayedEvent } from '../src/operators/parseRelayedChunks';
@@ -14,6 +12,7 @@ import { startCuttingProxy, type Cut, type CuttingProxy } from './support/cuttin
 import { checkResumes, lastResponseBody, queryOf } from './support/durableStreamsWire';
 import { selectedFlavours, type TestClient } from './support/redisClients';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
+import { serveOnLoopback } from './support/loopbackServer';
 
 jest.setTimeout(90_000);
 
@@ -32,24 +31,10 @@ interface Endpoint {
 
 /** A Node server on 127.0.0.1 serving `/streams/:id` from `store` with `writeDurableStreams`. */
 async function serve(store: RelayStore, owner?: string): Promise<Endpoint> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => {
+  return serveOnLoopback((request, response) => {
     const id = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname.replace(/^\/streams\//, ''));
     void writeDurableStreams(request, response, { store, streamId: id, owner, longPollTimeout: 1_000, heartbeat: 300 });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** The relay's producer, by hand: claims, appends the words from `from` one by one, ends with `done`. */

@@ -21,8 +21,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DurableStreamTestServer } from '@durable-streams/server';
@@ -38,6 +36,7 @@ import { checkResumes, queryOf } from './support/durableStreamsWire';
 import { ensureBuilt, ROOT } from './support/ensureBuilt';
 import { freePort, redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 import { durableLogOnPersistentRedis } from './support/durableLogOnPersistentRedis';
+import { serveOnLoopback } from './support/loopbackServer';
 
 jest.setTimeout(180_000);
 
@@ -62,22 +61,8 @@ async function startReference(): Promise<Target> {
 
 async function startOurs(): Promise<Target> {
   const store = memoryDurableLogStore();
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: 2_000 }));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    port,
-    stop: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  const server = await serveOnLoopback((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: 2_000 }));
+  return { origin: server.url, port: server.port, stop: () => server.close() };
 }
 
 /**

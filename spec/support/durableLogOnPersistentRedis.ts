@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { redisDurableLogStore, writeDurableLog } from '../../src/server/index';
+import { serveOnLoopback } from './loopbackServer';
 import { freePort, REDIS_SERVER } from './redisServer';
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -36,24 +35,17 @@ export async function durableLogOnPersistentRedis(longPollTimeout: number): Prom
   client.on('error', () => undefined);
   for (let i = 0; i < 200 && !client.isReady; i++) await client.connect().catch(() => pause(50));
   const store = redisDurableLogStore(client, { storeTimeout: 1_000 });
-  const sockets = new Set<Socket>();
-  const server = createServer((request, response) => void writeDurableLog(request, response, { store, longPollTimeout }));
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = await serveOnLoopback((request, response) => void writeDurableLog(request, response, { store, longPollTimeout }));
   const killRedis = async () => {
     redis.child.kill('SIGKILL');
     await redis.exited;
   };
   return {
-    origin: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    origin: server.url,
     killRedis,
     restartRedis: () => (redis = startPersistentRedis(port, dir)),
     close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
       await store.close?.();
       client.destroy();
       await killRedis();

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** What the server saw of one request. */
@@ -27,8 +27,7 @@ export async function startLoopbackServer(
   handle: (request: IncomingMessage, response: ServerResponse, seen: SeenRequest) => void | Promise<void>,
 ): Promise<LoopbackServer> {
   const requests: SeenRequest[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((request, response) => {
+  const served = await serveOnLoopback((request, response) => {
     const chunks: Buffer[] = [];
     const closed = new Promise<number>((resolve) => response.on('close', () => resolve(performance.now())));
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -46,6 +45,17 @@ export async function startLoopbackServer(
       void handle(request, response, seen);
     });
   });
+  return { ...served, requests };
+}
+
+/**
+ * A Node HTTP server on a free 127.0.0.1 port running `listener` as it is
+ * (the listener reads request bodies itself: a server under test); `close()`
+ * destroys every open socket first, so long-polls and SSE bodies end at once.
+ */
+export async function serveOnLoopback(listener: RequestListener): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer(listener);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -54,7 +64,7 @@ export async function startLoopbackServer(
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
+    port,
     close: () =>
       new Promise<void>((done) => {
         for (const socket of sockets) socket.destroy();

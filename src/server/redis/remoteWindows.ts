@@ -52,8 +52,7 @@ export function takeMessage(window: RemoteWindow, message: string): void {
     return;
   }
   if (last && parsed.entries[0]!.seq !== last.seq + 1) window.entries = [];
-  window.entries.push(...parsed.entries);
-  if (window.entries.length > REMOTE_WINDOW_ENTRIES) window.entries.splice(0, window.entries.length - REMOTE_WINDOW_ENTRIES);
+  keep(window, parsed.entries);
 }
 
 /** Takes a read from Redis into `window`: its log and owner, and its entries when they follow on. */
@@ -63,10 +62,13 @@ export function takePage(window: RemoteWindow, page: RelayPage): void {
   const last = window.entries[window.entries.length - 1];
   const first = page.entries[0];
   if (!first || page.entries[page.entries.length - 1]!.seq !== page.lastSeq) return;
-  if (!last || first.seq === last.seq + 1) {
-    window.entries.push(...page.entries);
-    if (window.entries.length > REMOTE_WINDOW_ENTRIES) window.entries.splice(0, window.entries.length - REMOTE_WINDOW_ENTRIES);
-  }
+  if (!last || first.seq === last.seq + 1) keep(window, page.entries);
+}
+
+/** Adds entries that follow on to the window, dropping the oldest past its size. */
+function keep(window: RemoteWindow, entries: readonly RelayLogEntry[]): void {
+  window.entries.push(...entries);
+  if (window.entries.length > REMOTE_WINDOW_ENTRIES) window.entries.splice(0, window.entries.length - REMOTE_WINDOW_ENTRIES);
 }
 
 /** A page of the entries after `afterSeq` from `window`, or `undefined` when it does not hold the next one. */
