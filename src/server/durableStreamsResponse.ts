@@ -1,4 +1,5 @@
 import { asyncScheduler, firstValueFrom, from, fromEvent, map, merge, race, Subject, take, timer, type SchedulerLike } from 'rxjs';
+import { namesEntry, shownAhead } from './relayPositions.js';
 import { RELAY_TAKEOVER_SKIP, type RelayLogEntry, type RelayLogState, type RelayPage, type RelayStore } from './relayStore.js';
 
 /** Options of `durableStreamsResponse` and `writeDurableStreams`. */
@@ -213,10 +214,10 @@ async function readSlice(options: DurableStreamsOptions, settings: Settings, aft
   if (!page.ended && after > page.lastSeq) {
     // An offset the owner showed before storing it (read on its instance): nothing new yet while it lives; gone if it died.
     if (!options.store.offer || after > page.lastSeq + RELAY_TAKEOVER_SKIP) return 'ahead';
-    if (!page.leased) return 'gone';
+    if (!shownAhead(page, after)) return 'gone';
     return { log: page.log, messages: [], next: after, upToDate: true, closed: false };
   }
-  if (after > 0 && !(page.ended && after >= page.lastSeq) && page.entries[0]?.seq !== after) return 'gone';
+  if (!namesEntry(page, after)) return 'gone';
   const entries = page.entries.filter((entry) => entry.seq > after);
   const next = entries.length > 0 ? entries[entries.length - 1]!.seq : after;
   return {

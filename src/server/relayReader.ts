@@ -2,7 +2,8 @@ import { firstValueFrom, interval, Observable, Subject, Subscription, takeUntil,
 import type { FramesDemand } from './pullFrames.js';
 import type { RelayActivity, RelayReporter } from './relayActivity.js';
 import { formatRelayEventId, parseRelayEventId } from './relayEventId.js';
-import { RELAY_TAKEOVER_SKIP, RelayForbiddenError, RelayStreamNotFoundError, type RelayEntry, type RelayLogEntry, type RelayPage, type RelayStore } from './relayStore.js';
+import { namesEntry, shownAhead } from './relayPositions.js';
+import { RelayForbiddenError, RelayStreamNotFoundError, type RelayEntry, type RelayLogEntry, type RelayPage, type RelayStore } from './relayStore.js';
 
 /** What one reader needs. */
 export interface RelayReaderOptions {
@@ -35,7 +36,10 @@ type CloseReason = Extract<RelayActivity, { type: 'readerClosed' }>['reason'];
  * A `Last-Event-ID` of this log continues after it (at or past the terminal
  * entry: the terminal entry again); one of another log, malformed, or past
  * the end of a live log replays the log from its start, its first event sent
- * as `restart`. The reader ends **without** a terminal event (so the client
+ * as `restart`; so does an id that names no entry (a number a takeover
+ * skipped: an entry shown by an owner that died before storing it). An id
+ * the owner showed and has not stored yet waits, while the lease holds,
+ * until it is stored. The reader ends **without** a terminal event (so the client
  * resumes) when the log's lease is gone with no terminal entry (its owner
  * died or handed over), when the store fails, when its client has more than
  * `maxBufferedBytes` waiting, or when the relay closes. It errors, before
@@ -187,25 +191,6 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       subscriptions.unsubscribe();
     };
   });
-}
-
-/** Whether `seq` may be an entry the log's owner showed and has not stored yet: past the stored end of a live, leased log, by no more than an owner shows ahead. */
-function shownAhead(page: RelayPage, seq: number): boolean {
-  return !page.ended && page.leased && seq > page.lastSeq && seq <= page.lastSeq + RELAY_TAKEOVER_SKIP;
-}
-
-/**
- * Whether `seq` is a position a reader may continue after in the log `page`
- * was read from (`page` read after `seq - 1`): the start, an entry the log
- * holds, or a position at or past the terminal entry. Not one: past the end
- * of a live log, or a number a takeover skipped (an entry shown by an owner
- * that died before storing it).
- */
-function namesEntry(page: RelayPage | undefined, seq: number): boolean {
-  if (seq === 0) return true;
-  if (!page) return false;
-  if (page.ended && seq >= page.lastSeq) return true;
-  return seq <= page.lastSeq && page.entries[0]?.seq === seq;
 }
 
 function toRelayEntry(log: string, entry: RelayLogEntry, asRestart: boolean): RelayEntry {
