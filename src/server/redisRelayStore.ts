@@ -147,9 +147,8 @@ class RedisRelayStore implements RelayStore {
   private readonly feeds: ChangeFeeds;
   private readonly locals = new Map<string, LocalLog>();
   private readonly watchers = new Map<string, Set<Watcher>>();
-  /** Streams produced elsewhere that readers here follow: their latest published entries, by stream id and by channel. */
+  /** Streams produced elsewhere that readers here follow: their latest published entries, by change channel. */
   private readonly remotes = new Map<string, RemoteWindow>();
-  private readonly remoteChannels = new Map<string, RemoteWindow>();
   private readonly publish: string;
   private poke: ReturnType<typeof setInterval> | undefined;
   private sweptAt = 0;
@@ -159,7 +158,7 @@ class RedisRelayStore implements RelayStore {
     private readonly settings: Settings,
   ) {
     this.feeds = new ChangeFeeds(connection, settings.report, (channel, message) => {
-      const window = this.remoteChannels.get(channel);
+      const window = this.remotes.get(channel);
       if (window) takeMessage(window, message);
     });
     this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
@@ -323,7 +322,7 @@ class RedisRelayStore implements RelayStore {
   /** Records that `events` were stored up to `seq`: those not shown yet (refused offers, or no offer) are shown now. */
   private stored(streamId: string, local: LocalLog, events: readonly RelayEvent[], seq: number): void {
     const first = seq - events.length + 1;
-    if (first !== local.lastSeq + local.skipNext + 1 || (local.shownSeq > local.lastSeq && local.shownSeq < first - 1)) {
+    if (first !== nextStoredSeq(local) || (local.shownSeq > local.lastSeq && local.shownSeq < first - 1)) {
       this.forget(streamId, local);
       return;
     }
@@ -353,7 +352,7 @@ class RedisRelayStore implements RelayStore {
       const seq = Number(await this.run(END, lease.streamId, args));
       if (seq < 0) return this.lost(lease);
       // Entries shown and never stored (a full log), or numbering not as expected: the readers read Redis from now on.
-      if (local && this.localOf(lease) === local && (seq !== local.lastSeq + local.skipNext + 1 || local.shownSeq !== local.lastSeq)) this.forget(lease.streamId, local);
+      if (local && this.localOf(lease) === local && (seq !== nextStoredSeq(local) || local.shownSeq !== local.lastSeq)) this.forget(lease.streamId, local);
       if (local && this.localOf(lease) === local) {
         remember(local, [logEntry(seq, event.data, event.event, true)], this.settings.localWindow);
         local.lastSeq = seq;
@@ -394,13 +393,13 @@ class RedisRelayStore implements RelayStore {
     const page = local ? localPage(local, afterSeq, limit) : this.remoteWindowPage(streamId, afterSeq, limit);
     if (page) return page;
     const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit));
-    const window = this.remotes.get(streamId);
+    const window = this.remotes.get(this.channel(streamId));
     if (read && window && !local) takePage(window, read);
     return read;
   }
 
   private remoteWindowPage(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {
-    const window = this.remotes.get(streamId);
+    const window = this.remotes.get(this.channel(streamId));
     return window && limit > 0 ? remotePage(window, afterSeq, limit) : undefined;
   }
 
@@ -438,8 +437,7 @@ class RedisRelayStore implements RelayStore {
         set.delete(watcher);
         if (set.size === 0 && this.watchers.get(streamId) === set) {
           this.watchers.delete(streamId);
-          this.remotes.delete(streamId);
-          this.remoteChannels.delete(this.channel(streamId));
+          this.remotes.delete(this.channel(streamId));
         }
       };
     });
@@ -449,11 +447,7 @@ class RedisRelayStore implements RelayStore {
   private followRemote(streamId: string, watcher: Watcher): void {
     if (watcher.stopRemote) return;
     const channel = this.channel(streamId);
-    if (!this.remotes.has(streamId)) {
-      const window: RemoteWindow = { confirmed: undefined, entries: [] };
-      this.remotes.set(streamId, window);
-      this.remoteChannels.set(channel, window);
-    }
+    if (!this.remotes.has(channel)) this.remotes.set(channel, { confirmed: undefined, entries: [] });
     watcher.stopRemote = this.feeds.watch(channel, watcher);
   }
 
@@ -491,6 +485,11 @@ class RedisRelayStore implements RelayStore {
     this.settings.unwatch?.();
     this.feeds.close();
   }
+}
+
+/** The seq the next entry Redis stores for `local` gets: after its last stored one, past a takeover's skip. */
+function nextStoredSeq(local: LocalLog): number {
+  return local.lastSeq + local.skipNext + 1;
 }
 
 /** A whole number of milliseconds, at least 1. */
