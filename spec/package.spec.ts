@@ -291,13 +291,13 @@ export { relay, token, options, fromChatCompletion, isHttpError, toServerSentEve
     expect(output).toMatch(/ErrorOptions/);
   });
 
-  it('unpacks to at most 4 MB (the budget; sources are shipped once, never inlined into the maps)', () => {
+  it('unpacks to at most 4.2 MB (the budget; sources are shipped once, never inlined into the maps)', () => {
     const [packed] = JSON.parse(run(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], root)) as Array<{ unpackedSize: number; files: Array<{ path: string; size: number }> }>;
     const sizeOf = (test: (path: string) => boolean) => packed!.files.filter((file) => test(file.path)).reduce((sum, file) => sum + file.size, 0);
     process.stdout.write(
       `unpacked ${packed!.unpackedSize} bytes: maps ${sizeOf((path) => path.endsWith('.map'))}, src ${sizeOf((path) => path.startsWith('src/'))}, js ${sizeOf((path) => path.endsWith('.js'))}, d.ts ${sizeOf((path) => path.endsWith('.d.ts'))}\n`,
     );
-    expect(packed!.unpackedSize).toBeLessThanOrEqual(4_000_000); // 3.45 MB with wave 3 (relay, Redis clients, Durable Streams reading, telemetry), 3.88 MB with the Durable Streams server (durableLogResponse and its memory and Redis stores: 0.32 MB) and the store reconnect reports; inlined sources would add about 1.3 MB
+    expect(packed!.unpackedSize).toBeLessThanOrEqual(4_200_000); // 3.45 MB with wave 3 (relay, Redis clients, Durable Streams reading, telemetry), 3.88 MB with the Durable Streams server (durableLogResponse and its memory and Redis stores: 0.32 MB) and the store reconnect reports, 4.00 MB with the Redis store's entries shown before they are stored and its remote windows; inlined sources would add about 1.3 MB
   });
 
   it('fails the type-check of a consumer that misuses the API', () => {
