@@ -1,4 +1,4 @@
-import { Observable, Subscription, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 
 /**
  * Writes values in batches, one write at a time, in order: the values that
@@ -15,18 +15,18 @@ import { Observable, Subscription, type OperatorFunction } from 'rxjs';
  *
  * @example
  * ```ts
- * values.pipe(appendInBatches((batch) => from(store.append(lease, batch)))).subscribe();
+ * values.pipe(appendInBatches((batch) => store.append(lease, batch))).subscribe();
  * ```
  */
-export function appendInBatches<T>(write: (batch: T[]) => Observable<unknown>): OperatorFunction<T, never> {
+export function appendInBatches<T>(write: (batch: T[]) => PromiseLike<unknown>): OperatorFunction<T, never> {
   return (source) =>
     new Observable<never>((subscriber) => {
-      const subscriptions = new Subscription();
       let queue: T[] = [];
       let writing = false;
       let ended: { error?: unknown; failed: boolean } | undefined;
+      // A write is a promise (one per batch, nothing to unsubscribe): what it answers after the end is ignored.
       const flush = (): void => {
-        if (writing) return;
+        if (writing || subscriber.closed) return;
         if (queue.length === 0) {
           if (ended) (ended.failed ? subscriber.error(ended.error) : subscriber.complete());
           return;
@@ -34,36 +34,27 @@ export function appendInBatches<T>(write: (batch: T[]) => Observable<unknown>): 
         const batch = queue;
         queue = [];
         writing = true;
-        let done = false;
-        let written: Subscription | undefined = undefined;
-        written = write(batch).subscribe({
-          error: (error: unknown) => subscriber.error(error),
-          complete: () => {
-            done = true;
-            // A finished append holds nothing: dropped, so a long stream does not pile up one subscription per append.
-            if (written) subscriptions.remove(written);
+        write(batch).then(
+          () => {
             writing = false;
             flush();
           },
-        });
-        if (!done) subscriptions.add(written);
+          (error: unknown) => subscriber.error(error),
+        );
       };
-      subscriptions.add(
-        source.subscribe({
-          next: (value) => {
-            queue.push(value);
-            flush();
-          },
-          error: (error: unknown) => {
-            ended = { error, failed: true };
-            flush();
-          },
-          complete: () => {
-            ended = { failed: false };
-            flush();
-          },
-        }),
-      );
-      return subscriptions;
+      return source.subscribe({
+        next: (value) => {
+          queue.push(value);
+          flush();
+        },
+        error: (error: unknown) => {
+          ended = { error, failed: true };
+          flush();
+        },
+        complete: () => {
+          ended = { failed: false };
+          flush();
+        },
+      });
     });
 }

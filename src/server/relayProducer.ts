@@ -123,7 +123,7 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
     return failed ? backoff(failed.error, 1).pipe(concatMap(() => tries)) : tries;
   };
 
-  const append = (batch: Stored[]): Observable<unknown> => {
+  const append = (batch: Stored[]): Promise<void> => {
     const before = lastSeq;
     const events = batch.map((stored) => stored.event);
     const resume = batch.reduce<string | undefined>((last, stored) => stored.resume ?? last, undefined);
@@ -135,21 +135,20 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
       }
       return store.append(lease, events, resume);
     };
+    const landed = (seq: number) => {
+      lastSeq = seq;
+      reporter.activity({ type: 'appended', streamId, entries: events.length });
+    };
+    const failed = (error: unknown) => {
+      appendFailure = error;
+      throw error;
+    };
     // The common case, an append that lands at once, costs one promise: the retry chain is built only after a failure.
     const since = Date.now();
-    const written = call(0)
-      .catch((error: unknown) => (retryable(error) ? lastValueFrom(withRetry('append', call, { error, since })) : Promise.reject(error)))
-      .then(
-        (seq) => {
-          lastSeq = seq;
-          reporter.activity({ type: 'appended', streamId, entries: events.length });
-        },
-        (error: unknown) => {
-          appendFailure = error;
-          throw error;
-        },
-      );
-    return from(written);
+    return call(0).then(landed, (error: unknown) => {
+      if (!retryable(error)) return failed(error);
+      return lastValueFrom(withRetry('append', call, { error, since })).then(landed, failed);
+    });
   };
 
   const abandoned$: Observable<Stop> =

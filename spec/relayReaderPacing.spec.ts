@@ -1,0 +1,82 @@
+import { of, Subject, take, type Observable } from 'rxjs';
+import { createRelay, memoryRelayStore, pulledFrames, type FramesDemand } from '../src/server/index';
+
+/** Resolves once `check()` holds, polling every 5 ms for up to 5 s. */
+async function until(check: () => boolean): Promise<void> {
+  for (let waited = 0; !check(); waited += 5) {
+    if (waited > 5_000) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const dataOf = (frames: string[]) => frames.map((frame) => /data: (.*)/.exec(frame)?.[1]).filter((data) => data !== undefined);
+
+describe('a relay reader paced by its client (FramesDemand)', () => {
+  let relay: ReturnType<typeof createRelay>;
+  beforeEach(() => {
+    relay = createRelay({ store: memoryRelayStore(), heartbeat: 0, abandonAfter: Infinity });
+  });
+  afterEach(() => relay.close());
+
+  /** A client with `buffered` bytes waiting until `drain()` is called; counts the waits asked of it. */
+  function slowClient() {
+    const drains = new Subject<void>();
+    const client = { buffered: 0, waits: 0, drain: () => ((client.buffered = 0), drains.next()) };
+    const demand: FramesDemand = {
+      buffered: () => client.buffered,
+      drained: (): Observable<void> => {
+        client.waits++;
+        return client.buffered === 0 ? of(undefined) : drains.pipe(take(1));
+      },
+    };
+    return { client, demand, drains };
+  }
+
+  it('reads nothing more while its client has not drained, then everything, in order', async () => {
+    const source = new Subject<string>();
+    await relay.start('paced', source);
+    const { client, demand, drains } = slowClient();
+    const frames: string[] = [];
+    const subscription = pulledFrames(relay.frames('paced'), demand).subscribe((frame) => {
+      frames.push(frame);
+      client.buffered += frame.length;
+    });
+    source.next('a');
+    await until(() => dataOf(frames).length === 1);
+    source.next('b');
+    source.next('c');
+    await until(() => client.waits === 1 && drains.observed);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // b and c are stored, but the client still holds a: nothing more is read for it.
+    expect(dataOf(frames)).toEqual(['a']);
+    client.drain();
+    await until(() => dataOf(frames).length === 3);
+    expect(dataOf(frames)).toEqual(['a', 'b', 'c']);
+    subscription.unsubscribe();
+  });
+
+  it('a client that leaves while the reader waits for its drain leaves no subscription behind', async () => {
+    const source = new Subject<string>();
+    await relay.start('left', source);
+    const { client, demand, drains } = slowClient();
+    const subscription = pulledFrames(relay.frames('left'), demand).subscribe((frame) => (client.buffered += frame.length));
+    source.next('a');
+    await until(() => drains.observed);
+    subscription.unsubscribe();
+    expect(drains.observed).toBe(false);
+  });
+
+  it('a client that never holds anything back gets every entry and the end, asked for no wait', async () => {
+    const source = new Subject<string>();
+    await relay.start('fast', source);
+    const { client, demand } = slowClient();
+    const frames: string[] = [];
+    let ended = false;
+    pulledFrames(relay.frames('fast'), demand).subscribe({ next: (frame) => frames.push(frame), complete: () => (ended = true) });
+    for (const data of ['a', 'b', 'c']) source.next(data);
+    source.complete();
+    await until(() => ended);
+    expect(dataOf(frames)).toEqual(['a', 'b', 'c', '[DONE]']);
+    expect(client.waits).toBe(0);
+  });
+});
