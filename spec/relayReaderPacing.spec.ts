@@ -1,4 +1,4 @@
-import { of, Subject, take, type Observable } from 'rxjs';
+import { of, Subject, take, throwError, type Observable } from 'rxjs';
 import { createRelay, memoryRelayStore, pulledFrames, type FramesDemand } from '../src/server/index';
 
 /** Resolves once `check()` holds, polling every 5 ms for up to 5 s. */
@@ -78,5 +78,22 @@ describe('a relay reader paced by its client (FramesDemand)', () => {
     await until(() => ended);
     expect(dataOf(frames)).toEqual(['a', 'b', 'c', '[DONE]']);
     expect(client.waits).toBe(0);
+  });
+
+  it('a demand that fails ends the reader (no terminal event, so its client resumes) and is reported, not thrown', async () => {
+    const errors: unknown[] = [];
+    const failing = createRelay({ store: memoryRelayStore(), heartbeat: 0, abandonAfter: Infinity, onError: (error) => errors.push(error) });
+    const source = new Subject<string>();
+    await failing.start('failing', source);
+    const frames: string[] = [];
+    let ended = false;
+    const demand: FramesDemand = { buffered: () => frames.length, drained: () => throwError(() => new Error('the socket broke')) };
+    pulledFrames(failing.frames('failing'), demand).subscribe({ next: (frame) => frames.push(frame), complete: () => (ended = true) });
+    source.next('a');
+    source.next('b');
+    await until(() => ended);
+    expect(dataOf(frames)).toEqual(['a']);
+    expect(errors.map((error) => (error as Error).message)).toContain('the socket broke');
+    await failing.close();
   });
 });

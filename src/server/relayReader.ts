@@ -92,18 +92,27 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
      */
     const drained = (): Promise<void> | undefined => {
       let waiting = true;
+      let failure: { error: unknown } | undefined;
       const done = () => {
         waiting = false;
         wake();
       };
-      const subscription = demand.drained().subscribe({ next: done, complete: done });
-      if (!waiting) return void subscription.unsubscribe();
+      const fail = (error: unknown) => {
+        failure = { error };
+        done();
+      };
+      const subscription = demand.drained().subscribe({ next: done, complete: done, error: fail });
+      if (!waiting) {
+        subscription.unsubscribe();
+        return failure && Promise.reject(failure.error);
+      }
       // Held by the reader while it waits, so that a client leaving now releases it at once.
       subscriptions.add(subscription);
       return (async () => {
         while (waiting && open) await nextWake();
         subscriptions.remove(subscription);
         subscription.unsubscribe();
+        if (failure) throw failure.error;
       })();
     };
 
