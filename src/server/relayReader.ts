@@ -93,15 +93,12 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
     const drained = (): Promise<void> | undefined => {
       let waiting = true;
       let failure: { error: unknown } | undefined;
-      const done = () => {
+      const stopWaiting = (error?: { error: unknown }) => {
+        failure = error;
         waiting = false;
         wake();
       };
-      const fail = (error: unknown) => {
-        failure = { error };
-        done();
-      };
-      const subscription = demand.drained().subscribe({ next: done, complete: done, error: fail });
+      const subscription = demand.drained().subscribe({ next: () => stopWaiting(), complete: () => stopWaiting(), error: (error: unknown) => stopWaiting({ error }) });
       if (!waiting) {
         subscription.unsubscribe();
         return failure && Promise.reject(failure.error);
