@@ -74,6 +74,8 @@ function faultyStore(inner: RelayStore = memoryRelayStore()) {
   const faults: Partial<Record<keyof RelayStore, (call: number) => Promise<void> | void>> = {};
   const store = new Proxy(inner, {
     get(target, key: keyof RelayStore) {
+      // Every read goes through `read`, where the faults are.
+      if (key === 'readNow') return undefined;
       const value = target[key];
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {

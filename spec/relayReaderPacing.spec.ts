@@ -96,4 +96,57 @@ describe('a relay reader paced by its client (FramesDemand)', () => {
     expect(errors.map((error) => (error as Error).message)).toContain('the socket broke');
     await failing.close();
   });
+
+  it('a reader that keeps up with a live log reads it from memory (readNow): no store read per entry, every entry once, in order', async () => {
+    const inner = memoryRelayStore();
+    const reads = { read: 0, readNow: 0 };
+    const store = {
+      ...inner,
+      read: (...args: Parameters<typeof inner.read>) => (reads.read++, inner.read(...args)),
+      readNow: (...args: Parameters<NonNullable<typeof inner.readNow>>) => (reads.readNow++, inner.readNow!(...args)),
+    };
+    const counted = createRelay({ store, heartbeat: 0, abandonAfter: Infinity });
+    const source = new Subject<string>();
+    await counted.start('kept-up', source);
+    const frames: string[] = [];
+    let ended = false;
+    counted.frames('kept-up').subscribe({ next: (frame) => frames.push(frame), complete: () => (ended = true) });
+    await until(() => reads.read > 0);
+    const words = Array.from({ length: 200 }, (_, i) => `w${i}`);
+    for (const word of words) {
+      source.next(word);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    source.complete();
+    await until(() => ended);
+    expect(dataOf(frames)).toEqual([...words, '[DONE]']);
+    // One read to find its place; the 200 entries and the end come through readNow.
+    expect(reads.read).toBe(1);
+    expect(reads.readNow).toBeGreaterThanOrEqual(words.length);
+    await counted.close();
+  });
+
+  it('a store wrapped so that every method answers a promise (readNow too) still relays every entry once, through read', async () => {
+    const inner = memoryRelayStore();
+    const asynchronous = new Proxy(inner, {
+      get: (target, key: keyof typeof inner) => {
+        const value = target[key];
+        return typeof value === 'function' && key !== 'changes' ? (...args: unknown[]) => Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)) : value;
+      },
+    });
+    const wrapped = createRelay({ store: asynchronous, heartbeat: 0, abandonAfter: Infinity });
+    const source = new Subject<string>();
+    await wrapped.start('wrapped', source);
+    const frames: string[] = [];
+    let ended = false;
+    wrapped.frames('wrapped').subscribe({ next: (frame) => frames.push(frame), complete: () => (ended = true) });
+    for (const data of ['a', 'b', 'c']) {
+      source.next(data);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    source.complete();
+    await until(() => ended);
+    expect(dataOf(frames)).toEqual(['a', 'b', 'c', '[DONE]']);
+    await wrapped.close();
+  });
 });

@@ -204,6 +204,35 @@ export function describeRelayStoreContract(
       expect((await store.read(streamId, 0, 10))!.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
     });
 
+    it('readNow (when the store has it): a page it gives is exactly the log at that position, live and ended; nothing for an unknown id', async () => {
+      if (!store.readNow) return;
+      const streamId = id('read-now');
+      expect(store.readNow(streamId, 0, 10)).toBeUndefined();
+      const lease = leaseOf(await store.claim(streamId, { leaseMs: LEASE, ttlMs: TTL }));
+      const events = [{ data: 'a' }, { data: 'b', event: 'note' }, { data: 'c\nd' }];
+      store.offer?.(lease, events);
+      await store.append(lease, events);
+      const log = [{ seq: 1, data: 'a' }, { seq: 2, event: 'note', data: 'b' }, { seq: 3, data: 'c\nd' }];
+      let given = 0;
+      const compare = (ended: boolean) => {
+        for (const [after, limit] of [[0, 2], [0, 10], [1, 1], [2, 5], [3, 5], [4, 1], [50, 3]] as const) {
+          const now = store.readNow!(streamId, after, limit);
+          // Not every store holds every position in memory; what it does give must be exactly the log.
+          if (now === undefined) continue;
+          given++;
+          const last = log[log.length - 1]!;
+          const entries = ended && after >= last.seq ? [last] : log.filter((entry) => entry.seq > after).slice(0, limit);
+          expect(now).toEqual({ log: lease.log, lastSeq: last.seq, ended, leased: !ended, owner: undefined, entries });
+        }
+      };
+      compare(false);
+      await store.end(lease, { event: 'done', data: '[DONE]' }, TTL);
+      log.push({ seq: 4, event: 'done', data: '[DONE]', end: true } as never);
+      compare(true);
+      // A store with readNow gives at least the live tail of a log it writes.
+      expect(given).toBeGreaterThan(0);
+    });
+
     it('offer (when the store has it): entries are readable at once, numbered as the append then stores them; state keeps the stored position', async () => {
       if (!store.offer) {
         expect(skipOf(store)).toBe(0);

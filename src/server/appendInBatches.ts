@@ -25,6 +25,11 @@ export function appendInBatches<T>(write: (batch: T[]) => PromiseLike<unknown>):
       let writing = false;
       let ended: { error?: unknown; failed: boolean } | undefined;
       // A write is a promise (one per batch, nothing to unsubscribe): what it answers after the end is ignored.
+      const written = () => {
+        writing = false;
+        flush();
+      };
+      const failed = (error: unknown) => subscriber.error(error);
       const flush = (): void => {
         if (writing || subscriber.closed) return;
         if (queue.length === 0) {
@@ -34,13 +39,7 @@ export function appendInBatches<T>(write: (batch: T[]) => PromiseLike<unknown>):
         const batch = queue;
         queue = [];
         writing = true;
-        write(batch).then(
-          () => {
-            writing = false;
-            flush();
-          },
-          (error: unknown) => subscriber.error(error),
-        );
+        write(batch).then(written, failed);
       };
       return source.subscribe({
         next: (value) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { EMPTY, Subject, type Observable } from 'rxjs';
+import { EMPTY, type Observable } from 'rxjs';
+import { changeSignal, type ChangeSignal } from './changeSignal.js';
 import {
   RelayBusyError,
   RelayLeaseLostError,
@@ -9,6 +10,7 @@ import {
   type RelayLease,
   type RelayLogEntry,
   type RelayLogState,
+  type RelayPage,
   type RelayStore,
 } from './relayStore.js';
 
@@ -28,7 +30,7 @@ interface MemoryLog {
   readonly log: string;
   readonly owner: string | undefined;
   readonly entries: RelayLogEntry[];
-  readonly changes: Subject<void>;
+  readonly changes: ChangeSignal;
   bytes: number;
   ended: boolean;
   epoch: number;
@@ -50,7 +52,7 @@ const MAX_TIMER = 2 ** 31 - 1;
  * no set-up. Leases are fenced by a token compare; a log lives `ttlMs` after
  * its last write (its terminal entry: the `ttlMs` given to `end`); each log is
  * capped by `maxEntries` and `maxBytes`, and the process by `maxStreams`.
- * Readers are told of new entries through a `Subject` per log. Its timers do
+ * Readers are told of new entries through a change signal per log. Its timers do
  * not keep the process alive.
  *
  * ```text
@@ -74,8 +76,8 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
   const drop = (log: MemoryLog) => {
     if (log.timer !== undefined) clearTimeout(log.timer);
     if (logs.get(log.streamId) === log) logs.delete(log.streamId);
-    log.changes.next();
-    log.changes.complete();
+    log.changes.notify();
+    log.changes.end();
   };
   /** Arms (or re-arms) the expiry timer; a timer that fires early re-arms itself for the rest. */
   const arm = (log: MemoryLog) => {
@@ -114,16 +116,21 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
     log.token = randomName(16);
     log.leaseUntil = Date.now() + leaseMs;
     extend(log, ttlMs);
-    log.changes.next();
+    log.changes.notify();
     return { streamId: log.streamId, log: log.log, token: log.token, epoch: log.epoch, leaseMs, ttlMs };
   };
-  const stateOf = (log: MemoryLog): RelayLogState => ({
-    log: log.log,
-    lastSeq: log.entries.length,
-    ended: log.ended,
-    leased: log.token !== undefined && Date.now() < log.leaseUntil,
-    owner: log.owner,
-  });
+  const leased = (log: MemoryLog) => log.token !== undefined && Date.now() < log.leaseUntil;
+  const stateOf = (log: MemoryLog): RelayLogState => ({ log: log.log, lastSeq: log.entries.length, ended: log.ended, leased: leased(log), owner: log.owner });
+
+  /** What `read` gives; at once, since every log is in memory (`undefined` for a gone one: `read` says so too). */
+  function pageOf(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {
+    const log = live(streamId);
+    if (!log) return undefined;
+    const after = Math.max(0, Math.floor(afterSeq) || 0);
+    const count = Math.max(1, Math.floor(limit) || 1);
+    const entries = log.ended && after >= log.entries.length ? log.entries.slice(-1) : log.entries.slice(after, after + count);
+    return { log: log.log, lastSeq: log.entries.length, ended: log.ended, leased: leased(log), owner: log.owner, entries };
+  }
 
   return {
     async claim(streamId, { leaseMs, ttlMs, owner }): Promise<RelayClaim> {
@@ -135,7 +142,7 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
           log: randomName(8),
           owner,
           entries: [],
-          changes: new Subject<void>(),
+          changes: changeSignal(),
           bytes: 0,
           ended: false,
           epoch: 0,
@@ -158,14 +165,15 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
       const log = held(lease);
       if (!log) throw new RelayLeaseLostError(lease.streamId);
       if (log.entries.length + events.length > maxEntries) throw new RelayLogFullError('maxEntries', maxEntries);
-      const bytes = events.reduce((sum, event) => sum + sizeOf(event), 0);
+      let bytes = 0;
+      for (let i = 0; i < events.length; i++) bytes += sizeOf(events[i]!);
       if (log.bytes + bytes > maxBytes) throw new RelayLogFullError('maxBytes', maxBytes);
       for (const event of events) log.entries.push(entryOf(event, log.entries.length + 1));
       log.bytes += bytes;
       if (resume !== undefined) log.resume = resume;
       log.leaseUntil = Date.now() + lease.leaseMs;
       extend(log, lease.ttlMs);
-      log.changes.next();
+      log.changes.notify();
       return log.entries.length;
     },
     async renew(lease) {
@@ -184,7 +192,7 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
       log.token = undefined;
       log.leaseUntil = 0;
       extend(log, ttlMs);
-      log.changes.next();
+      log.changes.notify();
       return log.entries.length;
     },
     async release(lease) {
@@ -192,22 +200,18 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
       if (!log) return;
       log.token = undefined;
       log.leaseUntil = 0;
-      log.changes.next();
+      log.changes.notify();
     },
     async state(streamId) {
       const log = live(streamId);
       return log && stateOf(log);
     },
     async read(streamId, afterSeq, limit) {
-      const log = live(streamId);
-      if (!log) return undefined;
-      const after = Math.max(0, Math.floor(afterSeq) || 0);
-      const count = Math.max(1, Math.floor(limit) || 1);
-      const entries = log.ended && after >= log.entries.length ? log.entries.slice(-1) : log.entries.slice(after, after + count);
-      return { ...stateOf(log), entries };
+      return pageOf(streamId, afterSeq, limit);
     },
+    readNow: pageOf,
     changes(streamId): Observable<void> {
-      return live(streamId)?.changes.asObservable() ?? EMPTY;
+      return live(streamId)?.changes.observable ?? EMPTY;
     },
     async touch(streamId) {
       const log = live(streamId);

@@ -389,13 +389,19 @@ class RedisRelayStore implements RelayStore {
   }
 
   async read(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined> {
-    const local = this.servingLocal(streamId);
-    const page = local ? localPage(local, afterSeq, limit) : this.remoteWindowPage(streamId, afterSeq, limit);
+    const page = this.readNow(streamId, afterSeq, limit);
     if (page) return page;
+    const local = this.servingLocal(streamId);
     const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit));
     const window = this.remotes.get(this.channel(streamId));
     if (read && window && !local) takePage(window, read);
     return read;
+  }
+
+  /** A page from memory: the window of a stream produced here, or of one followed here; `undefined` when it does not reach. */
+  readNow(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {
+    const local = this.servingLocal(streamId);
+    return local ? localPage(local, afterSeq, limit) : this.remoteWindowPage(streamId, afterSeq, limit);
   }
 
   private remoteWindowPage(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {

@@ -26,6 +26,8 @@ export type RelayStoreConnection = 'commands' | 'changes';
 
 /** What the relay's parts report through: activity and failures, each hook's own exceptions caught and ignored. */
 export interface RelayReporter {
+  /** Whether anything listens to `activity` (an `onActivity` hook): hot paths build their report only then. */
+  readonly listening: boolean;
   activity(activity: RelayActivity): void;
   error(error: unknown, streamId: string | undefined): void;
   /** A failed store call: reported as `storeError` activity and to `onError`. */
@@ -52,6 +54,7 @@ export function relayReporter(
     }
   };
   return {
+    listening: onActivity !== undefined,
     activity,
     error,
     storeError(operation, failure, streamId) {

@@ -123,32 +123,42 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
     return failed ? backoff(failed.error, 1).pipe(concatMap(() => tries)) : tries;
   };
 
-  const append = (batch: Stored[]): Promise<void> => {
+  const landed = (seq: number, entries: number) => {
+    lastSeq = seq;
+    if (reporter.listening) reporter.activity({ type: 'appended', streamId, entries });
+  };
+  const appendFailed = (error: unknown): never => {
+    appendFailure = error;
+    throw error;
+  };
+  /** Appends one batch. The common case, an append that lands at once, costs the store's promise and one `then`. */
+  const append = (batch: readonly Stored[]): Promise<void> => {
     const before = lastSeq;
-    const events = batch.map((stored) => stored.event);
-    const resume = batch.reduce<string | undefined>((last, stored) => stored.resume ?? last, undefined);
-    const call = async (attempt: number): Promise<number> => {
-      if (attempt > 0) {
-        // The earlier attempt may have landed before its reply was lost: only this lease writes the log.
-        const state = await store.state(streamId);
-        if (state && state.log === lease.log && state.lastSeq >= before + events.length) return state.lastSeq;
-      }
+    const events = batch.length === 1 ? [batch[0]!.event] : batch.map((stored) => stored.event);
+    let resume: string | undefined;
+    for (let i = 0; i < batch.length; i++) resume = batch[i]!.resume ?? resume;
+    const since = Date.now();
+    let appended: Promise<number>;
+    try {
+      appended = store.append(lease, events, resume);
+    } catch (error: unknown) {
+      appended = Promise.reject(error);
+    }
+    return appended.then(
+      (seq) => landed(seq, events.length),
+      (error: unknown) => appendAgain(error, since, before, events, resume),
+    );
+  };
+  /** A failed append, retried in order (the retry chain is built only now); an earlier try whose reply was lost is not written twice. */
+  const appendAgain = (error: unknown, since: number, before: number, events: readonly RelayEvent[], resume: string | undefined): Promise<void> => {
+    if (!retryable(error)) return appendFailed(error);
+    const call = async (): Promise<number> => {
+      // The earlier attempt may have landed before its reply was lost: only this lease writes the log.
+      const state = await store.state(streamId);
+      if (state && state.log === lease.log && state.lastSeq >= before + events.length) return state.lastSeq;
       return store.append(lease, events, resume);
     };
-    const landed = (seq: number) => {
-      lastSeq = seq;
-      reporter.activity({ type: 'appended', streamId, entries: events.length });
-    };
-    const failed = (error: unknown) => {
-      appendFailure = error;
-      throw error;
-    };
-    // The common case, an append that lands at once, costs one promise: the retry chain is built only after a failure.
-    const since = Date.now();
-    return call(0).then(landed, (error: unknown) => {
-      if (!retryable(error)) return failed(error);
-      return lastValueFrom(withRetry('append', call, { error, since })).then(landed, failed);
-    });
+    return lastValueFrom(withRetry('append', call, { error, since })).then((seq) => landed(seq, events.length), appendFailed);
   };
 
   const abandoned$: Observable<Stop> =

@@ -62,19 +62,22 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
   const { store, streamId, owner, demand, maxBufferedBytes, pollMs, touchEvery, touchTtl, scheduler, reporter } = options;
   return new Observable<RelayEntry>((subscriber) => {
     const subscriptions = new Subscription();
-    /** Resolves the read loop's wait, if it waits (a plain callback: one wait per page, no subscription each time). */
+    /** Resolves the wait of the positioning phase, if it waits (before the reader follows the log). */
     let wakeUp: (() => void) | undefined;
-    const wake = () => {
-      const resume = wakeUp;
-      wakeUp = undefined;
-      resume?.();
-    };
     let open = true;
     let changed = false;
     let changesFailed = false;
+    /** Following, between pages: waiting for a change (or a poll) to read again. */
+    let idle = false;
+    /** The last page served was full: read on without waiting for a change. */
+    let full = false;
+    /** The page in hand skips numbers and the entry before the gap was found stored: serve it. */
+    let gapChecked = false;
     let served = 0;
     let after = 0;
     let known = 0;
+    let log = '';
+    let restart = false;
 
     const touch = () => void store.touch(streamId, touchTtl).catch((error: unknown) => reporter.storeError('touch', error, streamId));
     const finish = (reason: CloseReason) => {
@@ -85,39 +88,148 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       wake();
       subscriber.complete();
     };
-    const nextWake = () => new Promise<void>((resolve) => (wakeUp = resolve));
-    /**
-     * Waits until the client has taken what was written, or the reader closes: `undefined` when it
-     * already has (the common case), which costs one synchronous subscription, no promise, no turn.
-     */
-    const drained = (): Promise<void> | undefined => {
-      let waiting = true;
-      let failure: { error: unknown } | undefined;
-      const stopWaiting = (error?: { error: unknown }) => {
-        failure = error;
-        waiting = false;
-        wake();
-      };
-      const subscription = demand.drained().subscribe({ next: () => stopWaiting(), complete: () => stopWaiting(), error: (error: unknown) => stopWaiting({ error }) });
-      if (!waiting) {
-        subscription.unsubscribe();
-        return failure && Promise.reject(failure.error);
-      }
-      // Held by the reader while it waits, so that a client leaving now releases it at once.
-      subscriptions.add(subscription);
-      return (async () => {
-        while (waiting && open) await nextWake();
-        subscriptions.remove(subscription);
-        subscription.unsubscribe();
-        if (failure) throw failure.error;
-      })();
-    };
-
     const fail = (error: Error) => {
       open = false;
       reporter.activity({ type: 'readerClosed', streamId, served, behind: 0, reason: 'end' });
       subscriber.error(error);
     };
+    /** A store read (or the client's drain signal) that failed: reported, and the reader ends without a terminal event. */
+    const readFailed = (error: unknown) => {
+      if (!open) return;
+      reporter.storeError('read', error, streamId);
+      finish('storeError');
+    };
+    const nextWake = () => new Promise<void>((resolve) => (wakeUp = resolve));
+    const wake = () => {
+      const resume = wakeUp;
+      wakeUp = undefined;
+      resume?.();
+      if (idle && open) {
+        idle = false;
+        guarded(readAgain);
+      }
+    };
+    /** Runs a step of the follow phase outside the read chain (a change, a drain): what it throws ends the reader as a failed read does. */
+    const guarded = (step: () => void) => {
+      try {
+        step();
+      } catch (error: unknown) {
+        readFailed(error);
+      }
+    };
+    const followRead = (page: RelayPage | undefined) => guarded(() => follow(page));
+
+    /**
+     * The page after `after`: at once when the store holds it in memory
+     * (`readNow`); otherwise it is read, `follow` goes on with it, and this
+     * returns `undefined`.
+     */
+    const readNext = (): RelayPage | undefined => {
+      if (changesFailed) {
+        finish('storeError');
+        return undefined;
+      }
+      changed = false;
+      const page = store.readNow?.(streamId, after, PAGE_ENTRIES);
+      // A wrapper that makes every method of a store async (a proxy for metrics, say) returns a promise: not at hand.
+      if (page && typeof (page as Partial<PromiseLike<unknown>>).then !== 'function') return page;
+      store.read(streamId, after, PAGE_ENTRIES).then((read) => open && followRead(read), readFailed);
+      return undefined;
+    };
+    /** After a page was served and its client drained: the next page at once, or `undefined` while it waits for a change or a read. */
+    const nextPage = (): RelayPage | undefined => {
+      if (!full && !changed) {
+        idle = true;
+        return undefined;
+      }
+      return readNext();
+    };
+    /** Woken while idle (a change, a poll): reads again. */
+    const readAgain = () => {
+      const page = readNext();
+      if (page) follow(page);
+    };
+    /** The client drained: reads on, or waits for a change. */
+    const readOn = () => {
+      const page = nextPage();
+      if (page) follow(page);
+    };
+    /**
+     * Waits until the client has taken what was written: `false` when it
+     * already has (one synchronous subscription, nothing held); otherwise
+     * the reader goes on from the drain signal.
+     */
+    const waitsForDrain = (): boolean => {
+      let signalled = false;
+      let failure: { error: unknown } | undefined;
+      let subscription: Subscription | undefined;
+      const signal = (error?: { error: unknown }) => {
+        if (signalled) return;
+        signalled = true;
+        failure = error;
+        if (!subscription) return;
+        subscriptions.remove(subscription);
+        subscription.unsubscribe();
+        if (!open) return;
+        if (failure) return readFailed(failure.error);
+        guarded(readOn);
+      };
+      const drained = demand.drained().subscribe({ next: () => signal(), complete: () => signal(), error: (error: unknown) => signal({ error }) });
+      if (signalled) {
+        drained.unsubscribe();
+        if (failure) readFailed(failure.error);
+        return failure !== undefined;
+      }
+      // Held by the reader while it waits, so that a client leaving now releases it at once.
+      subscription = drained;
+      subscriptions.add(drained);
+      return true;
+    };
+    /**
+     * Serves pages for as long as it can without waiting, synchronously;
+     * then waits (for a drain, a change or a read), which calls it again.
+     * `undefined`: the log is gone.
+     */
+    const follow = (first: RelayPage | undefined): void => {
+      let page = first;
+      while (open) {
+        if (!page || page.log !== log) return finish('ownerGone');
+        known = page.lastSeq;
+        const { entries } = page;
+        // Numbers skipped (a takeover): go on only from an entry the log holds; from one it never stored, the client resumes and starts over.
+        const next = firstAfter(entries, after);
+        if (!gapChecked && next && after > 0 && next.seq > after + 1 && !next.end) {
+          const held = page;
+          store.read(streamId, after - 1, 1).then((named) => {
+            if (!open) return;
+            if (!namesEntry(named, after)) return finish('ownerGone');
+            gapChecked = true;
+            followRead(held);
+          }, readFailed);
+          return;
+        }
+        gapChecked = false;
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i]!;
+          if (entry.seq <= after && !entry.end) continue;
+          subscriber.next(toRelayEntry(log, entry, restart && entry.event === undefined && !entry.end));
+          restart = false;
+          served++;
+          after = Math.max(after, entry.seq);
+          if (entry.end) return finish('end');
+          if (!open) return;
+        }
+        if (entries.length === 0 && !page.leased && !page.ended) return finish('ownerGone');
+        // Nothing waits for the client: no need to wait for its drain.
+        const buffered = demand.buffered();
+        if (buffered > maxBufferedBytes) return finish('dropped');
+        full = entries.length >= PAGE_ENTRIES;
+        if (buffered > 0 && waitsForDrain()) return;
+        page = nextPage();
+        if (!page) return;
+      }
+    };
+
     reporter.activity({ type: 'readerOpened', streamId });
     subscriptions.add(interval(Math.max(1, pollMs), scheduler).subscribe(wake));
     subscriptions.add(options.closing.subscribe(() => finish('closed')));
@@ -136,7 +248,8 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       }),
     );
 
-    const run = async () => {
+    /** Finds where the client's `Last-Event-ID` puts it in the log, then follows the log from there. */
+    const position = async () => {
       const wanted = typeof options.lastEventId === 'string' && options.lastEventId !== '' ? options.lastEventId : undefined;
       const position = parseRelayEventId(wanted);
       // Read from the entry the id names, so that one read also tells whether it is an entry of the log.
@@ -164,44 +277,11 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
         if (!open) return;
         if (!page) return finish('ownerGone');
       } else after = position?.seq ?? 0;
-      const log = page.log;
-      let restart = foreign;
-      for (;;) {
-        if (page.log !== log) return finish('ownerGone');
-        known = page.lastSeq;
-        // Numbers skipped (a takeover): go on only from an entry the log holds; from one it never stored, the client resumes and starts over.
-        const next = page.entries.find((entry) => entry.seq > after);
-        if (next && after > 0 && next.seq > after + 1 && !next.end && !namesEntry(await store.read(streamId, after - 1, 1), after)) return finish('ownerGone');
-        if (!open) return;
-        for (const entry of page.entries) {
-          if (entry.seq <= after && !entry.end) continue;
-          subscriber.next(toRelayEntry(log, entry, restart && entry.event === undefined && !entry.end));
-          restart = false;
-          served++;
-          after = Math.max(after, entry.seq);
-          if (entry.end) return finish('end');
-          if (!open) return;
-        }
-        if (page.entries.length === 0 && !page.leased && !page.ended) return finish('ownerGone');
-        if (demand.buffered() > maxBufferedBytes) return finish('dropped');
-        // Nothing waits for the client: no need to wait for its drain.
-        const draining = demand.buffered() > 0 ? drained() : undefined;
-        if (draining) await draining;
-        if (!open) return;
-        if (page.entries.length < PAGE_ENTRIES && !changed) await nextWake();
-        if (!open) return;
-        if (changesFailed) return finish('storeError');
-        changed = false;
-        page = await store.read(streamId, after, PAGE_ENTRIES);
-        if (!open) return;
-        if (!page) return finish('ownerGone');
-      }
+      log = page.log;
+      restart = foreign;
+      follow(page);
     };
-    run().catch((error: unknown) => {
-      if (!open) return;
-      reporter.storeError('read', error, streamId);
-      finish('storeError');
-    });
+    position().catch(readFailed);
 
     return () => {
       if (open) {
@@ -213,6 +293,12 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
       subscriptions.unsubscribe();
     };
   });
+}
+
+/** The first entry after `seq`, if any. */
+function firstAfter(entries: readonly RelayLogEntry[], seq: number): RelayLogEntry | undefined {
+  for (let i = 0; i < entries.length; i++) if (entries[i]!.seq > seq) return entries[i];
+  return undefined;
 }
 
 function toRelayEntry(log: string, entry: RelayLogEntry, asRestart: boolean): RelayEntry {

@@ -33,9 +33,10 @@ import { StreamError } from '../errors.js';
  * - **Lifetime from the last write.** Every fenced write extends the log's
  *   life to `ttlMs` from now; `end` sets it to its own `ttlMs`. A write never
  *   re-creates a log that expired (it rejects with `RelayLeaseLostError`).
- * - **Pull reads.** Readers ask for a page after a position (`read`) and are
- *   told when to ask again (`changes`); nothing is pushed to a reader that has
- *   not asked, so a reader that does not drain costs nothing in the store.
+ * - **Pull reads.** Readers ask for a page after a position (`read`, or
+ *   `readNow` for what the store holds in memory) and are told when to ask
+ *   again (`changes`); nothing is pushed to a reader that has not asked, so
+ *   a reader that does not drain costs nothing in the store.
  * - **Faults are errors, never crashes.** A method may reject (or `changes`
  *   may error) when the store is unreachable; a store never throws
  *   asynchronously outside them, and never lets an `'error'` event go
@@ -100,6 +101,14 @@ export interface RelayStore {
    * terminal entry, the page holds the terminal entry again.
    */
   read(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined>;
+  /**
+   * Optional. The page `read` would give, at once, when the store holds it
+   * in this process's memory (a log it keeps or produces here, or a window
+   * of one it follows); `undefined` when it does not (the reader then calls
+   * `read`). A reader that keeps up with its log reads through this, with
+   * no promise per entry. Never throws, never waits, writes nothing.
+   */
+  readNow?(streamId: string, afterSeq: number, limit: number): RelayPage | undefined;
   /**
    * Emits whenever the log of `streamId` may have changed (entries appended,
    * ended, lease released or taken over), so a reader that is waiting reads
