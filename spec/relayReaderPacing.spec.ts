@@ -97,6 +97,34 @@ describe('a relay reader paced by its client (FramesDemand)', () => {
     await failing.close();
   });
 
+  it('a client with bytes buffered that its writer says are not backed up is asked for no wait; once backed up, it is, and nothing more is read until it drains', async () => {
+    const source = new Subject<string>();
+    await relay.start('backed-up', source);
+    const { client, demand, drains } = slowClient();
+    let backedUp = false;
+    const frames: string[] = [];
+    const subscription = pulledFrames(relay.frames('backed-up'), { ...demand, backedUp: () => backedUp }).subscribe((frame) => {
+      frames.push(frame);
+      client.buffered += frame.length;
+    });
+    for (const data of ['a', 'b', 'c']) {
+      source.next(data);
+      await until(() => dataOf(frames).includes(data));
+    }
+    expect(client.waits).toBe(0);
+    backedUp = true;
+    source.next('d');
+    source.next('e');
+    await until(() => client.waits === 1 && drains.observed);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(dataOf(frames)).toEqual(['a', 'b', 'c', 'd']);
+    backedUp = false;
+    client.drain();
+    await until(() => dataOf(frames).length === 5);
+    expect(dataOf(frames)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    subscription.unsubscribe();
+  });
+
   it('a reader that keeps up with a live log reads it from memory (readNow): no store read per entry, every entry once, in order', async () => {
     const inner = memoryRelayStore();
     const reads = { read: 0, readNow: 0 };

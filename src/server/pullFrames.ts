@@ -9,6 +9,12 @@ export interface FramesDemand {
   buffered(): number;
   /** Emits once (then completes) when the client has taken what was written: at once when nothing waits. */
   drained(): Observable<void>;
+  /**
+   * Optional: whether the client is backed up, so that `drained()` would not
+   * emit at once (Node: `response.writableNeedDrain`). With it, a reader
+   * asks `drained()` only then; without it, whenever `buffered()` is above 0.
+   */
+  backedUp?(): boolean;
 }
 
 /**

@@ -70,7 +70,7 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
     /** Following, between pages: waiting for a change (or a poll) to read again. */
     let idle = false;
     /** The last page served was full: read on without waiting for a change. */
-    let full = false;
+    let pageFull = false;
     /** The page in hand skips numbers and the entry before the gap was found stored: serve it. */
     let gapChecked = false;
     let served = 0;
@@ -138,7 +138,7 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
     };
     /** After a page was served and its client drained: the next page at once, or `undefined` while it waits for a change or a read. */
     const nextPage = (): RelayPage | undefined => {
-      if (!full && !changed) {
+      if (!pageFull && !changed) {
         idle = true;
         return undefined;
       }
@@ -220,11 +220,11 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
           if (!open) return;
         }
         if (entries.length === 0 && !page.leased && !page.ended) return finish('ownerGone');
-        // Nothing waits for the client: no need to wait for its drain.
+        // A client that holds nothing back (or, when its writer says so, is not backed up) is not asked to drain.
         const buffered = demand.buffered();
         if (buffered > maxBufferedBytes) return finish('dropped');
-        full = entries.length >= PAGE_ENTRIES;
-        if (buffered > 0 && waitsForDrain()) return;
+        pageFull = entries.length >= PAGE_ENTRIES;
+        if (buffered > 0 && (demand.backedUp?.() ?? true) && waitsForDrain()) return;
         page = nextPage();
         if (!page) return;
       }

@@ -1,4 +1,4 @@
-import { concat, concatMap, defer, EMPTY, Observable, of, type Subscription } from 'rxjs';
+import { concat, concatMap, defer, EMPTY, ignoreElements, Observable, of, tap, type Subscription } from 'rxjs';
 import { pulledFrames, type FramesDemand } from './pullFrames.js';
 import { SSE_HEADERS } from './sseHeaders.js';
 
@@ -60,10 +60,11 @@ export function serverSentEventsResponse(frames: Observable<string>, options: Se
           // The queue counts frames; the bytes it holds are counted here, less what the client pulled.
           buffered: () => ((controller.desiredSize ?? 0) >= highWaterMark ? (buffered = 0) : buffered),
           drained: () => concat(room(), of(undefined)),
+          backedUp: () => (controller.desiredSize ?? 1) <= 0,
         };
         const paced = pulledFrames(frames, demand);
         const written =
-          paced === frames ? frames.pipe(concatMap((frame) => concat(defer(room), defer(() => (enqueue(frame), EMPTY))))) : paced.pipe(concatMap((frame) => (enqueue(frame), EMPTY)));
+          paced === frames ? frames.pipe(concatMap((frame) => concat(defer(room), defer(() => (enqueue(frame), EMPTY))))) : paced.pipe(tap(enqueue), ignoreElements());
         subscription = written.subscribe({ complete: () => controller.close(), error: (error: unknown) => controller.error(error) });
       },
       pull() {

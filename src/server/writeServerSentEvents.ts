@@ -57,6 +57,7 @@ export function writeServerSentEvents(
   response.socket?.setNoDelay(true);
   const demand: FramesDemand = {
     buffered: () => response.writableLength,
+    backedUp: () => response.writableNeedDrain && !response.destroyed,
     drained: () =>
       !response.writableNeedDrain || response.destroyed
         ? of(undefined)
