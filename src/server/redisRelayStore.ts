@@ -174,13 +174,18 @@ class RedisRelayStore implements RelayStore {
   }
 
   private async run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys: readonly string[] = this.keys(streamId)): Promise<unknown> {
-    const tail = [String(keys.length), ...keys];
-    for (const arg of args) tail.push(String(arg));
+    // Built in one array, by index: this runs once per append.
+    const command: string[] = ['EVALSHA', script.sha, String(keys.length)];
+    for (let i = 0; i < keys.length; i++) command.push(keys[i]!);
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i]!;
+      command.push(typeof arg === 'string' ? arg : String(arg));
+    }
     try {
-      return await this.connection.send(keys[0]!, ['EVALSHA', script.sha, ...tail]);
+      return await this.connection.send(keys[0]!, command);
     } catch (error) {
       if (!String((error as { message?: unknown } | undefined)?.message).includes('NOSCRIPT')) throw error;
-      return this.connection.send(keys[0]!, ['EVAL', script.body, ...tail]);
+      return this.connection.send(keys[0]!, ['EVAL', script.body, ...command.slice(2)]);
     }
   }
 
@@ -224,6 +229,8 @@ class RedisRelayStore implements RelayStore {
       failures: 0,
       keys: this.keys(lease.streamId),
       channel: this.channel(lease.streamId),
+      epochText: String(lease.epoch),
+      appendSettings: this.appendSettings(lease),
     });
     this.notify(lease.streamId);
   }
@@ -284,6 +291,11 @@ class RedisRelayStore implements RelayStore {
     return result;
   }
 
+  /** The append script's settings argument for `lease` (see `APPEND`). */
+  private appendSettings(lease: RelayLease): string {
+    return `${ms(lease.leaseMs)} ${ms(lease.ttlMs)} ${this.settings.maxEntries} ${this.settings.maxBytes} ${this.publish}`;
+  }
+
   /** Shows `events` to this instance's readers before they are stored, numbered as they will be (see `RelayStore.offer`). */
   offer(lease: RelayLease, events: readonly RelayEvent[]): void {
     const local = this.localOf(lease);
@@ -307,9 +319,12 @@ class RedisRelayStore implements RelayStore {
         return local?.lastSeq ?? (await this.state(lease.streamId))?.lastSeq ?? 0;
       }
       const { maxEntries, maxBytes } = this.settings;
-      const args: Array<string | number> = [lease.token, lease.epoch, ms(lease.leaseMs), ms(lease.ttlMs), maxEntries, maxBytes];
-      args.push(resume === undefined ? 0 : 1, resume ?? '', this.publish, local?.channel ?? this.channel(lease.streamId), local?.lastSeq ?? '');
-      for (const event of events) args.push(event.event === undefined ? 'd' : 'e', event.event ?? '', event.data);
+      const args: string[] = [lease.token, local?.epochText ?? String(lease.epoch), local?.appendSettings ?? this.appendSettings(lease)];
+      args.push(resume === undefined ? '' : `+${resume}`, local ? String(local.lastSeq) : '');
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        args.push(event.event === undefined ? 'd' : 'e', event.event ?? '', event.data);
+      }
       const seq = Number(await this.run(APPEND, lease.streamId, args, local?.keys));
       if (seq === -2) throw new RelayLogFullError('maxEntries', maxEntries);
       if (seq === -3) throw new RelayLogFullError('maxBytes', maxBytes);

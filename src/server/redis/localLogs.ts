@@ -37,6 +37,9 @@ export interface LocalLog {
   /** The stream's keys (meta, log, lease, seen) and change channel, built once. */
   readonly keys: readonly string[];
   readonly channel: string;
+  /** What each append sends as it is, built once: the epoch, and the script's settings argument (`APPEND`). */
+  readonly epochText: string;
+  readonly appendSettings: string;
 }
 
 /** Bounds of the in-memory window kept per locally produced stream. */

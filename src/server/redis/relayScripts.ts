@@ -114,36 +114,40 @@ return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] o
 );
 
 /**
- * append: ARGV = token, epoch, leaseMs, ttlMs, maxEntries, maxBytes,
- * hasResume, resume, publish command, channel, expected lastSeq (`''`: not
- * checked), then the entries. Answers the last seq, -1 (lease lost, log
- * expired, or not at the expected seq), -2 (maxEntries, skipped seqs not
- * counted), -3 (maxBytes). When the log already holds exactly these entries
- * after the expected seq, or after the seqs skipped there (an earlier try
- * whose reply was lost), answers their last seq, appending nothing.
+ * append: ARGV = token, epoch, settings (`"<leaseMs> <ttlMs> <maxEntries>
+ * <maxBytes> <publish command>"`: one argument, the same for every append
+ * of a lease, so that a call carries few), resume (`''`: none; else `+`
+ * and the resume point), expected lastSeq (`''`: not checked), then the
+ * entries. The change channel is the meta key's, ending `changes` instead
+ * of `meta`. Answers the last seq, -1 (lease lost, log expired, or not at
+ * the expected seq), -2 (maxEntries, skipped seqs not counted), -3
+ * (maxBytes). When the log already holds exactly these entries after the
+ * expected seq, or after the seqs skipped there (an earlier try whose reply
+ * was lost), answers their last seq, appending nothing.
  */
 export const APPEND = script(
   'append',
   `${WRITE_PREAMBLE}${APPEND_ENTRIES}${ENTRIES_MESSAGE}
+local lease_ms, ttl_ms, max_entries, max_bytes, publish = string.match(ARGV[3], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
 local last_seq = tonumber(state[3])
-local count = (#ARGV - 11) / 3
-if ARGV[11] ~= '' and tonumber(ARGV[11]) ~= last_seq then
-  local landed = last_seq == tonumber(ARGV[11]) + count or (state[8] == ARGV[11] and last_seq == tonumber(state[9]) + count)
+local count = (#ARGV - 5) / 3
+if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= last_seq then
+  local landed = last_seq == tonumber(ARGV[5]) + count or (state[8] == ARGV[5] and last_seq == tonumber(state[9]) + count)
   if not landed then return -1 end
-  redis.call('PEXPIRE', lease, ARGV[3])
+  redis.call('PEXPIRE', lease, lease_ms)
   return last_seq
 end
-if last_seq - skipped + count > tonumber(ARGV[5]) then return -2 end
+if last_seq - skipped + count > tonumber(max_entries) then return -2 end
 local bytes = tonumber(state[4])
-for i = 12, #ARGV, 3 do bytes = bytes + #ARGV[i + 1] + #ARGV[i + 2] end
-if bytes > tonumber(ARGV[6]) then return -3 end
-local seq = append_entries(12, after_skip(last_seq))
+for i = 6, #ARGV, 3 do bytes = bytes + #ARGV[i + 1] + #ARGV[i + 2] end
+if bytes > tonumber(max_bytes) then return -3 end
+local seq = append_entries(6, after_skip(last_seq))
 redis.call('HSET', meta, 'lastSeq', seq, 'bytes', bytes)
-if ARGV[7] == '1' then redis.call('HSET', meta, 'resume', ARGV[8]) end
-redis.call('PEXPIRE', lease, ARGV[3])
-redis.call('PEXPIRE', meta, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call(ARGV[9], ARGV[10], entries_message(12, seq - count + 1, seq))
+if ARGV[4] ~= '' then redis.call('HSET', meta, 'resume', string.sub(ARGV[4], 2)) end
+redis.call('PEXPIRE', lease, lease_ms)
+redis.call('PEXPIRE', meta, ttl_ms)
+redis.call('PEXPIRE', KEYS[2], ttl_ms)
+redis.call(publish, string.sub(meta, 1, -5) .. 'changes', entries_message(6, seq - count + 1, seq))
 return seq
 `,
 );
