@@ -23,6 +23,12 @@ describe('formatServerSentEvent', () => {
       'event: xdata: injected\nid: 12\ndata: ok\n\n',
     );
   });
+
+  it('treats each kind of line break alone as well as mixed: a lone CR or LF in data, a NUL-only id, a comment of several lines', () => {
+    expect(formatServerSentEvent({ id: 'a\0b', data: 'x\ry' })).toBe('id: ab\ndata: x\ndata: y\n\n');
+    expect(formatServerSentEvent({ event: 'e\r', data: '\n' })).toBe('event: e\ndata: \ndata: \n\n');
+    expect(formatServerSentEvent({ comment: 'one\r\ntwo' })).toBe(': one\n: two\n\n');
+  });
 });
 
 describe('toServerSentEvents', () => {

@@ -263,7 +263,8 @@ export function createRelay(options: RelayOptions = {}): Relay {
             heartbeat,
             scheduler,
             end: false,
-            toEvent: ({ id, event, data }) => (event === undefined ? { id, data } : { id, event, data }),
+            // An entry is an event as it is (its `end` mark is not a field of the wire format).
+            toEvent: (entry) => entry,
             toErrorEvent: (error) => relayErrorEvent(error, { expose: exposeErrors, final: false }),
           }),
         ),

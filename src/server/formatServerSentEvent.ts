@@ -30,18 +30,30 @@ export interface ServerSentEventInit {
  */
 export function formatServerSentEvent(event: ServerSentEventInit): string {
   let frame = '';
-  if (event.comment !== undefined) for (const line of splitLines(event.comment)) frame += `: ${line}\n`;
+  if (event.comment !== undefined) frame += eachLine(': ', event.comment);
   if (event.event !== undefined) frame += `event: ${singleLine(event.event)}\n`;
-  if (event.id !== undefined) frame += `id: ${singleLine(event.id).replace(/\0/g, '')}\n`;
+  if (event.id !== undefined) frame += `id: ${withoutNul(singleLine(event.id))}\n`;
   if (event.retry !== undefined && Number.isInteger(event.retry) && event.retry >= 0) frame += `retry: ${event.retry}\n`;
-  if (event.data !== undefined) for (const line of splitLines(event.data)) frame += `data: ${line}\n`;
+  if (event.data !== undefined) frame += eachLine('data: ', event.data);
   return `${frame}\n`;
 }
 
-function splitLines(text: string): string[] {
-  return text.split(/\r\n|\r|\n/);
+/** `prefix` before each line of `text` (lines end at CRLF, CR or LF), each line ending with LF; one line needs no split. */
+function eachLine(prefix: string, text: string): string {
+  if (!hasLineBreak(text)) return `${prefix}${text}\n`;
+  let lines = '';
+  for (const line of text.split(/\r\n|\r|\n/)) lines += `${prefix}${line}\n`;
+  return lines;
+}
+
+function hasLineBreak(text: string): boolean {
+  return text.includes('\n') || text.includes('\r');
 }
 
 function singleLine(text: string): string {
-  return text.replace(/[\r\n]/g, '');
+  return hasLineBreak(text) ? text.replace(/[\r\n]/g, '') : text;
+}
+
+function withoutNul(text: string): string {
+  return text.includes('\0') ? text.replace(/\0/g, '') : text;
 }
