@@ -210,7 +210,7 @@ class RedisRelayStore implements RelayStore {
   /** Starts serving `lease`'s log from memory to this instance's readers. */
   private adopt(lease: RelayLease, owner: string | undefined, lastSeq: number, skipNext: number): void {
     this.sweep();
-    this.locals.set(lease.streamId, {
+    const local: LocalLog = {
       log: lease.log,
       token: lease.token,
       epoch: lease.epoch,
@@ -226,12 +226,21 @@ class RedisRelayStore implements RelayStore {
       writtenAt: Date.now(),
       leaseMs: lease.leaseMs,
       queue: Promise.resolve(),
+      writing: 0,
+      written: () => {
+        local.writing--;
+      },
+      writeFailed: () => {
+        local.writing--;
+        local.failures++;
+      },
       failures: 0,
       keys: this.keys(lease.streamId),
       channel: this.channel(lease.streamId),
       epochText: String(lease.epoch),
       appendSettings: this.appendSettings(lease),
-    });
+    };
+    this.locals.set(lease.streamId, local);
     this.notify(lease.streamId);
   }
 
@@ -278,16 +287,16 @@ class RedisRelayStore implements RelayStore {
     const local = this.localOf(lease);
     if (!local) return write();
     const failuresBefore = local.failures;
-    const result = local.queue.then(() => {
-      if (local.failures !== failuresBefore) throw new Error('relay: an earlier append of this stream failed; append again, in order.');
-      return write();
-    });
-    local.queue = result.then(
-      () => undefined,
-      () => {
-        local.failures++;
-      },
-    );
+    // Nothing in flight (the producer's usual case: one append at a time): it goes at once.
+    const result =
+      local.writing === 0
+        ? write()
+        : local.queue.then(() => {
+            if (local.failures !== failuresBefore) throw new Error('relay: an earlier append of this stream failed; append again, in order.');
+            return write();
+          });
+    local.writing++;
+    local.queue = result.then(local.written, local.writeFailed);
     return result;
   }
 
@@ -306,7 +315,9 @@ class RedisRelayStore implements RelayStore {
       return;
     }
     const first = local.shownSeq + 1 + (local.shownSeq === local.lastSeq ? local.skipNext : 0);
-    remember(local, events.map((event, i) => logEntry(first + i, event.data, event.event, false)), this.settings.localWindow);
+    const entries: RelayLogEntry[] = [];
+    for (let i = 0; i < events.length; i++) entries.push(logEntry(first + i, events[i]!.data, events[i]!.event, false));
+    remember(local, entries, this.settings.localWindow);
     local.shownSeq = first + events.length - 1;
     this.notify(lease.streamId);
   }
@@ -474,7 +485,8 @@ class RedisRelayStore implements RelayStore {
 
   private notify(streamId: string): void {
     const watchers = this.watchers.get(streamId);
-    if (watchers) for (const watcher of [...watchers]) watcher.next();
+    // forEach, not a copy: a watcher that leaves meanwhile is skipped, one that joins is told too (changes may be spurious).
+    watchers?.forEach(tellWatcher);
   }
 
   /**
@@ -514,6 +526,10 @@ function nextStoredSeq(local: LocalLog): number {
 }
 
 /** A whole number of milliseconds, at least 1. */
+function tellWatcher(watcher: Watcher): void {
+  watcher.next();
+}
+
 function ms(value: number): number {
   return Math.max(1, Math.ceil(value));
 }

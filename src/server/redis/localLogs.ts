@@ -32,6 +32,10 @@ export interface LocalLog {
   leaseMs: number;
   /** Appends to this log run one after another; each waits for the previous one. */
   queue: Promise<unknown>;
+  /** Writes queued and not settled; `written` and `writeFailed` settle one (built once per log, not per write). */
+  writing: number;
+  readonly written: () => void;
+  readonly writeFailed: () => void;
   /** Counts failed writes; an append queued before a failure rejects too (the producer retries in order). */
   failures: number;
   /** The stream's keys (meta, log, lease, seen) and change channel, built once. */
@@ -58,7 +62,8 @@ export function logEntry(seq: number, data: string, event: string | undefined, e
 
 /** Adds acknowledged entries to the window, dropping the oldest past the limits (the last one always stays). */
 export function remember(local: LocalLog, entries: readonly RelayLogEntry[], limits: LocalWindowLimits): void {
-  for (const entry of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     local.window.push(entry);
     local.windowBytes += entry.data.length + (entry.event?.length ?? 0);
   }
@@ -73,12 +78,17 @@ export function remember(local: LocalLog, entries: readonly RelayLogEntry[], lim
  * reach back to `afterSeq + 1` (the reader then reads Redis).
  */
 export function localPage(local: LocalLog, afterSeq: number, limit: number): RelayPage | undefined {
-  const state = { log: local.log, lastSeq: local.shownSeq, ended: local.ended, leased: local.leased, owner: local.owner };
-  const last = local.window[local.window.length - 1];
-  if (local.ended && afterSeq >= local.shownSeq) return last ? { ...state, entries: [last] } : undefined;
-  if (afterSeq >= local.shownSeq) return { ...state, entries: [] };
-  const first = local.window[0];
+  const { window } = local;
+  const last = window[window.length - 1];
+  if (local.ended && afterSeq >= local.shownSeq) return last ? pageOf(local, [last]) : undefined;
+  if (afterSeq >= local.shownSeq) return pageOf(local, []);
+  const first = window[0];
   if (!first || first.seq > afterSeq + 1) return undefined;
   const start = afterSeq + 1 - first.seq;
-  return { ...state, entries: local.window.slice(start, start + limit) };
+  return pageOf(local, window.slice(start, start + limit));
+}
+
+/** A page of `local` holding `entries`: one literal (this runs for every entry a local reader is sent). */
+function pageOf(local: LocalLog, entries: RelayLogEntry[]): RelayPage {
+  return { log: local.log, lastSeq: local.shownSeq, ended: local.ended, leased: local.leased, owner: local.owner, entries };
 }
