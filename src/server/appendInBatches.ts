@@ -43,6 +43,12 @@ export function appendInBatches<T>(write: (batch: T[]) => PromiseLike<unknown>):
       };
       return source.subscribe({
         next: (value) => {
+          if (!writing && queue.length === 0 && !subscriber.closed) {
+            // Nothing waits (the usual case): a batch of exactly this value, no queue to grow.
+            writing = true;
+            write([value]).then(written, failed);
+            return;
+          }
           queue.push(value);
           flush();
         },
