@@ -32,7 +32,10 @@ type CloseReason = Extract<RelayActivity, { type: 'readerClosed' }>['reason'];
 
 /**
  * One client's view of a log: pages of entries read from the store only when
- * the client has drained what it was sent, live until the terminal entry.
+ * the client has drained what it was sent, live until the terminal entry. A
+ * reader that keeps up takes each new page from the store's memory
+ * (`readNow`) synchronously, in the change signal's call: no promise per
+ * entry; otherwise it reads (`read`) and goes on when the read answers.
  * A `Last-Event-ID` of this log continues after it (at or past the terminal
  * entry: the terminal entry again); one of another log, malformed, or past
  * the end of a live log replays the log from its start, its first event sent
