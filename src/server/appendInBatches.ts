@@ -43,13 +43,9 @@ export function appendInBatches<T>(write: (batch: T[]) => PromiseLike<unknown>):
       };
       return source.subscribe({
         next: (value) => {
-          if (!writing && queue.length === 0 && !subscriber.closed) {
-            // Nothing waits (the usual case): a batch of exactly this value, no queue to grow.
-            writing = true;
-            write([value]).then(written, failed);
-            return;
-          }
-          queue.push(value);
+          // The usual case, nothing queued: a batch of exactly this value, no array to grow.
+          if (queue.length === 0) queue = [value];
+          else queue.push(value);
           flush();
         },
         error: (error: unknown) => {

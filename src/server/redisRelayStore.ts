@@ -236,8 +236,6 @@ class RedisRelayStore implements RelayStore {
       },
       failures: 0,
       keys: this.keys(lease.streamId),
-      channel: this.channel(lease.streamId),
-      epochText: String(lease.epoch),
       appendSettings: this.appendSettings(lease),
     };
     this.locals.set(lease.streamId, local);
@@ -330,7 +328,7 @@ class RedisRelayStore implements RelayStore {
         return local?.lastSeq ?? (await this.state(lease.streamId))?.lastSeq ?? 0;
       }
       const { maxEntries, maxBytes } = this.settings;
-      const args: string[] = [lease.token, local?.epochText ?? String(lease.epoch), local?.appendSettings ?? this.appendSettings(lease)];
+      const args: string[] = [lease.token, String(lease.epoch), local?.appendSettings ?? this.appendSettings(lease)];
       args.push(resume === undefined ? '' : `+${resume}`, local ? String(local.lastSeq) : '');
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!;

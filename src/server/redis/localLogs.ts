@@ -38,11 +38,8 @@ export interface LocalLog {
   readonly writeFailed: () => void;
   /** Counts failed writes; an append queued before a failure rejects too (the producer retries in order). */
   failures: number;
-  /** The stream's keys (meta, log, lease, seen) and change channel, built once. */
+  /** The stream's keys (meta, log, lease, seen), and the append script's settings argument (`APPEND`), built once. */
   readonly keys: readonly string[];
-  readonly channel: string;
-  /** What each append sends as it is, built once: the epoch, and the script's settings argument (`APPEND`). */
-  readonly epochText: string;
   readonly appendSettings: string;
 }
 
