@@ -173,20 +173,27 @@ class RedisRelayStore implements RelayStore {
     return `${this.settings.keyPrefix}{${streamId}}:changes`;
   }
 
-  private async run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys: readonly string[] = this.keys(streamId)): Promise<unknown> {
-    // Built in one array, by index: this runs once per append.
+  private run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys?: readonly string[]): Promise<unknown> {
+    return this.runThen(script, streamId, args, keys, answerAsIs);
+  }
+
+  /**
+   * Runs `script` (`EVALSHA`, or `EVAL` when Redis does not know it) and
+   * `answer` on its reply, in one reaction: this runs once per append.
+   */
+  private runThen<R>(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys: readonly string[] = this.keys(streamId), answer: (reply: unknown) => R): Promise<R> {
+    // Built in one array, by index.
     const command: string[] = ['EVALSHA', script.sha, String(keys.length)];
     for (let i = 0; i < keys.length; i++) command.push(keys[i]!);
     for (let i = 0; i < args.length; i++) {
       const arg = args[i]!;
       command.push(typeof arg === 'string' ? arg : String(arg));
     }
-    try {
-      return await this.connection.send(keys[0]!, command);
-    } catch (error) {
+    const key = keys[0]!;
+    return this.connection.send(key, command).then(answer, (error: unknown) => {
       if (!String((error as { message?: unknown } | undefined)?.message).includes('NOSCRIPT')) throw error;
-      return this.connection.send(keys[0]!, ['EVAL', script.body, ...command.slice(2)]);
-    }
+      return this.connection.send(key, ['EVAL', script.body, ...command.slice(2)]).then(answer);
+    });
   }
 
   async claim(streamId: string, options: { leaseMs: number; ttlMs: number; owner?: string | undefined }): Promise<RelayClaim> {
@@ -236,6 +243,7 @@ class RedisRelayStore implements RelayStore {
       },
       failures: 0,
       keys: this.keys(lease.streamId),
+      leaseArg: leaseArg(lease),
       appendSettings: this.appendSettings(lease),
     };
     this.locals.set(lease.streamId, local);
@@ -321,22 +329,29 @@ class RedisRelayStore implements RelayStore {
   }
 
   append(lease: RelayLease, events: readonly RelayEvent[], resume?: string): Promise<number> {
-    return this.queued(lease, async () => {
-      const local = this.localOf(lease);
-      if (events.length === 0) {
-        if (!(await this.renew(lease))) throw new RelayLeaseLostError(lease.streamId);
-        return local?.lastSeq ?? (await this.state(lease.streamId))?.lastSeq ?? 0;
-      }
-      const { maxEntries, maxBytes } = this.settings;
-      const args: string[] = [lease.token, String(lease.epoch), local?.appendSettings ?? this.appendSettings(lease)];
-      args.push(resume === undefined ? '' : `+${resume}`, local ? String(local.lastSeq) : '');
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i]!;
-        args.push(event.event === undefined ? 'd' : 'e', event.event ?? '', event.data);
-      }
-      const seq = Number(await this.run(APPEND, lease.streamId, args, local?.keys));
-      if (seq === -2) throw new RelayLogFullError('maxEntries', maxEntries);
-      if (seq === -3) throw new RelayLogFullError('maxBytes', maxBytes);
+    return this.queued(lease, () => (events.length === 0 ? this.appendNothing(lease) : this.appendEntries(lease, events, resume)));
+  }
+
+  /** An append of no entries: renews the lease and answers the last seq. */
+  private async appendNothing(lease: RelayLease): Promise<number> {
+    const local = this.localOf(lease);
+    if (!(await this.renew(lease))) throw new RelayLeaseLostError(lease.streamId);
+    return local?.lastSeq ?? (await this.state(lease.streamId))?.lastSeq ?? 0;
+  }
+
+  /** The append script's call, and what its answer means (no async frame: this runs once per append). */
+  private appendEntries(lease: RelayLease, events: readonly RelayEvent[], resume: string | undefined): Promise<number> {
+    const local = this.localOf(lease);
+    const expected = local ? String(local.lastSeq) : '';
+    const args: string[] = [local?.leaseArg ?? leaseArg(lease), local?.appendSettings ?? this.appendSettings(lease), resume === undefined ? expected : `${expected}+${resume}`];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      args.push(event.event === undefined ? 'd' : `e${event.event}`, event.data);
+    }
+    return this.runThen(APPEND, lease.streamId, args, local?.keys, (reply) => {
+      const seq = Number(reply);
+      if (seq === -2) throw new RelayLogFullError('maxEntries', this.settings.maxEntries);
+      if (seq === -3) throw new RelayLogFullError('maxBytes', this.settings.maxBytes);
       if (seq < 0) return this.lost(lease);
       if (local && this.localOf(lease) === local) this.stored(lease.streamId, local, events, seq);
       return seq;
@@ -362,7 +377,7 @@ class RedisRelayStore implements RelayStore {
   }
 
   async renew(lease: RelayLease): Promise<boolean> {
-    const renewed = Number(await this.run(RENEW, lease.streamId, [lease.token, lease.epoch, ms(lease.leaseMs), ms(lease.ttlMs)])) === 1;
+    const renewed = Number(await this.run(RENEW, lease.streamId, [leaseArg(lease), ms(lease.leaseMs), ms(lease.ttlMs)])) === 1;
     const local = this.localOf(lease);
     if (renewed && local) local.writtenAt = Date.now();
     if (!renewed && local) this.forget(lease.streamId, local);
@@ -372,7 +387,7 @@ class RedisRelayStore implements RelayStore {
   end(lease: RelayLease, event: RelayEvent, ttlMs: number): Promise<number> {
     return this.queued(lease, async () => {
       const local = this.localOf(lease);
-      const args = [lease.token, lease.epoch, ms(ttlMs), this.publish, this.channel(lease.streamId), event.event === undefined ? 'D' : 'E', event.event ?? '', event.data];
+      const args = [leaseArg(lease), ms(ttlMs), this.publish, this.channel(lease.streamId), event.event === undefined ? 'D' : `E${event.event}`, event.data];
       const seq = Number(await this.run(END, lease.streamId, args));
       if (seq < 0) return this.lost(lease);
       // Entries shown and never stored (a full log), or numbering not as expected: the readers read Redis from now on.
@@ -394,7 +409,7 @@ class RedisRelayStore implements RelayStore {
   async release(lease: RelayLease): Promise<void> {
     const local = this.localOf(lease);
     if (local) this.forget(lease.streamId, local);
-    await this.run(RELEASE, lease.streamId, [lease.token, lease.epoch, this.publish, this.channel(lease.streamId)]);
+    await this.run(RELEASE, lease.streamId, [leaseArg(lease), this.publish, this.channel(lease.streamId)]);
   }
 
   private lost(lease: RelayLease): never {
@@ -523,11 +538,20 @@ function nextStoredSeq(local: LocalLog): number {
   return local.lastSeq + local.skipNext + 1;
 }
 
-/** A whole number of milliseconds, at least 1. */
+/** The write scripts' first argument: the lease's token and epoch (see `relayScripts.ts`). */
+function leaseArg(lease: RelayLease): string {
+  return `${lease.token} ${lease.epoch}`;
+}
+
+function answerAsIs(reply: unknown): unknown {
+  return reply;
+}
+
 function tellWatcher(watcher: Watcher): void {
   watcher.next();
 }
 
+/** A whole number of milliseconds, at least 1. */
 function ms(value: number): number {
   return Math.max(1, Math.ceil(value));
 }

@@ -192,11 +192,13 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
         first = false;
         written = true;
         const event = toEvent(value);
-        return { event: restart ? { ...event, event: 'restart' } : event, resume: resumePoint?.(value) };
+        const stored: Stored = { event: restart ? { ...event, event: 'restart' } : event, resume: resumePoint?.(value) };
+        // A store that serves this instance's readers from memory shows each value at once, not after its append's round trip.
+        store.offer?.(lease, [stored.event]);
+        return stored;
       }),
+      // Once stopped, the source is unsubscribed: nothing more is shown or stored.
       takeUntil(stops$),
-      // A store that serves this instance's readers from memory shows each value at once, not after its append's round trip.
-      tap((stored) => store.offer?.(lease, [stored.event])),
     );
   });
 

@@ -38,8 +38,9 @@ export interface LocalLog {
   readonly writeFailed: () => void;
   /** Counts failed writes; an append queued before a failure rejects too (the producer retries in order). */
   failures: number;
-  /** The stream's keys (meta, log, lease, seen), and the append script's settings argument (`APPEND`), built once. */
+  /** The stream's keys (meta, log, lease, seen), and the write scripts' lease and settings arguments (`APPEND`), built once. */
   readonly keys: readonly string[];
+  readonly leaseArg: string;
   readonly appendSettings: string;
 }
 

@@ -25,9 +25,10 @@ function script(name: string, body: string): RelayScript {
 const WRITE_PREAMBLE = `
 local meta = KEYS[1]
 local lease = KEYS[3]
-if redis.call('GET', lease) ~= ARGV[1] then return -1 end
+local token, epoch = string.match(ARGV[1], '^(%S+) (%S+)$')
+if not token or redis.call('GET', lease) ~= token then return -1 end
 local state = redis.call('HMGET', meta, 'epoch', 'ended', 'lastSeq', 'bytes', 'log', 'skip', 'skipped', 'skipFrom', 'skipTo')
-if not state[5] or state[1] ~= ARGV[2] or state[2] == '1' then return -1 end
+if not state[5] or state[1] ~= epoch or state[2] == '1' then return -1 end
 local skipped = tonumber(state[7] or '0')
 -- The first write after a takeover numbers its entries past the skipped seqs (recorded, so a retry can tell it landed).
 local function after_skip(last_seq)
@@ -40,23 +41,25 @@ end
 `;
 
 /**
- * Appends the entries of ARGV (after the fixed ones) in three-value groups:
- * kind (`e` event with a type, `d` plain data, `E`/`D` terminal), type, data.
+ * Appends the entries of ARGV (after the fixed ones) in two-value groups:
+ * the kind (`e` an event with a type, `d` plain data, `E`/`D` terminal)
+ * followed by the type (one argument), then the data. A call carries few
+ * arguments: the Redis client's cost is per argument.
  */
 const APPEND_ENTRIES = `
 local function append_entries(first, last_seq)
   local seq = last_seq
-  for i = first, #ARGV, 3 do
+  for i = first, #ARGV, 2 do
     seq = seq + 1
-    local kind = ARGV[i]
+    local kind = string.sub(ARGV[i], 1, 1)
     if kind == 'e' then
-      redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[i + 1], 'd', ARGV[i + 2])
+      redis.call('XADD', KEYS[2], seq .. '-0', 'e', string.sub(ARGV[i], 2), 'd', ARGV[i + 1])
     elseif kind == 'E' then
-      redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[i + 1], 'd', ARGV[i + 2], 'end', '1')
+      redis.call('XADD', KEYS[2], seq .. '-0', 'e', string.sub(ARGV[i], 2), 'd', ARGV[i + 1], 'end', '1')
     elseif kind == 'D' then
-      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 2], 'end', '1')
+      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 1], 'end', '1')
     else
-      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 2])
+      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 1])
     end
   end
   return seq
@@ -70,12 +73,16 @@ end
  */
 const ENTRIES_MESSAGE = `
 local function entries_message(first_arg, first_seq, fallback)
-  if #ARGV - first_arg + 1 > 3 * 64 then return fallback end
+  if #ARGV - first_arg + 1 > 2 * 64 then return fallback end
   local size = 0
-  for i = first_arg, #ARGV, 3 do size = size + #ARGV[i + 1] + #ARGV[i + 2] end
+  for i = first_arg, #ARGV, 2 do size = size + #ARGV[i] - 1 + #ARGV[i + 1] end
   if size > 16384 then return fallback end
   local parts = {'a', state[5], first_seq}
-  for i = first_arg, #ARGV do parts[#parts + 1] = ARGV[i] end
+  for i = first_arg, #ARGV, 2 do
+    parts[#parts + 1] = string.sub(ARGV[i], 1, 1)
+    parts[#parts + 1] = string.sub(ARGV[i], 2)
+    parts[#parts + 1] = ARGV[i + 1]
+  end
   return cjson.encode(parts)
 end
 `;
@@ -114,11 +121,12 @@ return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] o
 );
 
 /**
- * append: ARGV = token, epoch, settings (`"<leaseMs> <ttlMs> <maxEntries>
- * <maxBytes> <publish command>"`: one argument, the same for every append
- * of a lease, so that a call carries few), resume (`''`: none; else `+`
- * and the resume point), expected lastSeq (`''`: not checked), then the
- * entries. The change channel is the meta key's, ending `changes` instead
+ * append: ARGV = lease (`"<token> <epoch>"`), settings (`"<leaseMs>
+ * <ttlMs> <maxEntries> <maxBytes> <publish command>"`), position (the
+ * expected lastSeq, `''` when not checked, then `+` and the resume point
+ * when one is recorded), then the entries. The first two are the same for
+ * every append of a lease (built once), so that a call carries few
+ * arguments. The change channel is the meta key's, ending `changes` instead
  * of `meta`. Answers the last seq, -1 (lease lost, log expired, or not at
  * the expected seq), -2 (maxEntries, skipped seqs not counted), -3
  * (maxBytes). When the log already holds exactly these entries after the
@@ -128,65 +136,66 @@ return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] o
 export const APPEND = script(
   'append',
   `${WRITE_PREAMBLE}${APPEND_ENTRIES}${ENTRIES_MESSAGE}
-local lease_ms, ttl_ms, max_entries, max_bytes, publish = string.match(ARGV[3], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+local lease_ms, ttl_ms, max_entries, max_bytes, publish = string.match(ARGV[2], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+local expected, resume = string.match(ARGV[3], '^(%d*)(.*)$')
 local last_seq = tonumber(state[3])
-local count = (#ARGV - 5) / 3
-if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= last_seq then
-  local landed = last_seq == tonumber(ARGV[5]) + count or (state[8] == ARGV[5] and last_seq == tonumber(state[9]) + count)
+local count = (#ARGV - 3) / 2
+if expected ~= '' and tonumber(expected) ~= last_seq then
+  local landed = last_seq == tonumber(expected) + count or (state[8] == expected and last_seq == tonumber(state[9]) + count)
   if not landed then return -1 end
   redis.call('PEXPIRE', lease, lease_ms)
   return last_seq
 end
 if last_seq - skipped + count > tonumber(max_entries) then return -2 end
 local bytes = tonumber(state[4])
-for i = 6, #ARGV, 3 do bytes = bytes + #ARGV[i + 1] + #ARGV[i + 2] end
+for i = 4, #ARGV, 2 do bytes = bytes + #ARGV[i] - 1 + #ARGV[i + 1] end
 if bytes > tonumber(max_bytes) then return -3 end
-local seq = append_entries(6, after_skip(last_seq))
+local seq = append_entries(4, after_skip(last_seq))
 redis.call('HSET', meta, 'lastSeq', seq, 'bytes', bytes)
-if ARGV[4] ~= '' then redis.call('HSET', meta, 'resume', string.sub(ARGV[4], 2)) end
+if resume ~= '' then redis.call('HSET', meta, 'resume', string.sub(resume, 2)) end
 redis.call('PEXPIRE', lease, lease_ms)
 redis.call('PEXPIRE', meta, ttl_ms)
 redis.call('PEXPIRE', KEYS[2], ttl_ms)
-redis.call(publish, string.sub(meta, 1, -5) .. 'changes', entries_message(6, seq - count + 1, seq))
+redis.call(publish, string.sub(meta, 1, -5) .. 'changes', entries_message(4, seq - count + 1, seq))
 return seq
 `,
 );
 
 /**
- * end: ARGV = token, epoch, ttlMs, publish command, channel, then one
- * terminal entry. Answers its seq, or -1 (lease lost, log expired or already
- * ended).
+ * end: ARGV = lease (`"<token> <epoch>"`), ttlMs, publish command, channel,
+ * then one terminal entry. Answers its seq, or -1 (lease lost, log expired
+ * or already ended).
  */
 export const END = script(
   'end',
   `${WRITE_PREAMBLE}${APPEND_ENTRIES}${ENTRIES_MESSAGE}
-local seq = append_entries(6, after_skip(tonumber(state[3])))
+local seq = append_entries(5, after_skip(tonumber(state[3])))
 redis.call('HSET', meta, 'lastSeq', seq, 'ended', '1')
 redis.call('DEL', lease)
-redis.call('PEXPIRE', meta, ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call(ARGV[4], ARGV[5], entries_message(6, seq, seq))
+redis.call('PEXPIRE', meta, ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call(ARGV[3], ARGV[4], entries_message(5, seq, seq))
 return seq
 `,
 );
 
-/** renew: ARGV = token, epoch, leaseMs, ttlMs. Answers 1, or -1 (lease lost or log expired). */
+/** renew: ARGV = lease (`"<token> <epoch>"`), leaseMs, ttlMs. Answers 1, or -1 (lease lost or log expired). */
 export const RENEW = script(
   'renew',
   `${WRITE_PREAMBLE}
-redis.call('PEXPIRE', lease, ARGV[3])
-redis.call('PEXPIRE', meta, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', lease, ARGV[2])
+redis.call('PEXPIRE', meta, ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 `,
 );
 
-/** release: ARGV = token, epoch, publish command, channel. Answers 1, or -1 (not held). */
+/** release: ARGV = lease (`"<token> <epoch>"`), publish command, channel. Answers 1, or -1 (not held). */
 export const RELEASE = script(
   'release',
   `${WRITE_PREAMBLE}
 redis.call('DEL', lease)
-redis.call(ARGV[3], ARGV[4], 'release')
+redis.call(ARGV[2], ARGV[3], 'release')
 return 1
 `,
 );
