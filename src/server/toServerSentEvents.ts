@@ -5,6 +5,7 @@ import {
   defer,
   endWith,
   filter,
+  identity,
   ignoreElements,
   map,
   merge,
@@ -108,9 +109,10 @@ export function toServerSentEvents<T>(options: ServerSentEventsOptions<T> = {}):
         const event = toEvent(value, index);
         return formatServerSentEvent(index > 0 && streamStartOf(value)?.resumed === false ? { ...event, event: 'restart' } : event);
       }),
-      endWith(...endFrames),
+      // No end event, no heartbeat: no step for them (each would be one more hop for every frame).
+      endFrames.length > 0 ? endWith(...endFrames) : identity,
       catchError((error: unknown) => of(formatServerSentEvent(toErrorEvent(error)))),
-      connect((frames) => (beats ? withHeartbeat(frames, heartbeat, scheduler) : frames)),
+      beats ? connect((frames) => withHeartbeat(frames, heartbeat, scheduler)) : identity,
     );
 }
 
