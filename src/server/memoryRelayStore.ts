@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { EMPTY, type Observable } from 'rxjs';
 import { changeSignal, type ChangeSignal } from './changeSignal.js';
 import {
@@ -13,6 +12,7 @@ import {
   type RelayPage,
   type RelayStore,
 } from './relayStore.js';
+import { randomHex } from './randomHex.js';
 
 /** Options of `memoryRelayStore`; every field is optional. */
 export interface MemoryRelayStoreOptions {
@@ -113,7 +113,7 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
   };
   const grant = (log: MemoryLog, leaseMs: number, ttlMs: number): RelayLease => {
     log.epoch++;
-    log.token = randomName(16);
+    log.token = randomHex(16);
     log.leaseUntil = Date.now() + leaseMs;
     extend(log, ttlMs);
     log.changes.notify();
@@ -139,7 +139,7 @@ export function memoryRelayStore(options: MemoryRelayStoreOptions = {}): RelaySt
         if (logs.size >= maxStreams) throw new RelayBusyError(maxStreams);
         const created: MemoryLog = {
           streamId,
-          log: randomName(8),
+          log: randomHex(8),
           owner,
           entries: [],
           changes: changeSignal(),
@@ -232,11 +232,6 @@ function entryOf({ event, data }: RelayEvent, seq: number): RelayLogEntry {
 
 function sizeOf({ event, data }: RelayEvent): number {
   return Buffer.byteLength(data) + (event === undefined ? 0 : Buffer.byteLength(event));
-}
-
-/** A random name of `bytes` bytes, hex (no `-`, so an event id `<log>-<seq>` splits at its last `-`). */
-function randomName(bytes: number): string {
-  return randomBytes(bytes).toString('hex');
 }
 
 function assertLimit(name: string, value: unknown): void {

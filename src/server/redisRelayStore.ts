@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { ChangeFeeds, type ChangeWatcher } from './redis/changeFeeds.js';
 import { connectionReport, watchCommandConnection, type ConnectionReport } from './redis/connectionReports.js';
@@ -19,6 +18,7 @@ import {
   type RelayStore,
 } from './relayStore.js';
 import type { RelayActivity } from './relayActivity.js';
+import { randomHex } from './randomHex.js';
 
 export type { RedisClientKind } from './redis/redisConnection.js';
 
@@ -197,10 +197,8 @@ class RedisRelayStore implements RelayStore {
   }
 
   async claim(streamId: string, options: { leaseMs: number; ttlMs: number; owner?: string | undefined }): Promise<RelayClaim> {
-    // One call for both (the log's name, 8 bytes, and the lease token, 16): a random draw costs more than its bytes.
-    const drawn = randomBytes(24).toString('hex');
-    const log = drawn.slice(0, 16);
-    const token = drawn.slice(16);
+    const log = randomHex(8);
+    const token = randomHex(16);
     const { leaseMs, ttlMs, owner } = options;
     const reply = asArray(
       await this.run(CLAIM, streamId, [log, token, ms(leaseMs), ms(ttlMs), owner ?? '', owner === undefined ? 0 : 1, this.publish, this.channel(streamId), RELAY_TAKEOVER_SKIP]),
