@@ -1,31 +1,9 @@
-import {
-  catchError,
-  concatMap,
-  defer,
-  EMPTY,
-  exhaustMap,
-  filter,
-  from,
-  interval,
-  lastValueFrom,
-  map,
-  merge,
-  NEVER,
-  retry,
-  Subject,
-  take,
-  takeUntil,
-  tap,
-  throwError,
-  timer,
-  type Observable,
-  type SchedulerLike,
-} from 'rxjs';
+import { concatMap, defer, lastValueFrom, map, retry, Subject, takeUntil, tap, throwError, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { streamStartOf } from '../streamStart.js';
 import { appendInBatches } from './appendInBatches.js';
 import type { RelayReporter } from './relayActivity.js';
 import { relayErrorEvent } from './relayErrorEvent.js';
-import { keepLease } from './relayLeaseKeeper.js';
+import { producerStops, type ProducerStop } from './producerStops.js';
 import { RelayLeaseLostError, RelayLogFullError, type RelayEvent, type RelayLease, type RelayStore } from './relayStore.js';
 
 /** What runs one stream's producer. */
@@ -64,8 +42,6 @@ interface Stored {
   readonly resume: string | undefined;
 }
 
-/** Why the source stopped before its end. */
-type Stop = 'abandoned' | 'leaseLost' | 'handOver';
 
 /**
  * Runs `source` into the log `lease` holds: values go out in batches (one
@@ -96,7 +72,7 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
   const { store, lease, source, toEvent, resumePoint, takeover, ttlAfterEnd, abandonAfter, exposeErrors, scheduler, reporter } = options;
   const { streamId, leaseMs } = lease;
   let lastSeq = options.lastSeq;
-  let stop: Stop | undefined;
+  let stop: ProducerStop | undefined;
   let appendFailure: unknown;
   const handOver$ = new Subject<void>();
   let resolveStopped!: () => void;
@@ -161,26 +137,7 @@ export function runRelayProducer<T>(options: RelayProducerOptions<T>): RelayProd
     return lastValueFrom(withRetry('append', call, { error, since })).then((seq) => landed(seq, events.length), appendFailed);
   };
 
-  const abandoned$: Observable<Stop> =
-    abandonAfter === Infinity
-      ? NEVER
-      : interval(Math.max(1, Math.floor(abandonAfter / 3)), scheduler).pipe(
-          exhaustMap(() =>
-            from(store.lastSeen(streamId)).pipe(
-              catchError((error: unknown) => {
-                reporter.storeError('lastSeen', error, streamId);
-                return EMPTY;
-              }),
-            ),
-          ),
-          filter((seen) => seen !== undefined && Date.now() - seen >= abandonAfter),
-          take(1),
-          map(() => 'abandoned' as const),
-        );
-  const stops$ = merge(abandoned$, keepLease(store, lease, reporter, scheduler).pipe(map(() => 'leaseLost' as const)), handOver$.pipe(map(() => 'handOver' as const))).pipe(
-    take(1),
-    tap((reason) => (stop = reason)),
-  );
+  const stops$ = producerStops({ store, lease, abandonAfter, handOver: handOver$, scheduler, reporter }).pipe(tap((reason) => (stop = reason)));
 
   const stored$ = defer(() => {
     let written = options.lastSeq > 0;
