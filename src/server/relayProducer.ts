@@ -42,7 +42,6 @@ interface Stored {
   readonly resume: string | undefined;
 }
 
-
 /**
  * Runs `source` into the log `lease` holds: values go out in batches (one
  * append in flight, in order), each append fenced by the lease, which is
