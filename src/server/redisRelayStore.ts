@@ -174,14 +174,14 @@ class RedisRelayStore implements RelayStore {
   }
 
   private run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys?: readonly string[]): Promise<unknown> {
-    return this.runThen(script, streamId, args, keys, answerAsIs);
+    return this.runThen(script, streamId, args, answerAsIs, keys);
   }
 
   /**
    * Runs `script` (`EVALSHA`, or `EVAL` when Redis does not know it) and
    * `answer` on its reply, in one reaction: this runs once per append.
    */
-  private runThen<R>(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys: readonly string[] = this.keys(streamId), answer: (reply: unknown) => R): Promise<R> {
+  private runThen<R>(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, answer: (reply: unknown) => R, keys: readonly string[] = this.keys(streamId)): Promise<R> {
     // Built in one array, by index.
     const command: string[] = ['EVALSHA', script.sha, String(keys.length)];
     for (let i = 0; i < keys.length; i++) command.push(keys[i]!);
@@ -346,14 +346,15 @@ class RedisRelayStore implements RelayStore {
       const event = events[i]!;
       args.push(event.event === undefined ? 'd' : `e${event.event}`, event.data);
     }
-    return this.runThen(APPEND, lease.streamId, args, local?.keys, (reply) => {
+    const answer = (reply: unknown): number => {
       const seq = Number(reply);
       if (seq === -2) throw new RelayLogFullError('maxEntries', this.settings.maxEntries);
       if (seq === -3) throw new RelayLogFullError('maxBytes', this.settings.maxBytes);
       if (seq < 0) return this.lost(lease);
       if (local && this.localOf(lease) === local) this.stored(lease.streamId, local, events, seq);
       return seq;
-    });
+    };
+    return this.runThen(APPEND, lease.streamId, args, answer, local?.keys);
   }
 
   /** Records that `events` were stored up to `seq`: those not shown yet (refused offers, or no offer) are shown now. */
