@@ -27,6 +27,8 @@ function watch(store: RelayStore, options: { abandonAfter?: number; handOver?: S
   const errors: Array<{ operation: string; error: unknown }> = [];
   const reporter = relayReporter((activity) => activity.type === 'storeError' && errors.push({ operation: activity.operation, error: activity.error }), undefined);
   const seen: ProducerStop[] = [];
+  /** When each stop was emitted (Date.now()). */
+  const at: number[] = [];
   let completed = false;
   const subscription = producerStops({
     store,
@@ -35,9 +37,15 @@ function watch(store: RelayStore, options: { abandonAfter?: number; handOver?: S
     handOver: options.handOver ?? new Subject<void>(),
     scheduler: asyncScheduler,
     reporter,
-  }).subscribe({ next: (reason) => seen.push(reason), complete: () => (completed = true) });
+  }).subscribe({
+    next: (reason) => {
+      seen.push(reason);
+      at.push(Date.now());
+    },
+    complete: () => (completed = true),
+  });
   watching.push(subscription);
-  return { seen, errors, subscription, done: () => completed };
+  return { seen, at, errors, subscription, done: () => completed };
 }
 
 async function until(condition: () => boolean, limitMs = 10_000): Promise<void> {
@@ -111,6 +119,22 @@ describe('producerStops', () => {
     await until(() => idle.calls.renew >= 3);
     expect(idle.calls.lastSeen).toBe(0);
     forever.subscription.unsubscribe();
+  });
+
+  it('counts from its own start when no client read the stream since: never read, or read before the start, is abandoned too', async () => {
+    const started = Date.now();
+    // Nobody ever read it: no write at the start is needed for the count to run.
+    const never = scriptedStore({ lastSeen: () => Promise.resolve(undefined) });
+    const unread = watch(never.store, { abandonAfter: 60 });
+    // Read long before this producer took the log over: counted from the takeover, not from that read.
+    const stale = scriptedStore({ lastSeen: () => Promise.resolve(started - 60_000) });
+    const takenOver = watch(stale.store, { abandonAfter: 60 });
+    await until(() => unread.done() && takenOver.done());
+    expect(unread.seen).toEqual(['abandoned']);
+    expect(takenOver.seen).toEqual(['abandoned']);
+    // Not at the first check (20 ms after the start): the count starts at the start, not at the read a minute earlier.
+    expect(unread.at[0]! - started).toBeGreaterThanOrEqual(60);
+    expect(takenOver.at[0]! - started).toBeGreaterThanOrEqual(60);
   });
 
   it('reports a failed lastSeen and checks again', async () => {

@@ -228,10 +228,6 @@ export function createRelay(options: RelayOptions = {}): Relay {
         await store.release(claim.lease).catch((error: unknown) => reporter.storeError('release', error, streamId));
         throw closingError();
       }
-      // The abandonment count starts now: a client that leaves before reading does not keep the stream read. Not
-      // awaited: the route writes its headers a store round trip sooner; the count is first checked a third of
-      // `abandonAfter` later.
-      store.touch(streamId, ttl).catch((error: unknown) => reporter.storeError('touch', error, streamId));
       const producer = runRelayProducer<T>({
         store,
         lease: claim.lease,

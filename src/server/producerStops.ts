@@ -21,7 +21,9 @@ export interface ProducerStopsOptions {
  * Emits once, then completes, when a producer must stop: its lease was lost
  * (`leaseLost`: a renewal, every third of `leaseMs`, answered `false` or
  * `RelayLeaseLostError`), no client read the stream for `abandonAfter`
- * (`abandoned`: `lastSeen`, checked every third of it), or the relay hands
+ * (`abandoned`: `lastSeen`, checked every third of it, counted from this
+ * producer's start when no client read it since: a stream nobody ever reads
+ * is abandoned too, without a write to start the count), or the relay hands
  * the stream over (`handOver`). A renewal or check still in flight at the
  * next tick skips that tick; one that fails otherwise (the store
  * unreachable) is reported and tried again at the next tick: bookkeeping
@@ -61,7 +63,8 @@ export function producerStops(options: ProducerStopsOptions): Observable<Produce
       };
     const renewed = whileOpen((held: boolean) => (held ? undefined : stop('leaseLost')));
     const renewFailed = whileOpen((error: unknown) => (error instanceof RelayLeaseLostError ? stop('leaseLost') : reporter.storeError('renew', error, streamId)));
-    const seen = whileOpen((at: number | undefined) => (at !== undefined && Date.now() - at >= abandonAfter ? stop('abandoned') : undefined));
+    const startedAt = Date.now();
+    const seen = whileOpen((at: number | undefined) => (Date.now() - Math.max(at ?? startedAt, startedAt) >= abandonAfter ? stop('abandoned') : undefined));
     const seenFailed = whileOpen((error: unknown) => reporter.storeError('lastSeen', error, streamId));
     subscriber.add(every(scheduler, Math.max(1, Math.floor(lease.leaseMs / 3)), () => store.renew(lease), renewed, renewFailed));
     if (abandonAfter !== Infinity) subscriber.add(every(scheduler, Math.max(1, Math.floor(abandonAfter / 3)), () => store.lastSeen(streamId), seen, seenFailed));
