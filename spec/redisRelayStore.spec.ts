@@ -193,6 +193,33 @@ run('redisRelayStore (real redis-server)', () => {
       expect(seen).toBeLessThanOrEqual(Date.now());
     });
 
+    it('keeps a read of a stream it produces in memory, where its producer asks, and writes it to Redis when it releases the log', async () => {
+      const id = freshId();
+      const seenKey = `rxjs-llm-stream:relay:{${id}}:seen`;
+      const claim = await producer.claim(id, claimOptions);
+      if (claim.status !== 'created') throw new Error(claim.status);
+      const before = Date.now();
+      await producer.touch(id, 10_000);
+      expect(await admin.sendCommand(['GET', seenKey])).toBeNull();
+      const seen = await producer.lastSeen(id);
+      expect(seen).toBeGreaterThanOrEqual(before);
+      // A read recorded in Redis by another instance counts too: the later of both.
+      await new Promise((wait) => setTimeout(wait, 5));
+      await remote.touch(id, 10_000);
+      const later = Number(await admin.sendCommand(['GET', seenKey]));
+      expect(later).toBeGreaterThan(seen!);
+      expect(await producer.lastSeen(id)).toBe(later);
+      await new Promise((wait) => setTimeout(wait, 5));
+      await producer.touch(id, 10_000);
+      const last = (await producer.lastSeen(id))!;
+      expect(last).toBeGreaterThan(later);
+      // Released (a shutdown): the read kept here goes to Redis, for whoever takes the stream over.
+      await producer.release(claim.lease);
+      const deadline = Date.now() + 10_000;
+      while (Number(await admin.sendCommand(['GET', seenKey])) !== last && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 10));
+      expect(await remote.lastSeen(id)).toBe(last);
+    });
+
     it('rejects an append past maxEntries or maxBytes with RelayLogFullError, appending nothing; the terminal entry still fits', async () => {
       const small = redisRelayStore(a.client, { maxEntries: 3, maxBytes: 10 });
       const id = freshId();

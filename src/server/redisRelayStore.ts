@@ -85,6 +85,10 @@ const LINGER_MS = 30_000;
  * follow. Readers of a stream this instance produces are served from memory
  * and told of each append at once, without a round trip; readers of a
  * stream produced elsewhere read Redis (`XRANGE` in a script) when notified.
+ * A client's read of a stream this instance produces (`touch`) is kept in
+ * memory too, where that stream's producer asks (`lastSeen`), and written to
+ * Redis if the instance stops serving the stream before its end: `lastSeen`
+ * asked on another instance sees the reads recorded there and in Redis.
  *
  * ```text
  * instance A: claim → append a, b → end       A's readers:  a b end   (from memory)
@@ -240,6 +244,8 @@ class RedisRelayStore implements RelayStore {
         local.failures++;
       },
       failures: 0,
+      seenAt: undefined,
+      seenTtl: 0,
       keys: this.keys(lease.streamId),
       leaseArg: leaseArg(lease),
       appendSettings: this.appendSettings(lease),
@@ -271,10 +277,12 @@ class RedisRelayStore implements RelayStore {
     for (const [streamId, local] of this.locals) if (!local.ended && now - local.writtenAt >= local.leaseMs) this.forget(streamId, local);
   }
 
-  /** Stops serving a local log from memory: its readers follow Redis from now on. */
+  /** Stops serving a local log from memory: its readers follow Redis from now on, and so does its last read. */
   private forget(streamId: string, local: LocalLog): void {
     if (this.locals.get(streamId) !== local) return;
     this.locals.delete(streamId);
+    // Best effort: a producer of this log still running here counts from its own start when this is lost.
+    if (local.seenAt !== undefined && !local.ended) this.writeSeen(streamId, local.seenAt, local.seenTtl).catch(ignore);
     const watchers = this.watchers.get(streamId);
     if (!watchers) return;
     for (const watcher of watchers) this.followRemote(streamId, watcher);
@@ -515,13 +523,32 @@ class RedisRelayStore implements RelayStore {
     (this.poke as { unref?: () => void }).unref?.();
   }
 
+  /**
+   * A read of a stream this instance produces is kept in memory, where its
+   * producer asks (`lastSeen`): no round trip per reader. Any other is
+   * written to Redis.
+   */
   async touch(streamId: string, ttlMs: number): Promise<void> {
-    await this.run(TOUCH, streamId, [Date.now(), ms(ttlMs)]);
+    const local = this.servingLocal(streamId);
+    if (local && !local.ended) {
+      local.seenAt = Date.now();
+      local.seenTtl = ttlMs;
+      return;
+    }
+    await this.writeSeen(streamId, Date.now(), ttlMs);
   }
 
+  private async writeSeen(streamId: string, at: number, ttlMs: number): Promise<void> {
+    await this.run(TOUCH, streamId, [at, ms(ttlMs)]);
+  }
+
+  /** The later of the read recorded in Redis (by any instance) and the one kept here. */
   async lastSeen(streamId: string): Promise<number | undefined> {
-    const value = await this.connection.send(this.keys(streamId)[3]!, ['GET', this.keys(streamId)[3]!]);
-    return value === null || value === undefined ? undefined : Number(text(value));
+    const key = this.keys(streamId)[3]!;
+    const value = await this.connection.send(key, ['GET', key]);
+    const stored = value === null || value === undefined ? undefined : Number(text(value));
+    const here = this.locals.get(streamId)?.seenAt;
+    return here === undefined ? stored : stored === undefined ? here : Math.max(stored, here);
   }
 
   async close(): Promise<void> {
@@ -541,6 +568,8 @@ function nextStoredSeq(local: LocalLog): number {
 function leaseArg(lease: RelayLease): string {
   return `${lease.token} ${lease.epoch}`;
 }
+
+function ignore(): void {}
 
 function answerAsIs(reply: unknown): unknown {
   return reply;

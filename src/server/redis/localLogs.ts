@@ -38,6 +38,14 @@ export interface LocalLog {
   readonly writeFailed: () => void;
   /** Counts failed writes; an append queued before a failure rejects too (the producer retries in order). */
   failures: number;
+  /**
+   * When a client last read the log here (`touch`), kept in memory while
+   * this instance produces it (its producer asks here first), and the ttl
+   * it was given; written to Redis when the instance stops serving the log
+   * before its end.
+   */
+  seenAt: number | undefined;
+  seenTtl: number;
   /** The stream's keys (meta, log, lease, seen), and the write scripts' lease and settings arguments (`APPEND`), built once. */
   readonly keys: readonly string[];
   readonly leaseArg: string;
