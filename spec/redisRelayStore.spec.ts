@@ -220,6 +220,37 @@ run('redisRelayStore (real redis-server)', () => {
       expect(await remote.lastSeen(id)).toBe(last);
     });
 
+    it('records a read in the read itself when asked (seen), only for the log’s owner, and marks the page', async () => {
+      const mine = freshId();
+      const seenKey = (id: string) => `rxjs-llm-stream:relay:{${id}}:seen`;
+      const claim = await producer.claim(mine, { ...claimOptions, owner: 'user-7' });
+      if (claim.status !== 'created') throw new Error(claim.status);
+      await producer.append(claim.lease, [{ data: 'a' }]);
+      // Not asked: nothing recorded, as before.
+      expect((await remote.read(mine, 0, 10))?.seen).toBeUndefined();
+      expect(await admin.sendCommand(['GET', seenKey(mine)])).toBeNull();
+      // Another owner, or none, for an owned log: read, not recorded.
+      for (const owner of ['user-8', undefined]) {
+        const page = await remote.read(mine, 0, 10, { ttlMs: 10_000, owner });
+        expect(page).toMatchObject({ entries: [{ seq: 1, data: 'a' }], owner: 'user-7' });
+        expect(page?.seen).toBeUndefined();
+      }
+      expect(await admin.sendCommand(['GET', seenKey(mine)])).toBeNull();
+      const before = Date.now();
+      const page = await remote.read(mine, 0, 10, { ttlMs: 10_000, owner: 'user-7' });
+      expect(page).toMatchObject({ entries: [{ seq: 1, data: 'a' }], seen: true });
+      expect(Number(await admin.sendCommand(['GET', seenKey(mine)]))).toBeGreaterThanOrEqual(before);
+      expect(Number(await admin.sendCommand(['PTTL', seenKey(mine)]))).toBeGreaterThan(5_000);
+      // A log with no owner: any reader's read is recorded. An unknown id: nothing is written.
+      const open = freshId();
+      const openClaim = await producer.claim(open, claimOptions);
+      if (openClaim.status !== 'created') throw new Error(openClaim.status);
+      expect((await remote.read(open, 0, 10, { ttlMs: 10_000, owner: 'anyone' }))?.seen).toBe(true);
+      const unknown = freshId();
+      expect(await remote.read(unknown, 0, 10, { ttlMs: 10_000, owner: undefined })).toBeUndefined();
+      expect(await admin.sendCommand(['EXISTS', seenKey(unknown)])).toBe(0);
+    });
+
     it('rejects an append past maxEntries or maxBytes with RelayLogFullError, appending nothing; the terminal entry still fits', async () => {
       const small = redisRelayStore(a.client, { maxEntries: 3, maxBytes: 10 });
       const id = freshId();

@@ -161,6 +161,33 @@ describe('createRelay (memory store)', () => {
     ]);
   });
 
+  it('records a reader’s open in its first read when the store can (no touch then), and touches when the store cannot', async () => {
+    for (const marksPages of [true, false]) {
+      const inner = memoryRelayStore();
+      const asked: unknown[] = [];
+      let touches = 0;
+      const store: RelayStore = {
+        ...inner,
+        touch: (streamId, ttlMs) => {
+          touches++;
+          return inner.touch(streamId, ttlMs);
+        },
+        read: async (streamId, afterSeq, limit, seen) => {
+          asked.push(seen);
+          const page = await inner.read(streamId, afterSeq, limit);
+          return page && marksPages && seen ? { ...page, seen: true } : page;
+        },
+      };
+      const relay = track(createRelay({ store, heartbeat: 0, ttl: 120_000 }));
+      await relay.start('seen-1', new Observable<string>((subscriber) => subscriber.next('a')), { owner: 'user-7' });
+      const first = await firstValueFrom(relay.events('seen-1', undefined, { owner: 'user-7' }));
+      expect(first.data).toBe('a');
+      expect(asked[0]).toEqual({ ttlMs: 120_000, owner: 'user-7' });
+      // One touch when the reader closes; one more at its open unless the read recorded it.
+      expect(touches).toBe(marksPages ? 1 : 2);
+    }
+  });
+
   it('aborts the provider request when no client has read the stream for abandonAfter', async () => {
     const { source, seen } = provider(WORDS, 100);
     const relay = track(createRelay({ heartbeat: 0, abandonAfter: 300 }));

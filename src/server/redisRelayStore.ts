@@ -15,6 +15,7 @@ import {
   type RelayLogEntry,
   type RelayLogState,
   type RelayPage,
+  type RelayReadSeen,
   type RelayStore,
 } from './relayStore.js';
 import type { RelayActivity } from './relayActivity.js';
@@ -434,11 +435,12 @@ class RedisRelayStore implements RelayStore {
     return { log, lastSeq, ended, leased, owner };
   }
 
-  async read(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined> {
+  /** From memory when it holds the page; otherwise one script, which also records the read when asked (`seen`). */
+  async read(streamId: string, afterSeq: number, limit: number, seen?: RelayReadSeen): Promise<RelayPage | undefined> {
     const page = this.readNow(streamId, afterSeq, limit);
     if (page) return page;
     const local = this.servingLocal(streamId);
-    const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit));
+    const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit), seen);
     const window = this.remotes.get(this.channel(streamId));
     if (read && window && !local) takePage(window, read);
     return read;
@@ -455,8 +457,10 @@ class RedisRelayStore implements RelayStore {
     return window && limit > 0 ? remotePage(window, afterSeq, limit) : undefined;
   }
 
-  private async readRemote(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined> {
-    const reply = asArray(await this.run(READ, streamId, [Math.max(0, Math.floor(afterSeq)), Math.floor(limit)]));
+  private async readRemote(streamId: string, afterSeq: number, limit: number, seen?: RelayReadSeen): Promise<RelayPage | undefined> {
+    const args: Array<string | number> = [Math.max(0, Math.floor(afterSeq)), Math.floor(limit)];
+    if (seen) args.push(Date.now(), ms(seen.ttlMs), seen.owner === undefined ? '0' : `1${seen.owner}`);
+    const reply = asArray(await this.run(READ, streamId, args));
     if (reply.length === 0) return undefined;
     const entries: RelayLogEntry[] = [];
     for (const raw of asArray(reply[6])) {
@@ -466,7 +470,7 @@ class RedisRelayStore implements RelayStore {
       for (let i = 0; i + 1 < flat.length; i += 2) record.set(text(flat[i]), text(flat[i + 1]));
       entries.push(logEntry(Number.parseInt(text(id), 10), record.get('d') ?? '', record.get('e'), record.has('end')));
     }
-    return {
+    const page = {
       log: text(reply[0]),
       lastSeq: Number(reply[1]),
       ended: Number(reply[2]) === 1,
@@ -474,6 +478,7 @@ class RedisRelayStore implements RelayStore {
       owner: Number(reply[4]) === 1 ? text(reply[5]) : undefined,
       entries,
     };
+    return Number(reply[7]) === 1 ? { ...page, seen: true } : page;
   }
 
   changes(streamId: string): Observable<void> {

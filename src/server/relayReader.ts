@@ -215,10 +215,12 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
         for (let i = 0; i < entries.length; i++) {
           const entry = entries[i]!;
           if (entry.seq <= after && !entry.end) continue;
-          subscriber.next(toRelayEntry(log, entry, restart && entry.event === undefined && !entry.end));
+          const out = toRelayEntry(log, entry, restart && entry.event === undefined && !entry.end);
           restart = false;
+          // Counted before it is handed out: a client that leaves on this entry has read it.
           served++;
           after = Math.max(after, entry.seq);
+          subscriber.next(out);
           if (entry.end) return finish('end');
           if (!open) return;
         }
@@ -255,13 +257,14 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
     const position = async () => {
       const wanted = typeof options.lastEventId === 'string' && options.lastEventId !== '' ? options.lastEventId : undefined;
       const position = parseRelayEventId(wanted);
-      // Read from the entry the id names, so that one read also tells whether it is an entry of the log.
-      let page: RelayPage | undefined = await store.read(streamId, Math.max(0, (position?.seq ?? 0) - 1), PAGE_ENTRIES);
+      // Read from the entry the id names, so that one read also tells whether it is an entry of the log; a store
+      // that can records the read in the same step (only for a reader allowed to read: that keeps the stream from
+      // being abandoned).
+      let page: RelayPage | undefined = await store.read(streamId, Math.max(0, (position?.seq ?? 0) - 1), PAGE_ENTRIES, { ttlMs: touchTtl, owner });
       if (!open) return;
       if (!page) return fail(new RelayStreamNotFoundError(streamId));
       if (page.owner !== undefined && page.owner !== owner) return fail(new RelayForbiddenError());
-      // Only a reader allowed to read keeps the stream from being abandoned.
-      touch();
+      if (page.seen !== true) touch();
       if (touchEvery !== Infinity) subscriptions.add(interval(Math.max(1, touchEvery), scheduler).subscribe(touch));
       // An id the owner showed before storing it (read on the owner's instance, resumed on another): wait while the
       // owner lives until it is stored; if the owner dies first, its number is skipped and the id names no entry.

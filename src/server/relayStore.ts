@@ -99,8 +99,13 @@ export interface RelayStore {
    * start), with the log's state, or `undefined` for an unknown or expired
    * stream id. When the log has ended and `afterSeq` is at or past its
    * terminal entry, the page holds the terminal entry again.
+   *
+   * With `seen` (optional to honour), the store may also record the read as
+   * `touch` does, in the same step, when the log's owner is `seen.owner` or
+   * it has none; it then marks the page `seen: true`, and the reader does
+   * not `touch` (a store that ignores `seen` is touched as before).
    */
-  read(streamId: string, afterSeq: number, limit: number): Promise<RelayPage | undefined>;
+  read(streamId: string, afterSeq: number, limit: number, seen?: RelayReadSeen): Promise<RelayPage | undefined>;
   /**
    * Optional. The page `read` would give, at once, when the store holds it
    * in this process's memory (a log it keeps or produces here, or a window
@@ -191,6 +196,14 @@ export interface RelayEntry extends RelayEvent {
   end?: true;
 }
 
+/** A read to record with a page (`RelayStore.read`), as `touch` records it. */
+export interface RelayReadSeen {
+  /** How long the record is kept, ms. */
+  readonly ttlMs: number;
+  /** The reader's owner: the read is recorded only when the log's owner is this one, or the log has none. */
+  readonly owner: string | undefined;
+}
+
 /** What a store knows of one log. */
 export interface RelayLogState {
   /** The log's name: random, never reused, the first part of every event id. */
@@ -208,6 +221,8 @@ export interface RelayLogState {
 /** One page of a log, as `read` answers. */
 export interface RelayPage extends RelayLogState {
   readonly entries: readonly RelayLogEntry[];
+  /** Set when the store recorded the read it was asked to (`read`'s `seen`). */
+  readonly seen?: true;
 }
 
 /**

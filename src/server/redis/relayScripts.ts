@@ -201,10 +201,13 @@ return 1
 );
 
 /**
- * read: ARGV = afterSeq, limit (0: state only). Answers `{}` for an unknown
- * stream, else `{log, lastSeq, ended, leased, hasOwner, owner, entries}`,
- * where entries are XRANGE's `{id, fields}`; past the terminal entry, the
- * terminal entry again. Writes nothing.
+ * read: ARGV = afterSeq, limit (0: state only), and optionally a read to
+ * record as `touch` does: now, ttlMs, and the reader's owner (`0` none,
+ * `1<owner>`), recorded only when the log has no owner or that one.
+ * Answers `{}` for an unknown stream, else `{log, lastSeq, ended, leased,
+ * hasOwner, owner, entries, seen}`, where entries are XRANGE's `{id,
+ * fields}` (past the terminal entry, the terminal entry again) and seen is 1
+ * when the read was recorded. Writes nothing else.
  */
 export const READ = script(
   'read',
@@ -222,7 +225,12 @@ if tonumber(ARGV[2]) > 0 then
     entries = redis.call('XRANGE', KEYS[2], (after + 1) .. '-0', '+', 'COUNT', ARGV[2])
   end
 end
-return {state[1], last_seq, tonumber(state[3]), leased, tonumber(state[4]), state[5], entries}
+local seen = 0
+if ARGV[3] and (state[4] ~= '1' or ARGV[5] == '1' .. (state[5] or '')) then
+  redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[4])
+  seen = 1
+end
+return {state[1], last_seq, tonumber(state[3]), leased, tonumber(state[4]), state[5], entries, seen}
 `,
 );
 
