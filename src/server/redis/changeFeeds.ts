@@ -129,7 +129,8 @@ class NodeFeed {
         const entry = this.channels.get(channel);
         if (!entry) return;
         this.published?.(channel, message);
-        for (const watcher of [...entry.watchers]) watcher.next();
+        // forEach, not a copy (once per message): a watcher that leaves meanwhile is skipped, one that joins is told too.
+        entry.watchers.forEach(tellNext);
       },
       lost: (error) => {
         gone = true;
@@ -166,6 +167,10 @@ class NodeFeed {
     this.channels.clear();
     for (const entry of channels) for (const watcher of [...entry.watchers]) watcher.error(feedError(error));
   }
+}
+
+function tellNext(watcher: ChangeWatcher): void {
+  watcher.next();
 }
 
 function feedError(error: unknown): NetworkError {
