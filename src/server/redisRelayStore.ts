@@ -152,7 +152,7 @@ class RedisRelayStore implements RelayStore {
   private readonly feeds: ChangeFeeds;
   private readonly locals = new Map<string, LocalLog>();
   private readonly watchers = new Map<string, Set<Watcher>>();
-  /** Streams produced elsewhere that readers here follow: their latest published entries, by change channel. */
+  /** Streams produced elsewhere that readers here follow: their latest published entries, by stream id. */
   private readonly remotes = new Map<string, RemoteWindow>();
   private readonly publish: string;
   private poke: ReturnType<typeof setInterval> | undefined;
@@ -163,7 +163,7 @@ class RedisRelayStore implements RelayStore {
     private readonly settings: Settings,
   ) {
     this.feeds = new ChangeFeeds(connection, settings.report, (channel, message) => {
-      const window = this.remotes.get(channel);
+      const window = this.remotes.get(this.streamIdOf(channel));
       if (window) takeMessage(window, message);
     });
     this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
@@ -176,6 +176,11 @@ class RedisRelayStore implements RelayStore {
 
   private channel(streamId: string): string {
     return `${this.settings.keyPrefix}{${streamId}}:changes`;
+  }
+
+  /** The stream id of a change channel (`channel`'s inverse). */
+  private streamIdOf(channel: string): string {
+    return channel.slice(this.settings.keyPrefix.length + 1, -'}:changes'.length);
   }
 
   private run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys?: readonly string[]): Promise<unknown> {
@@ -441,7 +446,7 @@ class RedisRelayStore implements RelayStore {
     if (page) return page;
     const local = this.servingLocal(streamId);
     const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit), seen);
-    const window = this.remotes.get(this.channel(streamId));
+    const window = this.remotes.get(streamId);
     if (read && window && !local) takePage(window, read);
     return read;
   }
@@ -453,7 +458,7 @@ class RedisRelayStore implements RelayStore {
   }
 
   private remoteWindowPage(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {
-    const window = this.remotes.get(this.channel(streamId));
+    const window = this.remotes.get(streamId);
     return window && limit > 0 ? remotePage(window, afterSeq, limit) : undefined;
   }
 
@@ -462,15 +467,10 @@ class RedisRelayStore implements RelayStore {
     if (seen) args.push(Date.now(), ms(seen.ttlMs), seen.owner === undefined ? '0' : `1${seen.owner}`);
     const reply = asArray(await this.run(READ, streamId, args));
     if (reply.length === 0) return undefined;
+    const raws = asArray(reply[6]);
     const entries: RelayLogEntry[] = [];
-    for (const raw of asArray(reply[6])) {
-      const [id, fields] = asArray(raw);
-      const record = new Map<string, string>();
-      const flat = asArray(fields);
-      for (let i = 0; i + 1 < flat.length; i += 2) record.set(text(flat[i]), text(flat[i + 1]));
-      entries.push(logEntry(Number.parseInt(text(id), 10), record.get('d') ?? '', record.get('e'), record.has('end')));
-    }
-    const page = {
+    for (let i = 0; i < raws.length; i++) entries.push(storedEntry(asArray(raws[i])));
+    const page: { -readonly [K in keyof RelayPage]: RelayPage[K] } = {
       log: text(reply[0]),
       lastSeq: Number(reply[1]),
       ended: Number(reply[2]) === 1,
@@ -478,7 +478,8 @@ class RedisRelayStore implements RelayStore {
       owner: Number(reply[4]) === 1 ? text(reply[5]) : undefined,
       entries,
     };
-    return Number(reply[7]) === 1 ? { ...page, seen: true } : page;
+    if (Number(reply[7]) === 1) page.seen = true;
+    return page;
   }
 
   changes(streamId: string): Observable<void> {
@@ -494,7 +495,7 @@ class RedisRelayStore implements RelayStore {
         set.delete(watcher);
         if (set.size === 0 && this.watchers.get(streamId) === set) {
           this.watchers.delete(streamId);
-          this.remotes.delete(this.channel(streamId));
+          this.remotes.delete(streamId);
         }
       };
     });
@@ -504,7 +505,7 @@ class RedisRelayStore implements RelayStore {
   private followRemote(streamId: string, watcher: Watcher): void {
     if (watcher.stopRemote) return;
     const channel = this.channel(streamId);
-    if (!this.remotes.has(channel)) this.remotes.set(channel, { confirmed: undefined, entries: [] });
+    if (!this.remotes.has(streamId)) this.remotes.set(streamId, { confirmed: undefined, entries: [] });
     watcher.stopRemote = this.feeds.watch(channel, watcher);
   }
 
@@ -572,6 +573,21 @@ function nextStoredSeq(local: LocalLog): number {
 /** The write scripts' first argument: the lease's token and epoch (see `relayScripts.ts`). */
 function leaseArg(lease: RelayLease): string {
   return `${lease.token} ${lease.epoch}`;
+}
+
+/** An entry as `XRANGE` answers it, `[id, [field, value, ...]]` (fields `d` data, `e` event type, `end`), as a log entry. */
+function storedEntry(raw: unknown[]): RelayLogEntry {
+  const fields = asArray(raw[1]);
+  let data = '';
+  let event: string | undefined;
+  let end = false;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const field = text(fields[i]);
+    if (field === 'd') data = text(fields[i + 1]);
+    else if (field === 'e') event = text(fields[i + 1]);
+    else if (field === 'end') end = true;
+  }
+  return logEntry(Number.parseInt(text(raw[0]), 10), data, event, end);
 }
 
 function ignore(): void {}
