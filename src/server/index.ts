@@ -47,6 +47,7 @@ export type {
   RelayLogEntry,
   RelayLogState,
   RelayPage,
+  RelayReadSeen,
   RelayStore,
 } from './relayStore.js';
 export { durableLogResponse } from './durableLogResponse.js';
