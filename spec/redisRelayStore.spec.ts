@@ -220,6 +220,21 @@ run('redisRelayStore (real redis-server)', () => {
       expect(await remote.lastSeen(id)).toBe(last);
     });
 
+    it('keeps in memory the read of a stream that ended here too (a reader closing at the end): no round trip', async () => {
+      const id = freshId();
+      const claim = await producer.claim(id, claimOptions);
+      if (claim.status !== 'created') throw new Error(claim.status);
+      await producer.append(claim.lease, [{ data: 'a' }]);
+      await producer.end(claim.lease, { event: 'done', data: '[DONE]' }, 60_000);
+      const before = Date.now();
+      await producer.touch(id, 10_000);
+      expect(await admin.sendCommand(['GET', `rxjs-llm-stream:relay:{${id}}:seen`])).toBeNull();
+      expect(await producer.lastSeen(id)).toBeGreaterThanOrEqual(before);
+      // On another instance, a read is written to Redis as before.
+      await remote.touch(id, 10_000);
+      expect(Number(await admin.sendCommand(['GET', `rxjs-llm-stream:relay:{${id}}:seen`]))).toBeGreaterThanOrEqual(before);
+    });
+
     it('records a read in the read itself when asked (seen), only for the log’s owner, and marks the page', async () => {
       const mine = freshId();
       const seenKey = (id: string) => `rxjs-llm-stream:relay:{${id}}:seen`;

@@ -530,13 +530,13 @@ class RedisRelayStore implements RelayStore {
   }
 
   /**
-   * A read of a stream this instance produces is kept in memory, where its
-   * producer asks (`lastSeen`): no round trip per reader. Any other is
-   * written to Redis.
+   * A read of a stream this instance produces (or produced: one that ended
+   * here, read to its end) is kept in memory, where its producer asks
+   * (`lastSeen`): no round trip per reader. Any other is written to Redis.
    */
   async touch(streamId: string, ttlMs: number): Promise<void> {
     const local = this.servingLocal(streamId);
-    if (local && !local.ended) {
+    if (local) {
       local.seenAt = Date.now();
       local.seenTtl = ttlMs;
       return;

@@ -40,9 +40,9 @@ export interface LocalLog {
   failures: number;
   /**
    * When a client last read the log here (`touch`), kept in memory while
-   * this instance produces it (its producer asks here first), and the ttl
-   * it was given; written to Redis when the instance stops serving the log
-   * before its end.
+   * this instance serves the log (its producer asks here first; after the
+   * end, nobody needs it in Redis), and the ttl it was given; written to
+   * Redis when the instance stops serving the log before its end.
    */
   seenAt: number | undefined;
   seenTtl: number;
