@@ -64,7 +64,7 @@ export function producerStops(options: ProducerStopsOptions): Observable<Produce
     const renewed = whileOpen((held: boolean) => (held ? undefined : stop('leaseLost')));
     const renewFailed = whileOpen((error: unknown) => (error instanceof RelayLeaseLostError ? stop('leaseLost') : reporter.storeError('renew', error, streamId)));
     const startedAt = Date.now();
-    const seen = whileOpen((at: number | undefined) => (Date.now() - Math.max(at ?? startedAt, startedAt) >= abandonAfter ? stop('abandoned') : undefined));
+    const seen = whileOpen((at: number | undefined) => (Date.now() - Math.max(at ?? 0, startedAt) >= abandonAfter ? stop('abandoned') : undefined));
     const seenFailed = whileOpen((error: unknown) => reporter.storeError('lastSeen', error, streamId));
     subscriber.add(every(scheduler, Math.max(1, Math.floor(lease.leaseMs / 3)), () => store.renew(lease), renewed, renewFailed));
     if (abandonAfter !== Infinity) subscriber.add(every(scheduler, Math.max(1, Math.floor(abandonAfter / 3)), () => store.lastSeen(streamId), seen, seenFailed));

@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import { ChangeFeeds, type ChangeWatcher } from './redis/changeFeeds.js';
+import { ChangeFeeds, tellNext, type ChangeWatcher } from './redis/changeFeeds.js';
 import { connectionReport, watchCommandConnection, type ConnectionReport } from './redis/connectionReports.js';
 import { localPage, logEntry, remember, type LocalLog } from './redis/localLogs.js';
 import { remotePage, takeMessage, takePage, type RemoteWindow } from './redis/remoteWindows.js';
@@ -288,7 +288,7 @@ class RedisRelayStore implements RelayStore {
     if (this.locals.get(streamId) !== local) return;
     this.locals.delete(streamId);
     // Best effort: a producer of this log still running here counts from its own start when this is lost.
-    if (local.seenAt !== undefined && !local.ended) this.writeSeen(streamId, local.seenAt, local.seenTtl).catch(ignore);
+    if (local.seenAt !== undefined && !local.ended) this.writeSeen(streamId, local.seenAt, local.seenTtl).catch(() => undefined);
     const watchers = this.watchers.get(streamId);
     if (!watchers) return;
     for (const watcher of watchers) this.followRemote(streamId, watcher);
@@ -512,7 +512,7 @@ class RedisRelayStore implements RelayStore {
   private notify(streamId: string): void {
     const watchers = this.watchers.get(streamId);
     // forEach, not a copy: a watcher that leaves meanwhile is skipped, one that joins is told too (changes may be spurious).
-    watchers?.forEach(tellWatcher);
+    watchers?.forEach(tellNext);
   }
 
   /**
@@ -590,14 +590,8 @@ function storedEntry(raw: unknown[]): RelayLogEntry {
   return logEntry(Number.parseInt(text(raw[0]), 10), data, event, end);
 }
 
-function ignore(): void {}
-
 function answerAsIs(reply: unknown): unknown {
   return reply;
-}
-
-function tellWatcher(watcher: Watcher): void {
-  watcher.next();
 }
 
 /** A whole number of milliseconds, at least 1. */
