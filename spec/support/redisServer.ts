@@ -26,12 +26,36 @@ export function redisServerAvailable(who: string): boolean {
   return false;
 }
 
-export async function freePort(): Promise<number> {
+/**
+ * Ports for servers the specs start and may kill and restart on the same
+ * port: below Linux's ephemeral range (32768–60999), so no port the system
+ * hands out meanwhile (another spec's `listen(0)`) can take one while its
+ * server is down, and a block of its own per Jest worker, so that parallel
+ * spec files never pick the same one.
+ */
+const PORT_BLOCK_START = 20_000;
+const PORT_BLOCK_SIZE = 500;
+const PORT_BLOCKS = 24;
+let portsHandedOut = 0;
+
+/** Whether a loopback server can listen on `port` now. */
+function canListen(port: number): Promise<boolean> {
   const probe = createServer();
-  await new Promise<void>((ready) => probe.listen(0, '127.0.0.1', ready));
-  const { port } = probe.address() as { port: number };
-  await new Promise((closed) => probe.close(closed));
-  return port;
+  return new Promise((answer) => {
+    probe.once('error', () => answer(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => answer(true)));
+  });
+}
+
+/** A loopback port nothing listens on, from this Jest worker's block (see `PORT_BLOCK_START`). */
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env.JEST_WORKER_ID ?? 1);
+  const block = PORT_BLOCK_START + ((Math.max(1, worker) - 1) % PORT_BLOCKS) * PORT_BLOCK_SIZE;
+  for (let tries = 0; tries < PORT_BLOCK_SIZE; tries++) {
+    const port = block + (portsHandedOut++ % PORT_BLOCK_SIZE);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`freePort: no free loopback port in ${block}–${block + PORT_BLOCK_SIZE - 1}`);
 }
 
 /** Starts redis-server (on `port`, e.g. to restart a killed one, or a free one) and resolves once it answers PING; `stop()` kills it. */
