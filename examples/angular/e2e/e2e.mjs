@@ -159,6 +159,8 @@ try {
   await check('Stop closes the connection and keeps the text so far', async () => {
     const question = 'Tell me slowly about streams.';
     await ask(question);
+    // The page renders asynchronously: until this answer's status shows, the text on screen may be the last answer's.
+    await waitForStatus('streaming');
     await until(async () => (await answer()).length >= 12, 'some text');
     await page.click('button:has-text("Stop")');
     await waitForStatus('stopped', 5_000);
