@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventSourceMessage } from 'eventsource-parser';
-import { finalize, firstValueFrom, interval, lastValueFrom, map, Observable, take, toArray } from 'rxjs';
+import { finalize, firstValueFrom, interval, lastValueFrom, map, Observable, of, take, toArray } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks } from '../src/operators/parseRelayedChunks';
 import { retryWithBackoff } from '../src/operators/retryWithBackoff';
@@ -186,6 +186,28 @@ describe('createRelay (memory store)', () => {
       // One touch when the reader closes; one more at its open unless the read recorded it.
       expect(touches).toBe(marksPages ? 1 : 2);
     }
+  });
+
+  it('records no read when a reader closes at the terminal entry, and one when its client leaves before it', async () => {
+    const inner = memoryRelayStore();
+    let touches = 0;
+    const store: RelayStore = {
+      ...inner,
+      touch: (streamId, ttlMs) => {
+        touches++;
+        return inner.touch(streamId, ttlMs);
+      },
+    };
+    const relay = track(createRelay({ store, heartbeat: 0 }));
+    await relay.start('ends-1', of('a', 'b'));
+    const toTheEnd = await lastValueFrom(relay.events('ends-1').pipe(toArray()));
+    expect(toTheEnd.map((event) => event.data)).toEqual(['a', 'b', '[DONE]']);
+    // One touch at the open (this store does not record reads in its pages), none at the end.
+    expect(touches).toBe(1);
+    await relay.start('ends-2', new Observable<string>((subscriber) => subscriber.next('a')));
+    expect((await firstValueFrom(relay.events('ends-2'))).data).toBe('a');
+    // The open, and the close of a client that left before the end.
+    expect(touches).toBe(3);
   });
 
   it('aborts the provider request when no client has read the stream for abandonAfter', async () => {

@@ -86,7 +86,8 @@ export function readRelayLog(options: RelayReaderOptions): Observable<RelayEntry
     const finish = (reason: CloseReason) => {
       if (!open) return;
       open = false;
-      touch();
+      // A reader that read the terminal entry records nothing: no producer is left to keep alive.
+      if (reason !== 'end') touch();
       reporter.activity({ type: 'readerClosed', streamId, served, behind: Math.max(0, known - after), reason });
       wake();
       subscriber.complete();
