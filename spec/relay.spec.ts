@@ -97,6 +97,20 @@ afterEach(async () => {
   servers = [];
   relays = [];
 });
+/** A memory store that counts its `touch` calls. */
+function countingTouches() {
+  const inner = memoryRelayStore();
+  let touches = 0;
+  const counted: RelayStore = {
+    ...inner,
+    touch: (streamId, ttlMs) => {
+      touches++;
+      return inner.touch(streamId, ttlMs);
+    },
+  };
+  return { inner, counted, touches: () => touches };
+}
+
 function track(relay: Relay): Relay {
   relays.push(relay);
   return relay;
@@ -163,15 +177,10 @@ describe('createRelay (memory store)', () => {
 
   it('records a reader’s open in its first read when the store can (no touch then), and touches when the store cannot', async () => {
     for (const marksPages of [true, false]) {
-      const inner = memoryRelayStore();
+      const { inner, counted, touches } = countingTouches();
       const asked: unknown[] = [];
-      let touches = 0;
       const store: RelayStore = {
-        ...inner,
-        touch: (streamId, ttlMs) => {
-          touches++;
-          return inner.touch(streamId, ttlMs);
-        },
+        ...counted,
         read: async (streamId, afterSeq, limit, seen) => {
           asked.push(seen);
           const page = await inner.read(streamId, afterSeq, limit);
@@ -184,30 +193,22 @@ describe('createRelay (memory store)', () => {
       expect(first.data).toBe('a');
       expect(asked[0]).toEqual({ ttlMs: 120_000, owner: 'user-7' });
       // One touch when the reader closes; one more at its open unless the read recorded it.
-      expect(touches).toBe(marksPages ? 1 : 2);
+      expect(touches()).toBe(marksPages ? 1 : 2);
     }
   });
 
   it('records no read when a reader closes at the terminal entry, and one when its client leaves before it', async () => {
-    const inner = memoryRelayStore();
-    let touches = 0;
-    const store: RelayStore = {
-      ...inner,
-      touch: (streamId, ttlMs) => {
-        touches++;
-        return inner.touch(streamId, ttlMs);
-      },
-    };
+    const { counted: store, touches } = countingTouches();
     const relay = track(createRelay({ store, heartbeat: 0 }));
     await relay.start('ends-1', of('a', 'b'));
     const toTheEnd = await lastValueFrom(relay.events('ends-1').pipe(toArray()));
     expect(toTheEnd.map((event) => event.data)).toEqual(['a', 'b', '[DONE]']);
     // One touch at the open (this store does not record reads in its pages), none at the end.
-    expect(touches).toBe(1);
+    expect(touches()).toBe(1);
     await relay.start('ends-2', new Observable<string>((subscriber) => subscriber.next('a')));
     expect((await firstValueFrom(relay.events('ends-2'))).data).toBe('a');
     // The open, and the close of a client that left before the end.
-    expect(touches).toBe(3);
+    expect(touches()).toBe(3);
   });
 
   it('aborts the provider request when no client has read the stream for abandonAfter', async () => {
