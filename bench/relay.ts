@@ -21,7 +21,8 @@
  * Per size: a probe round (heap per open stream with a GC half-way through,
  * Redis connections per instance from CLIENT LIST; its times are not
  * counted), then `--rounds` timed rounds, each running every contender once,
- * in an order rotated per round. Figures are medians over the timed rounds;
+ * in an order rotated per round and reversed every other round (`roundOrder`).
+ * Figures are medians over the timed rounds;
  * "added" latencies are the per-round difference to pass-through's.
  * Every stream's events are checked (exactly n = 0 … events−1, once each, in
  * order, then `done`); `--quick` (the CI smoke) only asserts that, in under a
@@ -137,6 +138,17 @@ async function measure(setup: Setup, flow: Flow, size: number, round: number, ru
   };
 }
 
+/**
+ * The order of a round: rotated by one per round, and reversed every other
+ * round, so that no path always runs right after the same other one (what a
+ * path leaves behind in the instances, such as logs kept for resumes, then
+ * weighs on different paths from round to round).
+ */
+function roundOrder<T>(items: T[], round: number): T[] {
+  const rotated = rotate(items, round);
+  return round % 2 === 1 ? rotated.reverse() : rotated;
+}
+
 function gitDescription(): string {
   const git = (args: string) => execSync(`git ${args}`, { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   try {
@@ -188,7 +200,7 @@ async function main(): Promise<number> {
     const firstRound = quick ? 1 : 0;
     for (const size of SIZES) {
       for (let round = firstRound; round <= ROUNDS; round++) {
-        for (const flow of rotate(FLOWS, round)) {
+        for (const flow of roundOrder(FLOWS, round)) {
           const record = await measure(setup, flow, size, round, `${runTag}-${size}-${round}-${flow}`);
           records.push(record);
           const r = record.result;
