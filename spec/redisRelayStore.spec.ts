@@ -220,7 +220,7 @@ run('redisRelayStore (real redis-server)', () => {
       expect(await remote.lastSeen(id)).toBe(last);
     });
 
-    it('keeps in memory the read of a stream that ended here too (a reader closing at the end): no round trip', async () => {
+    it('keeps in memory the read of a stream that ended here too (a reader opening after the end): no round trip', async () => {
       const id = freshId();
       const claim = await producer.claim(id, claimOptions);
       if (claim.status !== 'created') throw new Error(claim.status);

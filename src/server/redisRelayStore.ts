@@ -531,7 +531,7 @@ class RedisRelayStore implements RelayStore {
 
   /**
    * A read of a stream this instance produces (or produced: one that ended
-   * here, read to its end) is kept in memory, where its producer asks
+   * here, opened by a late reader) is kept in memory, where its producer asks
    * (`lastSeen`): no round trip per reader. Any other is written to Redis.
    */
   async touch(streamId: string, ttlMs: number): Promise<void> {
