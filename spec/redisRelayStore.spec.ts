@@ -36,6 +36,12 @@ run('redisRelayStore (real redis-server)', () => {
     await server?.stop();
   });
 
+  /** Script calls redis-server ran so far (`EVALSHA` and `EVAL`). */
+  const evalCalls = async () => {
+    const stats = String(await admin.sendCommand(['INFO', 'commandstats']));
+    return [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+  };
+
   it('rejects a wrong or disconnected client with a TypeError, before sending anything', async () => {
     expect(() => redisRelayStore({} as object)).toThrow(TypeError);
     expect(() => redisRelayStore(null as unknown as object)).toThrow(/expected a connected node-redis client/);
@@ -300,6 +306,44 @@ run('redisRelayStore (real redis-server)', () => {
       expect(seqs).toEqual(leases.flatMap(() => [1, 2]));
       const clientsAfter = Number(/connected_clients:(\d+)/.exec(String(await admin.sendCommand(['INFO', 'clients'])))![1]);
       expect(clientsAfter).toBe(clientsBefore);
+    });
+
+    it('appends of many streams made at once share script calls, each stream with its own answer and exact entries', async () => {
+      const small = redisRelayStore(a.client, { maxEntries: 5 });
+      const leases: RelayLease[] = [];
+      for (let i = 0; i < 200; i++) {
+        const claim = await small.claim(freshId(), claimOptions);
+        if (claim.status !== 'created') throw new Error(claim.status);
+        leases.push(claim.lease);
+      }
+      // One lease no longer holds (another token), one append is past maxEntries: only those two fail.
+      const stale = { ...leases[150]!, token: 'f'.repeat(32) };
+      const callsBefore = await evalCalls();
+      const answers = await Promise.allSettled(
+        leases.map((lease, i) =>
+          i === 150
+            ? small.append(stale, [{ data: 'lost' }])
+            : i === 170
+              ? small.append(lease, Array.from({ length: 6 }, () => ({ data: 'x' })))
+              : small.append(lease, [{ event: 'δelta:中', data: `${i}:é "q"` }, { data: `plain ${i}` }]),
+        ),
+      );
+      const calls = (await evalCalls()) - callsBefore;
+      expect(calls).toBeLessThan(50);
+      expect(answers[150]).toMatchObject({ status: 'rejected', reason: expect.any(RelayLeaseLostError) });
+      expect(answers[170]).toMatchObject({ status: 'rejected', reason: new RelayLogFullError('maxEntries', 5) });
+      for (const i of [0, 15, 16, 17, 100, 149, 151, 199]) {
+        expect(answers[i]).toEqual({ status: 'fulfilled', value: 2 });
+        const page = await remote.read(leases[i]!.streamId, 0, 10);
+        expect(page?.entries).toEqual([
+          { seq: 1, event: 'δelta:中', data: `${i}:é "q"` },
+          { seq: 2, data: `plain ${i}` },
+        ]);
+      }
+      expect(answers.filter((answer) => answer.status === 'fulfilled')).toHaveLength(198);
+      expect((await remote.read(leases[150]!.streamId, 0, 10))?.entries).toEqual([]);
+      expect((await remote.read(leases[170]!.streamId, 0, 10))?.entries).toEqual([]);
+      await small.close?.();
     });
 
     it('a reader on the producing instance is told of an append at once, from memory', async () => {

@@ -5,6 +5,7 @@ import { localPage, logEntry, remember, type LocalLog } from './redis/localLogs.
 import { remotePage, takeMessage, takePage, type RemoteWindow } from './redis/remoteWindows.js';
 import { connectionOf, detectKind, type RedisClientKind, type RedisConnection } from './redis/redisConnection.js';
 import { APPEND, CLAIM, END, READ, RELEASE, RENEW, TOUCH, type RelayScript } from './redis/relayScripts.js';
+import { AppendCalls, entryArgument } from './redis/appendCalls.js';
 import {
   RelayLeaseLostError,
   RelayLogFullError,
@@ -78,7 +79,10 @@ const LINGER_MS = 30_000;
  * writes nothing; every write extends the log's life from now and never
  * re-creates an expired log. A stream's keys share the hash tag
  * `{streamId}` (one Cluster slot). Entries are Redis stream entries
- * `<seq>-0`.
+ * `<seq>-0`. While many appends are unanswered (a busy event loop), the
+ * appends of different streams go together, one script call a turn of the
+ * event loop, each stream still with its own check and answer (not on a
+ * Cluster, where each goes alone).
  *
  * Connections per instance are fixed: the client's own connection for
  * commands (pipelined), plus one subscriber connection per Redis node that
@@ -155,6 +159,7 @@ class RedisRelayStore implements RelayStore {
   /** Streams produced elsewhere that readers here follow: their latest published entries, by stream id. */
   private readonly remotes = new Map<string, RemoteWindow>();
   private readonly publish: string;
+  private readonly appends: AppendCalls;
   private poke: ReturnType<typeof setInterval> | undefined;
   private sweptAt = 0;
 
@@ -167,6 +172,7 @@ class RedisRelayStore implements RelayStore {
       if (window) takeMessage(window, message);
     });
     this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
+    this.appends = new AppendCalls((keys, args) => this.run(APPEND, '', args, keys), this.publish, !connection.cluster);
   }
 
   private keys(streamId: string): string[] {
@@ -183,15 +189,8 @@ class RedisRelayStore implements RelayStore {
     return channel.slice(this.settings.keyPrefix.length + 1, -'}:changes'.length);
   }
 
-  private run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys?: readonly string[]): Promise<unknown> {
-    return this.runThen(script, streamId, args, answerAsIs, keys);
-  }
-
-  /**
-   * Runs `script` (`EVALSHA`, or `EVAL` when Redis does not know it) and
-   * `answer` on its reply, in one reaction: this runs once per append.
-   */
-  private runThen<R>(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, answer: (reply: unknown) => R, keys: readonly string[] = this.keys(streamId)): Promise<R> {
+  /** Runs `script` (`EVALSHA`, or `EVAL` when Redis does not know it) on `streamId`'s keys, or on `keys`. */
+  private run(script: RelayScript, streamId: string, args: ReadonlyArray<string | number>, keys: readonly string[] = this.keys(streamId)): Promise<unknown> {
     // Built in one array, by index.
     const command: string[] = ['EVALSHA', script.sha, String(keys.length)];
     for (let i = 0; i < keys.length; i++) command.push(keys[i]!);
@@ -200,9 +199,9 @@ class RedisRelayStore implements RelayStore {
       command.push(typeof arg === 'string' ? arg : String(arg));
     }
     const key = keys[0]!;
-    return this.connection.send(key, command).then(answer, (error: unknown) => {
+    return this.connection.send(key, command).catch((error: unknown) => {
       if (!String((error as { message?: unknown } | undefined)?.message).includes('NOSCRIPT')) throw error;
-      return this.connection.send(key, ['EVAL', script.body, ...command.slice(2)]).then(answer);
+      return this.connection.send(key, ['EVAL', script.body, ...command.slice(2)]);
     });
   }
 
@@ -253,8 +252,7 @@ class RedisRelayStore implements RelayStore {
       seenAt: undefined,
       seenTtl: 0,
       keys: this.keys(lease.streamId),
-      leaseArg: leaseArg(lease),
-      appendSettings: this.appendSettings(lease),
+      appendHeader: this.appendHeader(lease),
     };
     this.locals.set(lease.streamId, local);
     this.notify(lease.streamId);
@@ -318,9 +316,9 @@ class RedisRelayStore implements RelayStore {
     return result;
   }
 
-  /** The append script's settings argument for `lease` (see `APPEND`). */
-  private appendSettings(lease: RelayLease): string {
-    return `${ms(lease.leaseMs)} ${ms(lease.ttlMs)} ${this.settings.maxEntries} ${this.settings.maxBytes} ${this.publish}`;
+  /** The start of the append script's header for `lease`: its token, epoch and settings (see `APPEND`). */
+  private appendHeader(lease: RelayLease): string {
+    return `${leaseArg(lease)} ${ms(lease.leaseMs)} ${ms(lease.ttlMs)} ${this.settings.maxEntries} ${this.settings.maxBytes}`;
   }
 
   /** Shows `events` to this instance's readers before they are stored, numbered as they will be (see `RelayStore.offer`). */
@@ -355,11 +353,9 @@ class RedisRelayStore implements RelayStore {
   private appendEntries(lease: RelayLease, events: readonly RelayEvent[], resume: string | undefined): Promise<number> {
     const local = this.localOf(lease);
     const expected = local ? String(local.lastSeq) : '';
-    const args: string[] = [local?.leaseArg ?? leaseArg(lease), local?.appendSettings ?? this.appendSettings(lease), resume === undefined ? expected : `${expected}+${resume}`];
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
-      args.push(event.event === undefined ? 'd' : `e${event.event}`, event.data);
-    }
+    const header = `${local?.appendHeader ?? this.appendHeader(lease)} ${events.length} ${expected}${resume === undefined ? '' : `+${resume}`}`;
+    const entries: string[] = [];
+    for (let i = 0; i < events.length; i++) entries.push(entryArgument(events[i]!.data, events[i]!.event, false));
     const answer = (reply: unknown): number => {
       const seq = Number(reply);
       if (seq === -2) throw new RelayLogFullError('maxEntries', this.settings.maxEntries);
@@ -368,7 +364,7 @@ class RedisRelayStore implements RelayStore {
       if (local && this.localOf(lease) === local) this.stored(lease.streamId, local, events, seq);
       return seq;
     };
-    return this.runThen(APPEND, lease.streamId, args, answer, local?.keys);
+    return this.appends.add(local?.keys[0] ?? this.keys(lease.streamId)[0]!, header, entries).then(answer);
   }
 
   /** Records that `events` were stored up to `seq`: those not shown yet (refused offers, or no offer) are shown now. */
@@ -400,7 +396,7 @@ class RedisRelayStore implements RelayStore {
   end(lease: RelayLease, event: RelayEvent, ttlMs: number): Promise<number> {
     return this.queued(lease, async () => {
       const local = this.localOf(lease);
-      const args = [leaseArg(lease), ms(ttlMs), this.publish, this.channel(lease.streamId), event.event === undefined ? 'D' : `E${event.event}`, event.data];
+      const args = [leaseArg(lease), ms(ttlMs), this.publish, this.channel(lease.streamId), entryArgument(event.data, event.event, true)];
       const seq = Number(await this.run(END, lease.streamId, args));
       if (seq < 0) return this.lost(lease);
       // Entries shown and never stored (a full log), or numbering not as expected: the readers read Redis from now on.
@@ -588,10 +584,6 @@ function storedEntry(raw: unknown[]): RelayLogEntry {
     else if (field === 'end') end = true;
   }
   return logEntry(Number.parseInt(text(raw[0]), 10), data, event, end);
-}
-
-function answerAsIs(reply: unknown): unknown {
-  return reply;
 }
 
 /** A whole number of milliseconds, at least 1. */

@@ -46,10 +46,9 @@ export interface LocalLog {
    */
   seenAt: number | undefined;
   seenTtl: number;
-  /** The stream's keys (meta, log, lease, seen), and the write scripts' lease and settings arguments (`APPEND`), built once. */
+  /** The stream's keys (meta, log, lease, seen), and the start of the append script's header (`APPEND`), built once. */
   readonly keys: readonly string[];
-  readonly leaseArg: string;
-  readonly appendSettings: string;
+  readonly appendHeader: string;
 }
 
 /** Bounds of the in-memory window kept per locally produced stream. */

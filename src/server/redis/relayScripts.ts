@@ -20,69 +20,76 @@ function script(name: string, body: string): RelayScript {
  * client last read). They share the hash tag `{streamId}`, so they live in
  * one Redis Cluster slot; the change channel carries the same tag.
  *
- * Every script takes KEYS = meta, log, lease, seen.
+ * Every script but `append` takes KEYS = meta, log, lease, seen; `append`
+ * takes the meta keys only and finds the others by their common prefix (the
+ * same slot).
+ *
+ * An entry is one argument: its kind, `d` (plain data) or `e` (an event
+ * with a type; `D` and `E` when terminal), then for `e`/`E` the type's
+ * length in bytes, `:` and the type, then the data. A call carries few
+ * arguments: the Redis client's cost is per argument.
  */
-const WRITE_PREAMBLE = `
-local meta = KEYS[1]
-local lease = KEYS[3]
-local token, epoch = string.match(ARGV[1], '^(%S+) (%S+)$')
-if not token or redis.call('GET', lease) ~= token then return -1 end
-local state = redis.call('HMGET', meta, 'epoch', 'ended', 'lastSeq', 'bytes', 'log', 'skip', 'skipped', 'skipFrom', 'skipTo')
-if not state[5] or state[1] ~= epoch or state[2] == '1' then return -1 end
-local skipped = tonumber(state[7] or '0')
+const WRITE_HELPERS = `
+-- The stream's state when the lease (token, epoch) still holds and the log is not ended; nil otherwise.
+local function check_write(meta, lease, token, epoch)
+  if not token or redis.call('GET', lease) ~= token then return nil end
+  local state = redis.call('HMGET', meta, 'epoch', 'ended', 'lastSeq', 'bytes', 'log', 'skip', 'skipped', 'skipFrom', 'skipTo')
+  if not state[5] or state[1] ~= epoch or state[2] == '1' then return nil end
+  return state
+end
 -- The first write after a takeover numbers its entries past the skipped seqs (recorded, so a retry can tell it landed).
-local function after_skip(last_seq)
+local function after_skip(meta, state, last_seq)
   local skip = tonumber(state[6] or '0')
   if skip == 0 then return last_seq end
-  skipped = skipped + skip
+  local skipped = tonumber(state[7] or '0') + skip
   redis.call('HSET', meta, 'skip', '0', 'skipped', skipped, 'skipFrom', last_seq, 'skipTo', last_seq + skip)
   return last_seq + skip
 end
-`;
-
-/**
- * Appends the entries of ARGV (after the fixed ones) in two-value groups:
- * the kind (`e` an event with a type, `d` plain data, `E`/`D` terminal)
- * followed by the type (one argument), then the data. A call carries few
- * arguments: the Redis client's cost is per argument.
- */
-const APPEND_ENTRIES = `
-local function append_entries(first, last_seq)
-  local seq = last_seq
-  for i = first, #ARGV, 2 do
-    seq = seq + 1
-    local kind = string.sub(ARGV[i], 1, 1)
-    if kind == 'e' then
-      redis.call('XADD', KEYS[2], seq .. '-0', 'e', string.sub(ARGV[i], 2), 'd', ARGV[i + 1])
-    elseif kind == 'E' then
-      redis.call('XADD', KEYS[2], seq .. '-0', 'e', string.sub(ARGV[i], 2), 'd', ARGV[i + 1], 'end', '1')
-    elseif kind == 'D' then
-      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 1], 'end', '1')
+-- ARGV[first..last] as kind, type, data triples, and their types' and data's bytes.
+local function split_entries(first, last)
+  local entries, size = {}, 0
+  for i = first, last do
+    local arg = ARGV[i]
+    local kind = string.sub(arg, 1, 1)
+    local etype, data = '', nil
+    if kind == 'e' or kind == 'E' then
+      local colon = string.find(arg, ':', 2, true)
+      local length = tonumber(string.sub(arg, 2, colon - 1))
+      etype = string.sub(arg, colon + 1, colon + length)
+      data = string.sub(arg, colon + length + 1)
     else
-      redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[i + 1])
+      data = string.sub(arg, 2)
+    end
+    entries[#entries + 1] = kind
+    entries[#entries + 1] = etype
+    entries[#entries + 1] = data
+    size = size + #etype + #data
+  end
+  return entries, size
+end
+local function append_entries(log, entries, last_seq)
+  local seq = last_seq
+  for i = 1, #entries, 3 do
+    seq = seq + 1
+    local kind = entries[i]
+    if kind == 'e' then
+      redis.call('XADD', log, seq .. '-0', 'e', entries[i + 1], 'd', entries[i + 2])
+    elseif kind == 'E' then
+      redis.call('XADD', log, seq .. '-0', 'e', entries[i + 1], 'd', entries[i + 2], 'end', '1')
+    elseif kind == 'D' then
+      redis.call('XADD', log, seq .. '-0', 'd', entries[i + 2], 'end', '1')
+    else
+      redis.call('XADD', log, seq .. '-0', 'd', entries[i + 2])
     end
   end
   return seq
 end
-`;
-
-/**
- * The change message of a write: its entries, `["a", log, firstSeq, kind,
- * type, data, ...]` (JSON), so that readers on other instances need no read
- * for them; plain `seq` when the entries are many or large (readers read them).
- */
-const ENTRIES_MESSAGE = `
-local function entries_message(first_arg, first_seq, fallback)
-  if #ARGV - first_arg + 1 > 2 * 64 then return fallback end
-  local size = 0
-  for i = first_arg, #ARGV, 2 do size = size + #ARGV[i] - 1 + #ARGV[i + 1] end
-  if size > 16384 then return fallback end
-  local parts = {'a', state[5], first_seq}
-  for i = first_arg, #ARGV, 2 do
-    parts[#parts + 1] = string.sub(ARGV[i], 1, 1)
-    parts[#parts + 1] = string.sub(ARGV[i], 2)
-    parts[#parts + 1] = ARGV[i + 1]
-  end
+-- The change message of a write: its entries, ["a", log, firstSeq, kind, type, data, ...] (JSON), so that readers on
+-- other instances need no read for them; plain seq when the entries are many or large (readers read them).
+local function entries_message(log_name, entries, size, first_seq, fallback)
+  if #entries > 3 * 64 or size > 16384 then return fallback end
+  local parts = {'a', log_name, first_seq}
+  for i = 1, #entries do parts[#parts + 1] = entries[i] end
   return cjson.encode(parts)
 end
 `;
@@ -121,43 +128,59 @@ return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] o
 );
 
 /**
- * append: ARGV = lease (`"<token> <epoch>"`), settings (`"<leaseMs>
- * <ttlMs> <maxEntries> <maxBytes> <publish command>"`), position (the
- * expected lastSeq, `''` when not checked, then `+` and the resume point
- * when one is recorded), then the entries. The first two are the same for
- * every append of a lease (built once), so that a call carries few
- * arguments. The change channel is the meta key's, ending `changes` instead
- * of `meta`. Answers the last seq, -1 (lease lost, log expired, or not at
- * the expected seq), -2 (maxEntries, skipped seqs not counted), -3
- * (maxBytes). When the log already holds exactly these entries after the
- * expected seq, or after the seqs skipped there (an earlier try whose reply
- * was lost), answers their last seq, appending nothing.
+ * append, for one stream or several (each its own lease; on a Redis Cluster
+ * one stream a call): KEYS = the streams' meta keys; ARGV = the publish
+ * command, then for each stream in turn a header, `"<token> <epoch>
+ * <leaseMs> <ttlMs> <maxEntries> <maxBytes> <count> <expected>"` (the
+ * expected lastSeq, empty when not checked; then `+` and the resume point
+ * when one is recorded), followed by its `count` entries. The change channel
+ * is the meta key's, ending `changes` instead of `meta`. Answers one number
+ * per stream: its last seq, -1 (lease lost, log expired, or not at the
+ * expected seq), -2 (maxEntries, skipped seqs not counted), -3 (maxBytes).
+ * When the log already holds exactly these entries after the expected seq,
+ * or after the seqs skipped there (an earlier try whose reply was lost),
+ * answers their last seq, appending nothing.
  */
 export const APPEND = script(
   'append',
-  `${WRITE_PREAMBLE}${APPEND_ENTRIES}${ENTRIES_MESSAGE}
-local lease_ms, ttl_ms, max_entries, max_bytes, publish = string.match(ARGV[2], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
-local expected, resume = string.match(ARGV[3], '^(%d*)(.*)$')
-local last_seq = tonumber(state[3])
-local count = (#ARGV - 3) / 2
-if expected ~= '' and tonumber(expected) ~= last_seq then
-  local landed = last_seq == tonumber(expected) + count or (state[8] == expected and last_seq == tonumber(state[9]) + count)
-  if not landed then return -1 end
+  `${WRITE_HELPERS}
+local function append_one(meta, header, first)
+  local token, epoch, lease_ms, ttl_ms, max_entries, max_bytes, count, expected, resume =
+    string.match(header, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%d+) (%d*)(.*)$')
+  count = tonumber(count)
+  local base = string.sub(meta, 1, -5)
+  local lease = base .. 'lease'
+  local state = check_write(meta, lease, token, epoch)
+  if not state then return -1, count end
+  local last_seq = tonumber(state[3])
+  if expected ~= '' and tonumber(expected) ~= last_seq then
+    local landed = last_seq == tonumber(expected) + count or (state[8] == expected and last_seq == tonumber(state[9]) + count)
+    if not landed then return -1, count end
+    redis.call('PEXPIRE', lease, lease_ms)
+    return last_seq, count
+  end
+  if last_seq - tonumber(state[7] or '0') + count > tonumber(max_entries) then return -2, count end
+  local entries, size = split_entries(first, first + count - 1)
+  local bytes = tonumber(state[4]) + size
+  if bytes > tonumber(max_bytes) then return -3, count end
+  local log = base .. 'log'
+  local seq = append_entries(log, entries, after_skip(meta, state, last_seq))
+  redis.call('HSET', meta, 'lastSeq', seq, 'bytes', bytes)
+  if resume ~= '' then redis.call('HSET', meta, 'resume', string.sub(resume, 2)) end
   redis.call('PEXPIRE', lease, lease_ms)
-  return last_seq
+  redis.call('PEXPIRE', meta, ttl_ms)
+  redis.call('PEXPIRE', log, ttl_ms)
+  redis.call(ARGV[1], base .. 'changes', entries_message(state[5], entries, size, seq - count + 1, seq))
+  return seq, count
 end
-if last_seq - skipped + count > tonumber(max_entries) then return -2 end
-local bytes = tonumber(state[4])
-for i = 4, #ARGV, 2 do bytes = bytes + #ARGV[i] - 1 + #ARGV[i + 1] end
-if bytes > tonumber(max_bytes) then return -3 end
-local seq = append_entries(4, after_skip(last_seq))
-redis.call('HSET', meta, 'lastSeq', seq, 'bytes', bytes)
-if resume ~= '' then redis.call('HSET', meta, 'resume', string.sub(resume, 2)) end
-redis.call('PEXPIRE', lease, lease_ms)
-redis.call('PEXPIRE', meta, ttl_ms)
-redis.call('PEXPIRE', KEYS[2], ttl_ms)
-redis.call(publish, string.sub(meta, 1, -5) .. 'changes', entries_message(4, seq - count + 1, seq))
-return seq
+local answers = {}
+local at = 2
+for k = 1, #KEYS do
+  local answer, count = append_one(KEYS[k], ARGV[at], at + 1)
+  answers[k] = answer
+  at = at + 1 + count
+end
+return answers
 `,
 );
 
@@ -168,13 +191,17 @@ return seq
  */
 export const END = script(
   'end',
-  `${WRITE_PREAMBLE}${APPEND_ENTRIES}${ENTRIES_MESSAGE}
-local seq = append_entries(5, after_skip(tonumber(state[3])))
-redis.call('HSET', meta, 'lastSeq', seq, 'ended', '1')
-redis.call('DEL', lease)
-redis.call('PEXPIRE', meta, ARGV[2])
+  `${WRITE_HELPERS}
+local token, epoch = string.match(ARGV[1], '^(%S+) (%S+)$')
+local state = check_write(KEYS[1], KEYS[3], token, epoch)
+if not state then return -1 end
+local entries, size = split_entries(5, 5)
+local seq = append_entries(KEYS[2], entries, after_skip(KEYS[1], state, tonumber(state[3])))
+redis.call('HSET', KEYS[1], 'lastSeq', seq, 'ended', '1')
+redis.call('DEL', KEYS[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call(ARGV[3], ARGV[4], entries_message(5, seq, seq))
+redis.call(ARGV[3], ARGV[4], entries_message(state[5], entries, size, seq, seq))
 return seq
 `,
 );
@@ -182,9 +209,11 @@ return seq
 /** renew: ARGV = lease (`"<token> <epoch>"`), leaseMs, ttlMs. Answers 1, or -1 (lease lost or log expired). */
 export const RENEW = script(
   'renew',
-  `${WRITE_PREAMBLE}
-redis.call('PEXPIRE', lease, ARGV[2])
-redis.call('PEXPIRE', meta, ARGV[3])
+  `${WRITE_HELPERS}
+local token, epoch = string.match(ARGV[1], '^(%S+) (%S+)$')
+if not check_write(KEYS[1], KEYS[3], token, epoch) then return -1 end
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 `,
@@ -193,8 +222,10 @@ return 1
 /** release: ARGV = lease (`"<token> <epoch>"`), publish command, channel. Answers 1, or -1 (not held). */
 export const RELEASE = script(
   'release',
-  `${WRITE_PREAMBLE}
-redis.call('DEL', lease)
+  `${WRITE_HELPERS}
+local token, epoch = string.match(ARGV[1], '^(%S+) (%S+)$')
+if not check_write(KEYS[1], KEYS[3], token, epoch) then return -1 end
+redis.call('DEL', KEYS[3])
 redis.call(ARGV[2], ARGV[3], 'release')
 return 1
 `,
