@@ -37,6 +37,22 @@ describe('AppendCalls (the Redis store appends on their way)', () => {
     expect(await b).toBe(-1);
   });
 
+  it('sends those waiting as soon as a call is answered, without waiting for the next turn', async () => {
+    const { calls, call } = heldCalls();
+    const appends = new AppendCalls(call, 'PUBLISH', true);
+    const first = Array.from({ length: CALLS_BEFORE_BATCHING }, (_, i) => appends.add(`m${i}`, 'h', ['x']));
+    const waiting = [appends.add('a', 'h', ['x']), appends.add('b', 'h', ['x'])];
+    calls[0]!.answer([1]);
+    await first[0];
+    expect(calls).toHaveLength(CALLS_BEFORE_BATCHING + 1);
+    expect(calls[CALLS_BEFORE_BATCHING]!.keys).toEqual(['a', 'b']);
+    calls[CALLS_BEFORE_BATCHING]!.answer([3, 4]);
+    expect(await Promise.all(waiting)).toEqual([3, 4]);
+    // The turn's scheduled flush finds nothing left to send.
+    await nextTurn();
+    expect(calls).toHaveLength(CALLS_BEFORE_BATCHING + 1);
+  });
+
   it('a failed call fails its own appends only; a reply of the wrong shape fails them with a TypeError', async () => {
     const { calls, call } = heldCalls();
     const appends = new AppendCalls(call, 'PUBLISH', true);

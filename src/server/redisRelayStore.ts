@@ -80,9 +80,9 @@ const LINGER_MS = 30_000;
  * re-creates an expired log. A stream's keys share the hash tag
  * `{streamId}` (one Cluster slot). Entries are Redis stream entries
  * `<seq>-0`. While many appends are unanswered (a busy event loop), the
- * appends of different streams go together, one script call a turn of the
- * event loop, each stream still with its own check and answer (not on a
- * Cluster, where each goes alone).
+ * appends of different streams go together in one script call, each stream
+ * still with its own check and answer (not on a Cluster, where each goes
+ * alone).
  *
  * Connections per instance are fixed: the client's own connection for
  * commands (pipelined), plus one subscriber connection per Redis node that

@@ -2,8 +2,9 @@
  * The Redis store's appends on their way to Redis. An append goes at once,
  * in a call of its own, while few calls are on their way (the usual case:
  * Redis answers faster than appends come); past that, those of different
- * streams wait for the event loop's next turn (`setImmediate`) and go as
- * one `append` script call (see `relayScripts.ts`). A busy event loop is
+ * streams wait until a call is answered or the event loop's next turn
+ * (`setImmediate`), whichever comes first, and go as one `append` script
+ * call (see `relayScripts.ts`). A busy event loop is
  * where this matters: node-redis writes at most about 16 KiB of commands
  * per turn of the loop, so with one call per append a thousand streams
  * outgrow what a slow loop writes and their appends wait for seconds; one
@@ -75,6 +76,16 @@ export class AppendCalls {
     for (let from = 0; from < waiting.length; from += STREAMS_PER_APPEND_CALL) this.send(waiting.slice(from, from + STREAMS_PER_APPEND_CALL));
   };
 
+  /**
+   * A call was answered: those waiting go now, without waiting for the
+   * next turn (an answer is read while the loop handles I/O, and the client
+   * writes what is sent now in this same turn).
+   */
+  private answered(): void {
+    this.inFlight--;
+    if (this.waiting.length > 0) this.flush();
+  }
+
   private send(appends: WaitingAppend[]): void {
     const keys: string[] = [];
     const args: string[] = [this.publish];
@@ -87,7 +98,7 @@ export class AppendCalls {
     this.inFlight++;
     this.call(keys, args).then(
       (reply) => {
-        this.inFlight--;
+        this.answered();
         if (!Array.isArray(reply) || reply.length !== appends.length) {
           const error = new TypeError(`redisRelayStore: unexpected reply from Redis to an append of ${appends.length} streams.`);
           for (const append of appends) append.reject(error);
@@ -96,7 +107,7 @@ export class AppendCalls {
         for (let i = 0; i < appends.length; i++) appends[i]!.resolve(reply[i]);
       },
       (error: unknown) => {
-        this.inFlight--;
+        this.answered();
         for (const append of appends) append.reject(error);
       },
     );
