@@ -1,7 +1,7 @@
 /**
  * The Redis relay store's append calls, side by side on one redis-server
  * (interleaved rounds, medians): (A) each append its own script call, as
- * before, and as on a Cluster; (B) the store's `AppendCalls`, which sends
+ * before, and as on a Cluster; (B) the store's `GatheredCalls`, which sends
  * appends at once while fewer than 16 calls are unanswered and otherwise
  * gathers those of one turn of the event loop into one call. Both run the
  * store's `append` script through one node-redis client, 1,000 streams
@@ -16,7 +16,7 @@
  */
 import { createClient } from 'redis';
 import { startRedisServer } from '../spec/support/redisServer.js';
-import { AppendCalls, entryArgument } from '../src/server/redis/appendCalls.js';
+import { entryArgument, GatheredCalls } from '../src/server/redis/gatheredCalls.js';
 import { APPEND } from '../src/server/redis/relayScripts.js';
 import { redisRelayStore } from '../src/server/index.js';
 
@@ -27,7 +27,7 @@ const PER_MS = 10;
 const TOTAL = 30_000;
 
 type Client = ReturnType<typeof createClient>;
-type Mode = 'one call each' | 'AppendCalls';
+type Mode = 'one call each' | 'GatheredCalls';
 
 async function redisCpu(admin: Client): Promise<number> {
   const info = String(await admin.sendCommand(['INFO', 'cpu']));
@@ -50,7 +50,7 @@ async function runOnce(mode: Mode, busyMs: number, client: Client, admin: Client
   }
   const call = (keys: string[], args: string[]) => client.sendCommand(['EVALSHA', APPEND.sha, String(keys.length), ...keys, ...args]);
   await client.sendCommand(['SCRIPT', 'LOAD', APPEND.body]);
-  const appends = new AppendCalls(call, 'PUBLISH', mode === 'AppendCalls');
+  const appends = new GatheredCalls(call, ['PUBLISH'], mode === 'GatheredCalls');
   const latencies: number[] = [];
   const answers: Array<Promise<unknown>> = [];
   const cpuBefore = process.cpuUsage();
@@ -63,7 +63,7 @@ async function runOnce(mode: Mode, busyMs: number, client: Client, admin: Client
       for (; sent < due; sent++) {
         const at = performance.now();
         const data = JSON.stringify({ n: sent, t: Date.now(), content: `token ${sent} ` });
-        answers.push(appends.add(metas[sent % STREAMS]!, headers[sent % STREAMS]!, [entryArgument(data, undefined, false)]).then(() => latencies.push(performance.now() - at)));
+        answers.push(appends.add(metas[sent % STREAMS]!, [headers[sent % STREAMS]!, entryArgument(data, undefined, false)]).then(() => latencies.push(performance.now() - at)));
       }
       const until = performance.now() + busyMs;
       while (performance.now() < until);
@@ -89,12 +89,12 @@ async function main(): Promise<void> {
   console.log('| other work per tick (ms) | mode | latency median / p99 (ms) | this process CPU per append (µs) | redis-server CPU per append (µs) |');
   console.log('|---|---|---|---|---|');
   for (const busyMs of BUSY) {
-    const results: Record<Mode, Array<Awaited<ReturnType<typeof runOnce>>>> = { 'one call each': [], AppendCalls: [] };
+    const results: Record<Mode, Array<Awaited<ReturnType<typeof runOnce>>>> = { 'one call each': [], GatheredCalls: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      const order: Mode[] = round % 2 === 0 ? ['one call each', 'AppendCalls'] : ['AppendCalls', 'one call each'];
-      for (const mode of order) results[mode].push(await runOnce(mode, busyMs, client, admin, `${busyMs}-${round}-${mode === 'AppendCalls' ? 'b' : 'o'}`));
+      const order: Mode[] = round % 2 === 0 ? ['one call each', 'GatheredCalls'] : ['GatheredCalls', 'one call each'];
+      for (const mode of order) results[mode].push(await runOnce(mode, busyMs, client, admin, `${busyMs}-${round}-${mode === 'GatheredCalls' ? 'b' : 'o'}`));
     }
-    for (const mode of ['one call each', 'AppendCalls'] as const) {
+    for (const mode of ['one call each', 'GatheredCalls'] as const) {
       const of = (pick: (r: Awaited<ReturnType<typeof runOnce>>) => number) => median(results[mode].map(pick));
       console.log(`| ${busyMs} | ${mode} | ${of((r) => r.p50).toFixed(1)} / ${of((r) => r.p99).toFixed(1)} | ${of((r) => r.cpuUs).toFixed(1)} | ${of((r) => r.redisUs).toFixed(1)} |`);
     }

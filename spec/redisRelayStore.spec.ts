@@ -308,6 +308,35 @@ run('redisRelayStore (real redis-server)', () => {
       expect(clientsAfter).toBe(clientsBefore);
     });
 
+    it('claims of many streams made at once share script calls, each stream with its own answer', async () => {
+      const held = freshId();
+      const owned = freshId();
+      const ended = freshId();
+      const endedClaim = await producer.claim(ended, claimOptions);
+      if (endedClaim.status !== 'created') throw new Error(endedClaim.status);
+      await producer.end(endedClaim.lease, { data: 'done' }, 60_000);
+      expect((await producer.claim(held, claimOptions)).status).toBe('created');
+      expect((await producer.claim(owned, { ...claimOptions, owner: 'user 7' })).status).toBe('created');
+      const fresh = Array.from({ length: 100 }, () => freshId());
+      const callsBefore = await evalCalls();
+      const claims = await Promise.all([
+        ...fresh.map((id, i) => producer.claim(id, i % 2 === 0 ? claimOptions : { ...claimOptions, owner: `user ${i}` })),
+        producer.claim(held, claimOptions),
+        producer.claim(owned, { ...claimOptions, owner: 'user 8' }),
+        producer.claim(ended, claimOptions),
+      ]);
+      expect((await evalCalls()) - callsBefore).toBeLessThan(50);
+      expect(claims.slice(100).map((claim) => claim.status)).toEqual(['held', 'forbidden', 'ended']);
+      for (const [i, claim] of claims.slice(0, 100).entries()) {
+        if (claim.status !== 'created') throw new Error(`${fresh[i]}: ${claim.status}`);
+        expect(claim.lease).toMatchObject({ streamId: fresh[i], epoch: 1 });
+        expect(await producer.append(claim.lease, [{ data: `first of ${i}` }])).toBe(1);
+      }
+      expect((await remote.read(fresh[1]!, 0, 10, { ttlMs: 10_000, owner: 'user 1' }))?.entries).toEqual([{ seq: 1, data: 'first of 1' }]);
+      expect((await remote.read(fresh[1]!, 0, 10))?.owner).toBe('user 1');
+      expect((await remote.read(fresh[0]!, 0, 10))?.owner).toBeUndefined();
+    });
+
     it('appends of many streams made at once share script calls, each stream with its own answer and exact entries', async () => {
       const small = redisRelayStore(a.client, { maxEntries: 5 });
       const leases: RelayLease[] = [];

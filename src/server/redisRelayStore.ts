@@ -5,7 +5,7 @@ import { localPage, logEntry, remember, type LocalLog } from './redis/localLogs.
 import { remotePage, takeMessage, takePage, type RemoteWindow } from './redis/remoteWindows.js';
 import { connectionOf, detectKind, type RedisClientKind, type RedisConnection } from './redis/redisConnection.js';
 import { APPEND, CLAIM, END, READ, RELEASE, RENEW, TOUCH, type RelayScript } from './redis/relayScripts.js';
-import { AppendCalls, entryArgument } from './redis/appendCalls.js';
+import { entryArgument, GatheredCalls } from './redis/gatheredCalls.js';
 import {
   RelayLeaseLostError,
   RelayLogFullError,
@@ -79,10 +79,10 @@ const LINGER_MS = 30_000;
  * writes nothing; every write extends the log's life from now and never
  * re-creates an expired log. A stream's keys share the hash tag
  * `{streamId}` (one Cluster slot). Entries are Redis stream entries
- * `<seq>-0`. While many appends are unanswered (a busy event loop), the
- * appends of different streams go together in one script call, each stream
- * still with its own check and answer (not on a Cluster, where each goes
- * alone).
+ * `<seq>-0`. While many appends (or claims) are unanswered (a busy event
+ * loop), those of different streams go together in one script call, each
+ * stream still with its own check and answer (not on a Cluster, where each
+ * goes alone).
  *
  * Connections per instance are fixed: the client's own connection for
  * commands (pipelined), plus one subscriber connection per Redis node that
@@ -159,7 +159,8 @@ class RedisRelayStore implements RelayStore {
   /** Streams produced elsewhere that readers here follow: their latest published entries, by stream id. */
   private readonly remotes = new Map<string, RemoteWindow>();
   private readonly publish: string;
-  private readonly appends: AppendCalls;
+  private readonly claims: GatheredCalls;
+  private readonly appends: GatheredCalls;
   private poke: ReturnType<typeof setInterval> | undefined;
   private sweptAt = 0;
 
@@ -172,7 +173,8 @@ class RedisRelayStore implements RelayStore {
       if (window) takeMessage(window, message);
     });
     this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
-    this.appends = new AppendCalls((keys, args) => this.run(APPEND, '', args, keys), this.publish, !connection.cluster);
+    this.claims = new GatheredCalls((keys, args) => this.run(CLAIM, '', args, keys), [this.publish], !connection.cluster);
+    this.appends = new GatheredCalls((keys, args) => this.run(APPEND, '', args, keys), [this.publish], !connection.cluster);
   }
 
   private keys(streamId: string): string[] {
@@ -209,9 +211,8 @@ class RedisRelayStore implements RelayStore {
     const log = randomHex(8);
     const token = randomHex(16);
     const { leaseMs, ttlMs, owner } = options;
-    const reply = asArray(
-      await this.run(CLAIM, streamId, [log, token, ms(leaseMs), ms(ttlMs), owner ?? '', owner === undefined ? 0 : 1, this.publish, this.channel(streamId), RELAY_TAKEOVER_SKIP]),
-    );
+    const header = `${log} ${token} ${ms(leaseMs)} ${ms(ttlMs)} ${owner === undefined ? 0 : 1} ${RELAY_TAKEOVER_SKIP}`;
+    const reply = asArray(await this.claims.add(this.keys(streamId)[0]!, [header, owner ?? '']));
     const status = text(reply[0]);
     if (status !== 'created' && status !== 'takenOver') return { status: status as 'held' | 'ended' | 'forbidden' };
     const lease: RelayLease = { streamId, log: text(reply[1]), token, epoch: Number(reply[2]), leaseMs, ttlMs };
@@ -354,8 +355,8 @@ class RedisRelayStore implements RelayStore {
     const local = this.localOf(lease);
     const expected = local ? String(local.lastSeq) : '';
     const header = `${local?.appendHeader ?? this.appendHeader(lease)} ${events.length} ${expected}${resume === undefined ? '' : `+${resume}`}`;
-    const entries: string[] = [];
-    for (let i = 0; i < events.length; i++) entries.push(entryArgument(events[i]!.data, events[i]!.event, false));
+    const args: string[] = [header];
+    for (let i = 0; i < events.length; i++) args.push(entryArgument(events[i]!.data, events[i]!.event, false));
     const answer = (reply: unknown): number => {
       const seq = Number(reply);
       if (seq === -2) throw new RelayLogFullError('maxEntries', this.settings.maxEntries);
@@ -364,7 +365,7 @@ class RedisRelayStore implements RelayStore {
       if (local && this.localOf(lease) === local) this.stored(lease.streamId, local, events, seq);
       return seq;
     };
-    return this.appends.add(local?.keys[0] ?? this.keys(lease.streamId)[0]!, header, entries).then(answer);
+    return this.appends.add(local?.keys[0] ?? this.keys(lease.streamId)[0]!, args).then(answer);
   }
 
   /** Records that `events` were stored up to `seq`: those not shown yet (refused offers, or no offer) are shown now. */

@@ -20,9 +20,9 @@ function script(name: string, body: string): RelayScript {
  * client last read). They share the hash tag `{streamId}`, so they live in
  * one Redis Cluster slot; the change channel carries the same tag.
  *
- * Every script but `append` takes KEYS = meta, log, lease, seen; `append`
- * takes the meta keys only and finds the others by their common prefix (the
- * same slot).
+ * `claim` and `append` take the meta keys of one stream or several and
+ * find each stream's other keys by their common prefix (the same slot);
+ * the other scripts take KEYS = meta, log, lease, seen.
  *
  * An entry is one argument: its kind, `d` (plain data) or `e` (an event
  * with a type; `D` and `E` when terminal), then for `e`/`E` the type's
@@ -95,35 +95,45 @@ end
 `;
 
 /**
- * claim: ARGV = newLog, token, leaseMs, ttlMs, owner, hasOwner (`1`/`0`),
- * publish command, channel, seqs to skip at a takeover (added to a skip
- * still pending: a takeover that wrote nothing). Answers `{status}` or
- * `{status, log, epoch, lastSeq, hasResume, resume, skip}`.
+ * claim, for one stream or several (on a Redis Cluster one a call): KEYS =
+ * the streams' meta keys; ARGV = the publish command, then for each stream
+ * a header, `"<newLog> <token> <leaseMs> <ttlMs> <hasOwner> <skip>"`
+ * (hasOwner `1`/`0`; skip: the seqs to skip at a takeover, added to a skip
+ * still pending, that of a takeover that wrote nothing), and its owner.
+ * Answers, per stream, `{status}` or `{status, log, epoch, lastSeq,
+ * hasResume, resume, skip}`.
  */
 export const CLAIM = script(
   'claim',
   `
-local meta = KEYS[1]
-local state = redis.call('HMGET', meta, 'log', 'epoch', 'owner', 'hasOwner', 'ended', 'lastSeq', 'resume')
-if not state[1] then
-  redis.call('DEL', KEYS[2], KEYS[4])
-  redis.call('HSET', meta, 'log', ARGV[1], 'epoch', '1', 'owner', ARGV[5], 'hasOwner', ARGV[6], 'ended', '0', 'lastSeq', '0', 'bytes', '0')
-  redis.call('PEXPIRE', meta, ARGV[4])
-  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
-  return {'created', ARGV[1], 1, 0, 0, ''}
+local function claim_one(meta, header, owner)
+  local new_log, token, lease_ms, ttl_ms, has_owner, takeover_skip = string.match(header, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  local base = string.sub(meta, 1, -5)
+  local log, lease = base .. 'log', base .. 'lease'
+  local state = redis.call('HMGET', meta, 'log', 'epoch', 'owner', 'hasOwner', 'ended', 'lastSeq', 'resume')
+  if not state[1] then
+    redis.call('DEL', log, base .. 'seen')
+    redis.call('HSET', meta, 'log', new_log, 'epoch', '1', 'owner', owner, 'hasOwner', has_owner, 'ended', '0', 'lastSeq', '0', 'bytes', '0')
+    redis.call('PEXPIRE', meta, ttl_ms)
+    redis.call('SET', lease, token, 'PX', lease_ms)
+    return {'created', new_log, 1, 0, 0, ''}
+  end
+  if state[4] ~= has_owner or state[3] ~= owner then return {'forbidden'} end
+  if state[5] == '1' then return {'ended'} end
+  if redis.call('EXISTS', lease) == 1 then return {'held'} end
+  local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
+  local skip = redis.call('HINCRBY', meta, 'skip', tonumber(takeover_skip))
+  redis.call('SET', lease, token, 'PX', lease_ms)
+  redis.call('PEXPIRE', meta, ttl_ms)
+  redis.call('PEXPIRE', log, ttl_ms)
+  redis.call(ARGV[1], base .. 'changes', 'claim')
+  local has_resume = 0
+  if state[7] then has_resume = 1 end
+  return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] or '', skip}
 end
-if state[4] ~= ARGV[6] or state[3] ~= ARGV[5] then return {'forbidden'} end
-if state[5] == '1' then return {'ended'} end
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'held'} end
-local epoch = redis.call('HINCRBY', meta, 'epoch', 1)
-local skip = redis.call('HINCRBY', meta, 'skip', tonumber(ARGV[9]))
-redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
-redis.call('PEXPIRE', meta, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call(ARGV[7], ARGV[8], 'claim')
-local has_resume = 0
-if state[7] then has_resume = 1 end
-return {'takenOver', state[1], epoch, tonumber(state[6]), has_resume, state[7] or '', skip}
+local answers = {}
+for k = 1, #KEYS do answers[k] = claim_one(KEYS[k], ARGV[2 * k], ARGV[2 * k + 1]) end
+return answers
 `,
 );
 
