@@ -9,10 +9,10 @@
  * node-redis writes at most about 16 KiB of commands per turn of the loop,
  * so with one call per write a thousand streams outgrow what a slow loop
  * writes and their writes wait for seconds; one call carries any number of
- * them, in fewer bytes, with one reply to decode. A stream has at most one
- * write in flight (the store queues its appends, and claims once), so a call
- * never holds two of one stream, and each stream's answer is its own: one
- * stream's lost lease leaves the others appended. On a Redis Cluster the
+ * them, in fewer bytes, with one reply to decode. The script runs a call's
+ * writes in order, each as a call of its own would (two of one stream: one
+ * after the other), and answers each on its own: one stream's lost lease
+ * leaves the others appended. On a Redis Cluster the
  * streams of a call would have to share a slot, so each write goes alone,
  * at once.
  *
