@@ -3,7 +3,8 @@
  * (interleaved rounds, medians): (A) each append its own script call, as
  * before, and as on a Cluster; (B) the store's `GatheredCalls`, which sends
  * appends at once while fewer than 16 calls are unanswered and otherwise
- * gathers those of one turn of the event loop into one call. Both run the
+ * gathers them into one call, sent when a call is answered or on the next
+ * turn of the event loop. Both run the
  * store's `append` script through one node-redis client, 1,000 streams
  * appending 10,000 entries a second for 3 s. With `busy` > 0, every tick of
  * the appending timer also keeps the event loop busy that many ms (other
