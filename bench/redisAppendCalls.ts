@@ -20,6 +20,8 @@ import { startRedisServer } from '../spec/support/redisServer.js';
 import { entryArgument, GatheredCalls } from '../src/server/redis/gatheredCalls.js';
 import { APPEND } from '../src/server/redis/relayScripts.js';
 import { redisRelayStore } from '../src/server/index.js';
+import { monitorRedis, type RedisMonitor } from './relayRedis.js';
+import { median } from './stats.js';
 
 const BUSY = (process.argv[2] ?? '0,5,15').split(',').map(Number);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -30,15 +32,9 @@ const TOTAL = 30_000;
 type Client = ReturnType<typeof createClient>;
 type Mode = 'one call each' | 'GatheredCalls';
 
-async function redisCpu(admin: Client): Promise<number> {
-  const info = String(await admin.sendCommand(['INFO', 'cpu']));
-  return (Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1])) * 1e6;
-}
-
 const percentile = (values: number[], p: number) => [...values].sort((x, y) => x - y)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
-const median = (values: number[]) => percentile(values, 0.5);
 
-async function runOnce(mode: Mode, busyMs: number, client: Client, admin: Client, run: string) {
+async function runOnce(mode: Mode, busyMs: number, client: Client, monitor: RedisMonitor, run: string) {
   const store = redisRelayStore(client, { keyPrefix: `bench:appends:${run}:` });
   const headers: string[] = [];
   const metas: string[] = [];
@@ -55,7 +51,7 @@ async function runOnce(mode: Mode, busyMs: number, client: Client, admin: Client
   const latencies: number[] = [];
   const answers: Array<Promise<unknown>> = [];
   const cpuBefore = process.cpuUsage();
-  const redisBefore = await redisCpu(admin);
+  const redisBefore = await monitor.cpuMicros();
   const startedAt = performance.now();
   let sent = 0;
   await new Promise<void>((resolve) => {
@@ -76,7 +72,7 @@ async function runOnce(mode: Mode, busyMs: number, client: Client, admin: Client
   });
   await Promise.all(answers);
   const cpu = process.cpuUsage(cpuBefore);
-  const redis = (await redisCpu(admin)) - redisBefore;
+  const redis = (await monitor.cpuMicros()) - redisBefore;
   await store.close?.();
   return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuUs: (cpu.user + cpu.system) / TOTAL, redisUs: redis / TOTAL };
 }
@@ -84,8 +80,8 @@ async function runOnce(mode: Mode, busyMs: number, client: Client, admin: Client
 async function main(): Promise<void> {
   const server = await startRedisServer();
   const client = createClient({ url: server.url });
-  const admin = createClient({ url: server.url });
-  await Promise.all([client.connect(), admin.connect()]);
+  await client.connect();
+  const monitor = await monitorRedis(server.url);
   console.log(`Redis relay store append calls: ${STREAMS} streams, ${PER_MS * 1000} appends/s for ${TOTAL / PER_MS / 1000} s, medians of ${ROUNDS} interleaved rounds`);
   console.log('| other work per tick (ms) | mode | latency median / p99 (ms) | this process CPU per append (µs) | redis-server CPU per append (µs) |');
   console.log('|---|---|---|---|---|');
@@ -93,14 +89,15 @@ async function main(): Promise<void> {
     const results: Record<Mode, Array<Awaited<ReturnType<typeof runOnce>>>> = { 'one call each': [], GatheredCalls: [] };
     for (let round = 0; round < ROUNDS; round++) {
       const order: Mode[] = round % 2 === 0 ? ['one call each', 'GatheredCalls'] : ['GatheredCalls', 'one call each'];
-      for (const mode of order) results[mode].push(await runOnce(mode, busyMs, client, admin, `${busyMs}-${round}-${mode === 'GatheredCalls' ? 'b' : 'o'}`));
+      for (const mode of order) results[mode].push(await runOnce(mode, busyMs, client, monitor, `${busyMs}-${round}-${mode === 'GatheredCalls' ? 'b' : 'o'}`));
     }
     for (const mode of ['one call each', 'GatheredCalls'] as const) {
       const of = (pick: (r: Awaited<ReturnType<typeof runOnce>>) => number) => median(results[mode].map(pick));
       console.log(`| ${busyMs} | ${mode} | ${of((r) => r.p50).toFixed(1)} / ${of((r) => r.p99).toFixed(1)} | ${of((r) => r.cpuUs).toFixed(1)} | ${of((r) => r.redisUs).toFixed(1)} |`);
     }
   }
-  await Promise.all([client.quit(), admin.quit()]);
+  await client.quit();
+  await monitor.close();
   await server.stop();
 }
 

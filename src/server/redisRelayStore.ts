@@ -182,6 +182,11 @@ class RedisRelayStore implements RelayStore {
     return [`${base}meta`, `${base}log`, `${base}lease`, `${base}seen`];
   }
 
+  /** The stream's meta key (`keys(streamId)[0]`): all that `claim` and `append` name. */
+  private metaKey(streamId: string): string {
+    return `${this.settings.keyPrefix}{${streamId}}:meta`;
+  }
+
   private channel(streamId: string): string {
     return `${this.settings.keyPrefix}{${streamId}}:changes`;
   }
@@ -212,7 +217,7 @@ class RedisRelayStore implements RelayStore {
     const token = randomHex(16);
     const { leaseMs, ttlMs, owner } = options;
     const header = `${log} ${token} ${ms(leaseMs)} ${ms(ttlMs)} ${owner === undefined ? 0 : 1} ${RELAY_TAKEOVER_SKIP}`;
-    const reply = asArray(await this.claims.add(this.keys(streamId)[0]!, [header, owner ?? '']));
+    const reply = asArray(await this.claims.add(this.metaKey(streamId), [header, owner ?? '']));
     const status = text(reply[0]);
     if (status !== 'created' && status !== 'takenOver') return { status: status as 'held' | 'ended' | 'forbidden' };
     const lease: RelayLease = { streamId, log: text(reply[1]), token, epoch: Number(reply[2]), leaseMs, ttlMs };
@@ -365,7 +370,7 @@ class RedisRelayStore implements RelayStore {
       if (local && this.localOf(lease) === local) this.stored(lease.streamId, local, events, seq);
       return seq;
     };
-    return this.appends.add(local?.keys[0] ?? this.keys(lease.streamId)[0]!, args).then(answer);
+    return this.appends.add(local?.keys[0] ?? this.metaKey(lease.streamId), args).then(answer);
   }
 
   /** Records that `events` were stored up to `seq`: those not shown yet (refused offers, or no offer) are shown now. */
