@@ -109,6 +109,46 @@ run('redisRelayStore: readers on another instance get published entries without 
     expect((await remote.read('published', 9, 64))?.entries).toEqual([{ seq: 5, event: 'done', data: '[DONE]', end: true }]);
   });
 
+  it('the safety net wakes the followers of a quiet stream, never those of a stream that keeps publishing', async () => {
+    const blockMs = 600;
+    const store = redisRelayStore(clients[1]!, { blockMs });
+    try {
+      const claim = await producer.claim('poked', { leaseMs: 30_000, ttlMs: 60_000 });
+      if (claim.status !== 'created') throw new Error(claim.status);
+      await producer.append(claim.lease, [{ data: 'a' }]);
+      let told = 0;
+      const changes = new Subject<void>();
+      const subscribed = firstValueFrom(changes.pipe(timeout(15_000)));
+      following = store.changes('poked').subscribe(() => {
+        told++;
+        changes.next();
+      });
+      await subscribed;
+      told = 0;
+      // A write every 20 ms for eight blockMs: one notification each. Before, the safety net woke the follower
+      // every blockMs on top (a read from Redis per follower, all at once).
+      let appends = 0;
+      const until = Date.now() + 8 * blockMs;
+      while (Date.now() < until) {
+        await producer.append(claim.lease, [{ data: 'x' }]);
+        appends++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      for (let waited = 0; told < appends && waited < 15_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      // At most what a pause of more than half blockMs between two writes (a loaded machine) legitimately adds.
+      expect(told - appends).toBeGreaterThanOrEqual(0);
+      expect(told - appends).toBeLessThanOrEqual(2);
+      // Quiet now: woken about every blockMs (checked every quarter blockMs), as before; not more often.
+      const quietAt = told;
+      await new Promise((resolve) => setTimeout(resolve, 3 * blockMs));
+      expect(told - quietAt).toBeGreaterThanOrEqual(1);
+      expect(told - quietAt).toBeLessThanOrEqual(4);
+    } finally {
+      following?.unsubscribe();
+      await store.close?.();
+    }
+  });
+
   it('a large write publishes only its seq: the follower reads Redis, and gets the same entries', async () => {
     const claim = await producer.claim('large', { leaseMs: 10_000, ttlMs: 60_000 });
     if (claim.status !== 'created') throw new Error(claim.status);

@@ -170,7 +170,9 @@ class RedisRelayStore implements RelayStore {
   ) {
     this.feeds = new ChangeFeeds(connection, settings.report, (channel, message) => {
       const window = this.remotes.get(this.streamIdOf(channel));
-      if (window) takeMessage(window, message);
+      if (!window) return;
+      window.wokenAt = Date.now();
+      takeMessage(window, message);
     });
     this.publish = connection.cluster ? 'SPUBLISH' : 'PUBLISH';
     this.claims = new GatheredCalls((keys, args) => this.run(CLAIM, '', args, keys), [this.publish], !connection.cluster);
@@ -507,7 +509,7 @@ class RedisRelayStore implements RelayStore {
   private followRemote(streamId: string, watcher: Watcher): void {
     if (watcher.stopRemote) return;
     const channel = this.channel(streamId);
-    if (!this.remotes.has(streamId)) this.remotes.set(streamId, { confirmed: undefined, entries: [] });
+    if (!this.remotes.has(streamId)) this.remotes.set(streamId, { confirmed: undefined, entries: [], wokenAt: Date.now() });
     watcher.stopRemote = this.feeds.watch(channel, watcher);
   }
 
@@ -518,16 +520,26 @@ class RedisRelayStore implements RelayStore {
   }
 
   /**
-   * Every `blockMs`, readers that follow Redis read again even without a
-   * notification, and on a Cluster, readers of a stream whose slot moved to
-   * another node resume there.
+   * Readers that follow Redis read again once their stream has had no
+   * notification for about `blockMs`, never longer (checked every quarter
+   * `blockMs`): a stream that keeps publishing is not read for nothing (a
+   * read per reader at each tick, all at once, is a burst of Redis calls
+   * that delays every live event). On a Cluster, readers of a stream whose
+   * slot moved to another node resume there.
    */
   private startPoking(): void {
     if (this.poke) return;
+    const every = this.settings.blockMs / 4;
     this.poke = setInterval(() => {
       this.feeds.checkNodes();
-      for (const watchers of this.watchers.values()) for (const watcher of [...watchers]) if (watcher.stopRemote) watcher.next();
-    }, this.settings.blockMs);
+      const now = Date.now();
+      for (const [streamId, watchers] of this.watchers) {
+        const window = this.remotes.get(streamId);
+        if (!window || now - (window.wokenAt ?? -Infinity) < 3 * every) continue;
+        window.wokenAt = now;
+        for (const watcher of [...watchers]) if (watcher.stopRemote) watcher.next();
+      }
+    }, every);
     (this.poke as { unref?: () => void }).unref?.();
   }
 

@@ -17,6 +17,8 @@ export interface RemoteWindow {
   confirmed: { readonly log: string; readonly owner: string | undefined } | undefined;
   /** Consecutive entries, oldest first. */
   entries: RelayLogEntry[];
+  /** When its readers were last told to read again (`Date.now()`): a change message, or the store's safety net. */
+  wokenAt?: number | undefined;
 }
 
 /** Entries kept per followed stream. */
