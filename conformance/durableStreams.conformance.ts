@@ -4,8 +4,10 @@
  * target, chosen by `DS_TARGET`:
  * - `reference`: the reference server `@durable-streams/server` (the control);
  * - `memory`: `writeDurableLog` over `memoryDurableLogStore()`;
- * - `redis`: `writeDurableLog` over `redisDurableLogStore()` on a real redis-server.
- * `scripts/conformance.mjs` runs all three and reports the counts.
+ * - `redis`: `writeDurableLog` over `redisDurableLogStore()` on a real redis-server;
+ * - `web`: `durableLogResponse` (the Web `Request` → `Response` form) over
+ *   `memoryDurableLogStore()`, served on Node's http as Web frameworks do.
+ * `scripts/conformance.mjs` runs all four and reports the counts.
  */
 import { DurableStreamTestServer } from '@durable-streams/server';
 import { runConformanceTests } from '@durable-streams/server-conformance-tests';
@@ -13,7 +15,8 @@ import { createClient } from 'redis';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
-import { memoryDurableLogStore, redisDurableLogStore, writeDurableLog, type DurableLogStore } from '../src/server/index';
+import { durableLogResponse, memoryDurableLogStore, redisDurableLogStore, writeDurableLog, type DurableLogStore } from '../src/server/index';
+import { nodeListenerOf } from '../spec/support/webHandlerServer';
 import { startRedisServer, type RedisServer } from '../spec/support/redisServer';
 
 const LONG_POLL_MS = 5_000;
@@ -22,9 +25,12 @@ const config = { baseUrl: '', longPollTimeoutMs: LONG_POLL_MS };
 const stops: (() => Promise<unknown>)[] = [];
 
 /** Every path is a Durable Streams stream of `store`, read and written over HTTP. */
-async function serveDurableLogs(store: DurableLogStore): Promise<string> {
+async function serveDurableLogs(store: DurableLogStore, form: 'node' | 'web' = 'node'): Promise<string> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: LONG_POLL_MS }));
+  const options = { store, longPollTimeout: LONG_POLL_MS };
+  const server: Server = createServer(
+    form === 'node' ? (request, response) => void writeDurableLog(request, response, options) : nodeListenerOf((request) => durableLogResponse(request, options)),
+  );
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -53,8 +59,10 @@ beforeAll(async () => {
     await client.connect();
     stops.push(() => redis.stop(), () => Promise.resolve(client.destroy()));
     config.baseUrl = await serveDurableLogs(redisDurableLogStore(client));
+  } else if (target === 'web') {
+    config.baseUrl = await serveDurableLogs(memoryDurableLogStore(), 'web');
   } else {
-    throw new Error(`DS_TARGET must be reference, memory or redis, not ${target}`);
+    throw new Error(`DS_TARGET must be reference, memory, redis or web, not ${target}`);
   }
 });
 

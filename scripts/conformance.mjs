@@ -1,7 +1,8 @@
 // Runs the official Durable Streams server conformance suite
 // (@durable-streams/server-conformance-tests, vitest) against the reference
 // server (the control) and against this library's endpoint
-// (writeDurableLog) on the memory and the Redis DurableLogStore, the three at
+// (writeDurableLog) on the memory and the Redis DurableLogStore, and its Web
+// form (durableLogResponse) on the memory store, the four at
 // once (the suite mostly waits on long-polls and timers), and prints the counts of each and the tests the reference passes
 // that ours does not. Exit code: 1 when a run did not happen, when the
 // reference passes fewer than REFERENCE_FLOOR (the suite or the set-up
@@ -12,7 +13,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const REFERENCE_FLOOR = 320;
 const OURS_FLOOR = 332;
-const targets = ['reference', 'memory', 'redis'];
+const targets = ['reference', 'memory', 'redis', 'web'];
 const results = {};
 let status = 0;
 
@@ -50,10 +51,10 @@ const gapOf = (tests) => {
   return passedIn(results.reference).filter((name) => !ours.has(name));
 };
 
-[results.reference, results.memory, results.redis] = await Promise.all(targets.map(run));
+[results.reference, results.memory, results.redis, results.web] = await Promise.all(targets.map(run));
 if (results.reference === undefined || passedIn(results.reference).length < REFERENCE_FLOOR) status = 1;
 const gap = {};
-for (const target of ['memory', 'redis']) {
+for (const target of ['memory', 'redis', 'web']) {
   if (results[target] !== undefined && (gapOf(results[target]).length > 0 || passedIn(results[target]).length < OURS_FLOOR)) {
     // A loaded machine can fail a test by a socket or a timer; a real gap fails twice.
     console.log(`conformance ${target}: ${gapOf(results[target]).join('; ')} failed here and passed on the reference; running ${target} once more`);

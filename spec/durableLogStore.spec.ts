@@ -177,3 +177,35 @@ describe('request bodies over maxBodyBytes', () => {
     }
   });
 });
+
+describe('SSE reads', () => {
+  it('send each data event with its control event in one chunk (one write to the socket), live and in catch-up', async () => {
+    const store = memoryDurableLogStore();
+    const base = 'http://127.0.0.1/v1/stream/chunks';
+    const call = (init: RequestInit, query = '') => durableLogResponse(new Request(`${base}${query}`, init), { store });
+    expect((await call({ method: 'PUT', headers: { 'content-type': 'text/plain' } })).status).toBe(201);
+    for (const text of ['a', 'b']) expect((await call({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: text })).status).toBe(204);
+    const abort = new AbortController();
+    const answer = await call({ signal: abort.signal }, '?offset=-1&live=sse');
+    const reader = answer.body!.getReader();
+    const decoder = new TextDecoder();
+    const chunks: string[] = [];
+    const nextChunk = async () => {
+      const { value } = await reader.read();
+      chunks.push(decoder.decode(value));
+      return chunks[chunks.length - 1]!;
+    };
+    // Catch-up: both messages and their controls come in the first read's chunk.
+    const first = await nextChunk();
+    expect(first.match(/event: data\n/g)).toHaveLength(2);
+    expect(first.match(/event: control\n/g)).toHaveLength(2);
+    expect(first.indexOf('data:a')).toBeLessThan(first.indexOf('data:b'));
+    // Live: a new message and its control, together.
+    const live = nextChunk();
+    await call({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'c' });
+    const chunk = await live;
+    expect(chunk).toMatch(/^event: data\ndata:c\n\nevent: control\ndata:\{"streamNextOffset":"[^"]+","streamCursor":"\d+","upToDate":true\}\n\n$/);
+    abort.abort();
+    await reader.cancel();
+  });
+});

@@ -35,6 +35,33 @@ const NON_NEGATIVE = /^(0|[1-9]\d*)$/;
 const DIGITS = /^\d+$/;
 
 /**
+ * What the handler reads of a request, the same whether it came as a Web
+ * `Request` (`durableLogResponse`) or as Node's `IncomingMessage`
+ * (`writeDurableLog`, which so builds no `Request` and no `Response` per
+ * call: their construction was most of an append's cost).
+ * @internal
+ */
+export interface DurableLogRequest {
+  /** Upper-case. */
+  readonly method: string;
+  readonly url: URL;
+  /** A header's value (`name` in lower case), repeated ones joined with `, `; `null` when absent. */
+  header(name: string): string | null;
+  /** The body, or `undefined` when it is larger than `max` bytes (read no further). */
+  bytes(max: number): Promise<Uint8Array | undefined>;
+  /** Aborts when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+/** What the handler answers: the status, every header (in lower case) and the body. @internal */
+export interface DurableLogAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** A string body goes with `content-type: text/plain;charset=UTF-8` when the headers name none, as a `Response` does. */
+  readonly body: string | Uint8Array | ReadableStream<Uint8Array> | null;
+}
+
+/**
  * A complete **Durable Streams** server as a Web `Request` → `Response`
  * handler (Hono, Next.js route handlers, Bun, Deno; `writeDurableLog` for
  * Node's `http`) over a `DurableLogStore`: `PUT` creates (content type,
@@ -60,21 +87,43 @@ const DIGITS = /^\d+$/;
  * ```
  */
 export async function durableLogResponse(request: Request, options: DurableLogOptions): Promise<Response> {
+  const { status, headers, body } = await durableLogAnswer(webRequest(request), options);
+  return new Response(body as BodyInit | null, { status, headers });
+}
+
+/** A Web `Request` as the handler reads it. */
+function webRequest(request: Request): DurableLogRequest {
+  return {
+    method: request.method.toUpperCase(),
+    url: new URL(request.url),
+    header: (name) => request.headers.get(name),
+    bytes: (max) => bytesOf(request, max),
+    signal: request.signal,
+  };
+}
+
+/**
+ * `durableLogResponse`'s work on a request read through `DurableLogRequest`:
+ * the answer as plain data, for `durableLogResponse` to wrap in a `Response`
+ * and for `writeDurableLog` to write on Node's response as it is.
+ * @internal
+ */
+export async function durableLogAnswer(request: DurableLogRequest, options: DurableLogOptions): Promise<DurableLogAnswer> {
   const { store } = options;
   if (typeof store !== 'object' || store === null || typeof store.append !== 'function') {
     throw new TypeError('durableLogResponse: options.store must be a DurableLogStore (memoryDurableLogStore(), redisDurableLogStore(...)).');
   }
-  const url = new URL(request.url);
+  const { url } = request;
   const path = options.path ?? url.pathname;
   const settings = {
     longPollTimeout: positive('longPollTimeout', options.longPollTimeout, 30_000),
     sseMaxDuration: positive('sseMaxDuration', options.sseMaxDuration, 60_000),
   };
   const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 64 * 1024 * 1024);
-  const declared = Number(request.headers.get('content-length') ?? '0');
+  const declared = Number(request.header('content-length') ?? '0');
   if (declared > maxBodyBytes) return text(413, 'Request body too large');
   try {
-    switch (request.method.toUpperCase()) {
+    switch (request.method) {
       case 'OPTIONS':
         return answer(204);
       case 'PUT':
@@ -105,15 +154,15 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-function answer(status: number, headers: Record<string, string> = {}, body: BodyInit | null = null): Response {
-  return new Response(body, { status, headers: { ...COMMON_HEADERS, ...headers } });
+function answer(status: number, headers: Record<string, string> = {}, body: DurableLogAnswer['body'] = null): DurableLogAnswer {
+  return { status, headers: { ...COMMON_HEADERS, ...headers }, body };
 }
 
-function text(status: number, message: string, headers: Record<string, string> = {}): Response {
+function text(status: number, message: string, headers: Record<string, string> = {}): DurableLogAnswer {
   return answer(status, { 'content-type': 'text/plain', ...headers }, message);
 }
 
-/** The request's body, or `undefined` when it is larger than `max` bytes (read no further). */
+/** A Web request's body, or `undefined` when it is larger than `max` bytes (read no further). */
 async function bytesOf(request: Request, max: number): Promise<Uint8Array | undefined> {
   if (request.body === null) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
@@ -138,14 +187,14 @@ async function bytesOf(request: Request, max: number): Promise<Uint8Array | unde
   return body;
 }
 
-async function create(request: Request, url: URL, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<Response> {
-  const forkedFrom = request.headers.get('stream-forked-from') ?? undefined;
-  const forkOffset = request.headers.get('stream-fork-offset') ?? undefined;
-  const forkSub = request.headers.get('stream-fork-sub-offset');
-  let contentType = request.headers.get('content-type') ?? undefined;
+async function create(request: DurableLogRequest, url: URL, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<DurableLogAnswer> {
+  const forkedFrom = request.header('stream-forked-from') ?? undefined;
+  const forkOffset = request.header('stream-fork-offset') ?? undefined;
+  const forkSub = request.header('stream-fork-sub-offset');
+  let contentType = request.header('content-type') ?? undefined;
   if (contentType === undefined || !/^[\w-]+\/[\w-]+/.test(contentType.trim())) contentType = forkedFrom === undefined ? 'application/octet-stream' : undefined;
-  const ttl = request.headers.get('stream-ttl');
-  const expiresAt = request.headers.get('stream-expires-at') ?? undefined;
+  const ttl = request.header('stream-ttl');
+  const expiresAt = request.header('stream-expires-at') ?? undefined;
   if (ttl !== null && expiresAt !== undefined) return text(400, 'Cannot specify both Stream-TTL and Stream-Expires-At');
   if (ttl !== null && !NON_NEGATIVE.test(ttl)) return text(400, 'Invalid Stream-TTL value');
   if (expiresAt !== undefined && Number.isNaN(new Date(expiresAt).getTime())) return text(400, 'Invalid Stream-Expires-At timestamp');
@@ -154,13 +203,13 @@ async function create(request: Request, url: URL, path: string, store: DurableLo
     if (forkedFrom === undefined) return text(400, 'Stream-Fork-Sub-Offset requires Stream-Forked-From');
     if (!NON_NEGATIVE.test(forkSub)) return text(400, 'Invalid Stream-Fork-Sub-Offset format');
   }
-  const body = await bytesOf(request, maxBodyBytes);
+  const body = await request.bytes(maxBodyBytes);
   if (body === undefined) return text(413, 'Request body too large');
   const { created, meta } = await store.create(path, {
     contentType,
     ttlSeconds: ttl === null ? undefined : Number(ttl),
     expiresAt,
-    closed: request.headers.get('stream-closed') === 'true',
+    closed: request.header('stream-closed') === 'true',
     initialData: body.length > 0 ? body : undefined,
     forkedFrom,
     forkOffset,
@@ -172,11 +221,10 @@ async function create(request: Request, url: URL, path: string, store: DurableLo
   return answer(created ? 201 : 200, headers);
 }
 
-async function append(request: Request, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<Response> {
-  const headers = request.headers;
-  const id = headers.get('producer-id');
-  const epochText = headers.get('producer-epoch');
-  const seqText = headers.get('producer-seq');
+async function append(request: DurableLogRequest, path: string, store: DurableLogStore, maxBodyBytes: number): Promise<DurableLogAnswer> {
+  const id = request.header('producer-id');
+  const epochText = request.header('producer-epoch');
+  const seqText = request.header('producer-seq');
   const some = id !== null || epochText !== null || seqText !== null;
   const all = id !== null && epochText !== null && seqText !== null;
   if (some && !all) return text(400, 'All producer headers (Producer-Id, Producer-Epoch, Producer-Seq) must be provided together');
@@ -184,13 +232,13 @@ async function append(request: Request, path: string, store: DurableLogStore, ma
   if (all && (!DIGITS.test(epochText) || !Number.isSafeInteger(Number(epochText)))) return text(400, 'Invalid Producer-Epoch: must be a non-negative integer');
   if (all && (!DIGITS.test(seqText) || !Number.isSafeInteger(Number(seqText)))) return text(400, 'Invalid Producer-Seq: must be a non-negative integer');
   const producer = all ? { id, epoch: Number(epochText), seq: Number(seqText) } : undefined;
-  const close = headers.get('stream-closed') === 'true';
-  const body = await bytesOf(request, maxBodyBytes);
+  const close = request.header('stream-closed') === 'true';
+  const body = await request.bytes(maxBodyBytes);
   if (body === undefined) return text(413, 'Request body too large');
-  const contentType = headers.get('content-type') ?? undefined;
+  const contentType = request.header('content-type') ?? undefined;
   if (body.length === 0 && !close) return text(400, 'Empty body');
   if (body.length > 0 && contentType === undefined) return text(400, 'Content-Type header is required');
-  const result: DurableLogAppendResult = await store.append(path, body, { contentType, close, streamSeq: headers.get('stream-seq') ?? undefined, producer });
+  const result: DurableLogAppendResult = await store.append(path, body, { contentType, close, streamSeq: request.header('stream-seq') ?? undefined, producer });
   const producerHeaders = (seq: number): Record<string, string> => (producer === undefined ? {} : { 'producer-epoch': String(producer.epoch), 'producer-seq': String(seq) });
   switch (result.status) {
     case 'appended': {
@@ -221,7 +269,7 @@ function etagOf(path: string, start: string, end: string, closed: boolean): stri
   return `"${Buffer.from(path).toString('base64')}:${start}:${end}${closed ? ':c' : ''}"`;
 }
 
-async function head(path: string, store: DurableLogStore): Promise<Response> {
+async function head(path: string, store: DurableLogStore): Promise<DurableLogAnswer> {
   const meta = await store.head(path);
   if (meta === undefined) return answer(404, { 'content-type': 'text/plain' });
   if (meta.gone) return answer(410, { 'content-type': 'text/plain' });
@@ -241,7 +289,13 @@ function cursorAfter(sent: string | null): string {
   return String(previous >= current ? previous + 1 + Math.floor(Math.random() * 180) : current);
 }
 
-async function read(request: Request, url: URL, path: string, store: DurableLogStore, settings: { longPollTimeout: number; sseMaxDuration: number }): Promise<Response> {
+async function read(
+  request: DurableLogRequest,
+  url: URL,
+  path: string,
+  store: DurableLogStore,
+  settings: { longPollTimeout: number; sseMaxDuration: number },
+): Promise<DurableLogAnswer> {
   const meta = await store.head(path);
   if (meta === undefined) return text(404, 'Stream not found');
   if (meta.gone) return text(410, 'Stream is gone');
@@ -290,26 +344,26 @@ async function read(request: Request, url: URL, path: string, store: DurableLogS
   if (live === 'long-poll') headers['stream-cursor'] = cursorAfter(cursor);
   if (closedHere) headers['stream-closed'] = 'true';
   headers.etag = etagOf(path, offset ?? '-1', end, closedHere);
-  if (request.headers.get('if-none-match') === headers.etag) return answer(304, { etag: headers.etag });
-  return answer(200, headers, bodyOf(after.contentType, messages) as Uint8Array<ArrayBuffer>);
+  if (request.header('if-none-match') === headers.etag) return answer(304, { etag: headers.etag });
+  return answer(200, headers, bodyOf(after.contentType, messages));
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function sseEvent(event: string, payload: string): Uint8Array {
-  return encoder.encode(`event: ${event}\n${payload.split(/\r\n|\r|\n/).map((line) => `data:${line}`).join('\n')}\n\n`);
+function sseEvent(event: string, payload: string): string {
+  return `event: ${event}\n${payload.split(/\r\n|\r|\n/).map((line) => `data:${line}`).join('\n')}\n\n`;
 }
 
 function sse(
-  request: Request,
+  request: DurableLogRequest,
   path: string,
   store: DurableLogStore,
   start: string,
   cursor: string | null,
   meta: DurableLogMeta,
   settings: { longPollTimeout: number; sseMaxDuration: number },
-): Response {
+): DurableLogAnswer {
   const media = mediaTypeOf(meta.contentType);
   const base64 = !(media.startsWith('text/') || media === 'application/json');
   const json = media === 'application/json';
@@ -321,7 +375,14 @@ function sse(
   let finished = false;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      // The events of one read go out as one chunk (a data event and its control event: one write to the socket, not two).
+      let events = '';
+      const flush = () => {
+        if (events !== '') controller.enqueue(encoder.encode(events));
+        events = '';
+      };
       const finish = () => {
+        flush();
         finished = true;
         request.signal.removeEventListener('abort', onAbort);
         controller.close();
@@ -334,20 +395,21 @@ function sse(
       const control = (at: string) => {
         offset = at;
         if (found.meta.closed && at === tail) {
-          controller.enqueue(sseEvent('control', JSON.stringify({ streamNextOffset: at, streamClosed: true })));
+          events += sseEvent('control', JSON.stringify({ streamNextOffset: at, streamClosed: true }));
           return true;
         }
         const fields: Record<string, string | boolean> = { streamNextOffset: at, streamCursor: cursorAfter(cursor) };
         if (at === tail) fields.upToDate = true;
-        controller.enqueue(sseEvent('control', JSON.stringify(fields)));
+        events += sseEvent('control', JSON.stringify(fields));
         return false;
       };
       for (const message of found.messages) {
         const payload = base64 ? Buffer.from(message.data).toString('base64') : json ? decoder.decode(bodyOf(meta.contentType, [message])) : decoder.decode(message.data);
-        controller.enqueue(sseEvent('data', payload));
+        events += sseEvent('data', payload);
         if (control(message.offset)) return finish();
       }
       if (found.messages.length === 0 && control(tail)) return finish();
+      flush();
       const end = offset;
       if (end !== found.meta.nextOffset) return;
       const remaining = deadline - Date.now();

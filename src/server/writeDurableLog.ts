@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { durableLogResponse, type DurableLogOptions } from './durableLogResponse.js';
-import { webHeadersOf, writeWebBody } from './nodeWebBridge.js';
+import { durableLogAnswer, type DurableLogAnswer, type DurableLogOptions, type DurableLogRequest } from './durableLogResponse.js';
+import { writeWebBody } from './nodeWebBridge.js';
 
 /**
  * `durableLogResponse` for Node's `http` (Express, Fastify after
@@ -23,11 +23,15 @@ import { webHeadersOf, writeWebBody } from './nodeWebBridge.js';
  * ```
  */
 export async function writeDurableLog(request: IncomingMessage, response: ServerResponse, options: DurableLogOptions): Promise<void> {
-  const abort = new AbortController();
-  const gone = () => abort.abort();
-  response.once('close', gone);
+  // Made when the handler first asks for it (a long-poll or SSE read): an append needs none.
+  let abort: AbortController | undefined;
+  let gone = false;
+  const onClose = () => {
+    gone = true;
+    abort?.abort();
+  };
+  response.once('close', onClose);
   try {
-    const headers = webHeadersOf(request);
     const method = (request.method ?? 'GET').toUpperCase();
     const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     const body = method === 'GET' || method === 'HEAD' ? undefined : await bodyOf(request, maxBodyBytes);
@@ -36,42 +40,58 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
       response.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end('Request body too large');
       return;
     }
-    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
-    const init: RequestInit = { method, headers, signal: abort.signal };
-    if (body !== undefined) init.body = new Uint8Array(body.buffer, body.byteOffset, body.length) as Uint8Array<ArrayBuffer>;
-    let answer: Response;
+    const incoming: DurableLogRequest = {
+      method,
+      url: new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`),
+      header: (name) => headerOf(request, name),
+      bytes: () => Promise.resolve(body === undefined ? new Uint8Array(0) : new Uint8Array(body.buffer, body.byteOffset, body.length)),
+      get signal() {
+        if (!abort) {
+          abort = new AbortController();
+          if (gone) abort.abort();
+        }
+        return abort.signal;
+      },
+    };
+    let answer: DurableLogAnswer;
     try {
-      answer = await durableLogResponse(new Request(url, init), options);
+      answer = await durableLogAnswer(incoming, options);
     } catch {
       if (!response.headersSent && !response.destroyed) response.writeHead(500, { 'content-type': 'text/plain' }).end('Internal server error');
       return;
     }
+    const { status, headers, body: out } = answer;
     if (response.destroyed) {
-      await answer.body?.cancel().catch(() => undefined);
+      if (out instanceof ReadableStream) await out.cancel().catch(() => undefined);
       return;
     }
-    const outgoing: Record<string, string> = {};
-    answer.headers.forEach((value, name) => (outgoing[name] = value));
-    if (answer.body === null || method === 'HEAD') {
-      response.writeHead(answer.status, outgoing);
-      await answer.body?.cancel().catch(() => undefined);
+    if (out === null || method === 'HEAD') {
+      response.writeHead(status, headers);
+      if (out instanceof ReadableStream) await out.cancel().catch(() => undefined);
       response.end();
       return;
     }
-    if (answer.headers.get('content-type') !== 'text/event-stream') {
+    if (!(out instanceof ReadableStream)) {
       // A whole answer (everything but SSE): sent with its Content-Length, in one write.
-      const body = Buffer.from(await answer.arrayBuffer());
-      response.writeHead(answer.status, { ...outgoing, 'content-length': String(body.length) }).end(body);
+      const bytes = typeof out === 'string' ? Buffer.from(out) : Buffer.from(out.buffer, out.byteOffset, out.length);
+      const typed = typeof out === 'string' && headers['content-type'] === undefined ? { 'content-type': 'text/plain;charset=UTF-8' } : {};
+      response.writeHead(status, { ...headers, ...typed, 'content-length': String(bytes.length) }).end(bytes);
       return;
     }
-    response.writeHead(answer.status, outgoing);
+    response.writeHead(status, headers);
     response.flushHeaders();
     response.socket?.setNoDelay(true);
-    await writeWebBody(answer.body, response, abort.signal);
+    await writeWebBody(out, response, incoming.signal);
   } finally {
-    response.off('close', gone);
+    response.off('close', onClose);
     if (!response.destroyed && !response.writableEnded) response.end();
   }
+}
+
+/** A request header as Web `Headers.get` gives it: repeated ones joined with `, `, `null` when absent. */
+function headerOf(request: IncomingMessage, name: string): string | null {
+  const value = request.headers[name];
+  return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** The request's body, or `'too large'` as soon as it passes `max` bytes (what follows is read and dropped). */

@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+
+/**
+ * Serves a Web handler (`Request` → `Response`, as Hono, Next.js route
+ * handlers, Bun and Deno call it) on Node's `http`, the way those adapters
+ * do: the request's headers, method, URL and body (streamed, `duplex:
+ * 'half'`) become a `Request` whose signal aborts when the client goes away;
+ * the `Response`'s status, headers and body are written back as they come.
+ * For the tests that hold `durableLogResponse` (the Web form) to what
+ * `writeDurableLog` (the Node form) is held to.
+ */
+export function nodeListenerOf(handle: (request: Request) => Promise<Response>): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    const abort = new AbortController();
+    response.once('close', () => abort.abort());
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === 'string') headers.set(name, value);
+      else if (Array.isArray(value)) headers.set(name, value.join(', '));
+    }
+    const method = request.method ?? 'GET';
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: abort.signal };
+    if (method !== 'GET' && method !== 'HEAD') {
+      init.body = Readable.toWeb(request) as ReadableStream<Uint8Array>;
+      init.duplex = 'half';
+    }
+    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
+    void (async () => {
+      try {
+        const answer = await handle(new Request(url, init));
+        const outgoing: Record<string, string> = {};
+        answer.headers.forEach((value, name) => (outgoing[name] = value));
+        response.writeHead(answer.status, outgoing);
+        response.flushHeaders();
+        if (answer.body === null || method === 'HEAD') {
+          await answer.body?.cancel();
+          return;
+        }
+        const reader = answer.body.getReader();
+        abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || response.destroyed) return;
+          if (!response.write(value)) await new Promise((resolve) => response.once('drain', resolve).once('close', resolve));
+        }
+      } catch {
+        if (!response.headersSent) response.writeHead(500);
+      } finally {
+        if (!response.destroyed && !response.writableEnded) response.end();
+      }
+    })();
+  };
+}
