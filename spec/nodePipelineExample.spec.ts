@@ -145,7 +145,8 @@ describe('examples/node-pipeline', () => {
   }, 40_000);
 
   it('writes NDJSON records then the summary to stdout without --out, and rejects a bad option with exit code 2', async () => {
-    const plain = await runExample(['--prompts', '3', '--seed', '1', '--fault-rate', '0']);
+    // A generous idle timeout, as above: this test is about the output, and on a loaded machine a 400 ms one can strike a slow stream.
+    const plain = await runExample(['--prompts', '3', '--seed', '1', '--fault-rate', '0', '--idle-timeout', '3000']);
     expect(plain.code).toBe(0);
     const lines = plain.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toHaveLength(4);
