@@ -209,3 +209,37 @@ describe('SSE reads', () => {
     await reader.cancel();
   });
 });
+
+describe('an SSE reader that goes away', () => {
+  it('is no longer waited for on the store (writeDurableLog): the wait ends with the connection, not at the long-poll timeout', async () => {
+    const inner = memoryDurableLogStore();
+    let waiting = 0;
+    const store: DurableLogStore = Object.assign(Object.create(inner) as DurableLogStore, {
+      waitForChange: async (...args: Parameters<DurableLogStore['waitForChange']>) => {
+        waiting++;
+        try {
+          return await inner.waitForChange(...args);
+        } finally {
+          waiting--;
+        }
+      },
+    });
+    const server = await serveOnLoopback((request, response) => void writeDurableLog(request, response, { store, longPollTimeout: 30_000 }));
+    const url = `${server.url}/v1/stream/leaving`;
+    try {
+      expect((await fetch(url, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'a' })).status).toBe(201);
+      const abort = new AbortController();
+      const answer = await fetch(`${url}?offset=-1&live=sse`, { signal: abort.signal });
+      const reader = answer.body!.getReader();
+      const { value } = await reader.read();
+      expect(new TextDecoder().decode(value)).toContain('data:a');
+      for (let waited = 0; waiting === 0 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(waiting).toBe(1);
+      abort.abort();
+      for (let waited = 0; waiting > 0 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(waiting).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -58,7 +58,24 @@ export interface DurableLogAnswer {
   readonly status: number;
   readonly headers: Record<string, string>;
   /** A string body goes with `content-type: text/plain;charset=UTF-8` when the headers name none, as a `Response` does. */
-  readonly body: string | Uint8Array | ReadableStream<Uint8Array> | null;
+  readonly body: string | Uint8Array | DurableLogEventBody | null;
+}
+
+/**
+ * An SSE body as the handler writes it: each `next()` gives the text of the
+ * events one read found (`undefined` at the end); `cancel()` stops it (the
+ * client went away). The Web form wraps it in a `ReadableStream`; the Node
+ * form writes the text on the response as the client drains it.
+ * @internal
+ */
+export interface DurableLogEventBody {
+  next(): Promise<string | undefined>;
+  cancel(): void;
+}
+
+/** Whether an answer's body is an SSE body (not a whole one). @internal */
+export function isEventBody(body: DurableLogAnswer['body']): body is DurableLogEventBody {
+  return typeof body === 'object' && body !== null && !(body instanceof Uint8Array);
 }
 
 /**
@@ -88,7 +105,19 @@ export interface DurableLogAnswer {
  */
 export async function durableLogResponse(request: Request, options: DurableLogOptions): Promise<Response> {
   const { status, headers, body } = await durableLogAnswer(webRequest(request), options);
-  return new Response(body as BodyInit | null, { status, headers });
+  return new Response(isEventBody(body) ? eventStream(body) : (body as BodyInit | null), { status, headers });
+}
+
+/** An SSE body as a Web stream: one chunk per `next()`. */
+function eventStream(body: DurableLogEventBody): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const text = await body.next();
+      if (text === undefined) controller.close();
+      else controller.enqueue(encoder.encode(text));
+    },
+    cancel: () => body.cancel(),
+  });
 }
 
 /** A Web `Request` as the handler reads it. */
@@ -373,24 +402,29 @@ function sse(
   const deadline = Date.now() + settings.sseMaxDuration;
   let offset = start;
   let finished = false;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      // The events of one read go out as one chunk (a data event and its control event: one write to the socket, not two).
-      let events = '';
-      const flush = () => {
-        if (events !== '') controller.enqueue(encoder.encode(events));
-        events = '';
-      };
-      const finish = () => {
-        flush();
-        finished = true;
-        request.signal.removeEventListener('abort', onAbort);
-        controller.close();
-      };
-      if (finished) return;
+  /** After a read that reached the tail: wait for a change before the next read. */
+  let waitFirst = false;
+  const finish = () => {
+    finished = true;
+    request.signal.removeEventListener('abort', onAbort);
+    return undefined;
+  };
+  const body: DurableLogEventBody = {
+    // The events of one read go out as one piece (a data event and its control event: one write to the socket, not two).
+    async next() {
+      if (finished) return undefined;
+      if (waitFirst) {
+        waitFirst = false;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || stop.signal.aborted) return finish();
+        await store.waitForChange(path, offset, Math.min(settings.longPollTimeout, remaining), stop.signal);
+        if (stop.signal.aborted || finished) return finish();
+      }
       const found = await store.read(path, offset);
+      if (finished) return undefined;
       if (found === undefined || found.meta.gone) return finish();
       const tail = found.meta.nextOffset;
+      let events = '';
       // A control event follows every data event (protocol §5.8), so JSON catch-up parses message by message.
       const control = (at: string) => {
         offset = at;
@@ -406,23 +440,24 @@ function sse(
       for (const message of found.messages) {
         const payload = base64 ? Buffer.from(message.data).toString('base64') : json ? decoder.decode(bodyOf(meta.contentType, [message])) : decoder.decode(message.data);
         events += sseEvent('data', payload);
-        if (control(message.offset)) return finish();
+        if (control(message.offset)) {
+          finish();
+          return events;
+        }
       }
-      if (found.messages.length === 0 && control(tail)) return finish();
-      flush();
-      const end = offset;
-      if (end !== found.meta.nextOffset) return;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || stop.signal.aborted) return finish();
-      await store.waitForChange(path, offset, Math.min(settings.longPollTimeout, remaining), stop.signal);
-      if (stop.signal.aborted) return finish();
+      if (found.messages.length === 0 && control(tail)) {
+        finish();
+        return events;
+      }
+      waitFirst = offset === tail;
+      return events;
     },
     cancel() {
       finished = true;
       stop.abort();
       request.signal.removeEventListener('abort', onAbort);
     },
-  });
+  };
   const headers: Record<string, string> = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' };
   if (base64) headers['stream-sse-data-encoding'] = 'base64';
   return answer(200, headers, body);

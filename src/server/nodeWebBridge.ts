@@ -32,7 +32,8 @@ export async function writeWebBody(body: ReadableStream<Uint8Array>, response: S
   }
 }
 
-function drainedOrClosed(response: ServerResponse): Promise<void> {
+/** Resolves when `response` drains or closes. */
+export function drainedOrClosed(response: ServerResponse): Promise<void> {
   return new Promise<void>((resolve) => {
     const settle = () => {
       response.off('drain', settle);

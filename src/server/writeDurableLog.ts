@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { durableLogAnswer, type DurableLogAnswer, type DurableLogOptions, type DurableLogRequest } from './durableLogResponse.js';
-import { writeWebBody } from './nodeWebBridge.js';
+import { durableLogAnswer, isEventBody, type DurableLogAnswer, type DurableLogEventBody, type DurableLogOptions, type DurableLogRequest } from './durableLogResponse.js';
+import { drainedOrClosed } from './nodeWebBridge.js';
 
 /**
  * `durableLogResponse` for Node's `http` (Express, Fastify after
@@ -62,16 +62,16 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
     }
     const { status, headers, body: out } = answer;
     if (response.destroyed) {
-      if (out instanceof ReadableStream) await out.cancel().catch(() => undefined);
+      if (isEventBody(out)) out.cancel();
       return;
     }
     if (out === null || method === 'HEAD') {
       response.writeHead(status, headers);
-      if (out instanceof ReadableStream) await out.cancel().catch(() => undefined);
+      if (isEventBody(out)) out.cancel();
       response.end();
       return;
     }
-    if (!(out instanceof ReadableStream)) {
+    if (!isEventBody(out)) {
       // A whole answer (everything but SSE): sent with its Content-Length, in one write.
       const bytes = typeof out === 'string' ? Buffer.from(out) : Buffer.from(out.buffer, out.byteOffset, out.length);
       const typed = typeof out === 'string' && headers['content-type'] === undefined ? { 'content-type': 'text/plain;charset=UTF-8' } : {};
@@ -81,10 +81,32 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
     response.writeHead(status, headers);
     response.flushHeaders();
     response.socket?.setNoDelay(true);
-    await writeWebBody(out, response, incoming.signal);
+    await writeEventBody(out, response);
   } finally {
     response.off('close', onClose);
     if (!response.destroyed && !response.writableEnded) response.end();
+  }
+}
+
+/**
+ * Writes an SSE body's pieces on `response` as the client drains it, until
+ * the body ends or the response closes; the body is cancelled either way.
+ */
+async function writeEventBody(body: DurableLogEventBody, response: ServerResponse): Promise<void> {
+  const gone = () => body.cancel();
+  response.once('close', gone);
+  try {
+    for (;;) {
+      const text = await body.next();
+      if (text === undefined || response.destroyed) return;
+      if (!response.write(text)) await drainedOrClosed(response);
+    }
+  } catch {
+    // A failing store ends the response (the caller ends it); the client reconnects at its offset.
+  } finally {
+    response.off('close', gone);
+    // Ended, failed or the client gone: nothing waits on the store for this body any more.
+    body.cancel();
   }
 }
 
