@@ -38,7 +38,8 @@ const DIGITS = /^\d+$/;
  * What the handler reads of a request, the same whether it came as a Web
  * `Request` (`durableLogResponse`) or as Node's `IncomingMessage`
  * (`writeDurableLog`, which so builds no `Request` and no `Response` per
- * call: their construction was most of an append's cost).
+ * call: in the relay bench's profile, building them and their abort
+ * signals was a large part of the server's time).
  * @internal
  */
 export interface DurableLogRequest {
