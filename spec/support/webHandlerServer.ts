@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { webHeadersOf, writeWebBody } from '../../src/server/nodeWebBridge';
 
 /**
  * Serves a Web handler (`Request` → `Response`, as Hono, Next.js route
@@ -14,13 +15,8 @@ export function nodeListenerOf(handle: (request: Request) => Promise<Response>):
   return (request, response) => {
     const abort = new AbortController();
     response.once('close', () => abort.abort());
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (typeof value === 'string') headers.set(name, value);
-      else if (Array.isArray(value)) headers.set(name, value.join(', '));
-    }
     const method = request.method ?? 'GET';
-    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: abort.signal };
+    const init: RequestInit & { duplex?: 'half' } = { method, headers: webHeadersOf(request), signal: abort.signal };
     if (method !== 'GET' && method !== 'HEAD') {
       init.body = Readable.toWeb(request) as ReadableStream<Uint8Array>;
       init.duplex = 'half';
@@ -33,17 +29,8 @@ export function nodeListenerOf(handle: (request: Request) => Promise<Response>):
         answer.headers.forEach((value, name) => (outgoing[name] = value));
         response.writeHead(answer.status, outgoing);
         response.flushHeaders();
-        if (answer.body === null || method === 'HEAD') {
-          await answer.body?.cancel();
-          return;
-        }
-        const reader = answer.body.getReader();
-        abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done || response.destroyed) return;
-          if (!response.write(value)) await new Promise((resolve) => response.once('drain', resolve).once('close', resolve));
-        }
+        if (answer.body === null || method === 'HEAD') await answer.body?.cancel();
+        else await writeWebBody(answer.body, response, abort.signal);
       } catch {
         if (!response.headersSent) response.writeHead(500);
       } finally {
