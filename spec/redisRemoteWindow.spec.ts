@@ -84,12 +84,10 @@ run('redisRelayStore: readers on another instance get published entries without 
     const claim = await producer.claim('published', { leaseMs: 10_000, ttlMs: 60_000 });
     if (claim.status !== 'created') throw new Error(claim.status);
     await producer.append(claim.lease, [{ data: 'a' }, { event: 'x', data: 'b' }]);
-    // One follower for the whole test, as a relay reader holds one: subscribed once the first emission comes.
+    // One follower for the whole test, as a relay reader holds one.
     const changes = new Subject<void>();
-    const subscribed = firstValueFrom(changes.pipe(timeout(15_000)));
     following = remote.changes('published').subscribe(changes);
-    await subscribed;
-    // A first read from Redis confirms the log.
+    // A first read from Redis (once the follower's channel is subscribed) confirms the log.
     expect((await remote.read('published', 0, 64))?.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
     const before = remoteCommands;
     const told = firstValueFrom(changes.pipe(timeout(15_000)));
@@ -109,6 +107,35 @@ run('redisRelayStore: readers on another instance get published entries without 
     expect((await remote.read('published', 9, 64))?.entries).toEqual([{ seq: 5, event: 'done', data: '[DONE]', end: true }]);
   });
 
+  it("a follower's first read waits for its channel's subscription, so the subscription's answer costs no second read", async () => {
+    const claim = await producer.claim('first-read', { leaseMs: 10_000, ttlMs: 60_000 });
+    if (claim.status !== 'created') throw new Error(claim.status);
+    await producer.append(claim.lease, [{ data: 'a' }, { data: 'b' }]);
+    const before = remoteCommands;
+    // A follower as a relay reader is one: told of a change, it reads on from where it is.
+    let after = 0;
+    const reads: Array<Promise<unknown>> = [];
+    const readOn = () => {
+      reads.push(remote.read('first-read', after, 64).then((page) => (after = Math.max(after, page?.lastSeq ?? 0))));
+    };
+    following = remote.changes('first-read').subscribe(readOn);
+    const first = await remote.read('first-read', 0, 64);
+    after = first?.lastSeq ?? 0;
+    expect(first?.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
+    // Time for the subscription's answer, had it woken the follower: before, that was a second read from Redis.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await Promise.all(reads);
+    expect(remoteCommands - before).toBe(1);
+    // Nothing was missed between the read and the subscription: the next write reaches it, from memory.
+    await producer.append(claim.lease, [{ data: 'c' }]);
+    for (let waited = 0; after < 3 && waited < 15_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await Promise.all(reads);
+    }
+    expect(after).toBe(3);
+    expect(remoteCommands - before).toBe(1);
+  });
+
   it('the safety net wakes the followers of a quiet stream, never those of a stream that keeps publishing', async () => {
     const blockMs = 600;
     const store = redisRelayStore(clients[1]!, { blockMs });
@@ -117,13 +144,9 @@ run('redisRelayStore: readers on another instance get published entries without 
       if (claim.status !== 'created') throw new Error(claim.status);
       await producer.append(claim.lease, [{ data: 'a' }]);
       let told = 0;
-      const changes = new Subject<void>();
-      const subscribed = firstValueFrom(changes.pipe(timeout(15_000)));
-      following = store.changes('poked').subscribe(() => {
-        told++;
-        changes.next();
-      });
-      await subscribed;
+      following = store.changes('poked').subscribe(() => told++);
+      // Answered once the follower's channel is subscribed.
+      await store.read('poked', 0, 64);
       told = 0;
       // A write every 20 ms for eight blockMs: one notification each. Before, the safety net woke the follower
       // every blockMs on top (a read from Redis per follower, all at once).
@@ -154,9 +177,7 @@ run('redisRelayStore: readers on another instance get published entries without 
     if (claim.status !== 'created') throw new Error(claim.status);
     await producer.append(claim.lease, [{ data: 'a' }]);
     const changes = new Subject<void>();
-    const subscribed = firstValueFrom(changes.pipe(timeout(15_000)));
     following = remote.changes('large').subscribe(changes);
-    await subscribed;
     expect((await remote.read('large', 0, 64))?.entries.map((entry) => entry.data)).toEqual(['a']);
     const big = 'z'.repeat(20_000);
     const told = firstValueFrom(changes.pipe(timeout(15_000)));

@@ -444,10 +444,17 @@ class RedisRelayStore implements RelayStore {
     return { log, lastSeq, ended, leased, owner };
   }
 
-  /** From memory when it holds the page; otherwise one script, which also records the read when asked (`seen`). */
+  /**
+   * From memory when it holds the page; otherwise one script, which also
+   * records the read when asked (`seen`). A stream followed here whose change
+   * channel is not subscribed yet is read once it is (at most `blockMs`
+   * later): every change after the read is then notified, so the
+   * subscription's answer needs no second read.
+   */
   async read(streamId: string, afterSeq: number, limit: number, seen?: RelayReadSeen): Promise<RelayPage | undefined> {
     const page = this.readNow(streamId, afterSeq, limit);
     if (page) return page;
+    if (this.remotes.has(streamId)) await this.subscribedOrLate(streamId);
     const local = this.servingLocal(streamId);
     const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit), seen);
     const window = this.remotes.get(streamId);
@@ -459,6 +466,18 @@ class RedisRelayStore implements RelayStore {
   readNow(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {
     const local = this.servingLocal(streamId);
     return local ? localPage(local, afterSeq, limit) : this.remoteWindowPage(streamId, afterSeq, limit);
+  }
+
+  /** Waits until the change channel of `streamId` is subscribed, or failed; after `blockMs`, marks its window read too early. */
+  private async subscribedOrLate(streamId: string): Promise<void> {
+    const subscribed = this.feeds.whenSubscribed(this.channel(streamId));
+    if (!subscribed) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, this.settings.blockMs, true)));
+    const tooLate = await Promise.race([subscribed.then(() => false), late]);
+    clearTimeout(timer);
+    const window = this.remotes.get(streamId);
+    if (tooLate && window) window.readUnsubscribed = true;
   }
 
   private remoteWindowPage(streamId: string, afterSeq: number, limit: number): RelayPage | undefined {
@@ -510,6 +529,10 @@ class RedisRelayStore implements RelayStore {
     if (watcher.stopRemote) return;
     const channel = this.channel(streamId);
     if (!this.remotes.has(streamId)) this.remotes.set(streamId, { confirmed: undefined, entries: [], wokenAt: Date.now() });
+    // Reads wait for the subscription (see `read`): only one that could not wait leaves something to read again.
+    watcher.subscribed = () => {
+      if (this.remotes.get(streamId)?.readUnsubscribed === true) watcher.next();
+    };
     watcher.stopRemote = this.feeds.watch(channel, watcher);
   }
 

@@ -13,12 +13,27 @@ import type { ConnectionReport } from './connectionReports.js';
 export interface ChangeWatcher {
   next(): void;
   error(error: unknown): void;
+  /**
+   * Called instead of `next` when the channel's `SUBSCRIBE` is answered. Without it the watcher is told to read
+   * again then (a change may have landed between its read and the subscription); a watcher whose reads wait for
+   * the subscription (`whenSubscribed`) has nothing to read again.
+   */
+  subscribed?(): void;
 }
 
 interface Channel {
   readonly watchers: Set<ChangeWatcher>;
-  /** Resolves once `SUBSCRIBE` was answered. */
+  /** Whether `SUBSCRIBE` was answered. */
   subscribed: boolean;
+  /** Settles once `SUBSCRIBE` was answered, failed, or the channel was dropped. */
+  readonly settled: Promise<void>;
+  readonly settle: () => void;
+}
+
+function newChannel(watcher: ChangeWatcher): Channel {
+  let settle!: () => void;
+  const settled = new Promise<void>((resolve) => (settle = resolve));
+  return { watchers: new Set([watcher]), subscribed: false, settled, settle };
 }
 
 /** Delay before the n-th reconnection attempt (n ≥ 1): 50 ms doubling to 2 s, with up to 50 % jitter. */
@@ -50,18 +65,20 @@ class NodeFeed {
       known.watchers.add(watcher);
       return;
     }
-    const entry: Channel = { watchers: new Set([watcher]), subscribed: false };
+    const entry = newChannel(watcher);
     this.channels.set(channel, entry);
     this.open()
       .then((subscriber) => subscriber.subscribe(channel))
       .then(
         () => {
+          entry.settle();
           if (this.channels.get(channel) !== entry) return;
           entry.subscribed = true;
-          // A change may have landed between a reader's read and this subscription: read again.
-          for (const waiting of [...entry.watchers]) waiting.next();
+          // A change may have landed between a reader's read and this subscription: read again (unless it waited).
+          for (const waiting of [...entry.watchers]) (waiting.subscribed ?? waiting.next).call(waiting);
         },
         (error: unknown) => {
+          entry.settle();
           if (this.channels.get(channel) !== entry) return;
           this.channels.delete(channel);
           for (const waiting of [...entry.watchers]) waiting.error(feedError(error));
@@ -69,10 +86,17 @@ class NodeFeed {
       );
   }
 
+  /** Settles once `channel`'s subscription is answered (or fails); `undefined` when it is, or is not watched. */
+  whenSubscribed(channel: string): Promise<void> | undefined {
+    const entry = this.channels.get(channel);
+    return entry && !entry.subscribed ? entry.settled : undefined;
+  }
+
   unwatch(channel: string, watcher: ChangeWatcher): void {
     const entry = this.channels.get(channel);
     if (!entry?.watchers.delete(watcher) || entry.watchers.size > 0) return;
     this.channels.delete(channel);
+    entry.settle();
     if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
   }
 
@@ -84,6 +108,7 @@ class NodeFeed {
     for (const [channel, entry] of [...this.channels]) {
       if (nodeOf(channel) === node) continue;
       this.channels.delete(channel);
+      entry.settle();
       if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
       const moved = new NetworkError('relay: the stream moved to another Redis node; the reader resumes.');
       for (const watcher of [...entry.watchers]) watcher.error(moved);
@@ -165,6 +190,7 @@ class NodeFeed {
   private fail(error: unknown): void {
     const channels = [...this.channels.values()];
     this.channels.clear();
+    for (const entry of channels) entry.settle();
     for (const entry of channels) for (const watcher of [...entry.watchers]) watcher.error(feedError(error));
   }
 }
@@ -207,6 +233,11 @@ export class ChangeFeeds {
     const feed = this.feedOf(channel);
     feed.watch(channel, watcher);
     return () => feed.unwatch(channel, watcher);
+  }
+
+  /** Settles once `channel`'s subscription is answered (or fails); `undefined` when it is, or is not watched. */
+  whenSubscribed(channel: string): Promise<void> | undefined {
+    return this.feeds.get(this.connection.nodeOf(channel))?.whenSubscribed(channel);
   }
 
   /** On a Cluster, moves readers whose stream's slot changed node (they resume on the right one). */

@@ -19,6 +19,8 @@ export interface RemoteWindow {
   entries: RelayLogEntry[];
   /** When its readers were last told to read again (`Date.now()`): a change message, or the store's safety net. */
   wokenAt?: number | undefined;
+  /** A read went to Redis before the change channel was subscribed (it waited `blockMs` in vain): its readers read again once it is. */
+  readUnsubscribed?: boolean | undefined;
 }
 
 /** Entries kept per followed stream. */
