@@ -108,32 +108,39 @@ run('redisRelayStore: readers on another instance get published entries without 
   });
 
   it("a follower's first read waits for its channel's subscription, so the subscription's answer costs no second read", async () => {
-    const claim = await producer.claim('first-read', { leaseMs: 10_000, ttlMs: 60_000 });
-    if (claim.status !== 'created') throw new Error(claim.status);
-    await producer.append(claim.lease, [{ data: 'a' }, { data: 'b' }]);
-    const before = remoteCommands;
-    // A follower as a relay reader is one: told of a change, it reads on from where it is.
-    let after = 0;
-    const reads: Array<Promise<unknown>> = [];
-    const readOn = () => {
-      reads.push(remote.read('first-read', after, 64).then((page) => (after = Math.max(after, page?.lastSeq ?? 0))));
-    };
-    following = remote.changes('first-read').subscribe(readOn);
-    const first = await remote.read('first-read', 0, 64);
-    after = first?.lastSeq ?? 0;
-    expect(first?.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
-    // Time for the subscription's answer, had it woken the follower: before, that was a second read from Redis.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await Promise.all(reads);
-    expect(remoteCommands - before).toBe(1);
-    // Nothing was missed between the read and the subscription: the next write reaches it, from memory.
-    await producer.append(claim.lease, [{ data: 'c' }]);
-    for (let waited = 0; after < 3 && waited < 15_000; waited += 20) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    // Its own store on the counted client, with a safety net too far off to wake the follower during the test.
+    const store = redisRelayStore(clients[1]!, { blockMs: 60_000 });
+    try {
+      const claim = await producer.claim('first-read', { leaseMs: 10_000, ttlMs: 60_000 });
+      if (claim.status !== 'created') throw new Error(claim.status);
+      await producer.append(claim.lease, [{ data: 'a' }, { data: 'b' }]);
+      const before = remoteCommands;
+      // A follower as a relay reader is one: told of a change, it reads on from where it is.
+      let after = 0;
+      const reads: Array<Promise<unknown>> = [];
+      const readOn = () => {
+        reads.push(store.read('first-read', after, 64).then((page) => (after = Math.max(after, page?.lastSeq ?? 0))));
+      };
+      following = store.changes('first-read').subscribe(readOn);
+      const first = await store.read('first-read', 0, 64);
+      after = first?.lastSeq ?? 0;
+      expect(first?.entries.map((entry) => entry.data)).toEqual(['a', 'b']);
+      // Time for the subscription's answer, had it woken the follower: before, that was a second read from Redis.
+      await new Promise((resolve) => setTimeout(resolve, 300));
       await Promise.all(reads);
+      expect(remoteCommands - before).toBe(1);
+      // A write after the read reaches the follower by its notification, and from memory.
+      await producer.append(claim.lease, [{ data: 'c' }]);
+      for (let waited = 0; after < 3 && waited < 15_000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await Promise.all(reads);
+      }
+      expect(after).toBe(3);
+      expect(remoteCommands - before).toBe(1);
+    } finally {
+      following?.unsubscribe();
+      await store.close?.();
     }
-    expect(after).toBe(3);
-    expect(remoteCommands - before).toBe(1);
   });
 
   it('the safety net wakes the followers of a quiet stream, never those of a stream that keeps publishing', async () => {
