@@ -454,7 +454,8 @@ class RedisRelayStore implements RelayStore {
   async read(streamId: string, afterSeq: number, limit: number, seen?: RelayReadSeen): Promise<RelayPage | undefined> {
     const page = this.readNow(streamId, afterSeq, limit);
     if (page) return page;
-    if (this.remotes.has(streamId)) await this.subscribedOrLate(streamId);
+    const subscribing = this.remotes.has(streamId) ? this.feeds.whenSubscribed(this.channel(streamId)) : undefined;
+    if (subscribing) await this.subscribedOrLate(streamId, subscribing);
     const local = this.servingLocal(streamId);
     const read = await this.readRemote(streamId, afterSeq, Math.max(1, limit), seen);
     const window = this.remotes.get(streamId);
@@ -468,10 +469,8 @@ class RedisRelayStore implements RelayStore {
     return local ? localPage(local, afterSeq, limit) : this.remoteWindowPage(streamId, afterSeq, limit);
   }
 
-  /** Waits until the change channel of `streamId` is subscribed, or failed; after `blockMs`, marks its window read too early. */
-  private async subscribedOrLate(streamId: string): Promise<void> {
-    const subscribed = this.feeds.whenSubscribed(this.channel(streamId));
-    if (!subscribed) return;
+  /** Waits until `subscribed` (the change channel of `streamId` is subscribed, or failed); after `blockMs`, marks its window read too early. */
+  private async subscribedOrLate(streamId: string, subscribed: Promise<void>): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, this.settings.blockMs, true)));
     const tooLate = await Promise.race([subscribed.then(() => false), late]);

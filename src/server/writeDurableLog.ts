@@ -91,10 +91,10 @@ export async function writeDurableLog(request: IncomingMessage, response: Server
 /**
  * Writes an SSE body's pieces on `response` as the client drains it, until
  * the body ends or the response closes; the body is cancelled either way.
+ * A close while the body waits on the store reaches it through the request's
+ * signal (`onClose` above), which the SSE handler listens to.
  */
 async function writeEventBody(body: DurableLogEventBody, response: ServerResponse): Promise<void> {
-  const gone = () => body.cancel();
-  response.once('close', gone);
   try {
     for (;;) {
       const text = await body.next();
@@ -104,7 +104,6 @@ async function writeEventBody(body: DurableLogEventBody, response: ServerRespons
   } catch {
     // A failing store ends the response (the caller ends it); the client reconnects at its offset.
   } finally {
-    response.off('close', gone);
     // Ended, failed or the client gone: nothing waits on the store for this body any more.
     body.cancel();
   }
