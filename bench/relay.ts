@@ -140,14 +140,14 @@ async function measure(setup: Setup, flow: Flow, size: number, round: number, ru
 }
 
 /**
- * Deletes the streams a Durable Streams run created on B, once its figures
- * are taken: the servers keep every stream in memory until it is deleted, so
- * without this B's heap grows by a run's streams at every Durable Streams
- * run, and whichever path runs after it is slower for it
- * (in runs of every path at 1,000 streams, the relay's remote readers'
- * median was +47 ms with the streams kept and +16 ms with them deleted;
- * +8 ms with no Durable Streams path at all). Ten at a time, after the
- * run's figures are taken.
+ * Deletes the streams a Durable Streams run created on B, after its figures
+ * are taken. Both servers keep every stream in memory until it is deleted:
+ * without this, B's heap grows by a run's streams at every Durable Streams
+ * run, and whichever path runs after one is slower for it (in runs of every
+ * path at 1,000 streams, the relay's remote readers' median was +47 ms with
+ * the streams kept, +16 ms with them deleted, and +8 ms with no Durable
+ * Streams path at all). Ten at a time; a 404 (a stream that was never
+ * created, its run having failed) is not an error.
  */
 async function deleteDurableStreams(origin: string, runId: string, size: number): Promise<void> {
   const deleteOne = async (index: number) => {
