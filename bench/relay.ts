@@ -39,7 +39,7 @@ import { startRedisServer } from '../spec/support/redisServer.js';
 import { ask, startClients, startRelayInstance, stop, type RelayInstance } from './relayProcesses.js';
 import { monitorRedis, type RedisMonitor } from './relayRedis.js';
 import { figures, table, targets, wrongNotes, type RunRecord } from './relayReport.js';
-import type { ClientResult, ClientRun, Flow } from './relayTypes.js';
+import { durableStreamUrl, type ClientResult, type ClientRun, type Flow } from './relayTypes.js';
 import { rotate } from './stats.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -151,7 +151,7 @@ async function measure(setup: Setup, flow: Flow, size: number, round: number, ru
  */
 async function deleteDurableStreams(origin: string, runId: string, size: number): Promise<void> {
   const deleteOne = async (index: number) => {
-    const response = await fetch(`${origin}/v1/stream/${runId}-${index}`, { method: 'DELETE' });
+    const response = await fetch(durableStreamUrl(origin, runId, index), { method: 'DELETE' });
     await response.arrayBuffer();
     if (response.status >= 300 && response.status !== 404) throw new Error(`bench:relay: DELETE of a Durable Stream answered ${response.status}`);
   };

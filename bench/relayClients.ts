@@ -14,7 +14,7 @@
  */
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createParser } from 'eventsource-parser';
-import type { ClientRun, ClientResult, Flow, LatencySummary } from './relayTypes.js';
+import { durableStreamUrl, type ClientRun, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 const now = () => performance.timeOrigin + performance.now();
@@ -180,7 +180,7 @@ async function oneStream(run: ClientRun, flow: Flow, index: number, sink: Record
   const pieces: Received[] = [];
   if (flow === 'dsReference' || flow === 'dsOurs') {
     // The producer runs on A and appends to the Durable Streams server on B; the reader reads that server.
-    const streamUrl = `${run.urls[flow]}/v1/stream/${id}`;
+    const streamUrl = durableStreamUrl(run.urls[flow], run.runId, index);
     await post(`${a}/ds/start/${id}?to=${encodeURIComponent(streamUrl)}`, timeoutMs);
     const got = await readDurable(streamUrl, timeoutMs);
     pieces.push(got);

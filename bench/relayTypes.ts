@@ -1,4 +1,4 @@
-/** Messages between the driver of `npm run bench:relay` and its client process. */
+/** Messages between the driver of `npm run bench:relay` and its client process, and the streams' addresses both use. */
 
 /**
  * How the clients of one run reach the streams:
@@ -12,6 +12,11 @@
  *   the reader reads the stream from B over the protocol's SSE (`?offset=-1&live=sse`).
  */
 export type Flow = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote' | 'dsReference' | 'dsOurs';
+
+/** Stream `index` of run `runId` on the Durable Streams server at `origin`: where the clients read it, and the driver deletes it. */
+export function durableStreamUrl(origin: string, runId: string, index: number): string {
+  return `${origin}/v1/stream/${runId}-${index}`;
+}
 
 export interface ClientRun {
   type: 'run';
