@@ -37,10 +37,43 @@ describe('remote windows (the entries other instances publish)', () => {
     expect(window.entries.map((entry) => entry.seq)).toEqual([9]);
     takePage(window, page('L', 9, [{ seq: 9, data: 'i' }]));
     takeMessage(window, '["a","OTHER",10,"d","","j"]');
-    expect(window).toEqual({ confirmed: undefined, entries: [] });
+    expect(window).toEqual({ confirmed: undefined, entries: [], unconfirmed: { log: 'OTHER', entries: [{ seq: 10, data: 'j' }] } });
+    expect(remotePage(window, 9, 10)).toBeUndefined();
     takePage(window, page('L', 9, [{ seq: 9, data: 'i' }]));
     takeMessage(window, 'release');
     expect(remotePage(window, 8, 10)).toBeUndefined();
+  });
+
+  it('holds what is published before a read confirms the log; the read keeps what follows on from it, and nothing else', () => {
+    const data = (window: RemoteWindow, after: number) => remotePage(window, after, 10)?.entries.map((entry) => `${entry.seq}:${entry.data}`);
+    // A write lands while the first read is on its way: the read found 1..3, the message carried 3 and 4.
+    const crossed: RemoteWindow = { confirmed: undefined, entries: [] };
+    takeMessage(crossed, '["a","L",3,"d","","c","d","","d"]');
+    takeMessage(crossed, '["a","L",5,"d","","e"]');
+    expect(remotePage(crossed, 2, 10)).toBeUndefined();
+    takePage(crossed, page('L', 3, [{ seq: 2, data: 'b' }, { seq: 3, data: 'c' }]));
+    expect(data(crossed, 3)).toEqual(['4:d', '5:e']);
+    expect(data(crossed, 1)).toEqual(['2:b', '3:c', '4:d', '5:e']);
+    expect(crossed.unconfirmed).toBeUndefined();
+    // Held entries that do not follow on from the read (a message lost between), another log's, or ones a plain message dropped: not kept.
+    const cases: Array<[string, string[], number]> = [
+      ['a gap', ['["a","L",5,"d","","e"]'], 3],
+      ['another log', ['["a","OTHER",4,"d","","d"]'], 3],
+      ['a release after them', ['["a","L",4,"d","","d"]', 'release'], 3],
+      ['a gap between two messages', ['["a","L",4,"d","","d"]', '["a","L",6,"d","","f"]'], 3],
+    ];
+    for (const [why, messages, lastSeq] of cases) {
+      const window: RemoteWindow = { confirmed: undefined, entries: [] };
+      for (const message of messages) takeMessage(window, message);
+      takePage(window, page('L', lastSeq, [{ seq: 3, data: 'c' }]));
+      expect([why, data(window, 3)]).toEqual([why, undefined]);
+      expect([why, data(window, 2)]).toEqual([why, ['3:c']]);
+    }
+    // The read already holds what was published: nothing twice.
+    const caught: RemoteWindow = { confirmed: undefined, entries: [] };
+    takeMessage(caught, '["a","L",3,"d","","c"]');
+    takePage(caught, page('L', 3, [{ seq: 2, data: 'b' }, { seq: 3, data: 'c' }]));
+    expect(data(caught, 1)).toEqual(['2:b', '3:c']);
   });
 });
 
