@@ -22,6 +22,7 @@ import { APPEND } from '../src/server/redis/relayScripts.js';
 import { redisRelayStore } from '../src/server/index.js';
 import { monitorRedis, type RedisMonitor } from './relayRedis.js';
 import { median } from './stats.js';
+import { pacedCalls } from './pacedCalls.js';
 
 const BUSY = (process.argv[2] ?? '0,5,15').split(',').map(Number);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -52,24 +53,16 @@ async function runOnce(mode: Mode, busyMs: number, client: Client, monitor: Redi
   const answers: Array<Promise<unknown>> = [];
   const cpuBefore = process.cpuUsage();
   const redisBefore = await monitor.cpuMicros();
-  const startedAt = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = setInterval(() => {
-      const due = Math.min(TOTAL, Math.floor((performance.now() - startedAt) * PER_MS));
-      for (; sent < due; sent++) {
-        const at = performance.now();
-        const data = JSON.stringify({ n: sent, t: Date.now(), content: `token ${sent} ` });
-        answers.push(appends.add(metas[sent % STREAMS]!, [headers[sent % STREAMS]!, entryArgument(data, undefined, false)]).then(() => latencies.push(performance.now() - at)));
-      }
-      const until = performance.now() + busyMs;
-      while (performance.now() < until);
-      if (sent >= TOTAL) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, 1);
-  });
+  await pacedCalls(
+    TOTAL,
+    PER_MS,
+    (n) => {
+      const at = performance.now();
+      const data = JSON.stringify({ n, t: Date.now(), content: `token ${n} ` });
+      answers.push(appends.add(metas[n % STREAMS]!, [headers[n % STREAMS]!, entryArgument(data, undefined, false)]).then(() => latencies.push(performance.now() - at)));
+    },
+    busyMs,
+  );
   await Promise.all(answers);
   const cpu = process.cpuUsage(cpuBefore);
   const redis = (await monitor.cpuMicros()) - redisBefore;

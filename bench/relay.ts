@@ -4,7 +4,8 @@
  *
  * `--flows` runs only the named contenders (direct, memory, redis, redisRemote, rs, rsRemote,
  * dsReference, dsOurs): for a profile, with `BENCH_CPU_PROF=<dir>` (each relay instance then
- * writes a `--cpu-prof` profile there when the run ends).
+ * writes a `--cpu-prof` profile there when the run ends). With `BENCH_TRACE_RESUMES=1`, each run
+ * of a remote path prints where its resumes' time went (see resumeTrace.ts); the figures do not change.
  *
  * The relay measured side by side, in one run: pass-through (the synthetic
  * provider written straight to the response), the relay on the memory store,

@@ -14,10 +14,13 @@
  */
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createParser } from 'eventsource-parser';
+import { ASKED_AT_HEADER, clientTraceLine, TRACE_RESUMES, wallNow } from './resumeTrace.js';
 import { durableStreamUrl, type ClientRun, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-const now = () => performance.timeOrigin + performance.now();
+const now = wallNow;
+/** With `BENCH_TRACE_RESUMES=1`: the latencies of each resumed connection's first event, and of the events after it (see resumeTrace.ts). */
+const traced = { firstsCaughtUp: [] as number[], firstsFollowed: [] as number[], later: [] as number[] };
 
 interface Received {
   n: number[];
@@ -28,6 +31,8 @@ interface Received {
   wholeChars: number;
   done: boolean;
   other: string[];
+  /** Whether the first event was due before this connection was asked for (a resume catches it up rather than follows it). */
+  firstDueBefore?: boolean;
 }
 
 /**
@@ -57,17 +62,19 @@ function getEventStream(
 
 /** Records one provider value that arrived at `at` for a connection asked for at `since`. */
 function receive(got: Received, value: { n: number; t: number; content: string }, at: number, since: number): void {
+  if (got.n.length === 0) got.firstDueBefore = value.t < since;
   got.n.push(value.n);
   got.content.push(value.content);
   got.latencies.push(at - Math.max(value.t, since));
 }
 
 /** Reads one SSE response; with `stopAfter`, drops the connection once that many data events arrived. */
-function read(url: string, options: { lastEventId?: string; stopAfter?: number; timeoutMs: number }): Promise<Received> {
+function read(url: string, options: { lastEventId?: string; stopAfter?: number; timeoutMs: number; traced?: boolean }): Promise<Received> {
   const since = now();
   const got: Received = { n: [], content: [], latencies: [], lastId: undefined, wholeChars: 0, done: false, other: [] };
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId };
+    if (options.traced === true && TRACE_RESUMES) headers[ASKED_AT_HEADER] = String(since);
     getEventStream(url, headers, options.timeoutMs, reject, (response, req) => {
       let stopped = false;
       let text = '';
@@ -203,10 +210,14 @@ async function oneStream(run: ClientRun, flow: Flow, index: number, sink: Record
       pieces.push(first);
       const rest =
         kind === 'redis'
-          ? await read(`${b}/redis/read/${id}`, { ...(first.lastId === undefined ? {} : { lastEventId: first.lastId }), timeoutMs })
-          : await read(`${b}/rs/read/${id}?skip=${first.wholeChars}`, { timeoutMs });
+          ? await read(`${b}/redis/read/${id}`, { ...(first.lastId === undefined ? {} : { lastEventId: first.lastId }), timeoutMs, traced: true })
+          : await read(`${b}/rs/read/${id}?skip=${first.wholeChars}`, { timeoutMs, traced: true });
       pieces.push(rest);
       sink.resume.push(...rest.latencies);
+      if (TRACE_RESUMES && rest.latencies.length > 0) {
+        (rest.firstDueBefore === true ? traced.firstsCaughtUp : traced.firstsFollowed).push(rest.latencies[0]!);
+        traced.later.push(...rest.latencies.slice(1));
+      }
     }
   }
   return { problem: check(pieces, run.events), delivered: pieces.reduce((sum, piece) => sum + piece.n.length, 0) };
@@ -248,6 +259,10 @@ async function runAll(run: ClientRun): Promise<ClientResult> {
     ),
   );
   const wallMs = now() - started;
+  if (traced.firstsCaughtUp.length + traced.firstsFollowed.length > 0) process.stderr.write(`${clientTraceLine(run.flow, traced)}\n`);
+  traced.firstsCaughtUp = [];
+  traced.firstsFollowed = [];
+  traced.later = [];
   const wrong = outcomes.flatMap((outcome) => (outcome.problem === undefined ? [] : [outcome.problem]));
   return {
     type: 'result',

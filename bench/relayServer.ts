@@ -38,6 +38,7 @@ import {
   writeDurableLog,
   writeServerSentEvents,
 } from 'rxjs-llm-stream/server';
+import { serverTraceLines, traceConnections, traceResume } from './resumeTrace.js';
 
 const instance = process.env.INSTANCE ?? 'A';
 const redisUrl = process.env.REDIS_URL!;
@@ -163,7 +164,10 @@ async function main(): Promise<void> {
       await relay.start(id, provider());
       response.writeHead(204).end();
     } else if ((kind === 'memory' || kind === 'redis') && action === 'read') {
-      if (!(await relay.has(id))) response.writeHead(204).end();
+      const found = traceResume(request, response, 'relay');
+      const has = await relay.has(id);
+      found();
+      if (!has) response.writeHead(204).end();
       else writeServerSentEvents(response, relay.frames(id, lastId));
     } else if (kind === 'memory' || kind === 'redis') {
       await relay.start(id, provider());
@@ -174,7 +178,9 @@ async function main(): Promise<void> {
       await stream?.cancel();
       response.writeHead(204).end();
     } else if (kind === 'rs' && action === 'read') {
+      const found = traceResume(request, response, 'resumable-stream');
       const stream = await rs.resumeExistingStream(id, Number(url.searchParams.get('skip') ?? 0));
+      found();
       if (!stream) response.writeHead(stream === null ? 422 : 204).end();
       else await pipeReadable(stream, response);
     } else if (kind === 'rs') {
@@ -193,8 +199,10 @@ async function main(): Promise<void> {
     });
   });
   server.keepAliveTimeout = 60_000;
+  traceConnections(server);
   process.on('message', (message: { type: string; gc?: boolean }) => {
     if (message.type !== 'stats') return;
+    for (const line of serverTraceLines()) process.stderr.write(`${line}\n`);
     if (message.gc) gc?.();
     const cpu = process.cpuUsage();
     process.send!({ type: 'stats', heapUsed: process.memoryUsage().heapUsed, cpuMicros: cpu.user + cpu.system });
