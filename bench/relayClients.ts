@@ -15,6 +15,7 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import { ASKED_AT_HEADER, clientTraceLine, TRACE_RESUMES, wallNow } from './resumeTrace.js';
+import { quantile } from './stats.js';
 import { durableStreamUrl, type ClientRun, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
@@ -237,7 +238,6 @@ function check(pieces: Received[], events: number): string | undefined {
   return undefined;
 }
 
-const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
 
 function summarize(latencies: number[]): LatencySummary | undefined {
   if (latencies.length === 0) return undefined;

@@ -22,7 +22,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { median } from './stats.js';
+import { median, quantile } from './stats.js';
 
 export const TRACE_RESUMES = process.env.BENCH_TRACE_RESUMES === '1';
 /** The header a resuming client sends: when it started the request (ms since the epoch, fractional). */
@@ -96,11 +96,6 @@ export function clientTraceLine(flow: string, trace: ClientTrace): string {
     `resume trace, clients, ${flow} (ms): first event after a resume, due before the resume was asked for: ${summary(trace.firstsCaughtUp)}; ` +
     `due after: ${summary(trace.firstsFollowed)}; later events: median ${ms(median([...trace.later]))}, p99 ${ms(quantile(trace.later, 0.99))}`
   );
-}
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 const ms = (value: number) => value.toFixed(1);

@@ -17,6 +17,12 @@ export function pairedRatio(times: number[], baseline: number[]): number {
   return median(times.map((ms, round) => ms / baseline[round]!));
 }
 
+/** The value at quantile `q` (0 to 1) of `values` (nearest rank, from below), NaN when there are none. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
 export const min = (values: number[]) => Math.min(...values.filter(Number.isFinite));
 export const max = (values: number[]) => Math.max(...values.filter(Number.isFinite));
 
