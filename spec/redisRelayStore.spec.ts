@@ -9,6 +9,7 @@ import {
 } from '../src/server/index';
 import { RELAY_TAKEOVER_SKIP } from '../src/server/relayStore';
 import { followStore } from './support/followStore';
+import { waitFor } from './support/loopbackServer';
 import { selectedFlavours, type TestClient } from './support/redisClients';
 import { redisServerAvailable, startRedisServer, type RedisServer } from './support/redisServer';
 
@@ -373,6 +374,37 @@ run('redisRelayStore (real redis-server)', () => {
       expect((await remote.read(leases[150]!.streamId, 0, 10))?.entries).toEqual([]);
       expect((await remote.read(leases[170]!.streamId, 0, 10))?.entries).toEqual([]);
       await small.close?.();
+    });
+
+    it('state of a stream produced elsewhere subscribes its change channel ahead of a reader, for about a second; none for its own or an unknown one', async () => {
+      const id = freshId();
+      const channel = `rxjs-llm-stream:relay:{${id}}:changes`;
+      const subscribersOf = async (name: string) => Number(((await admin.sendCommand(['PUBSUB', 'NUMSUB', name])) as [string, number])[1]);
+      const subscribers = () => subscribersOf(channel);
+      // The remote store's follow connection is open (as it is once it has followed anything): what is timed below is a SUBSCRIBE alone.
+      const warm = freshId();
+      const warming = remote.changes(warm).subscribe({ error: () => undefined });
+      await waitFor(async () => (await subscribersOf(`rxjs-llm-stream:relay:{${warm}}:changes`)) === 1);
+      warming.unsubscribe();
+      const claim = await producer.claim(id, claimOptions);
+      if (claim.status !== 'created') throw new Error(claim.status);
+      await producer.append(claim.lease, [{ data: 'a' }]);
+      expect(await producer.state(id)).toMatchObject({ lastSeq: 1 });
+      expect(await subscribers()).toBe(0);
+      // has() before frames(): the reader that opens now finds the channel subscribed, and follows the log from it.
+      expect(await remote.state(id)).toMatchObject({ lastSeq: 1, leased: true });
+      await waitFor(async () => (await subscribers()) === 1, 900);
+      const far = follow(remote, id);
+      await producer.append(claim.lease, [{ data: 'b' }]);
+      await producer.end(claim.lease, { data: 'c' }, 60_000);
+      expect((await far).map((entry) => entry.data)).toEqual(['a', 'b', 'c']);
+      await waitFor(async () => (await subscribers()) === 0, 3_000);
+      // An unknown id: nothing stays subscribed once the read says so.
+      const unknown = freshId();
+      expect(await remote.state(unknown)).toBeUndefined();
+      // Its SUBSCRIBE may land after the read answered: it is undone then, not left behind.
+      await new Promise((wait) => setTimeout(wait, 300));
+      expect(await subscribersOf(`rxjs-llm-stream:relay:{${unknown}}:changes`)).toBe(0);
     });
 
     it('a reader on the producing instance is told of an append at once, from memory', async () => {

@@ -97,10 +97,10 @@ export function serveFixed(body: string, status = 200, headers: Record<string, s
   });
 }
 
-/** Resolves once `condition()` holds, polling every 10 ms; rejects after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Resolves once `condition()` holds (or resolves true), polling every 10 ms; rejects after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await sleep(10);
   }

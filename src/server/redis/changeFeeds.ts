@@ -72,7 +72,11 @@ class NodeFeed {
       .then(
         () => {
           entry.settle();
-          if (this.channels.get(channel) !== entry) return;
+          if (this.channels.get(channel) !== entry) {
+            // Dropped while its SUBSCRIBE was on its way: undone, unless the channel is watched again (its own SUBSCRIBE came after this one).
+            if (!this.channels.has(channel)) this.subscriber?.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+            return;
+          }
           entry.subscribed = true;
           // A change may have landed between a reader's read and this subscription: read again (unless it waited).
           for (const waiting of [...entry.watchers]) (waiting.subscribed ?? waiting.next).call(waiting);
