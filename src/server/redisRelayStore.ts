@@ -147,12 +147,6 @@ interface Settings {
   unwatch: (() => void) | undefined;
 }
 
-/** How long `state` keeps the change channel of a stream produced elsewhere subscribed ahead of a reader, ms. */
-export const SUBSCRIBED_AHEAD_MS = 1_000;
-
-/** The watcher of a channel subscribed ahead: it only holds the subscription (told nothing, not even that it is answered). */
-const IGNORED_CHANGES: ChangeWatcher = { next: () => undefined, error: () => undefined, subscribed: () => undefined };
-
 /** A waiting reader of `changes`, and whether it listens to Redis (the stream is produced elsewhere). */
 interface Watcher extends ChangeWatcher {
   stopRemote?: (() => void) | undefined;
@@ -169,9 +163,6 @@ class RedisRelayStore implements RelayStore {
   private readonly appends: GatheredCalls;
   private poke: ReturnType<typeof setInterval> | undefined;
   private sweptAt = 0;
-  /** Change channels subscribed ahead by `state` (see `subscribeAhead`): how to stop each, by stream id. */
-  private readonly aheads = new Map<string, () => void>();
-  private closed = false;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -444,48 +435,13 @@ class RedisRelayStore implements RelayStore {
     throw new RelayLeaseLostError(lease.streamId);
   }
 
-  /**
-   * From memory for a stream produced here; otherwise one script. For a
-   * stream produced elsewhere it also subscribes the change channel ahead
-   * (see `subscribeAhead`), since a route asks `has` just before `frames`.
-   */
   async state(streamId: string): Promise<RelayLogState | undefined> {
     const local = this.servingLocal(streamId);
     if (local) return { log: local.log, lastSeq: local.lastSeq, ended: local.ended, leased: local.leased, owner: local.owner };
-    const stopAhead = this.subscribeAhead(streamId);
-    const page = await this.readRemote(streamId, 0, 0).catch((error: unknown) => {
-      stopAhead();
-      throw error;
-    });
-    if (!page) {
-      stopAhead();
-      return undefined;
-    }
+    const page = await this.readRemote(streamId, 0, 0);
+    if (!page) return undefined;
     const { log, lastSeq, ended, leased, owner } = page;
     return { log, lastSeq, ended, leased, owner };
-  }
-
-  /**
-   * Subscribes the change channel of `streamId` (produced elsewhere) for
-   * `SUBSCRIBED_AHEAD_MS`, alongside the read of its state, unless readers
-   * here follow it already: a reader that opens meanwhile (a route's
-   * `frames` after `has`) finds the subscription answered, and makes its
-   * first read without waiting a round trip for it. Returns how to stop
-   * early (a no-op when it subscribed nothing).
-   */
-  private subscribeAhead(streamId: string): () => void {
-    if (this.closed || this.watchers.has(streamId) || this.aheads.has(streamId)) return () => undefined;
-    const unwatch = this.feeds.watch(this.channel(streamId), IGNORED_CHANGES);
-    const stop = () => {
-      clearTimeout(timer);
-      if (this.aheads.get(streamId) !== stop) return;
-      this.aheads.delete(streamId);
-      unwatch();
-    };
-    const timer = setTimeout(stop, SUBSCRIBED_AHEAD_MS);
-    (timer as { unref?: () => void }).unref?.();
-    this.aheads.set(streamId, stop);
-    return stop;
   }
 
   /**
@@ -638,8 +594,6 @@ class RedisRelayStore implements RelayStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const stop of [...this.aheads.values()]) stop();
     if (this.poke) clearInterval(this.poke);
     this.poke = undefined;
     this.settings.unwatch?.();

@@ -67,14 +67,20 @@ class NodeFeed {
     }
     const entry = newChannel(watcher);
     this.channels.set(channel, entry);
+    let sent = false;
     this.open()
-      .then((subscriber) => subscriber.subscribe(channel))
+      .then((subscriber) => {
+        // Dropped before the connection opened: nothing to subscribe.
+        if (this.channels.get(channel) !== entry) return;
+        sent = true;
+        return subscriber.subscribe(channel);
+      })
       .then(
         () => {
           entry.settle();
           if (this.channels.get(channel) !== entry) {
             // Dropped while its SUBSCRIBE was on its way: undone, unless the channel is watched again (its own SUBSCRIBE came after this one).
-            if (!this.channels.has(channel)) this.subscriber?.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+            if (sent && !this.channels.has(channel)) this.subscriber?.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
             return;
           }
           entry.subscribed = true;
