@@ -392,9 +392,11 @@ run('redisRelayStore (real redis-server)', () => {
         if (index % 2 === 1) for (let turn = 0; turn < 5; turn++) await Promise.resolve();
         reader.unsubscribe();
       }
-      // A channel watched again meanwhile stays subscribed for its new reader.
+      // A channel watched again while the first SUBSCRIBE is on its way stays subscribed for its new reader.
       const again = freshId();
-      remote.changes(again).subscribe({ error: () => undefined }).unsubscribe();
+      const first = remote.changes(again).subscribe({ error: () => undefined });
+      for (let turn = 0; turn < 5; turn++) await Promise.resolve();
+      first.unsubscribe();
       const staying = remote.changes(again).subscribe({ error: () => undefined });
       await waitFor(async () => (await subscribersOf(channel(again))) === 1);
       await new Promise((wait) => setTimeout(wait, 200));
