@@ -238,7 +238,6 @@ function check(pieces: Received[], events: number): string | undefined {
   return undefined;
 }
 
-
 function summarize(latencies: number[]): LatencySummary | undefined {
   if (latencies.length === 0) return undefined;
   const sorted = latencies.sort((x, y) => x - y);

@@ -80,7 +80,7 @@ class NodeFeed {
           entry.settle();
           if (this.channels.get(channel) !== entry) {
             // Dropped while its SUBSCRIBE was on its way: undone, unless the channel is watched again (its own SUBSCRIBE came after this one).
-            if (sent && !this.channels.has(channel)) this.subscriber?.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+            if (sent && !this.channels.has(channel)) this.unsubscribe(channel);
             return;
           }
           entry.subscribed = true;
@@ -107,7 +107,7 @@ class NodeFeed {
     if (!entry?.watchers.delete(watcher) || entry.watchers.size > 0) return;
     this.channels.delete(channel);
     entry.settle();
-    if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+    if (entry.subscribed) this.unsubscribe(channel);
   }
 
   /**
@@ -119,10 +119,15 @@ class NodeFeed {
       if (nodeOf(channel) === node) continue;
       this.channels.delete(channel);
       entry.settle();
-      if (entry.subscribed && this.subscriber) this.subscriber.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
+      if (entry.subscribed) this.unsubscribe(channel);
       const moved = new NetworkError('relay: the stream moved to another Redis node; the reader resumes.');
       for (const watcher of [...entry.watchers]) watcher.error(moved);
     }
+  }
+
+  /** Sends `UNSUBSCRIBE` for `channel` on the open connection, if any (a failure is moot: the connection is gone). */
+  private unsubscribe(channel: string): void {
+    this.subscriber?.then((subscriber) => subscriber.unsubscribe(channel)).catch(() => undefined);
   }
 
   close(): void {
