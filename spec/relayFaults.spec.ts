@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createClient } from 'redis';
 import { lastValueFrom, tap } from 'rxjs';
 import { accumulateContent } from '../src/operators/accumulateContent';
 import { parseRelayedChunks } from '../src/operators/parseRelayedChunks';
@@ -226,7 +227,12 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     let pausedAt = 0;
     let killedAt = 0;
     let takenOver: Promise<ClientRun> | undefined;
-    const pauseWrites = (ms: number) => promisify(execFile)('redis-cli', ['-u', redis.url, 'CLIENT', 'PAUSE', String(ms), 'WRITE']);
+    // On a connection opened beforehand: spawning redis-cli at the fifth event took long enough, on a loaded machine,
+    // for A to store every event it showed before the pause landed.
+    const pauser = createClient({ url: redis.url });
+    pauser.on('error', () => undefined);
+    await pauser.connect();
+    const pauseWrites = (ms: number) => pauser.sendCommand(['CLIENT', 'PAUSE', String(ms), 'WRITE']).catch(() => undefined);
     const run = await readAnswer(
       (connection) => (connection === 0 ? a!.url : b!.url),
       'shown-not-stored',
@@ -249,6 +255,7 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
       },
     );
     const other = await takenOver!;
+    pauser.destroy();
     process.stdout.write(`shown, not stored: exact text after ${run.connections} connections, ${run.restarts} restart events; the taking-over client ${other.restarts} restart(s)\n`);
     expect(other.content).toBe(ANSWER);
     expect(run.content).toBe(ANSWER);
