@@ -1,11 +1,13 @@
 /**
  * npm run bench:decompose [-- --rounds 25]
  *
- * Where the library's time over FLOOR goes (issue 23's steady-state ratio):
- * the pipeline cut after each of its steps, side by side with FLOOR in one
+ * Where the library's time over FLOOR goes (issue 23's two ratios): the
+ * pipeline cut after each of its steps, side by side with FLOOR in one
  * process, interleaved round by round, 100k chunks in 16 KiB pieces, in
  * memory (text and tool-call streams). Each step's ratio to FLOOR is the
- * median of per-round ratios. Every contender is checked: the full ones
+ * median of per-round ratios, in steady state (runs back to back) and, in
+ * rounds of their own, after a full collection (`gc()` before each run, as
+ * `npm run bench` does). Every contender is checked: the full ones
  * end with the exact text and arguments, the cut ones see every character.
  *
  * - FLOOR without the text: FLOOR parsing every chunk, keeping only a count.
@@ -165,10 +167,17 @@ async function main(): Promise<void> {
   for (const variant of ['text', 'tools'] as const) {
     const stream = generateStream(100_000, variant, variant === 'text' ? 42 : 43);
     const fetch = inMemoryFetch(cut(stream.bytes, '16k'));
-    const times = await rounds(CUTS, count, (contender) => contender(fetch, 'http://bench.invalid/v1'), (name, result) => right(name, result, stream), 2, false);
+    const measure = (collect: boolean) => rounds(CUTS, count, (contender) => contender(fetch, 'http://bench.invalid/v1'), (name, result) => right(name, result, stream), 2, collect);
+    const steady = await measure(false);
+    const collected = await measure(true);
     for (const name of Object.keys(CUTS)) {
-      const wrong = times[name]!.some(Number.isNaN);
-      rows.push({ stream: variant === 'text' ? 'text' : 'tool-call arguments', step: wrong ? `${name} (WRONG OUTPUT)` : name, 'time / FLOOR (steady)': fmt(pairedRatio(times[name]!, times.FLOOR!)) });
+      const wrong = [...steady[name]!, ...collected[name]!].some(Number.isNaN);
+      rows.push({
+        stream: variant === 'text' ? 'text' : 'tool-call arguments',
+        step: wrong ? `${name} (WRONG OUTPUT)` : name,
+        'time / FLOOR (steady)': fmt(pairedRatio(steady[name]!, steady.FLOOR!)),
+        'time / FLOOR (after a full collection)': fmt(pairedRatio(collected[name]!, collected.FLOOR!)),
+      });
     }
   }
   const load = (values: number[]) => values.map((x) => x.toFixed(1)).join(', ');
