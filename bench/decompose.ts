@@ -14,23 +14,19 @@
  * - source + untilDone: fromChatCompletion → untilDone, each chunk dropped.
  * - + the text, as FLOOR keeps it: the same, the consumer concatenating the
  *   content and the arguments as FLOOR does (no snapshot).
- * - a fold with no checks: the same, then an RxJS `map` that keeps the text
- *   as FLOOR does and emits, per chunk, the objects a snapshot is made of (the
- *   snapshot, its choice, the choices array, the appended mark; for tool
- *   calls also the calls array, the call and its function), trusting the
- *   chunk's shape: no index, limit or type checks, no restarts. What any
- *   operator emitting accumulateContent's snapshots costs at the least.
+ * - a fold with no checks: the same, then a stand-in for accumulateContent
+ *   that emits the snapshot's objects and checks nothing (`standInFold.ts`).
  * - library: fromChatCompletion → untilDone → accumulateContent (the bench's contender).
  */
 import { createParser } from 'eventsource-parser';
 import { loadavg } from 'node:os';
-import { map } from 'rxjs';
 import { fromChatCompletion, untilDone, type ChatCompletionChunk } from 'rxjs-llm-stream';
 import { floor, library, type Contender, type Result } from './contenders.js';
 import { inMemoryFetch } from './delivery.js';
 import { cut, generateStream, type GeneratedStream } from './generator.js';
 import { table, type Row } from './report.js';
 import { rounds } from './rounds.js';
+import { argumentsOf, foldWithNoChecks } from './standInFold.js';
 import { fmt, pairedRatio } from './stats.js';
 
 const at = process.argv.indexOf('--rounds');
@@ -98,53 +94,6 @@ const withFloorsText: Contender = (fetch, baseURL) => {
     () => ({ text, args, firstChunkMs: 0 }),
   )(fetch, baseURL);
 };
-
-/** Where the stand-in fold puts its appended mark (the library uses a private field). */
-const APPENDED = Symbol('appended');
-const NO_CALLS: readonly never[] = Object.freeze([]);
-
-interface StandInSnapshot {
-  content: string;
-  toolCalls: readonly { function: { arguments: string } }[];
-  [APPENDED]?: object;
-}
-
-const foldWithNoChecks: Contender = (fetch, baseURL) =>
-  new Promise((resolve, reject) => {
-    const fold = {};
-    let chunks = 0;
-    let text = '';
-    let args = '';
-    let last: StandInSnapshot | undefined;
-    fromChatCompletion({ baseURL, fetch, body })
-      .pipe(
-        untilDone(),
-        map((chunk): StandInSnapshot => {
-          const delta = chunk.choices[0]?.delta;
-          const added = delta?.content ?? '';
-          text += added;
-          let addedArgs = '';
-          for (const call of delta?.tool_calls ?? []) addedArgs += argumentsOf(call);
-          args += addedArgs;
-          const toolCalls = args === '' ? NO_CALLS : [{ index: 0, id: 'call_bench', type: 'function', function: { name: 'write_report', arguments: args } }];
-          const choice = { index: 0, content: text, reasoning: '', refusal: '', toolCalls, finishReason: chunk.choices[0]?.finish_reason ?? null };
-          const snapshot = { id: chunk.id, model: chunk.model, content: text, reasoning: '', refusal: '', toolCalls, finishReason: choice.finishReason, choices: [choice] } as StandInSnapshot;
-          snapshot[APPENDED] = { fold, chunk: ++chunks, content: added, reasoning: '', refusal: '', toolCalls: addedArgs === '' ? NO_CALLS : [addedArgs] };
-          return snapshot;
-        }),
-      )
-      .subscribe({
-        next: (snapshot) => (last = snapshot),
-        error: reject,
-        complete: () => resolve({ text: last?.content ?? '', args: last?.toolCalls[0]?.function.arguments ?? '', firstChunkMs: 0 }),
-      });
-  });
-
-/** A fragment's arguments as FLOOR reads them (the generator sends strings). */
-function argumentsOf(call: { function?: { arguments?: unknown } }): string {
-  const value = call.function?.arguments;
-  return typeof value === 'string' ? value : '';
-}
 
 const CUTS: Record<string, Contender> = {
   FLOOR: floor,
