@@ -384,18 +384,22 @@ run('redisRelayStore (real redis-server)', () => {
       const warming = remote.changes(warm).subscribe({ error: () => undefined });
       await waitFor(async () => (await subscribersOf(channel(warm))) === 1);
       warming.unsubscribe();
+      // Lets queued promise callbacks run, with no I/O in between: a SUBSCRIBE sent meanwhile is not answered yet.
+      const microtasks = async () => {
+        for (let turn = 0; turn < 5; turn++) await Promise.resolve();
+      };
       const ids = Array.from({ length: 6 }, () => freshId());
       for (const [index, id] of ids.entries()) {
         const reader = remote.changes(id).subscribe({ error: () => undefined });
         // Half leave at once (no SUBSCRIBE is sent); half once theirs is sent, before it can be answered (no I/O
         // between microtasks): it lands after, and is undone then.
-        if (index % 2 === 1) for (let turn = 0; turn < 5; turn++) await Promise.resolve();
+        if (index % 2 === 1) await microtasks();
         reader.unsubscribe();
       }
       // A channel watched again while the first SUBSCRIBE is on its way stays subscribed for its new reader.
       const again = freshId();
       const first = remote.changes(again).subscribe({ error: () => undefined });
-      for (let turn = 0; turn < 5; turn++) await Promise.resolve();
+      await microtasks();
       first.unsubscribe();
       const staying = remote.changes(again).subscribe({ error: () => undefined });
       await waitFor(async () => (await subscribersOf(channel(again))) === 1);

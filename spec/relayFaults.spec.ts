@@ -233,29 +233,34 @@ describeWithRedis('relay faults (child relay processes, real redis-server)', () 
     pauser.on('error', () => undefined);
     await pauser.connect();
     const pauseWrites = (ms: number) => pauser.sendCommand(['CLIENT', 'PAUSE', String(ms), 'WRITE']).catch(() => undefined);
-    const run = await readAnswer(
-      (connection) => (connection === 0 ? a!.url : b!.url),
-      'shown-not-stored',
-      (count) => {
-        if (count === 5 && !pausedAt) {
-          pausedAt = count;
-          // Every write waits (appends, renewals, and lease expiry too) while A's reader keeps receiving from memory.
-          void pauseWrites(6_000);
-        }
-        if (count < 9 || killedAt) return;
-        killedAt = count;
-        a!.child.kill('SIGKILL');
-        // Another client on B: it waits out A's lease, takes the stream over, and reads B's whole answer.
-        takenOver = readAnswer(() => b!.url, 'shown-not-stored');
-      },
-      undefined,
-      // This client comes back only once B's answer is stored to its end, numbered past the events A showed.
-      async (connection) => {
-        if (connection > 0) await takenOver;
-      },
-    );
-    const other = await takenOver!;
-    pauser.destroy();
+    let run: ClientRun;
+    let other: ClientRun;
+    try {
+      run = await readAnswer(
+        (connection) => (connection === 0 ? a!.url : b!.url),
+        'shown-not-stored',
+        (count) => {
+          if (count === 5 && !pausedAt) {
+            pausedAt = count;
+            // Every write waits (appends, renewals, and lease expiry too) while A's reader keeps receiving from memory.
+            void pauseWrites(6_000);
+          }
+          if (count < 9 || killedAt) return;
+          killedAt = count;
+          a!.child.kill('SIGKILL');
+          // Another client on B: it waits out A's lease, takes the stream over, and reads B's whole answer.
+          takenOver = readAnswer(() => b!.url, 'shown-not-stored');
+        },
+        undefined,
+        // This client comes back only once B's answer is stored to its end, numbered past the events A showed.
+        async (connection) => {
+          if (connection > 0) await takenOver;
+        },
+      );
+      other = await takenOver!;
+    } finally {
+      pauser.destroy();
+    }
     process.stdout.write(`shown, not stored: exact text after ${run.connections} connections, ${run.restarts} restart events; the taking-over client ${other.restarts} restart(s)\n`);
     expect(other.content).toBe(ANSWER);
     expect(run.content).toBe(ANSWER);
