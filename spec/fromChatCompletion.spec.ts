@@ -3,7 +3,7 @@ import { fromChatCompletion, type ChatCompletionOptions } from '../src/sources/f
 import { untilDone } from '../src/operators/untilDone.js';
 import { ApiError, HttpError, IdleTimeoutError, NetworkError, ParseError } from '../src/errors.js';
 import { DONE, type ChatCompletionEvent } from '../src/types.js';
-import { sleep, sseHeaders, startLoopbackServer, writeApart, type LoopbackServer } from './support/loopbackServer.js';
+import { sleep, sseHeaders, startLoopbackServer, waitFor, writeApart, type LoopbackServer } from './support/loopbackServer.js';
 
 const KEY = 'sk-test-9f8e7d6c5b4a3210';
 const body = { model: 'gpt-x', messages: [{ role: 'user', content: 'Hi' }] } as const;
@@ -386,7 +386,8 @@ describe('fromChatCompletion', () => {
         res.write(`data: ${chunkJson('a')}\n\n`);
       });
       const subscription = fromChatCompletion(options()).subscribe();
-      await sleep(50);
+      // Until the server has the request (a fixed wait was too short with the CPU loaded).
+      await waitFor(() => server.requests.length > 0);
       expect(server.requests).toHaveLength(1);
       const unsubscribedAt = performance.now();
       subscription.unsubscribe();
@@ -397,7 +398,7 @@ describe('fromChatCompletion', () => {
     it('aborts before the response headers too', async () => {
       server = await startLoopbackServer(() => undefined);
       const subscription = fromChatCompletion(options()).subscribe();
-      await sleep(50);
+      await waitFor(() => server.requests.length > 0);
       const unsubscribedAt = performance.now();
       subscription.unsubscribe();
       expect((await server.requests[0]!.closed) - unsubscribedAt).toBeLessThan(500);
