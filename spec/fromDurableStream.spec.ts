@@ -9,6 +9,7 @@ import { fromDurableStream, type DurableStreamLive } from '../src/sources/fromDu
 import { streamStartOf } from '../src/streamStart';
 import { startCuttingProxy, type Cut, type CuttingProxy } from './support/cuttingProxy';
 import { checkResumes, lastResponseBody, queryOf } from './support/durableStreamsWire';
+import { waitFor } from './support/loopbackServer';
 
 jest.setTimeout(60_000);
 
@@ -56,6 +57,27 @@ async function produce(path: string, from: number, pause: () => Promise<void>): 
 
 const pause = (ms: number) => () => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * `pause(ms)` after each word; with `live: true`, after the words at index
+ * 9, 19, 29 and 39 it also waits, at most 5 s, until the client is in an SSE
+ * read (its latest connection's latest request, not cut). The words that
+ * follow then reach an SSE read whatever the machine's speed: on a loaded
+ * machine the producer could otherwise finish while the client still
+ * catches up, and no SSE read would be cut mid-tail.
+ */
+function pacedForSse(live: DurableStreamLive, proxy: CuttingProxy, ms: number, from: number): () => Promise<void> {
+  const inSseRead = () => {
+    const latest = proxy.connections.at(-1);
+    const request = latest?.requests.at(-1);
+    return !!request && !latest!.cut && !latest!.closed && queryOf(request).get('live') === 'sse';
+  };
+  let word = from;
+  return async () => {
+    await pause(ms)();
+    if (live === true && word++ % 10 === 9) await waitFor(inSseRead, 5_000).catch(() => undefined);
+  };
+}
+
 describe('fromDurableStream against the reference server (@durable-streams/server)', () => {
   let proxy: CuttingProxy | undefined;
   afterEach(async () => {
@@ -69,7 +91,7 @@ const afterDataEvent = (n: number): Cut => ({ text: '"}]\n\n', occurrence: n });
   it.each<[DurableStreamLive, readonly Cut[]]>([
     ['sse', [700, 1500, 2300, 1400, afterDataEvent(2), afterDataEvent(1), afterDataEvent(3), afterDataEvent(2)]],
     ['long-poll', [700, 1100, 1500, 900]],
-    [true, [650, 1700, 1200]],
+    [true, [650, afterDataEvent(2), afterDataEvent(2)]],
   ])('live %p: exact text through cut connections, each resume at the offset the wire had delivered', async (live, cuts) => {
     const path = await createStream();
     for (let i = 0; i < 5; i++) await append(path, JSON.stringify([chunkEvent(WORDS[i]!)]));
@@ -82,7 +104,7 @@ const afterDataEvent = (n: number): Cut => ({ text: '"}]\n\n', occurrence: n });
       accumulateContent(),
       toArray(),
     );
-    const [all] = await Promise.all([lastValueFrom(snapshots), produce(path, 5, pause(15))]);
+    const [all] = await Promise.all([lastValueFrom(snapshots), produce(path, 5, pacedForSse(live, proxy, 15, 5))]);
     expect(all.at(-1)!.content).toBe(TEXT);
     // Text never went back: every snapshot extends the one before.
     for (let i = 1; i < all.length; i++) expect(all[i]!.content.startsWith(all[i - 1]!.content)).toBe(true);
@@ -170,16 +192,11 @@ const afterDataEvent = (n: number): Cut => ({ text: '"}]\n\n', occurrence: n });
     proxy = await startCuttingProxy({ host: '127.0.0.1', port }, []);
     const seen: unknown[] = [];
     const subscription = fromDurableStream({ url: `${proxy.url}${path}`, live: 'sse' }).subscribe({ next: (v) => seen.push(v) });
-    await waitFor(() => proxy!.requests.some((line) => queryOf(line).get('live') === 'sse'));
+    await waitFor(() => proxy!.requests.some((line) => queryOf(line).get('live') === 'sse'), 10_000);
     subscription.unsubscribe();
-    await waitFor(() => proxy!.connections.every((connection) => connection.closed));
+    await waitFor(() => proxy!.connections.every((connection) => connection.closed), 10_000);
     expect(seen).toEqual([]);
   });
 });
-
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  expect(check()).toBe(true);
-}
 
 export type { Observable };
