@@ -71,6 +71,38 @@ describe('GatheredCalls (the Redis store writes of many streams on their way)', 
     await expect(second[0]).rejects.toThrow(TypeError);
   });
 
+  it('a write not wanted soon (no other instance follows its stream) waits for the next turn even with nothing on its way, gathered', async () => {
+    const { calls, call } = heldCalls();
+    const appends = new GatheredCalls(call, ['PUBLISH'], true);
+    const lazy = [appends.add('a', ['ha', 'a1'], false), appends.add('b', ['hb', 'b1'], false)];
+    expect(calls).toHaveLength(0);
+    // A write wanted soon still goes at once, alone, past those waiting.
+    const soon = appends.add('c', ['hc', 'c1']);
+    expect(calls.map(({ keys }) => keys)).toEqual([['c']]);
+    await nextTurn();
+    expect(calls.map(({ keys, args }) => [keys, args])).toEqual([
+      [['c'], ['PUBLISH', 'hc', 'c1']],
+      [['a', 'b'], ['PUBLISH', 'ha', 'a1', 'hb', 'b1']],
+    ]);
+    calls[0]!.answer([[3, 1]]);
+    calls[1]!.answer([[1, 0], [-1, 1]]);
+    expect(await soon).toEqual([3, 1]);
+    expect(await Promise.all(lazy)).toEqual([[1, 0], [-1, 1]]);
+  });
+
+  it('a write not wanted soon goes with the next answer when one comes first', async () => {
+    const { calls, call } = heldCalls();
+    const appends = new GatheredCalls(call, ['PUBLISH'], true);
+    const first = appends.add('a', ['h', 'x']);
+    const lazy = appends.add('b', ['h', 'y'], false);
+    expect(calls).toHaveLength(1);
+    calls[0]!.answer([1]);
+    await first;
+    expect(calls.map(({ keys }) => keys)).toEqual([['a'], ['b']]);
+    calls[1]!.answer([2]);
+    expect(await lazy).toBe(2);
+  });
+
   it(`sends at most ${STREAMS_PER_CALL} streams a call`, async () => {
     const { calls, call } = heldCalls();
     const appends = new GatheredCalls(call, ['PUBLISH'], true);
@@ -84,10 +116,10 @@ describe('GatheredCalls (the Redis store writes of many streams on their way)', 
     expect((await Promise.all(waiting)).slice(-4)).toEqual([STREAMS_PER_CALL - 1, 100, 101, 102]);
   });
 
-  it('on a Cluster (not together), every append is its own call with its own key, at once', async () => {
+  it('on a Cluster (not together), every append is its own call with its own key, at once, wanted soon or not', async () => {
     const { calls, call } = heldCalls();
     const appends = new GatheredCalls(call, ['SPUBLISH'], false);
-    const answers = Array.from({ length: CALLS_BEFORE_GATHERING + 2 }, (_, i) => appends.add(`m${i}`, ['h', `d${i}`]));
+    const answers = Array.from({ length: CALLS_BEFORE_GATHERING + 2 }, (_, i) => appends.add(`m${i}`, ['h', `d${i}`], i % 2 === 0));
     expect(calls.map(({ keys }) => keys)).toEqual(Array.from({ length: CALLS_BEFORE_GATHERING + 2 }, (_, i) => [`m${i}`]));
     calls.forEach(({ answer }, i) => answer([i]));
     expect(await Promise.all(answers)).toEqual(Array.from({ length: CALLS_BEFORE_GATHERING + 2 }, (_, i) => i));

@@ -424,4 +424,54 @@ run('redisRelayStore (real redis-server)', () => {
       expect(page).toMatchObject({ entries: [{ seq: 1, data: 'now' }], lastSeq: 1, leased: true });
     });
   });
+
+  it("appends a stream no other instance follows on the loop's next turn, gathered; one followed elsewhere at once", async () => {
+    const client = createClient({ url: server.url });
+    await client.connect();
+    const scripts: string[][] = [];
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = ((args: string[], ...rest: unknown[]) => {
+      if (args[0] === 'EVALSHA' || args[0] === 'EVAL') scripts.push(args);
+      return (send as (...all: unknown[]) => unknown)(args, ...rest);
+    }) as typeof client.sendCommand;
+    const other = createClient({ url: server.url });
+    await other.connect();
+    const store = redisRelayStore(client);
+    const elsewhere = redisRelayStore(other);
+    try {
+      const [x, y, z] = [freshId(), freshId(), freshId()];
+      const leases = await Promise.all(
+        [x, y, z].map(async (id) => {
+          const claim = await store.claim(id, claimOptions);
+          if (claim.status !== 'created') throw new Error(claim.status);
+          return claim.lease;
+        }),
+      );
+      const [lx, ly, lz] = leases as [RelayLease, RelayLease, RelayLease];
+      const channel = `rxjs-llm-stream:relay:{${z}}:changes`;
+      const far = follow(elsewhere, z);
+      await waitFor(async () => Number(((await admin.sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]) === 1);
+      // The first appends go at once (a stream is taken as followed until an append says otherwise).
+      await Promise.all([store.append(lx, [{ data: 'a' }]), store.append(ly, [{ data: 'a' }]), store.append(lz, [{ data: 'a' }])]);
+      scripts.length = 0;
+      const second = [store.append(lx, [{ data: 'b' }]), store.append(ly, [{ data: 'b' }]), store.append(lz, [{ data: 'b' }])];
+      const keysOf = (args: string[]) => args.slice(3, 3 + Number(args[2]));
+      const meta = (id: string) => `rxjs-llm-stream:relay:{${id}}:meta`;
+      expect(scripts.map(keysOf)).toEqual([[meta(z)]]);
+      expect(await Promise.all(second)).toEqual([2, 2, 2]);
+      expect(scripts.map(keysOf)).toEqual([[meta(z)], [meta(x), meta(y)]]);
+      await Promise.all(leases.map((lease) => store.end(lease, { event: 'done', data: '{}' }, 60_000)));
+      expect((await far).map((entry) => entry.data)).toEqual(['a', 'b', '{}']);
+      expect(await follow(store, x)).toEqual([
+        { seq: 1, data: 'a' },
+        { seq: 2, data: 'b' },
+        { seq: 3, data: '{}', event: 'done', end: true },
+      ]);
+    } finally {
+      await store.close?.();
+      await elsewhere.close?.();
+      client.destroy();
+      other.destroy();
+    }
+  });
 });

@@ -82,7 +82,9 @@ const LINGER_MS = 30_000;
  * `<seq>-0`. While many appends (or claims) are unanswered (a busy event
  * loop), those of different streams go together in one script call, each
  * stream still with its own check and answer (not on a Cluster, where each
- * goes alone).
+ * goes alone). So do, always, the appends of a stream that no other
+ * instance followed at its last append (its readers here were shown them
+ * already): they wait for the event loop's next turn.
  *
  * Connections per instance are fixed: the client's own connection for
  * commands (pipelined), plus one subscriber connection per Redis node that
@@ -257,6 +259,7 @@ class RedisRelayStore implements RelayStore {
         local.failures++;
       },
       failures: 0,
+      followed: true,
       seenAt: undefined,
       seenTtl: 0,
       keys: this.keys(lease.streamId),
@@ -365,14 +368,19 @@ class RedisRelayStore implements RelayStore {
     const args: string[] = [header];
     for (let i = 0; i < events.length; i++) args.push(entryArgument(events[i]!.data, events[i]!.event, false));
     const answer = (reply: unknown): number => {
-      const seq = Number(reply);
+      const [seqReply, receivers] = asArray(reply);
+      const seq = Number(seqReply);
       if (seq === -2) throw new RelayLogFullError('maxEntries', this.settings.maxEntries);
       if (seq === -3) throw new RelayLogFullError('maxBytes', this.settings.maxBytes);
       if (seq < 0) return this.lost(lease);
-      if (local && this.localOf(lease) === local) this.stored(lease.streamId, local, events, seq);
+      if (local && this.localOf(lease) === local) {
+        local.followed = Number(receivers) > 0;
+        this.stored(lease.streamId, local, events, seq);
+      }
       return seq;
     };
-    return this.appends.add(local?.keys[0] ?? this.metaKey(lease.streamId), args).then(answer);
+    // A stream no other instance follows waits for the loop's next turn, gathered: its readers here were shown it.
+    return this.appends.add(local?.keys[0] ?? this.metaKey(lease.streamId), args, local?.followed ?? true).then(answer);
   }
 
   /** Records that `events` were stored up to `seq`: those not shown yet (refused offers, or no offer) are shown now. */

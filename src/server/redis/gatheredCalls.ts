@@ -9,7 +9,9 @@
  * node-redis writes at most about 16 KiB of commands per turn of the loop,
  * so with one call per write a thousand streams outgrow what a slow loop
  * writes and their writes wait for seconds; one call carries any number of
- * them, in fewer bytes, with one reply to decode. The script runs a call's
+ * them, in fewer bytes, with one reply to decode. A write nobody waits on
+ * (`soon` false: the append of a stream no other instance follows, whose
+ * readers here were shown it already) always waits so, gathered. The script runs a call's
  * writes in order, each as a call of its own would (two of one stream: one
  * after the other), and answers each on its own: one stream's lost lease
  * leaves the others appended. On a Redis Cluster the
@@ -19,6 +21,7 @@
  * ```text
  * writes, few on their way:   a1 b1 | a2 |     calls: [a1] [b1] [a2]      (at once)
  * writes, 16 on their way:    a1 b1 c1 | a2 |  calls:   [a1,b1,c1] [a2]  (each at the next answer or turn)
+ * writes not soon, any:       a1 b1 c1 | a2 |  calls:   [a1,b1,c1] [a2]  (the same)
  * ```
  * @internal
  */
@@ -56,12 +59,17 @@ export class GatheredCalls {
     private readonly together: boolean,
   ) {}
 
-  /** One stream's write (its key and arguments); resolves to the script's answer for it. */
-  add(key: string, args: readonly string[]): Promise<unknown> {
+  /**
+   * One stream's write (its key and arguments); resolves to the script's
+   * answer for it. With `soon` false (nobody waits on it: no other instance
+   * follows the stream), it waits for the next answer or turn of the loop
+   * even while few calls are on their way, and goes gathered with others.
+   */
+  add(key: string, args: readonly string[], soon = true): Promise<unknown> {
     if (!this.together) return this.call([key], [...this.shared, ...args]).then(firstAnswer);
     return new Promise((resolve, reject) => {
       const write: WaitingWrite = { key, args, resolve, reject };
-      if (this.inFlight < CALLS_BEFORE_GATHERING && !this.scheduled) return this.send([write]);
+      if (soon && this.inFlight < CALLS_BEFORE_GATHERING) return this.send([write]);
       this.waiting.push(write);
       if (this.scheduled) return;
       this.scheduled = true;

@@ -39,6 +39,13 @@ export interface LocalLog {
   /** Counts failed writes; an append queued before a failure rejects too (the producer retries in order). */
   failures: number;
   /**
+   * Whether another instance followed the log at its last append (the
+   * change message reached a subscriber; at first, assumed): its appends
+   * then go to Redis at once; otherwise they wait for the loop's next turn,
+   * gathered with others (see `GatheredCalls`).
+   */
+  followed: boolean;
+  /**
    * When a client last read the log here (`touch`), kept in memory while
    * this instance serves the log (its producer asks here first; after the
    * end, nobody needs it in Redis), and the ttl it was given; written to

@@ -144,9 +144,12 @@ return answers
  * <leaseMs> <ttlMs> <maxEntries> <maxBytes> <count> <expected>"` (the
  * expected lastSeq, empty when not checked; then `+` and the resume point
  * when one is recorded), followed by its `count` entries. The change channel
- * is the meta key's, ending `changes` instead of `meta`. Answers one number
- * per stream: its last seq, -1 (lease lost, log expired, or not at the
- * expected seq), -2 (maxEntries, skipped seqs not counted), -3 (maxBytes).
+ * is the meta key's, ending `changes` instead of `meta`. Answers, per
+ * stream, `{seq, receivers}`: seq is its last seq, -1 (lease lost, log
+ * expired, or not at the expected seq), -2 (maxEntries, skipped seqs not
+ * counted) or -3 (maxBytes); receivers is how many subscribers its change
+ * message reached, that is, how many instances follow the stream (1 when
+ * nothing was published: a caller that cannot tell treats it as followed).
  * When the log already holds exactly these entries after the expected seq,
  * or after the seqs skipped there (an earlier try whose reply was lost),
  * answers their last seq, appending nothing.
@@ -161,18 +164,18 @@ local function append_one(meta, header, first)
   local base = string.sub(meta, 1, -5)
   local lease = base .. 'lease'
   local state = check_write(meta, lease, token, epoch)
-  if not state then return -1, count end
+  if not state then return -1, count, 1 end
   local last_seq = tonumber(state[3])
   if expected ~= '' and tonumber(expected) ~= last_seq then
     local landed = last_seq == tonumber(expected) + count or (state[8] == expected and last_seq == tonumber(state[9]) + count)
-    if not landed then return -1, count end
+    if not landed then return -1, count, 1 end
     redis.call('PEXPIRE', lease, lease_ms)
-    return last_seq, count
+    return last_seq, count, 1
   end
-  if last_seq - tonumber(state[7] or '0') + count > tonumber(max_entries) then return -2, count end
+  if last_seq - tonumber(state[7] or '0') + count > tonumber(max_entries) then return -2, count, 1 end
   local entries, size = split_entries(first, first + count - 1)
   local bytes = tonumber(state[4]) + size
-  if bytes > tonumber(max_bytes) then return -3, count end
+  if bytes > tonumber(max_bytes) then return -3, count, 1 end
   local log = base .. 'log'
   local seq = append_entries(log, entries, after_skip(meta, state, last_seq))
   redis.call('HSET', meta, 'lastSeq', seq, 'bytes', bytes)
@@ -180,14 +183,14 @@ local function append_one(meta, header, first)
   redis.call('PEXPIRE', lease, lease_ms)
   redis.call('PEXPIRE', meta, ttl_ms)
   redis.call('PEXPIRE', log, ttl_ms)
-  redis.call(ARGV[1], base .. 'changes', entries_message(state[5], entries, size, seq - count + 1, seq))
-  return seq, count
+  local receivers = redis.call(ARGV[1], base .. 'changes', entries_message(state[5], entries, size, seq - count + 1, seq))
+  return seq, count, receivers
 end
 local answers = {}
 local at = 2
 for k = 1, #KEYS do
-  local answer, count = append_one(KEYS[k], ARGV[at], at + 1)
-  answers[k] = answer
+  local answer, count, receivers = append_one(KEYS[k], ARGV[at], at + 1)
+  answers[k] = {answer, receivers}
   at = at + 1 + count
 end
 return answers
