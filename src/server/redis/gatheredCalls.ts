@@ -10,13 +10,13 @@
  * so with one call per write a thousand streams outgrow what a slow loop
  * writes and their writes wait for seconds; one call carries any number of
  * them, in fewer bytes, with one reply to decode. A write nobody waits on
- * (`soon` false: the append of a stream no other instance follows, whose
- * readers here were shown it already) always waits so, gathered. The script runs a call's
- * writes in order, each as a call of its own would (two of one stream: one
- * after the other), and answers each on its own: one stream's lost lease
- * leaves the others appended. On a Redis Cluster the
- * streams of a call would have to share a slot, so each write goes alone,
- * at once.
+ * (`soon` false: the append of a stream that no other instance follows,
+ * whose readers here were shown it already) waits so even while few calls
+ * are on their way. The script runs a call's writes in order, each as a
+ * call of its own would (two of one stream: one after the other), and
+ * answers each on its own: one stream's lost lease leaves the others
+ * appended. On a Redis Cluster the streams of a call would have to share a
+ * slot, so each write goes alone, at once.
  *
  * ```text
  * writes, few on their way:   a1 b1 | a2 |     calls: [a1] [b1] [a2]      (at once)
