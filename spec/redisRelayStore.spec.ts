@@ -43,6 +43,10 @@ run('redisRelayStore (real redis-server)', () => {
     return [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
   };
 
+  /** Subscribers of a Redis channel (`PUBSUB NUMSUB`), and the change channel of a stream. */
+  const subscribersOf = async (name: string) => Number(((await admin.sendCommand(['PUBSUB', 'NUMSUB', name])) as [string, number])[1]);
+  const channel = (id: string) => `rxjs-llm-stream:relay:{${id}}:changes`;
+
   it('rejects a wrong or disconnected client with a TypeError, before sending anything', async () => {
     expect(() => redisRelayStore({} as object)).toThrow(TypeError);
     expect(() => redisRelayStore(null as unknown as object)).toThrow(/expected a connected node-redis client/);
@@ -377,8 +381,6 @@ run('redisRelayStore (real redis-server)', () => {
     });
 
     it('a reader that leaves before its channel is subscribed leaves no subscription behind', async () => {
-      const subscribersOf = async (name: string) => Number(((await admin.sendCommand(['PUBSUB', 'NUMSUB', name])) as [string, number])[1]);
-      const channel = (id: string) => `rxjs-llm-stream:relay:{${id}}:changes`;
       // The follow connection is open, as once this instance has followed anything.
       const warm = freshId();
       const warming = remote.changes(warm).subscribe({ error: () => undefined });
@@ -448,9 +450,8 @@ run('redisRelayStore (real redis-server)', () => {
         }),
       );
       const [lx, ly, lz] = leases as [RelayLease, RelayLease, RelayLease];
-      const channel = `rxjs-llm-stream:relay:{${z}}:changes`;
       const far = follow(elsewhere, z);
-      await waitFor(async () => Number(((await admin.sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]) === 1);
+      await waitFor(async () => (await subscribersOf(channel(z))) === 1);
       // The first appends go at once (a stream is taken as followed until an append says otherwise).
       await Promise.all([store.append(lx, [{ data: 'a' }]), store.append(ly, [{ data: 'a' }]), store.append(lz, [{ data: 'a' }])]);
       scripts.length = 0;
