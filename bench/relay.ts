@@ -6,6 +6,9 @@
  * dsReference, dsOurs): for a profile, with `BENCH_CPU_PROF=<dir>` (each relay instance then
  * writes a `--cpu-prof` profile there when the run ends). With `BENCH_TRACE_RESUMES=1`, each run
  * of a remote path prints where its resumes' time went (see resumeTrace.ts); the figures do not change.
+ * With `BENCH_TRACE_HOPS=1`, each instance prints, per run, how late the provider's values went
+ * by on their way to Redis, from Redis and to readers (see hopTrace.ts). With
+ * `BENCH_REDIS_COMMANDS=1`, each run prints redis-server's time per command (`INFO commandstats`).
  *
  * The relay measured side by side, in one run: pass-through (the synthetic
  * provider written straight to the response), the relay on the memory store,
@@ -38,7 +41,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '../spec/support/redisServer.js';
 import { ask, startClients, startRelayInstance, stop, type RelayInstance } from './relayProcesses.js';
-import { monitorRedis, type RedisMonitor } from './relayRedis.js';
+import { monitorRedis, type CommandStat, type RedisMonitor } from './relayRedis.js';
 import { figures, table, targets, wrongNotes, type RunRecord } from './relayReport.js';
 import { durableStreamUrl, type ClientResult, type ClientRun, type Flow } from './relayTypes.js';
 import { rotate } from './stats.js';
@@ -69,6 +72,7 @@ const FLOWS = flag('flows', ALL_FLOWS.join(',')).split(',').map((name) => {
   return name as Flow;
 });
 const CONNECTION_NAMES: Partial<Record<Flow, string>> = { redis: 'bench-relay', redisRemote: 'bench-relay', rs: 'bench-rs', rsRemote: 'bench-rs' };
+const REDIS_COMMANDS = process.env.BENCH_REDIS_COMMANDS === '1';
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const load = () => loadavg().map((value) => value.toFixed(2)).join(' ');
@@ -82,11 +86,18 @@ interface Setup {
   redis: RedisMonitor;
 }
 
+/** redis-server's time per command in one run, the costliest first (a script's time includes that of the commands it calls, also listed). */
+function redisCommandsLine(flow: Flow, delivered: number, stats: CommandStat[]): string {
+  const each = stats.slice(0, 8).map((stat) => `${stat.command} ${stat.calls} × ${(stat.micros / stat.calls).toFixed(1)} µs (${(stat.micros / Math.max(1, delivered)).toFixed(1)} per value)`);
+  return `redis commands, ${flow} (a script's time includes its commands'): ${each.length === 0 ? 'none' : each.join(', ')}`;
+}
+
 /** One run of one flow: CPU of A and B and of redis-server around it; in the probe round, heap and connections half-way. */
 async function measure(setup: Setup, flow: Flow, size: number, round: number, runId: string): Promise<RunRecord> {
   const { a, b, clients, redis } = setup;
   const probe = round === 0;
   const [beforeA, beforeB] = await Promise.all([a.stats(true), b.stats(true)]);
+  if (REDIS_COMMANDS) await redis.resetCommandStats();
   const redisBefore = await redis.cpuMicros();
   const message: ClientRun = {
     type: 'run',
@@ -125,8 +136,10 @@ async function measure(setup: Setup, flow: Flow, size: number, round: number, ru
   const result = await done;
   // Let the producers finish their own bookkeeping (terminal writes, unsubscribes) inside the window.
   await sleep(300);
-  const [afterA, afterB] = await Promise.all([a.stats(false), b.stats(false)]);
+  const run = `${size} streams, ${probe ? 'probe' : `round ${round}`}, ${flow}`;
+  const [afterA, afterB] = await Promise.all([a.stats(false, run), b.stats(false, run)]);
   const redisAfter = await redis.cpuMicros();
+  if (REDIS_COMMANDS) log(redisCommandsLine(flow, result.eventsDelivered, await redis.commandStats()));
   if (flow === 'dsReference' || flow === 'dsOurs') await deleteDurableStreams(setup.durableStreams[flow], runId, size);
   return {
     size,

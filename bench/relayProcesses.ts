@@ -49,8 +49,8 @@ export interface RelayInstance {
   name: string;
   url: string;
   child: ChildProcess;
-  /** The process's heap (after a GC when `gc`) and its CPU time so far, µs. */
-  stats(gc: boolean): Promise<{ heapUsed: number; cpuMicros: number }>;
+  /** The process's heap (after a GC when `gc`) and its CPU time so far, µs; `run` names the run just measured, for its trace lines (`BENCH_TRACE_HOPS`). */
+  stats(gc: boolean, run?: string): Promise<{ heapUsed: number; cpuMicros: number }>;
 }
 
 /** Starts one relay instance (bench/relayServer.ts) and resolves once it listens. */
@@ -68,7 +68,7 @@ export function startRelayInstance(name: string, env: NodeJS.ProcessEnv): Promis
         name,
         url: `http://127.0.0.1:${port}`,
         child,
-        stats: (gc) => ask(child, { type: 'stats', gc }, 'stats'),
+        stats: (gc, run) => ask(child, { type: 'stats', gc, run }, 'stats'),
       });
     });
     child.once('exit', (code) => {

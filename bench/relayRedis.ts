@@ -6,7 +6,18 @@ export interface RedisMonitor {
   cpuMicros(): Promise<number>;
   /** Connections per client name (CLIENT LIST), the monitor's own left out; `''` counts unnamed ones. */
   connectionsByName(): Promise<Map<string, number>>;
+  /** Forgets redis-server's counts per command (`CONFIG RESETSTAT`). */
+  resetCommandStats(): Promise<void>;
+  /** redis-server's counts per command since the last reset (`INFO commandstats`), most time first; scripts' own commands counted too. */
+  commandStats(): Promise<CommandStat[]>;
   close(): Promise<void>;
+}
+
+/** One command's count and time in redis-server. */
+export interface CommandStat {
+  readonly command: string;
+  readonly calls: number;
+  readonly micros: number;
 }
 
 const MONITOR = 'bench-monitor';
@@ -30,6 +41,14 @@ export async function monitorRedis(url: string): Promise<RedisMonitor> {
         counts.set(name, (counts.get(name) ?? 0) + 1);
       }
       return counts;
+    },
+    async resetCommandStats() {
+      await client.sendCommand(['CONFIG', 'RESETSTAT']);
+    },
+    async commandStats() {
+      const info = String(await client.sendCommand(['INFO', 'commandstats']));
+      const stats = [...info.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)].map(([, command, calls, micros]) => ({ command: command!, calls: Number(calls), micros: Number(micros) }));
+      return stats.filter((stat) => !/^(info|config\|resetstat|client\|list)$/.test(stat.command)).sort((x, y) => y.micros - x.micros);
     },
     async close() {
       client.destroy();

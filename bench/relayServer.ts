@@ -38,6 +38,7 @@ import {
   writeDurableLog,
   writeServerSentEvents,
 } from 'rxjs-llm-stream/server';
+import { hopTraceLines, noteEmitted, traceHops } from './hopTrace.js';
 import { serverTraceLines, traceConnections, traceResume } from './resumeTrace.js';
 
 const instance = process.env.INSTANCE ?? 'A';
@@ -49,8 +50,11 @@ const now = () => performance.timeOrigin + performance.now();
 const fail = (what: string) => (error: unknown) => process.stderr.write(`relay ${instance}: ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
 
 /**
- * The provider: values `{ n, t, content }` due GAP_MS apart from the request,
- * on a fixed schedule, each stamped with the time it was due (`t`). A real
+ * The provider: values `{ n, t, content }` due GAP_MS apart from when it is
+ * subscribed (pass-through: at the request; the relay and resumable-stream:
+ * once their start path has answered, so streams started in one go keep
+ * values due in the same millisecond, see hopTrace.ts), on a fixed schedule,
+ * each stamped with the time it was due (`t`). A real
  * provider's bytes arrive on the provider's schedule whatever this process is
  * doing, so a busy event loop here (the relay's own work) shows as latency:
  * a late timer catches up at once rather than shifting the stamps.
@@ -61,7 +65,12 @@ const provider = () =>
     return range(0, events).pipe(
       concatMap((n) => {
         const due = start + (n + 1) * gapMs;
-        return timer(Math.max(0, due - now())).pipe(map(() => ({ n, t: due, content: `token ${n} ` })));
+        return timer(Math.max(0, due - now())).pipe(
+          map(() => {
+            noteEmitted(due);
+            return { n, t: due, content: `token ${n} ` };
+          }),
+        );
       }),
     );
   });
@@ -132,6 +141,7 @@ async function produceIntoDurableStream(url: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  traceHops(Number(new URL(redisUrl).port));
   const durableStreams = await startDurableStreamsServers();
   const memoryRelay = createRelay({ store: memoryRelayStore(), heartbeat: 0, abandonAfter: Infinity, ttlAfterEnd: 30_000 });
   const relayClient = await namedClient(`bench-relay-${instance}`);
@@ -200,9 +210,10 @@ async function main(): Promise<void> {
   });
   server.keepAliveTimeout = 60_000;
   traceConnections(server);
-  process.on('message', (message: { type: string; gc?: boolean }) => {
+  process.on('message', (message: { type: string; gc?: boolean; run?: string }) => {
     if (message.type !== 'stats') return;
     for (const line of serverTraceLines()) process.stderr.write(`${line}\n`);
+    if (message.run !== undefined) for (const line of hopTraceLines(`${message.run}, instance ${instance}`)) process.stderr.write(`${line}\n`);
     if (message.gc) gc?.();
     const cpu = process.cpuUsage();
     process.send!({ type: 'stats', heapUsed: process.memoryUsage().heapUsed, cpuMicros: cpu.user + cpu.system });
