@@ -77,6 +77,11 @@ interface Outcome {
   regenerated: number;
   /** Subscriptions whose first chunk was marked `resumed: true` (Responses run). */
   resumes: number;
+  /**
+   * Idle timeouts that ended an attempt before its first chunk (Responses run): the response had no
+   * name yet, so the retry asks for a new one, and the mock may have generated part of the first.
+   */
+  unnamedIdle: number;
   detail: string;
 }
 
@@ -102,14 +107,22 @@ const pipelines: Record<ChaosScenario['order'], Pipeline> = {
 /** Milliseconds the starved consumers blocked the event loop, over the whole run. */
 let blockedMs = 0;
 
-function observed(source: Observable<ChatCompletionEvent>, seed: number, mode: Mode, starts: (StreamStart | undefined)[], lastHeard: { at: number }): Observable<ChatCompletionEvent> {
+function observed(
+  source: Observable<ChatCompletionEvent>,
+  seed: number,
+  mode: Mode,
+  starts: (StreamStart | undefined)[],
+  lastHeard: { at: number; sawChunk: boolean },
+): Observable<ChatCompletionEvent> {
   const random = mulberry32(seed ^ 0x5eed);
   return defer(() => {
     let first = true;
     lastHeard.at = performance.now();
+    lastHeard.sawChunk = false;
     return source.pipe(
       tap((event) => {
         lastHeard.at = performance.now();
+        lastHeard.sawChunk = true;
         if (first) starts.push(streamStartOf(event));
         first = false;
         if (mode === 'starved' && random() < BLOCK_CHANCE) {
@@ -143,11 +156,13 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
   const server = await startMockChatServer({ scenario: chaos.scenario, script: chaos.script });
   const causes: string[] = [];
   const starts: (StreamStart | undefined)[] = [];
-  const lastHeard = { at: performance.now() };
+  const lastHeard = { at: performance.now(), sawChunk: false };
   const silences: number[] = [];
+  let idleTimeouts = 0;
+  let unnamedIdle = 0;
   const explain = (verdict: Verdict, detail: string): Outcome => {
     const stalls = chaos.script.filter((step) => step.fault?.kind === 'stall').length;
-    const idle = causes.filter((name) => name === 'IdleTimeoutError').length;
+    const idle = idleTimeouts;
     const spuriousIdle = Math.max(0, idle - stalls);
     const requests = server.requests.length;
     // Every request but the first follows one retried error (no attempt is ever made
@@ -165,8 +180,11 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
         : starts.length === 0 || starts[0]?.resumed !== false || starts.some((start) => start === undefined));
     const regenerated = server.generatedTokens - oneAnswerTokens(chaos);
     const resumes = starts.filter((start) => start?.resumed === true).length;
+    // An attempt that a busy machine timed out before its first chunk left a response with no name to resume:
+    // the retry asks anew, and what the mock generated for the first (one answer at most each) is explained.
+    const unnamed = unnamedIdle > 0 && unnamedIdle <= spuriousIdle && regenerated > 0 && regenerated <= unnamedIdle * oneAnswerTokens(chaos);
     // Only the Responses run promises that nothing is generated twice; Chat Completions regenerates on every restart.
-    const wasteful = verdict === 'exact' && api === 'responses' && regenerated !== 0;
+    const wasteful = verdict === 'exact' && api === 'responses' && regenerated !== 0 && !unnamed;
     return {
       seed,
       verdict: unexplained ? 'unexplained-request' : unmarked ? 'unmarked-start' : wasteful ? 'regenerated' : verdict,
@@ -177,6 +195,7 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
       silences,
       regenerated,
       resumes,
+      unnamedIdle,
       detail:
         `${detail} (${api}, order ${chaos.order}, ${chaos.faults} scripted faults, retried after [${causes.join(', ')}]` +
         `${api === 'responses' ? `, generated ${regenerated >= 0 ? '+' : ''}${regenerated} tokens beyond one answer, requests [${server.requests.map((request) => `${request.method} ${request.path}`).join(', ')}]` : ''})`,
@@ -198,8 +217,14 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
       // another one unless told to (docs/responses.md, Caveats); the chaos run asks again, as a user may.
       shouldRetry: (error) => isRetryable(error) || (error as Error).name === 'OrphanedResponseError',
       onRetry: ({ error }) => {
-        causes.push((error as Error).name);
-        if ((error as Error).name === 'IdleTimeoutError') silences.push(performance.now() - lastHeard.at);
+        const { name, cause } = error as Error;
+        causes.push(name);
+        // An idle timeout after the POST was accepted and before the response was named comes as OrphanedResponseError.
+        const orphaned = name === 'OrphanedResponseError';
+        if (name !== 'IdleTimeoutError' && !(orphaned && (cause as Error | undefined)?.name === 'IdleTimeoutError')) return;
+        idleTimeouts++;
+        silences.push(performance.now() - lastHeard.at);
+        if (orphaned || !lastHeard.sawChunk) unnamedIdle++;
       },
     };
     const snapshot = await lastValueFrom(pipelines[chaos.order](source, retry).pipe(timeout({ first: HANG_LIMIT_MS, each: HANG_LIMIT_MS })));
@@ -259,7 +284,8 @@ async function runChaos(mode: Mode, count: number): Promise<ChaosRun> {
     mode === 'responses'
       ? `regenerated ${counted('regenerated')}; resumed scenarios ${resumed.length} (${resumed.reduce((sum, outcome) => sum + outcome.resumes, 0)} resumes), ` +
         `tokens generated beyond one answer: ${resumed.reduce((sum, outcome) => sum + Math.max(0, outcome.regenerated), 0)} in resumed scenarios, ` +
-        `${outcomes.reduce((sum, outcome) => sum + Math.max(0, outcome.regenerated), 0)} in all; `
+        `${outcomes.reduce((sum, outcome) => sum + Math.max(0, outcome.regenerated), 0)} in all, ` +
+        `of which after an idle timeout before the response was named ${outcomes.reduce((sum, outcome) => sum + (outcome.unnamedIdle > 0 ? Math.max(0, outcome.regenerated) : 0), 0)}; `
       : '';
   const summary =
     `chaos (${mode === 'responses' ? 'responses, background resume' : mode}): ${outcomes.length} scenarios (seeds ${FIRST_SEED}..${FIRST_SEED + count - 1}), exact ${counted('exact')}, lost ${counted('lost')}, ` +
@@ -322,7 +348,8 @@ describe('chaos', () => {
     async () => {
       const run = await runChaos('responses', RESPONSES_SCENARIOS);
       expectClean(run, RESPONSES_SCENARIOS);
-      expect(run.outcomes.map((outcome) => outcome.regenerated).filter((tokens) => tokens !== 0)).toEqual([]);
+      // Nothing generated twice, but after a busy machine's idle timeout before the response was named (bounded in the verdict).
+      expect(run.outcomes.filter((outcome) => outcome.unnamedIdle === 0).map((outcome) => outcome.regenerated).filter((tokens) => tokens !== 0)).toEqual([]);
       // The run exercises resumes at all: some scenario's retry continued a response.
       if (RESPONSES_SCENARIOS >= 20) expect(run.outcomes.some((outcome) => outcome.resumes > 0)).toBe(true);
     },

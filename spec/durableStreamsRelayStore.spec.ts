@@ -16,7 +16,8 @@ afterAll(async () => {
 describeRelayStoreContract('durableStreamsRelayStore on @durable-streams/server', () => durableStreamsRelayStore({ baseUrl: `${server.url}/v1/stream/` }));
 
 describe('durableStreamsRelayStore: two relay instances on one Durable Streams server', () => {
-  const claimOptions = { leaseMs: 400, ttlMs: 60_000 };
+  // Long enough that a loaded machine does not lapse a lease between a claim and its first append; b waits it out.
+  const claimOptions = { leaseMs: 2_000, ttlMs: 60_000 };
   it('the takeover is the protocol\u2019s producer epoch: the server itself refuses the earlier producer (403), and both instances fold the same log', async () => {
     const a = durableStreamsRelayStore({ baseUrl: `${server.url}/v1/stream/` });
     const b = durableStreamsRelayStore({ baseUrl: `${server.url}/v1/stream/` });
