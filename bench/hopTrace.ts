@@ -48,7 +48,6 @@ const QUARTER_MS = 250;
 const STAMP = /\\?"t\\?":(\d+(?:\.\d+)?)/g;
 /** Per hop, each stamp seen: when it was due, and how late it went by. */
 const seen: Record<Hop, Array<{ due: number; late: number }>> = { emitted: [], 'to Redis': [], 'from Redis': [], 'to readers': [] };
-(globalThis as any).__emit = (due: number) => { if (TRACE_HOPS) seen.emitted.push({ due, late: performance.timeOrigin + performance.now() - due }); };
 let pauses: number[] = [];
 let loopDelay: IntervalHistogram | undefined;
 
