@@ -16,7 +16,7 @@ import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage
 import { createParser } from 'eventsource-parser';
 import { ASKED_AT_HEADER, clientTraceLine, TRACE_RESUMES, wallNow } from './resumeTrace.js';
 import { quantile } from './stats.js';
-import { durableStreamUrl, type ClientRun, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
+import { durableStreamUrl, pathOf, type ClientRun, type ClientResult, type LatencySummary, type Path } from './relayTypes.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 const now = wallNow;
@@ -181,7 +181,7 @@ interface Outcome {
   delivered: number;
 }
 
-async function oneStream(run: ClientRun, flow: Flow, index: number, sink: Record<Kind, number[]>): Promise<Outcome> {
+async function oneStream(run: ClientRun, flow: Path, index: number, sink: Record<Kind, number[]>): Promise<Outcome> {
   const id = `${run.runId}-${index}`;
   const { a, b } = run.urls;
   const timeoutMs = run.events * run.gapMs + 60_000;
@@ -252,7 +252,7 @@ async function runAll(run: ClientRun): Promise<ClientResult> {
       { length: run.streams },
       (_, index) =>
         new Promise<Outcome>((resolve) => {
-          const go = () => oneStream(run, run.flow, index, sink).then(resolve, (error: Error) => resolve({ problem: `failed: ${error.message}`, delivered: 0 }));
+          const go = () => oneStream(run, pathOf(run.flow), index, sink).then(resolve, (error: Error) => resolve({ problem: `failed: ${error.message}`, delivered: 0 }));
           setTimeout(go, (index * run.staggerMs) / run.streams);
         }),
     ),

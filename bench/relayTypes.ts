@@ -11,7 +11,20 @@
  *   `memoryDurableLogStore`); A runs the provider and appends each value to it (`POST`), and
  *   the reader reads the stream from B over the protocol's SSE (`?offset=-1&live=sse`).
  */
-export type Flow = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote' | 'dsReference' | 'dsOurs';
+export type Path = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote' | 'dsReference' | 'dsOurs';
+
+/**
+ * A flow is a path, or the second run of one in the same round (`directAgain`,
+ * `rsAgain`, `rsRemoteAgain`): the same server code and clients under another
+ * name. Two runs of one contender give each target its noise floor, the same
+ * comparison made between identical contenders (see relayReport.ts).
+ */
+export type Flow = Path | 'directAgain' | 'rsAgain' | 'rsRemoteAgain';
+
+/** The path a flow runs. */
+export function pathOf(flow: Flow): Path {
+  return flow === 'directAgain' ? 'direct' : flow === 'rsAgain' ? 'rs' : flow === 'rsRemoteAgain' ? 'rsRemote' : flow;
+}
 
 /** Stream `index` of run `runId` on the Durable Streams server at `origin`: where the clients read it, and the driver deletes it. */
 export function durableStreamUrl(origin: string, runId: string, index: number): string {
