@@ -4,8 +4,9 @@
  *
  * `--flows` runs only the named contenders (direct, directAgain, memory, redis, redisRemote, rs,
  * rsAgain, rsRemote, rsRemoteAgain, dsReference, dsOurs; the `Again` flows run their path a second
- * time in the round, for each target's noise floor, and `--quick` leaves them out): for a profile, with `BENCH_CPU_PROF=<dir>` (each relay instance then
- * writes a `--cpu-prof` profile there when the run ends). With `BENCH_TRACE_RESUMES=1`, each run
+ * time in the round, for each target's noise floor, and `--quick` leaves them out): for a profile,
+ * with `BENCH_CPU_PROF=<dir>` (each relay instance then writes a `--cpu-prof` profile there when
+ * the run ends). With `BENCH_TRACE_RESUMES=1`, each run
  * of a remote path prints where its resumes' time went (see resumeTrace.ts); the figures do not change.
  * With `BENCH_TRACE_HOPS=1`, each instance prints, per run, how late the provider's values went
  * by on their way to Redis, from Redis and to readers (see hopTrace.ts). With
@@ -48,7 +49,7 @@ import { startRedisServer } from '../spec/support/redisServer.js';
 import { ask, startClients, startRelayInstance, stop, type RelayInstance } from './relayProcesses.js';
 import { monitorRedis, type CommandStat, type RedisMonitor } from './relayRedis.js';
 import { figures, table, targetLine, targets, wrongNotes, type RunRecord } from './relayReport.js';
-import { durableStreamUrl, pathOf, type ClientResult, type ClientRun, type Flow } from './relayTypes.js';
+import { durableStreamUrl, pathOf, type ClientResult, type ClientRun, type Flow, type Path } from './relayTypes.js';
 import { rotate } from './stats.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -77,7 +78,7 @@ const FLOWS = flag('flows', ALL_FLOWS.filter((flow) => !quick || pathOf(flow) ==
   if (!ALL_FLOWS.includes(name as Flow)) throw new TypeError(`bench:relay: --flows takes ${ALL_FLOWS.join(', ')} (got ${name})`);
   return name as Flow;
 });
-const CONNECTION_NAMES: Partial<Record<Flow, string>> = { redis: 'bench-relay', redisRemote: 'bench-relay', rs: 'bench-rs', rsRemote: 'bench-rs' };
+const CONNECTION_NAMES: Partial<Record<Path, string>> = { redis: 'bench-relay', redisRemote: 'bench-relay', rs: 'bench-rs', rsRemote: 'bench-rs' };
 const REDIS_COMMANDS = process.env.BENCH_REDIS_COMMANDS === '1';
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -297,7 +298,7 @@ async function main(): Promise<number> {
     log(`written to ${OUT}`);
   }
   // A full run fails for this library's paths only: resumable-stream's own failures under load are reported above.
-  const oursWrong = records.filter((record) => pathOf(record.flow) !== 'rs' && pathOf(record.flow) !== 'rsRemote').reduce((sum, record) => sum + record.result.wrong, 0);
+  const oursWrong = records.filter((record) => !['rs', 'rsRemote'].includes(pathOf(record.flow))).reduce((sum, record) => sum + record.result.wrong, 0);
   return oursWrong === 0 ? 0 : 1;
 }
 

@@ -162,14 +162,13 @@ async function runScenario(seed: number, mode: Mode): Promise<Outcome> {
   let unnamedIdle = 0;
   const explain = (verdict: Verdict, detail: string): Outcome => {
     const stalls = chaos.script.filter((step) => step.fault?.kind === 'stall').length;
-    const idle = idleTimeouts;
-    const spuriousIdle = Math.max(0, idle - stalls);
+    const spuriousIdle = Math.max(0, idleTimeouts - stalls);
     const requests = server.requests.length;
     // Every request but the first follows one retried error (no attempt is ever made
     // twice), and every error other than a (possibly spurious) idle timeout was scripted.
     const planned = chaos.script.filter((step) => step.fault && step.fault.kind !== 'stall' && step.fault.kind !== 'holdOpen').length;
     const unexplained =
-      verdict === 'exact' && (requests > causes.length + 1 || causes.length - idle > planned || requests > chaos.faults + 1 + spuriousIdle);
+      verdict === 'exact' && (requests > causes.length + 1 || causes.length - idleTimeouts > planned || requests > chaos.faults + 1 + spuriousIdle);
     // Chat Completions: once sources mark fresh starts, every attempt's first chunk must carry { resumed: false }.
     // Responses: every attempt's first chunk is marked, the first one fresh; later ones resume (or, after a
     // drop before the response's id arrived, start afresh).
