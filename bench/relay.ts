@@ -3,8 +3,10 @@
  *                     [--resume-after 10] [--out bench/RELAY-RESULTS.md] [--flows redis,rs]
  *
  * `--flows` runs only the named contenders (direct, directAgain, memory, redis, redisRemote, rs,
- * rsAgain, rsRemote, rsRemoteAgain, dsReference, dsOurs; the `Again` flows run their path a second
- * time in the round, for each target's noise floor, and `--quick` leaves them out): for a profile,
+ * rsAgain, rsRemote, rsRemoteAgain, rsStoredRemote, rsXaddRemote, dsReference, dsOurs; the `Again`
+ * flows run their path a second time in the round, for each target's noise floor, and `--quick`
+ * leaves them out; rsStoredRemote and rsXaddRemote, resumable-stream paying for storing each value
+ * as the relay does or as a bare XADD, run only when named, see relayTypes.ts): for a profile,
  * with `BENCH_CPU_PROF=<dir>` (each relay instance then writes a `--cpu-prof` profile there when
  * the run ends). With `BENCH_TRACE_RESUMES=1`, each run
  * of a remote path prints where its resumes' time went (see resumeTrace.ts); the figures do not change.
@@ -48,8 +50,8 @@ import { join } from 'node:path';
 import { startRedisServer } from '../spec/support/redisServer.js';
 import { ask, startClients, startRelayInstance, stop, type RelayInstance } from './relayProcesses.js';
 import { monitorRedis, type CommandStat, type RedisMonitor } from './relayRedis.js';
-import { figures, table, targetLine, targets, wrongNotes, type RunRecord } from './relayReport.js';
-import { durableStreamUrl, pathOf, type ClientResult, type ClientRun, type Flow, type Path } from './relayTypes.js';
+import { figures, storagePrices, table, targetLine, targets, wrongNotes, type RunRecord } from './relayReport.js';
+import { durableStreamUrl, OPT_IN_PATHS, pathOf, type ClientResult, type ClientRun, type Flow, type Path } from './relayTypes.js';
 import { rotate } from './stats.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -72,13 +74,22 @@ const RESUME_AFTER = positive('resume-after', Number(flag('resume-after', String
 const OUT = flag('out', quick ? '' : join(__dirname, 'RELAY-RESULTS.md'));
 /** Streams start evenly over one gap, so the provider's ticks are spread as real traffic's are. */
 const STAGGER_MS = GAP_MS;
-const ALL_FLOWS: Flow[] = ['direct', 'directAgain', 'memory', 'redis', 'redisRemote', 'rs', 'rsAgain', 'rsRemote', 'rsRemoteAgain', 'dsReference', 'dsOurs'];
-// The quick smoke checks delivery only: a path's second run would check nothing new.
-const FLOWS = flag('flows', ALL_FLOWS.filter((flow) => !quick || pathOf(flow) === flow).join(',')).split(',').map((name) => {
+const ALL_FLOWS: Flow[] = ['direct', 'directAgain', 'memory', 'redis', 'redisRemote', 'rs', 'rsAgain', 'rsRemote', 'rsRemoteAgain', 'rsStoredRemote', 'rsXaddRemote', 'dsReference', 'dsOurs'];
+// The quick smoke checks delivery only: a path's second run would check nothing new. The opt-in paths run when named.
+const DEFAULT_FLOWS = ALL_FLOWS.filter((flow) => !OPT_IN_PATHS.includes(pathOf(flow)) && (!quick || pathOf(flow) === flow));
+const FLOWS = flag('flows', DEFAULT_FLOWS.join(',')).split(',').map((name) => {
   if (!ALL_FLOWS.includes(name as Flow)) throw new TypeError(`bench:relay: --flows takes ${ALL_FLOWS.join(', ')} (got ${name})`);
   return name as Flow;
 });
-const CONNECTION_NAMES: Partial<Record<Path, string>> = { redis: 'bench-relay', redisRemote: 'bench-relay', rs: 'bench-rs', rsRemote: 'bench-rs' };
+/** The names of each path's Redis connections (CLIENT SETNAME, then `-A` or `-B`): the storing paths count the store's too. */
+const CONNECTION_NAMES: Partial<Record<Path, readonly string[]>> = {
+  redis: ['bench-relay'],
+  redisRemote: ['bench-relay'],
+  rs: ['bench-rs'],
+  rsRemote: ['bench-rs'],
+  rsStoredRemote: ['bench-rs', 'bench-storing'],
+  rsXaddRemote: ['bench-rs', 'bench-storing'],
+};
 const REDIS_COMMANDS = process.env.BENCH_REDIS_COMMANDS === '1';
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -122,15 +133,16 @@ async function measure(setup: Setup, flow: Flow, size: number, round: number, ru
   let connections: RunRecord['connections'];
   if (probe) {
     // Connections: the most seen at a quarter, half and three quarters of the answer; heap: half-way, after a GC.
-    const prefix = CONNECTION_NAMES[pathOf(flow)];
+    const names = CONNECTION_NAMES[pathOf(flow)] ?? [];
     connections = { a: 0, b: 0, unnamed: 0 };
     const quarter = (EVENTS * GAP_MS) / 4;
     await sleep(STAGGER_MS + quarter);
     for (let sample = 1; sample <= 3; sample++) {
       const byName = await redis.connectionsByName();
+      const count = (instance: string) => names.reduce((sum, name) => sum + (byName.get(`${name}-${instance}`) ?? 0), 0);
       connections = {
-        a: Math.max(connections.a, prefix ? byName.get(`${prefix}-A`) ?? 0 : 0),
-        b: Math.max(connections.b, prefix ? byName.get(`${prefix}-B`) ?? 0 : 0),
+        a: Math.max(connections.a, count('A')),
+        b: Math.max(connections.b, count('B')),
         unnamed: Math.max(connections.unnamed, byName.get('') ?? 0),
       };
       if (sample === 2) {
@@ -265,6 +277,8 @@ async function main(): Promise<number> {
   const lines = table(all);
   const goals = targets(all, SIZES);
   const targetLines = goals.map(targetLine);
+  const prices = storagePrices(all, SIZES);
+  const priceLines = prices.length === 0 ? [] : ['', 'What storing each value costs resumable-stream (the opt-in paths):', '', ...prices];
   const notes = wrongNotes(records);
   const wrongLines = notes.length === 0 ? ['Every stream of every run delivered exactly the provider\'s events.'] : ['Streams not delivered exactly (their readers\' events after the failure are missing from the latencies):', '', ...notes];
   const about =
@@ -273,7 +287,7 @@ async function main(): Promise<number> {
   log('');
   for (const line of lines) log(line);
   log('');
-  for (const line of targetLines) log(line);
+  for (const line of [...targetLines, ...priceLines]) log(line);
   log('');
   for (const line of wrongLines) log(line);
   log(`\n${about}`);
@@ -290,6 +304,7 @@ async function main(): Promise<number> {
       'Targets (issue 22), each against the same run:',
       '',
       ...targetLines,
+      ...priceLines,
       '',
       ...wrongLines,
       '',
@@ -298,7 +313,7 @@ async function main(): Promise<number> {
     log(`written to ${OUT}`);
   }
   // A full run fails for this library's paths only: resumable-stream's own failures under load are reported above.
-  const oursWrong = records.filter((record) => !['rs', 'rsRemote'].includes(pathOf(record.flow))).reduce((sum, record) => sum + record.result.wrong, 0);
+  const oursWrong = records.filter((record) => !pathOf(record.flow).startsWith('rs')).reduce((sum, record) => sum + record.result.wrong, 0);
   return oursWrong === 0 ? 0 : 1;
 }
 

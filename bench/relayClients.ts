@@ -157,6 +157,10 @@ async function readDurable(streamUrl: string, timeoutMs: number): Promise<Receiv
   return got;
 }
 
+type RemotePath = 'redisRemote' | 'rsRemote' | 'rsStoredRemote' | 'rsXaddRemote';
+/** The first part of a remote path's URLs on A and B (see relayServer.ts). */
+const REMOTE_KINDS: Record<RemotePath, string> = { redisRemote: 'redis', rsRemote: 'rs', rsStoredRemote: 'rs-stored', rsXaddRemote: 'rs-xadd' };
+
 /** The reader kind whose latencies an event of each connection counts for. */
 type Kind = 'local' | 'follow' | 'resume';
 
@@ -198,7 +202,7 @@ async function oneStream(run: ClientRun, flow: Path, index: number, sink: Record
     pieces.push(got);
     sink.local.push(...got.latencies);
   } else {
-    const kind = flow === 'redisRemote' ? 'redis' : 'rs';
+    const kind = REMOTE_KINDS[flow as RemotePath];
     if (index % 2 === 0) {
       // A remote reader: the stream runs on A, this reader follows it on B from the start.
       await post(`${a}/${kind}/start/${id}`, timeoutMs);
@@ -212,7 +216,7 @@ async function oneStream(run: ClientRun, flow: Path, index: number, sink: Record
       const rest =
         kind === 'redis'
           ? await read(`${b}/redis/read/${id}`, { ...(first.lastId === undefined ? {} : { lastEventId: first.lastId }), timeoutMs, traced: true })
-          : await read(`${b}/rs/read/${id}?skip=${first.wholeChars}`, { timeoutMs, traced: true });
+          : await read(`${b}/${kind}/read/${id}?skip=${first.wholeChars}`, { timeoutMs, traced: true });
       pieces.push(rest);
       sink.resume.push(...rest.latencies);
       if (TRACE_RESUMES && rest.latencies.length > 0) {

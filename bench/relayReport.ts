@@ -1,5 +1,5 @@
 /** The figures of `npm run bench:relay`: medians over rounds, the table, and the issue's targets. */
-import { pathOf, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
+import { OPT_IN_PATHS, pathOf, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
 import { fmt, median } from './stats.js';
 
 /** One run: one flow at one size in one round, with what the driver measured around it. */
@@ -41,6 +41,10 @@ export const ROWS: RowSpec[] = [
   { label: 'resumable-stream, resuming readers (B)', flow: 'rsRemote', group: 'resume' },
   { label: 'resumable-stream, remote readers (B), run again', flow: 'rsRemoteAgain', group: 'follow' },
   { label: 'resumable-stream, resuming readers (B), run again', flow: 'rsRemoteAgain', group: 'resume' },
+  { label: 'resumable-stream storing each value as the relay does, remote readers (B)', flow: 'rsStoredRemote', group: 'follow' },
+  { label: 'resumable-stream storing each value as the relay does, resuming readers (B)', flow: 'rsStoredRemote', group: 'resume' },
+  { label: 'resumable-stream storing each value as a bare XADD, remote readers (B)', flow: 'rsXaddRemote', group: 'follow' },
+  { label: 'resumable-stream storing each value as a bare XADD, resuming readers (B)', flow: 'rsXaddRemote', group: 'resume' },
   { label: 'Durable Streams reference server (B, in memory), producer on A, SSE readers', flow: 'dsReference', group: 'local' },
   { label: 'Durable Streams, our writeDurableLog (B, memory store), producer on A, SSE readers', flow: 'dsOurs', group: 'local' },
 ];
@@ -63,7 +67,7 @@ export interface RowFigures {
 }
 
 /** Whether a flow uses the redis-server (the Durable Streams flows keep their streams in B's memory). */
-const usesRedis = (flow: Flow) => ['redis', 'redisRemote', 'rs', 'rsRemote'].includes(pathOf(flow));
+const usesRedis = (flow: Flow) => !pathOf(flow).startsWith('ds') && !['direct', 'memory'].includes(pathOf(flow));
 
 const groupOf = (record: RunRecord, row: RowSpec): LatencySummary | undefined => record.result.groups[row.group];
 
@@ -108,7 +112,8 @@ export function table(all: RowFigures[]): string[] {
     '| streams | path | added latency per event, median / p99 (ms) | latency median / p99 (ms) | events/s | relay CPU per event (µs, A+B) | redis-server CPU per event (µs) | heap per open stream (KiB, A+B) | Redis connections A / B | streams wrong |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const f of all) {
+  // An opt-in path's rows only when it ran.
+  for (const f of all.filter((figure) => figure.rounds > 0 || !OPT_IN_PATHS.includes(pathOf(figure.row.flow)))) {
     const base = f.row.flow === 'direct';
     const unnamed = f.connections && f.connections.unnamed > 0 ? ` (+${f.connections.unnamed} unnamed)` : '';
     const connections = f.connections ? `${f.connections.a} / ${f.connections.b}${unnamed}` : '–';
@@ -145,6 +150,33 @@ export interface Target {
    * its own), when both ran: how the verdict falls when nothing differs.
    */
   floor?: { measured: string; pass: boolean } | undefined;
+}
+
+/**
+ * What storing each value costs resumable-stream, when the opt-in paths ran:
+ * each one's resuming readers' added p99 against plain resumable-stream's,
+ * and the relay's beside them, at the largest size.
+ */
+export function storagePrices(all: RowFigures[], sizes: number[]): string[] {
+  const top = Math.max(...sizes);
+  const at = (flow: Flow, group: string) => all.find((f) => f.size === top && f.row.flow === flow && f.row.group === group)!;
+  const plain = at('rsRemote', 'resume');
+  const relay = at('redisRemote', 'resume');
+  const paying: Array<[Flow, string]> = [
+    ['rsStoredRemote', 'as the relay does (a fenced append per value)'],
+    ['rsXaddRemote', 'as one bare XADD per value'],
+  ];
+  return paying
+    .filter(([flow]) => ran(at(flow, 'resume'), plain))
+    .map(([flow, how]) => {
+      const stored = at(flow, 'resume');
+      const over = stored.addedP99 <= plain.addedP99 ? 'at or under' : 'over';
+      const relayPart = ran(relay) ? `; the relay's ${signed(relay.addedP99)} ms, redis-server ${fmt(relay.redisCpuPerEvent, 0)} µs per value` : '';
+      return (
+        `- resumable-stream storing each value ${how} at ${top} streams: resuming readers' added p99 ${signed(stored.addedP99)} ms, ${over} its plain run's ` +
+        `${signed(plain.addedP99)} ms (redis-server ${fmt(stored.redisCpuPerEvent, 0)} against ${fmt(plain.redisCpuPerEvent, 0)} µs per value${relayPart})`
+      );
+    });
 }
 
 /** A target's verdict line, with its noise floor when measured. */

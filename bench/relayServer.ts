@@ -13,6 +13,10 @@
  * - `GET  /rs/:id`            `resumable-stream`'s `resumableStream` (its first reader)
  * - `POST /rs/start/:id`      `createNewResumableStream` only
  * - `GET  /rs/read/:id?skip=` `resumeExistingStream(id, skip)` (a remote or resuming reader)
+ * - `/rs-stored/…`, `/rs-xadd/…` the three `/rs/` routes, with each value the provider emits
+ *                             also written to Redis: through a `redisRelayStore` as the relay
+ *                             writes it (`claim`, one `append` per value, `end`), or as one bare
+ *                             `XADD` per value (the opt-in paths `rsStoredRemote`, `rsXaddRemote`)
  * - `POST /ds/start/:id?to=`  creates the Durable Stream `to` (`PUT`), answers 204, and runs the
  *                             provider into it: one `POST` per value, in order, then a close
  * - `GET  /ds-urls`           the origins of this instance's two Durable Streams servers, each on
@@ -28,7 +32,7 @@ import { once } from 'node:events';
 import { createClient } from 'redis';
 import { DurableStreamTestServer } from '@durable-streams/server';
 import { createResumableStreamContext } from 'resumable-stream';
-import { concatMap, defer, lastValueFrom, map, range, timer, type Observable } from 'rxjs';
+import { concatMap, defer, finalize, from, lastValueFrom, map, range, switchMap, tap, timer, type Observable } from 'rxjs';
 import {
   createRelay,
   memoryDurableLogStore,
@@ -36,6 +40,7 @@ import {
   redisRelayStore,
   toServerSentEvents,
   writeDurableLog,
+  type RelayStore,
   writeServerSentEvents,
 } from 'rxjs-llm-stream/server';
 import { hopTraceLines, noteEmitted, traceHops } from './hopTrace.js';
@@ -76,6 +81,31 @@ const provider = () =>
   });
 /** The provider as the SSE frames pass-through writes (`toServerSentEvents`, with its `done` end event). */
 const providerFrames = () => provider().pipe(toServerSentEvents({ heartbeat: 0 }));
+
+/**
+ * The provider's frames, each also written to Redis through `store` as the
+ * relay writes a stream: claimed first (the provider starts once the claim
+ * is answered), one append per value as it is emitted (not awaited: the
+ * store keeps a stream's appends in order), the end entry last. A write
+ * that fails is reported, and the frames go on.
+ */
+function storedFrames(store: RelayStore, id: string): Observable<string> {
+  return from(store.claim(id, { leaseMs: 10_000, ttlMs: 30_000 })).pipe(
+    switchMap((claim) => {
+      if (claim.status !== 'created' && claim.status !== 'takenOver') throw new Error(`bench: claim ${id}: ${claim.status}`);
+      const { lease } = claim;
+      return providerFrames().pipe(
+        tap((frame) => void store.append(lease, [{ data: frame }]).catch(fail(`append ${id}`))),
+        finalize(() => void store.end(lease, { data: 'done' }, 30_000).catch(fail(`end ${id}`))),
+      );
+    }),
+  );
+}
+
+/** The provider's frames, each also written to Redis as one bare `XADD` to the stream's key (not awaited). */
+function xaddFrames(client: { sendCommand(args: string[]): Promise<unknown> }, key: string): Observable<string> {
+  return providerFrames().pipe(tap((frame) => void client.sendCommand(['XADD', key, '*', 'd', frame]).catch(fail(`XADD ${key}`))));
+}
 
 /** A node-redis client whose connections (and their duplicates) carry `name`, so CLIENT LIST can count them. */
 async function namedClient(name: string) {
@@ -154,10 +184,21 @@ async function main(): Promise<void> {
   const [publisher, subscriber] = await Promise.all([namedClient(`bench-rs-${instance}`), namedClient(`bench-rs-${instance}`)]);
   const rs = createResumableStreamContext({ waitUntil: null, publisher, subscriber, keyPrefix: `bench:${process.env.RUN_ID ?? 'x'}:rs` });
   const makeStream = () => toReadable(providerFrames());
+  // The opt-in paths that price the relay's storage: resumable-stream, each value also written to Redis.
+  const storingClient = await namedClient(`bench-storing-${instance}`);
+  const storingStore = redisRelayStore(storingClient as never, { keyPrefix: `bench:${process.env.RUN_ID ?? 'x'}:stored:` });
+  const makeStreamOf = (kind: string, id: string) =>
+    kind === 'rs-stored'
+      ? () => toReadable(storedFrames(storingStore, id))
+      : kind === 'rs-xadd'
+        ? () => toReadable(xaddFrames(storingClient, `bench:${process.env.RUN_ID ?? 'x'}:xadd:{${id}}`))
+        : makeStream;
 
   const route = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://relay');
-    const [, kind, action, id = action] = url.pathname.split('/') as [string, string, string, string?];
+    const [, path, action, id = action] = url.pathname.split('/') as [string, string, string, string?];
+    // The storing variants of resumable-stream run its routes; only how A's streams are made differs.
+    const kind = path === 'rs-stored' || path === 'rs-xadd' ? 'rs' : path;
     const lastEventId = request.headers['last-event-id'];
     const lastId = typeof lastEventId === 'string' ? lastEventId : undefined;
     const relay = kind === 'memory' ? memoryRelay : redisRelay;
@@ -183,7 +224,7 @@ async function main(): Promise<void> {
       await relay.start(id, provider());
       writeServerSentEvents(response, relay.frames(id));
     } else if (kind === 'rs' && action === 'start') {
-      const stream = await rs.createNewResumableStream(id, makeStream);
+      const stream = await rs.createNewResumableStream(id, makeStreamOf(path, id));
       // Nobody reads it here: the producer runs on regardless, as the package documents.
       await stream?.cancel();
       response.writeHead(204).end();
@@ -194,7 +235,7 @@ async function main(): Promise<void> {
       if (!stream) response.writeHead(stream === null ? 422 : 204).end();
       else await pipeReadable(stream, response);
     } else if (kind === 'rs') {
-      const stream = await rs.resumableStream(id, makeStream);
+      const stream = await rs.resumableStream(id, makeStreamOf(path, id));
       if (!stream) response.writeHead(422).end();
       else await pipeReadable(stream, response);
     } else {
