@@ -3,10 +3,10 @@
  *                     [--resume-after 10] [--out bench/RELAY-RESULTS.md] [--flows redis,rs]
  *
  * `--flows` runs only the named contenders (direct, directAgain, memory, redis, redisRemote, rs,
- * rsAgain, rsRemote, rsRemoteAgain, rsStoredRemote, rsXaddRemote, dsReference, dsOurs; the `Again`
- * flows run their path a second time in the round, for each target's noise floor, and `--quick`
- * leaves them out; rsStoredRemote and rsXaddRemote, resumable-stream paying for storing each value
- * as the relay does or as a bare XADD, run only when named, see relayTypes.ts): for a profile,
+ * rsAgain, rsRemote, rsRemoteAgain, rsStoredRemote, rsFencedRemote, rsXaddRemote, dsReference,
+ * dsOurs; the `Again` flows run their path a second time in the round, for each target's noise
+ * floor, and `--quick` leaves them out; rsStoredRemote, rsFencedRemote and rsXaddRemote,
+ * resumable-stream paying for storing each value, run only when named, see relayTypes.ts): for a profile,
  * with `BENCH_CPU_PROF=<dir>` (each relay instance then writes a `--cpu-prof` profile there when
  * the run ends). With `BENCH_TRACE_RESUMES=1`, each run
  * of a remote path prints where its resumes' time went (see resumeTrace.ts); the figures do not change.
@@ -74,7 +74,7 @@ const RESUME_AFTER = positive('resume-after', Number(flag('resume-after', String
 const OUT = flag('out', quick ? '' : join(__dirname, 'RELAY-RESULTS.md'));
 /** Streams start evenly over one gap, so the provider's ticks are spread as real traffic's are. */
 const STAGGER_MS = GAP_MS;
-const ALL_FLOWS: Flow[] = ['direct', 'directAgain', 'memory', 'redis', 'redisRemote', 'rs', 'rsAgain', 'rsRemote', 'rsRemoteAgain', 'rsStoredRemote', 'rsXaddRemote', 'dsReference', 'dsOurs'];
+const ALL_FLOWS: Flow[] = ['direct', 'directAgain', 'memory', 'redis', 'redisRemote', 'rs', 'rsAgain', 'rsRemote', 'rsRemoteAgain', 'rsStoredRemote', 'rsFencedRemote', 'rsXaddRemote', 'dsReference', 'dsOurs'];
 // The quick smoke checks delivery only: a path's second run would check nothing new. The opt-in paths run when named.
 const DEFAULT_FLOWS = ALL_FLOWS.filter((flow) => !OPT_IN_PATHS.includes(pathOf(flow)) && (!quick || pathOf(flow) === flow));
 const FLOWS = flag('flows', DEFAULT_FLOWS.join(',')).split(',').map((name) => {
@@ -88,6 +88,7 @@ const CONNECTION_NAMES: Partial<Record<Path, readonly string[]>> = {
   rs: ['bench-rs'],
   rsRemote: ['bench-rs'],
   rsStoredRemote: ['bench-rs', 'bench-storing'],
+  rsFencedRemote: ['bench-rs', 'bench-storing'],
   rsXaddRemote: ['bench-rs', 'bench-storing'],
 };
 const REDIS_COMMANDS = process.env.BENCH_REDIS_COMMANDS === '1';

@@ -157,9 +157,9 @@ async function readDurable(streamUrl: string, timeoutMs: number): Promise<Receiv
   return got;
 }
 
-type RemotePath = 'redisRemote' | 'rsRemote' | 'rsStoredRemote' | 'rsXaddRemote';
+type RemotePath = 'redisRemote' | 'rsRemote' | 'rsStoredRemote' | 'rsFencedRemote' | 'rsXaddRemote';
 /** The first part of a remote path's URLs on A and B (see relayServer.ts). */
-const REMOTE_KINDS: Record<RemotePath, string> = { redisRemote: 'redis', rsRemote: 'rs', rsStoredRemote: 'rs-stored', rsXaddRemote: 'rs-xadd' };
+const REMOTE_KINDS: Record<RemotePath, string> = { redisRemote: 'redis', rsRemote: 'rs', rsStoredRemote: 'rs-stored', rsFencedRemote: 'rs-fenced', rsXaddRemote: 'rs-xadd' };
 
 /** The reader kind whose latencies an event of each connection counts for. */
 type Kind = 'local' | 'follow' | 'resume';

@@ -43,6 +43,8 @@ export const ROWS: RowSpec[] = [
   { label: 'resumable-stream, resuming readers (B), run again', flow: 'rsRemoteAgain', group: 'resume' },
   { label: 'resumable-stream storing each value as the relay does, remote readers (B)', flow: 'rsStoredRemote', group: 'follow' },
   { label: 'resumable-stream storing each value as the relay does, resuming readers (B)', flow: 'rsStoredRemote', group: 'resume' },
+  { label: 'resumable-stream storing each value by a minimal fenced script, remote readers (B)', flow: 'rsFencedRemote', group: 'follow' },
+  { label: 'resumable-stream storing each value by a minimal fenced script, resuming readers (B)', flow: 'rsFencedRemote', group: 'resume' },
   { label: 'resumable-stream storing each value as a bare XADD, remote readers (B)', flow: 'rsXaddRemote', group: 'follow' },
   { label: 'resumable-stream storing each value as a bare XADD, resuming readers (B)', flow: 'rsXaddRemote', group: 'resume' },
   { label: 'Durable Streams reference server (B, in memory), producer on A, SSE readers', flow: 'dsReference', group: 'local' },
@@ -164,6 +166,7 @@ export function storagePrices(all: RowFigures[], sizes: number[]): string[] {
   const relay = at('redisRemote', 'resume');
   const paying: Array<[Flow, string]> = [
     ['rsStoredRemote', 'as the relay does (a fenced append per value)'],
+    ['rsFencedRemote', 'by one minimal fenced script per value'],
     ['rsXaddRemote', 'as one bare XADD per value'],
   ];
   return paying

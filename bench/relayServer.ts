@@ -13,10 +13,12 @@
  * - `GET  /rs/:id`            `resumable-stream`'s `resumableStream` (its first reader)
  * - `POST /rs/start/:id`      `createNewResumableStream` only
  * - `GET  /rs/read/:id?skip=` `resumeExistingStream(id, skip)` (a remote or resuming reader)
- * - `/rs-stored/…`, `/rs-xadd/…` the three `/rs/` routes, with each value the provider emits
- *                             also written to Redis: through a `redisRelayStore` as the relay
- *                             writes it (`claim`, one `append` per value, `end`), or as one bare
- *                             `XADD` per value (the opt-in paths `rsStoredRemote`, `rsXaddRemote`)
+ * - `/rs-stored/…`, `/rs-fenced/…`, `/rs-xadd/…`
+ *                             the three `/rs/` routes, with each value the provider emits also
+ *                             written to Redis: through a `redisRelayStore` as the relay writes
+ *                             it (`claim`, one `append` per value, `end`), as one minimal fenced
+ *                             script per value (`FENCED_APPEND`), or as one bare `XADD` per value
+ *                             (the opt-in paths `rsStoredRemote`, `rsFencedRemote`, `rsXaddRemote`)
  * - `POST /ds/start/:id?to=`  creates the Durable Stream `to` (`PUT`), answers 204, and runs the
  *                             provider into it: one `POST` per value, in order, then a close
  * - `GET  /ds-urls`           the origins of this instance's two Durable Streams servers, each on
@@ -29,6 +31,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { DurableStreamTestServer } from '@durable-streams/server';
 import { createResumableStreamContext } from 'resumable-stream';
@@ -102,8 +105,32 @@ function storedFrames(store: RelayStore, id: string): Observable<string> {
   );
 }
 
+type CommandClient = { sendCommand(args: string[]): Promise<unknown> };
+
+/**
+ * The least a fenced append can do in one step: compare the lease token,
+ * add the entry, count the log's expiry from this write. No limits, no
+ * recorded state, no change message (resumable-stream publishes its own).
+ */
+const FENCED_APPEND = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], 30000)
+return 1`;
+
+/** The provider's frames, each also written by `FENCED_APPEND` (not awaited), under a lease taken first as a claim would. */
+function fencedFrames(client: CommandClient, sha: string, base: string): Observable<string> {
+  const token = randomUUID();
+  return from(client.sendCommand(['SET', `${base}:lease`, token, 'PX', '30000'])).pipe(
+    switchMap(() => providerFrames()),
+    tap((frame) => {
+      const refused = (answer: unknown) => Number(answer) !== 1 && fail(`append ${base}`)(new Error(`the fence refused it (${String(answer)})`));
+      client.sendCommand(['EVALSHA', sha, '2', `${base}:lease`, `${base}:log`, token, frame]).then(refused, fail(`append ${base}`));
+    }),
+  );
+}
+
 /** The provider's frames, each also written to Redis as one bare `XADD` to the stream's key (not awaited). */
-function xaddFrames(client: { sendCommand(args: string[]): Promise<unknown> }, key: string): Observable<string> {
+function xaddFrames(client: CommandClient, key: string): Observable<string> {
   return providerFrames().pipe(tap((frame) => void client.sendCommand(['XADD', key, '*', 'd', frame]).catch(fail(`XADD ${key}`))));
 }
 
@@ -187,18 +214,22 @@ async function main(): Promise<void> {
   // The opt-in paths that price the relay's storage: resumable-stream, each value also written to Redis.
   const storingClient = await namedClient(`bench-storing-${instance}`);
   const storingStore = redisRelayStore(storingClient as never, { keyPrefix: `bench:${process.env.RUN_ID ?? 'x'}:stored:` });
+  const fencedSha = String(await storingClient.sendCommand(['SCRIPT', 'LOAD', FENCED_APPEND]));
+  const storingKey = (kind: string, id: string) => `bench:${process.env.RUN_ID ?? 'x'}:${kind}:{${id}}`;
   const makeStreamOf = (kind: string, id: string) =>
     kind === 'rs-stored'
       ? () => toReadable(storedFrames(storingStore, id))
-      : kind === 'rs-xadd'
-        ? () => toReadable(xaddFrames(storingClient, `bench:${process.env.RUN_ID ?? 'x'}:xadd:{${id}}`))
-        : makeStream;
+      : kind === 'rs-fenced'
+        ? () => toReadable(fencedFrames(storingClient, fencedSha, storingKey(kind, id)))
+        : kind === 'rs-xadd'
+          ? () => toReadable(xaddFrames(storingClient, storingKey(kind, id)))
+          : makeStream;
 
   const route = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://relay');
     const [, path, action, id = action] = url.pathname.split('/') as [string, string, string, string?];
     // The storing variants of resumable-stream run its routes; only how A's streams are made differs.
-    const kind = path === 'rs-stored' || path === 'rs-xadd' ? 'rs' : path;
+    const kind = path === 'rs-stored' || path === 'rs-fenced' || path === 'rs-xadd' ? 'rs' : path;
     const lastEventId = request.headers['last-event-id'];
     const lastId = typeof lastEventId === 'string' ? lastEventId : undefined;
     const relay = kind === 'memory' ? memoryRelay : redisRelay;

@@ -6,23 +6,21 @@
  * - `redisRemote`, `rsRemote`: every even stream is started on A and read on B from its start
  *   (a remote reader); every odd one is read on A for `resumeAfter` events, dropped, and
  *   resumed on B where it was (a resuming reader).
- * - `rsStoredRemote`, `rsXaddRemote` (opt-in, named in `--flows`): `rsRemote`, with each value
- *   the provider emits on A also written to Redis: through a `redisRelayStore` as the relay
- *   writes it (a claim, then one fenced append per value, then the end), or as one bare `XADD`
- *   per value. They price the relay's storage: what resumable-stream's figures become when it
- *   pays it (see docs/performance.md).
+ * - `rsStoredRemote`, `rsFencedRemote`, `rsXaddRemote` (opt-in, named in `--flows`): `rsRemote`,
+ *   with each value the provider emits on A also written to Redis: through a `redisRelayStore`
+ *   as the relay writes it (a claim, then one fenced append per value, then the end), as one
+ *   minimal fenced script per value (the lease token compared, `XADD`, the log's expiry renewed),
+ *   or as one bare `XADD` per value. They price the relay's storage: what resumable-stream's
+ *   figures become when it pays it (see docs/performance.md).
  * - `dsReference`, `dsOurs`: a Durable Streams server in instance B (the reference server
  *   `@durable-streams/server` in memory, or this library's `writeDurableLog` on
  *   `memoryDurableLogStore`); A runs the provider and appends each value to it (`POST`), and
  *   the reader reads the stream from B over the protocol's SSE (`?offset=-1&live=sse`).
  */
-export type Path = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote' | 'rsStoredRemote' | 'rsXaddRemote' | 'dsReference' | 'dsOurs';
+export type Path = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote' | 'rsStoredRemote' | 'rsFencedRemote' | 'rsXaddRemote' | 'dsReference' | 'dsOurs';
 
 /** The paths a full run leaves out unless `--flows` names them. */
-export const OPT_IN_PATHS: readonly Path[] = ['rsStoredRemote', 'rsXaddRemote'];
-
-/** The remote paths: each stream is started on A, and read on B from its start or resumed there. */
-export const REMOTE_PATHS: readonly Path[] = ['redisRemote', 'rsRemote', 'rsStoredRemote', 'rsXaddRemote'];
+export const OPT_IN_PATHS: readonly Path[] = ['rsStoredRemote', 'rsFencedRemote', 'rsXaddRemote'];
 
 /**
  * A flow is a path, or the second run of one in the same round (`directAgain`,
