@@ -51,7 +51,7 @@ import { startRedisServer } from '../spec/support/redisServer.js';
 import { ask, startClients, startRelayInstance, stop, type RelayInstance } from './relayProcesses.js';
 import { monitorRedis, type CommandStat, type RedisMonitor } from './relayRedis.js';
 import { figures, storagePrices, table, targetLine, targets, wrongNotes, type RunRecord } from './relayReport.js';
-import { durableStreamUrl, OPT_IN_PATHS, pathOf, type ClientResult, type ClientRun, type Flow, type Path } from './relayTypes.js';
+import { durableStreamUrl, isOptIn, OPT_IN_PATHS, pathOf, type ClientResult, type ClientRun, type Flow, type Path } from './relayTypes.js';
 import { rotate } from './stats.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -76,7 +76,7 @@ const OUT = flag('out', quick ? '' : join(__dirname, 'RELAY-RESULTS.md'));
 const STAGGER_MS = GAP_MS;
 const ALL_FLOWS: Flow[] = ['direct', 'directAgain', 'memory', 'redis', 'redisRemote', 'rs', 'rsAgain', 'rsRemote', 'rsRemoteAgain', 'rsStoredRemote', 'rsFencedRemote', 'rsXaddRemote', 'dsReference', 'dsOurs'];
 // The quick smoke checks delivery only: a path's second run would check nothing new. The opt-in paths run when named.
-const DEFAULT_FLOWS = ALL_FLOWS.filter((flow) => !OPT_IN_PATHS.includes(pathOf(flow)) && (!quick || pathOf(flow) === flow));
+const DEFAULT_FLOWS = ALL_FLOWS.filter((flow) => !isOptIn(pathOf(flow)) && (!quick || pathOf(flow) === flow));
 const FLOWS = flag('flows', DEFAULT_FLOWS.join(',')).split(',').map((name) => {
   if (!ALL_FLOWS.includes(name as Flow)) throw new TypeError(`bench:relay: --flows takes ${ALL_FLOWS.join(', ')} (got ${name})`);
   return name as Flow;
@@ -87,9 +87,7 @@ const CONNECTION_NAMES: Partial<Record<Path, readonly string[]>> = {
   redisRemote: ['bench-relay'],
   rs: ['bench-rs'],
   rsRemote: ['bench-rs'],
-  rsStoredRemote: ['bench-rs', 'bench-storing'],
-  rsFencedRemote: ['bench-rs', 'bench-storing'],
-  rsXaddRemote: ['bench-rs', 'bench-storing'],
+  ...Object.fromEntries(OPT_IN_PATHS.map((path) => [path, ['bench-rs', 'bench-storing']])),
 };
 const REDIS_COMMANDS = process.env.BENCH_REDIS_COMMANDS === '1';
 const log = (line: string) => process.stdout.write(`${line}\n`);

@@ -16,7 +16,7 @@ import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage
 import { createParser } from 'eventsource-parser';
 import { ASKED_AT_HEADER, clientTraceLine, TRACE_RESUMES, wallNow } from './resumeTrace.js';
 import { quantile } from './stats.js';
-import { durableStreamUrl, pathOf, type ClientRun, type ClientResult, type LatencySummary, type Path } from './relayTypes.js';
+import { durableStreamUrl, pathOf, STORING_PATHS, type ClientRun, type ClientResult, type LatencySummary, type Path } from './relayTypes.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 const now = wallNow;
@@ -157,9 +157,12 @@ async function readDurable(streamUrl: string, timeoutMs: number): Promise<Receiv
   return got;
 }
 
-type RemotePath = 'redisRemote' | 'rsRemote' | 'rsStoredRemote' | 'rsFencedRemote' | 'rsXaddRemote';
 /** The first part of a remote path's URLs on A and B (see relayServer.ts). */
-const REMOTE_KINDS: Record<RemotePath, string> = { redisRemote: 'redis', rsRemote: 'rs', rsStoredRemote: 'rs-stored', rsFencedRemote: 'rs-fenced', rsXaddRemote: 'rs-xadd' };
+const REMOTE_URLS: Partial<Record<Path, string>> = {
+  redisRemote: 'redis',
+  rsRemote: 'rs',
+  ...Object.fromEntries(Object.entries(STORING_PATHS).map(([path, storing]) => [path, storing.url])),
+};
 
 /** The reader kind whose latencies an event of each connection counts for. */
 type Kind = 'local' | 'follow' | 'resume';
@@ -202,7 +205,7 @@ async function oneStream(run: ClientRun, flow: Path, index: number, sink: Record
     pieces.push(got);
     sink.local.push(...got.latencies);
   } else {
-    const kind = REMOTE_KINDS[flow as RemotePath];
+    const kind = REMOTE_URLS[flow]!;
     if (index % 2 === 0) {
       // A remote reader: the stream runs on A, this reader follows it on B from the start.
       await post(`${a}/${kind}/start/${id}`, timeoutMs);

@@ -1,5 +1,5 @@
 /** The figures of `npm run bench:relay`: medians over rounds, the table, and the issue's targets. */
-import { OPT_IN_PATHS, pathOf, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
+import { isOptIn, OPT_IN_PATHS, pathOf, STORING_PATHS, type ClientResult, type Flow, type LatencySummary } from './relayTypes.js';
 import { fmt, median } from './stats.js';
 
 /** One run: one flow at one size in one round, with what the driver measured around it. */
@@ -41,12 +41,10 @@ export const ROWS: RowSpec[] = [
   { label: 'resumable-stream, resuming readers (B)', flow: 'rsRemote', group: 'resume' },
   { label: 'resumable-stream, remote readers (B), run again', flow: 'rsRemoteAgain', group: 'follow' },
   { label: 'resumable-stream, resuming readers (B), run again', flow: 'rsRemoteAgain', group: 'resume' },
-  { label: 'resumable-stream storing each value as the relay does, remote readers (B)', flow: 'rsStoredRemote', group: 'follow' },
-  { label: 'resumable-stream storing each value as the relay does, resuming readers (B)', flow: 'rsStoredRemote', group: 'resume' },
-  { label: 'resumable-stream storing each value by a minimal fenced script, remote readers (B)', flow: 'rsFencedRemote', group: 'follow' },
-  { label: 'resumable-stream storing each value by a minimal fenced script, resuming readers (B)', flow: 'rsFencedRemote', group: 'resume' },
-  { label: 'resumable-stream storing each value as a bare XADD, remote readers (B)', flow: 'rsXaddRemote', group: 'follow' },
-  { label: 'resumable-stream storing each value as a bare XADD, resuming readers (B)', flow: 'rsXaddRemote', group: 'resume' },
+  ...OPT_IN_PATHS.flatMap((flow): RowSpec[] => [
+    { label: `resumable-stream storing each value ${STORING_PATHS[flow].how}, remote readers (B)`, flow, group: 'follow' },
+    { label: `resumable-stream storing each value ${STORING_PATHS[flow].how}, resuming readers (B)`, flow, group: 'resume' },
+  ]),
   { label: 'Durable Streams reference server (B, in memory), producer on A, SSE readers', flow: 'dsReference', group: 'local' },
   { label: 'Durable Streams, our writeDurableLog (B, memory store), producer on A, SSE readers', flow: 'dsOurs', group: 'local' },
 ];
@@ -115,7 +113,7 @@ export function table(all: RowFigures[]): string[] {
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   // An opt-in path's rows only when it ran.
-  for (const f of all.filter((figure) => figure.rounds > 0 || !OPT_IN_PATHS.includes(pathOf(figure.row.flow)))) {
+  for (const f of all.filter((figure) => figure.rounds > 0 || !isOptIn(pathOf(figure.row.flow)))) {
     const base = f.row.flow === 'direct';
     const unnamed = f.connections && f.connections.unnamed > 0 ? ` (+${f.connections.unnamed} unnamed)` : '';
     const connections = f.connections ? `${f.connections.a} / ${f.connections.b}${unnamed}` : '–';
@@ -164,22 +162,16 @@ export function storagePrices(all: RowFigures[], sizes: number[]): string[] {
   const at = (flow: Flow, group: string) => all.find((f) => f.size === top && f.row.flow === flow && f.row.group === group)!;
   const plain = at('rsRemote', 'resume');
   const relay = at('redisRemote', 'resume');
-  const paying: Array<[Flow, string]> = [
-    ['rsStoredRemote', 'as the relay does (a fenced append per value)'],
-    ['rsFencedRemote', 'by one minimal fenced script per value'],
-    ['rsXaddRemote', 'as one bare XADD per value'],
-  ];
-  return paying
-    .filter(([flow]) => ran(at(flow, 'resume'), plain))
-    .map(([flow, how]) => {
-      const stored = at(flow, 'resume');
-      const over = stored.addedP99 <= plain.addedP99 ? 'at or under' : 'over';
-      const relayPart = ran(relay) ? `; the relay's ${signed(relay.addedP99)} ms, redis-server ${fmt(relay.redisCpuPerEvent, 0)} µs per value` : '';
-      return (
-        `- resumable-stream storing each value ${how} at ${top} streams: resuming readers' added p99 ${signed(stored.addedP99)} ms, ${over} its plain run's ` +
-        `${signed(plain.addedP99)} ms (redis-server ${fmt(stored.redisCpuPerEvent, 0)} against ${fmt(plain.redisCpuPerEvent, 0)} µs per value${relayPart})`
-      );
-    });
+  return OPT_IN_PATHS.filter((flow) => ran(at(flow, 'resume'), plain)).map((flow) => {
+    const how = STORING_PATHS[flow].how;
+    const stored = at(flow, 'resume');
+    const over = stored.addedP99 <= plain.addedP99 ? 'at or under' : 'over';
+    const relayPart = ran(relay) ? `; the relay's ${signed(relay.addedP99)} ms, redis-server ${fmt(relay.redisCpuPerEvent, 0)} µs per value` : '';
+    return (
+      `- resumable-stream storing each value ${how} at ${top} streams: resuming readers' added p99 ${signed(stored.addedP99)} ms, ${over} its plain run's ` +
+      `${signed(plain.addedP99)} ms (redis-server ${fmt(stored.redisCpuPerEvent, 0)} against ${fmt(plain.redisCpuPerEvent, 0)} µs per value${relayPart})`
+    );
+  });
 }
 
 /** A target's verdict line, with its noise floor when measured. */

@@ -47,6 +47,7 @@ import {
   writeServerSentEvents,
 } from 'rxjs-llm-stream/server';
 import { hopTraceLines, noteEmitted, traceHops } from './hopTrace.js';
+import { STORING_PATHS } from './relayTypes.js';
 import { serverTraceLines, traceConnections, traceResume } from './resumeTrace.js';
 
 const instance = process.env.INSTANCE ?? 'A';
@@ -106,6 +107,8 @@ function storedFrames(store: RelayStore, id: string): Observable<string> {
 }
 
 type CommandClient = { sendCommand(args: string[]): Promise<unknown> };
+
+const STORING_URLS: readonly string[] = Object.values(STORING_PATHS).map((storing) => storing.url);
 
 /**
  * The least a fenced append can do in one step: compare the lease token,
@@ -229,7 +232,7 @@ async function main(): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://relay');
     const [, path, action, id = action] = url.pathname.split('/') as [string, string, string, string?];
     // The storing variants of resumable-stream run its routes; only how A's streams are made differs.
-    const kind = path === 'rs-stored' || path === 'rs-fenced' || path === 'rs-xadd' ? 'rs' : path;
+    const kind = STORING_URLS.includes(path) ? 'rs' : path;
     const lastEventId = request.headers['last-event-id'];
     const lastId = typeof lastEventId === 'string' ? lastEventId : undefined;
     const relay = kind === 'memory' ? memoryRelay : redisRelay;

@@ -19,8 +19,20 @@
  */
 export type Path = 'direct' | 'memory' | 'redis' | 'redisRemote' | 'rs' | 'rsRemote' | 'rsStoredRemote' | 'rsFencedRemote' | 'rsXaddRemote' | 'dsReference' | 'dsOurs';
 
-/** The paths a full run leaves out unless `--flows` names them. */
-export const OPT_IN_PATHS: readonly Path[] = ['rsStoredRemote', 'rsFencedRemote', 'rsXaddRemote'];
+/** The paths that price the relay's storage: each one's first part of its URLs on A and B (relayServer.ts), and how it stores a value. */
+export const STORING_PATHS = {
+  rsStoredRemote: { url: 'rs-stored', how: 'as the relay does' },
+  rsFencedRemote: { url: 'rs-fenced', how: 'by a minimal fenced script' },
+  rsXaddRemote: { url: 'rs-xadd', how: 'as a bare XADD' },
+} as const satisfies Partial<Record<Path, { url: string; how: string }>>;
+
+/** The paths a full run leaves out unless `--flows` names them: the storing ones. */
+export const OPT_IN_PATHS = Object.keys(STORING_PATHS) as Array<keyof typeof STORING_PATHS>;
+
+/** Whether `path` runs only when `--flows` names it. */
+export function isOptIn(path: Path): boolean {
+  return (OPT_IN_PATHS as readonly Path[]).includes(path);
+}
 
 /**
  * A flow is a path, or the second run of one in the same round (`directAgain`,
